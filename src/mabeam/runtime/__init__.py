@@ -1,0 +1,47 @@
+"""The actor runtime: actors, refs, mailboxes, ask/tell, supervisors, links, monitors, timers."""
+
+from ._actor import Actor as Actor
+from ._context import ActorContext as ActorContext
+from ._context import Timer as Timer
+from ._mailbox import Mailbox as Mailbox
+from ._ref import DEFAULT_ASK_TIMEOUT as DEFAULT_ASK_TIMEOUT
+from ._ref import ActorRef as ActorRef
+from ._signals import KILLED as KILLED
+from ._signals import NOPROC as NOPROC
+from ._signals import NORMAL as NORMAL
+from ._signals import SHUTDOWN as SHUTDOWN
+from ._signals import Down as Down
+from ._signals import Exit as Exit
+from ._signals import ExitReason as ExitReason
+from ._system import ActorSystem as ActorSystem
+from ._system import DeadLetter as DeadLetter
+from ._system import DeadLetters as DeadLetters
+from ._system import Transport as Transport
+from .supervision import ChildSpec as ChildSpec
+from .supervision import DynamicSupervisor as DynamicSupervisor
+from .supervision import Supervisor as Supervisor
+from .supervision import SupervisorError as SupervisorError
+
+__all__ = [
+    "DEFAULT_ASK_TIMEOUT",
+    "KILLED",
+    "NOPROC",
+    "NORMAL",
+    "SHUTDOWN",
+    "Actor",
+    "ActorContext",
+    "ActorRef",
+    "ActorSystem",
+    "ChildSpec",
+    "DeadLetter",
+    "DeadLetters",
+    "Down",
+    "DynamicSupervisor",
+    "Exit",
+    "ExitReason",
+    "Mailbox",
+    "Supervisor",
+    "SupervisorError",
+    "Timer",
+    "Transport",
+]

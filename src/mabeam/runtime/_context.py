@@ -1,0 +1,749 @@
+"""The actor cell: one running actor's mailbox, lifecycle, links, monitors and timers.
+
+``ActorContext`` is both the runtime's record of an actor and the actor's own handle
+on the runtime (``self.context``): one object per actor keeps an idle actor small.
+
+Scheduling: an idle actor has no task. The first message into an empty mailbox starts
+a task that drains the mailbox one message at a time and ends when it is empty, so a
+hundred thousand idle actors cost memory, not tasks. The drain loop yields to the event
+loop every ``_BUDGET`` messages so one busy actor cannot starve the others (Erlang's
+reductions, roughly).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from typing import TYPE_CHECKING, Any, Final
+
+import structlog
+
+from .._errors import (
+    ActorCrashedError,
+    ActorDeadError,
+    ActorStartError,
+    MailboxFullError,
+    SystemClosedError,
+)
+from ._actor import Actor, overrides
+from ._mailbox import Mailbox
+from ._ref import ActorRef
+from ._signals import (
+    KILLED,
+    NOPROC,
+    NORMAL,
+    SHUTDOWN,
+    Down,
+    Exit,
+    ExitReason,
+    describe_reason,
+    is_orderly,
+)
+from ._state import DEAD, RUNNING, STARTING, STOPPING, current_context
+
+if TYPE_CHECKING:
+    from ._system import ActorSystem
+
+_log = structlog.get_logger("mabeam.runtime")
+
+_BUDGET: Final = 128
+"""Messages an actor handles before it yields to the event loop."""
+
+_monitor_ids = itertools.count(1)
+
+
+class _Stop:
+    """Mailbox item that ends the drain loop with an exit reason."""
+
+    __slots__ = ()
+
+
+STOP: Final = _Stop()
+
+Item = tuple[Any, "ActorContext | None", "asyncio.Future[Any] | None"]
+"""A mailbox entry: (message, sender, reply future or None)."""
+
+
+class Timer:
+    """A pending ``send_after`` or periodic message; ``cancel()`` it, or it dies with its actor."""
+
+    __slots__ = ("_cell", "_handle", "_interval", "_message", "_when")
+
+    def __init__(self, cell: ActorContext, message: Any, when: float, interval: float | None):
+        self._cell = cell
+        self._message = message
+        self._when = when
+        self._interval = interval
+        self._handle: asyncio.TimerHandle | None = cell._loop.call_at(when, self._fire)
+
+    @property
+    def active(self) -> bool:
+        """True until it fired (one-shot), was cancelled, or its actor exited."""
+        return self._handle is not None
+
+    def cancel(self) -> None:
+        """Stop it; a message already in the mailbox stays there."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+            timers = self._cell._timers
+            if timers is not None:
+                timers.pop(self, None)
+
+    def _fire(self) -> None:
+        cell = self._cell
+        if self._interval is None:
+            self._handle = None
+            if cell._timers is not None:
+                cell._timers.pop(self, None)
+        else:
+            # Schedule from the planned time, not from now, so a periodic timer never drifts.
+            self._when += self._interval
+            self._handle = cell._loop.call_at(self._when, self._fire)
+        if cell._state <= RUNNING:
+            cell._enqueue((self._message, None, None))
+
+
+class ActorContext:
+    """An actor's handle on the runtime, available as ``self.context``."""
+
+    __slots__ = (
+        "__weakref__",
+        "_actor",
+        "_children",
+        "_id",
+        "_idle",
+        "_kill_reason",
+        "_links",
+        "_loop",
+        "_mailbox",
+        "_monitors",
+        "_name",
+        "_parent",
+        "_queue",
+        "_ref",
+        "_sender",
+        "_shutdown_timeout",
+        "_space_waiters",
+        "_state",
+        "_stop_reason",
+        "_stopped",
+        "_system",
+        "_task",
+        "_timers",
+        "_trap_exit",
+        "_watching",
+    )
+
+    def __init__(
+        self,
+        system: ActorSystem,
+        actor: Actor,
+        actor_id: int,
+        name: str | None,
+        parent: ActorContext | None,
+        mailbox: Mailbox,
+        shutdown_timeout: float | None,
+    ) -> None:
+        self._system = system
+        self._loop = system._loop
+        self._actor = actor
+        self._id = actor_id
+        self._name = name
+        self._parent = parent
+        self._mailbox = mailbox
+        self._shutdown_timeout = shutdown_timeout
+        self._ref = ActorRef._from_cell(self)
+        self._state = STARTING
+        self._idle = False
+        self._queue: deque[Item] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._sender: ActorContext | None = None
+        self._kill_reason: ExitReason | None = None
+        self._trap_exit = type(actor).trap_exit
+        self._children: dict[int, ActorContext] | None = None
+        self._links: dict[ActorContext, None] | None = None
+        self._monitors: dict[int, ActorContext] | None = None
+        self._watching: dict[int, ActorContext] | None = None
+        self._timers: dict[Timer, None] | None = None
+        self._space_waiters: deque[asyncio.Future[None]] | None = None
+        self._stopped: asyncio.Future[None] | None = None
+        self._stop_reason: ExitReason | None = None
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def self(self) -> ActorRef:
+        """This actor's own ref."""
+        return self._ref
+
+    @property
+    def sender(self) -> ActorRef | None:
+        """The actor that sent the message being handled (None: application code or a timer)."""
+        sender = self._sender
+        return None if sender is None else sender._ref
+
+    @property
+    def system(self) -> ActorSystem:
+        """The system this actor runs in."""
+        return self._system
+
+    @property
+    def name(self) -> str | None:
+        """The registered name, if it was spawned with one."""
+        return self._name
+
+    @property
+    def id(self) -> int:
+        """A number unique to this incarnation within its system."""
+        return self._id
+
+    @property
+    def parent(self) -> ActorRef | None:
+        """The actor that spawned (owns) this one; None only for the root supervisor."""
+        return None if self._parent is None else self._parent._ref
+
+    @property
+    def children(self) -> list[ActorRef]:
+        """The running actors this one spawned, in spawn order."""
+        return [c._ref for c in (self._children or {}).values()]
+
+    @property
+    def trap_exit(self) -> bool:
+        """Whether exit signals from links arrive as :class:`Exit` messages instead of killing."""
+        return self._trap_exit
+
+    @trap_exit.setter
+    def trap_exit(self, value: bool) -> None:
+        self._trap_exit = bool(value)
+
+    @property
+    def log(self) -> Any:
+        """A structlog logger bound with this actor's name and id."""
+        return _log.bind(actor=self._label, actor_id=self._id)
+
+    def time(self) -> float:
+        """The system clock in seconds (virtual time in simulation)."""
+        return self._loop.time()
+
+    async def spawn(
+        self,
+        actor_class: type[Actor],
+        *args: Any,
+        name: str | None = None,
+        mailbox: Mailbox | None = None,
+        **kwargs: Any,
+    ) -> ActorRef:
+        """Start a child actor owned by this one: it is shut down when this actor exits."""
+        cell = await self._spawn_child(actor_class, args, kwargs, name=name, mailbox=mailbox)
+        return cell._ref
+
+    async def spawn_link(
+        self,
+        actor_class: type[Actor],
+        *args: Any,
+        name: str | None = None,
+        mailbox: Mailbox | None = None,
+        **kwargs: Any,
+    ) -> ActorRef:
+        """Like :meth:`spawn`, and linked: an abnormal exit of either one reaches the other."""
+        cell = await self._spawn_child(
+            actor_class, args, kwargs, name=name, mailbox=mailbox, link=True
+        )
+        return cell._ref
+
+    def link(self, ref: ActorRef) -> None:
+        """Link both ways; linking to an actor that is not running is an exit ``noproc`` now."""
+        other = ref._cell
+        if other is self:
+            return
+        if other._state >= STOPPING:
+            self._exit_signal(other, NOPROC)
+            return
+        self._link_cells(other)
+
+    def unlink(self, ref: ActorRef) -> None:
+        """Remove a link (both ways); a no-op when there is none."""
+        other = ref._cell
+        if self._links is not None:
+            self._links.pop(other, None)
+        if other._links is not None:
+            other._links.pop(self, None)
+
+    def monitor(self, ref: ActorRef) -> int:
+        """Watch ``ref``: when it exits this actor gets ``Down(ref, reason, monitor_id)``."""
+        target = ref._cell
+        monitor_id = next(_monitor_ids)
+        if target._state >= STOPPING:
+            self._enqueue((Down(ref, NOPROC, monitor_id), None, None))
+            return monitor_id
+        if target._monitors is None:
+            target._monitors = {}
+        target._monitors[monitor_id] = self
+        if self._watching is None:
+            self._watching = {}
+        self._watching[monitor_id] = target
+        return monitor_id
+
+    def demonitor(self, monitor_id: int) -> None:
+        """Stop watching; a ``Down`` already in the mailbox stays there."""
+        if self._watching is None:
+            return
+        target = self._watching.pop(monitor_id, None)
+        if target is not None and target._monitors is not None:
+            target._monitors.pop(monitor_id, None)
+
+    def send_after(self, delay: float, message: Any) -> Timer:
+        """Send ``message`` to this actor after ``delay`` seconds (cancelled if it exits)."""
+        return self._add_timer(Timer(self, message, self._loop.time() + delay, None))
+
+    def send_interval(self, interval: float, message: Any) -> Timer:
+        """Send ``message`` to this actor every ``interval`` seconds until cancelled or exit."""
+        if interval <= 0:
+            raise ValueError(f"interval must be > 0, got {interval!r}")
+        return self._add_timer(Timer(self, message, self._loop.time() + interval, interval))
+
+    def stop(self, reason: ExitReason = NORMAL) -> None:
+        """Exit with ``reason`` once the current message is handled (pending ones are dropped)."""
+        if self._state >= STOPPING:
+            return
+        self._push_stop(reason, front=True)
+
+    def whereis(self, name: str) -> ActorRef | None:
+        """The ref registered under ``name`` in this actor's system, or None."""
+        return self._system.whereis(name)
+
+    # ------------------------------------------------------------------ internals
+
+    @property
+    def _label(self) -> str:
+        return self._name if self._name is not None else f"{type(self._actor).__name__}#{self._id}"
+
+    def _add_timer(self, timer: Timer) -> Timer:
+        if self._timers is None:
+            self._timers = {}
+        self._timers[timer] = None
+        return timer
+
+    def _link_cells(self, other: ActorContext) -> None:
+        if self._links is None:
+            self._links = {}
+        self._links[other] = None
+        if other._links is None:
+            other._links = {}
+        other._links[self] = None
+
+    async def _spawn_child(
+        self,
+        actor_class: type[Actor],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        name: str | None = None,
+        mailbox: Mailbox | None = None,
+        link: bool = False,
+        shutdown: float | None = 5.0,
+        restart_reason: ExitReason | None = None,
+    ) -> ActorContext:
+        system = self._system
+        if system._closed or self._state >= STOPPING:
+            raise SystemClosedError(
+                f"cannot spawn {actor_class.__name__}: "
+                + ("the system is closed" if system._closed else f"{self._label} is stopping")
+            )
+        if not (isinstance(actor_class, type) and issubclass(actor_class, Actor)):
+            raise TypeError(f"spawn needs an Actor subclass, got {actor_class!r}")
+        if name is not None:
+            system._check_name_free(name)
+        actor = actor_class(*args, **kwargs)
+        cell = ActorContext(
+            system,
+            actor,
+            system._next_id(),
+            name,
+            self,
+            mailbox if mailbox is not None else actor_class.mailbox,
+            shutdown,
+        )
+        actor.context = cell
+        if name is not None:
+            system._names[name] = cell
+        if self._children is None:
+            self._children = {}
+        self._children[cell._id] = cell
+        if link:
+            cell._link_cells(self)
+        system._live += 1
+        _log.debug("actor_spawned", actor=cell._label, actor_id=cell._id, parent=self._label)
+        hook = "on_start" if restart_reason is None else "on_restart"
+        if overrides(actor, hook):
+            token = current_context.set(cell)
+            try:
+                if restart_reason is None:
+                    await actor.on_start()
+                else:
+                    await actor.on_restart(restart_reason)
+            except Exception as exc:
+                cell._abort_start(exc)
+                raise ActorStartError(cell._label, exc) from exc
+            except BaseException:
+                cell._abort_start(SHUTDOWN)
+                raise
+            finally:
+                current_context.reset(token)
+        if cell._state == STARTING:
+            cell._state = RUNNING
+            if cell._queue:
+                cell._task = self._loop.create_task(cell._run())
+            else:
+                cell._idle = True
+        return cell
+
+    def _abort_start(self, reason: ExitReason) -> None:
+        """on_start failed: the actor never ran, so nobody is signalled; pending asks fail."""
+        if self._links is not None:
+            for other in self._links:
+                if other._links is not None:
+                    other._links.pop(self, None)
+            self._links = None
+        _log.warning(
+            "actor_start_failed",
+            actor=self._label,
+            actor_id=self._id,
+            reason=describe_reason(reason),
+        )
+        self._finalize(reason, signal=False)
+
+    # -- delivery
+
+    def _enqueue(self, item: Item) -> None:
+        """Put an item in the mailbox (the caller checked the actor is not dead)."""
+        queue = self._queue
+        if queue is None:
+            self._queue = queue = deque()
+        elif self._mailbox.capacity is not None and len(queue) >= self._mailbox.capacity:
+            self._overflow(item)
+            return
+        queue.append(item)
+        if self._idle:
+            self._idle = False
+            self._task = self._loop.create_task(self._run())
+
+    def _overflow(self, item: Item) -> None:
+        message, sender, reply = item
+        policy = self._mailbox.overflow
+        capacity = self._mailbox.capacity or 0
+        if policy == "drop":
+            self._system._dead_letter(self._label, message, sender, "mailbox_full")
+            if reply is not None and not reply.done():
+                reply.set_exception(MailboxFullError(self._label, capacity, type(message).__name__))
+            return
+        raise MailboxFullError(self._label, capacity, type(message).__name__)
+
+    def _accept(self, message: Any, sender: ActorContext | None, reply: Any) -> None:
+        """Deliver a message arriving from a transport: dead or full means a dead letter."""
+        if self._state >= STOPPING:
+            self._system._dead_letter(self._label, message, sender, "actor_not_running")
+            if reply is not None and not reply.done():
+                reply.set_exception(ActorDeadError(self._label, "ask"))
+            return
+        try:
+            self._enqueue((message, sender, reply))
+        except MailboxFullError as exc:
+            self._system._dead_letter(self._label, message, sender, "mailbox_full")
+            if reply is not None and not reply.done():
+                reply.set_exception(exc)
+
+    async def _wait_for_room(self) -> None:
+        """Backpressure: wait until the bounded mailbox has room (or the actor dies)."""
+        capacity = self._mailbox.capacity
+        while (
+            capacity is not None
+            and self._state <= RUNNING
+            and self._queue is not None
+            and len(self._queue) >= capacity
+        ):
+            if self._space_waiters is None:
+                self._space_waiters = deque()
+            waiter: asyncio.Future[None] = self._loop.create_future()
+            self._space_waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if not waiter.done():
+                    waiter.cancel()
+                elif self._space_waiters:
+                    # We were woken but leave: pass the room on to the next sender.
+                    self._wake_sender()
+                raise
+        if self._state >= STOPPING:
+            raise ActorDeadError(self._label, "send")
+
+    def _wake_sender(self) -> None:
+        waiters = self._space_waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _push_stop(self, reason: ExitReason, *, front: bool) -> None:
+        """Queue a stop: at the front (after the current message) or behind pending messages."""
+        if self._queue is None:
+            self._queue = deque()
+        if front:
+            self._queue.appendleft((STOP, None, None))
+            self._stop_reason = reason
+        else:
+            self._queue.append((STOP, None, None))
+            if self._stop_reason is None:
+                self._stop_reason = reason
+        if self._idle:
+            self._idle = False
+            self._task = self._loop.create_task(self._run())
+
+    # -- the drain loop
+
+    async def _run(self) -> None:
+        current_context.set(self)
+        try:
+            reason = await self._process()
+        except asyncio.CancelledError:
+            if self._kill_reason is None:
+                raise
+            task = self._task
+            if task is not None:
+                task.uncancel()
+            reason = self._kill_reason
+        if reason is None:
+            self._task = None
+            self._idle = True
+            return
+        await self._exit(reason)
+
+    async def _process(self) -> ExitReason | None:
+        queue = self._queue
+        assert queue is not None
+        receive = self._actor.receive
+        bounded = self._mailbox.capacity is not None
+        budget = _BUDGET
+        while True:
+            if not queue:
+                # Linger for one turn of the event loop before giving the task up: a reply
+                # we just sent usually brings the next request in that turn (ping-pong asks),
+                # and reusing the task is far cheaper than starting a new one.
+                await asyncio.sleep(0)
+                if not queue:
+                    break
+            message, sender, reply = queue.popleft()
+            if bounded and self._space_waiters:
+                self._wake_sender()
+            if message is STOP:
+                return self._stop_reason if self._stop_reason is not None else NORMAL
+            self._sender = sender
+            try:
+                result = await receive(message)
+            except Exception as exc:
+                if reply is not None:
+                    error = ActorCrashedError(self._label, type(message).__name__, exc)
+                    error.__cause__ = exc
+                    self._answer(reply, sender, None, error)
+                return exc
+            if reply is not None:
+                self._answer(reply, sender, result, None)
+            budget -= 1
+            if not budget:
+                budget = _BUDGET
+                await asyncio.sleep(0)
+        self._sender = None
+        self._queue = None
+        return None
+
+    def _answer(
+        self,
+        reply: asyncio.Future[Any],
+        asker: ActorContext | None,
+        result: Any,
+        error: BaseException | None,
+    ) -> None:
+        """Resolve an ask, through the transport when there is one (the reply is a message)."""
+        transport = self._system._transport
+        if transport is not None:
+            transport.reply(self, asker, reply, result, error)
+        elif not reply.done():
+            if error is None:
+                reply.set_result(result)
+            else:
+                reply.set_exception(error)
+
+    # -- exits
+
+    def _exit_signal(self, origin: ActorContext, reason: ExitReason) -> None:
+        """An exit signal from a link (OTP): a message if trapping, else kill unless normal."""
+        if self._state >= STOPPING:
+            return
+        if self._trap_exit:
+            self._enqueue((Exit(origin._ref, reason), origin, None))
+        elif reason != NORMAL:
+            self._kill(reason)
+
+    def _kill(self, reason: ExitReason) -> None:
+        """Exit now with ``reason``: cancel the handler that runs, then run on_stop."""
+        if self._state == DEAD:
+            return
+        if self._state == STOPPING:
+            if reason == KILLED and self._task is not None:
+                self._kill_reason = KILLED
+                self._task.cancel()
+            return
+        self._kill_reason = reason
+        if self._task is not None:
+            self._task.cancel()
+        else:
+            self._idle = False
+            self._task = self._loop.create_task(self._exit(reason))
+
+    async def _exit(self, reason: ExitReason) -> None:
+        self._state = STOPPING
+        self._idle = False
+        self._cancel_timers()
+        if reason != KILLED:
+            current_context.set(self)
+            try:
+                if overrides(self._actor, "on_stop"):
+                    await self._actor.on_stop(reason)
+                await self._stop_children()
+            except asyncio.CancelledError:
+                if self._kill_reason is None:
+                    self._finalize(SHUTDOWN)
+                    raise
+                if self._task is not None:
+                    self._task.uncancel()
+                reason = KILLED
+            except Exception as exc:
+                _log.error(
+                    "actor_on_stop_failed", actor=self._label, actor_id=self._id, exc_info=exc
+                )
+        self._finalize(reason)
+
+    async def _stop_children(self) -> None:
+        """Shut owned children down in reverse spawn order, each within its shutdown timeout."""
+        while self._children:
+            # A snapshot per pass: reversed() over a dict that shrinks from the end is
+            # quadratic, and a child's exit may spawn (rarely) while we wait.
+            for child in reversed(list(self._children.values())):
+                await child._shutdown(SHUTDOWN)
+                self._children.pop(child._id, None)
+
+    async def _shutdown(self, reason: ExitReason) -> None:
+        """Ask this actor to exit after its current message; kill it past its timeout."""
+        if self._state == DEAD:
+            return
+        if self._state <= RUNNING and self._can_finish_now():
+            self._state = STOPPING
+            self._cancel_timers()
+            self._finalize(reason)
+            return
+        if self._state <= RUNNING:
+            self._push_stop(reason, front=True)
+        stopped = self._stopped_future()
+        timeout = self._shutdown_timeout
+        if timeout is not None and timeout <= 0:
+            self._kill(KILLED)
+        elif timeout is not None:
+            done, _ = await asyncio.wait((stopped,), timeout=timeout)
+            if not done:
+                _log.warning("actor_shutdown_timeout", actor=self._label, timeout=timeout)
+                self._kill(KILLED)
+        await asyncio.shield(stopped)
+
+    def _can_finish_now(self) -> bool:
+        """Idle, nothing to run on exit: finish without a task (fast shutdown of many actors)."""
+        return (
+            self._idle
+            and not self._queue
+            and not self._children
+            and not overrides(self._actor, "on_stop")
+        )
+
+    def _stopped_future(self) -> asyncio.Future[None]:
+        if self._stopped is None:
+            self._stopped = self._loop.create_future()
+        return self._stopped
+
+    def _cancel_timers(self) -> None:
+        timers = self._timers
+        if timers:
+            for timer in list(timers):
+                timer.cancel()
+        self._timers = None
+
+    def _finalize(self, reason: ExitReason, *, signal: bool = True) -> None:
+        """The actor is gone: fail what waits on it, tell links, monitors, then resolve stop()."""
+        self._state = DEAD
+        self._idle = False
+        self._task = None
+        self._sender = None
+        self._cancel_timers()
+        system = self._system
+        queue, self._queue = self._queue, None
+        if queue:
+            for message, sender, reply in queue:
+                if message is STOP:
+                    continue
+                if reply is not None:
+                    if not reply.done():
+                        reply.set_exception(ActorDeadError(self._label, "ask"))
+                else:
+                    system._dead_letter(self._label, message, sender, "actor_stopped")
+        waiters, self._space_waiters = self._space_waiters, None
+        if waiters:
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+        if self._children:
+            # Children still here were left by a kill: they go with their owner.
+            for child in reversed(list(self._children.values())):
+                child._kill(SHUTDOWN)
+        if self._parent is not None and self._parent._children is not None:
+            self._parent._children.pop(self._id, None)
+        if self._name is not None and system._names.get(self._name) is self:
+            del system._names[self._name]
+        system._live -= 1
+        links, self._links = self._links, None
+        if links:
+            for other in links:
+                if other._links is not None:
+                    other._links.pop(self, None)
+                if signal:
+                    other._exit_signal(self, reason)
+        watching, self._watching = self._watching, None
+        if watching:
+            for monitor_id, target in watching.items():
+                if target._monitors is not None:
+                    target._monitors.pop(monitor_id, None)
+        monitors, self._monitors = self._monitors, None
+        if monitors and signal:
+            for monitor_id, watcher in monitors.items():
+                if watcher._state <= RUNNING:
+                    watcher._enqueue((Down(self._ref, reason, monitor_id), None, None))
+                if watcher._watching is not None:
+                    watcher._watching.pop(monitor_id, None)
+        if self._stopped is not None and not self._stopped.done():
+            self._stopped.set_result(None)
+        if is_orderly(reason):
+            _log.debug("actor_exited", actor=self._label, actor_id=self._id, reason=reason)
+        elif isinstance(reason, BaseException):
+            _log.error(
+                "actor_crashed",
+                actor=self._label,
+                actor_id=self._id,
+                reason=describe_reason(reason),
+                exc_info=reason,
+            )
+        else:
+            _log.info(
+                "actor_exited", actor=self._label, actor_id=self._id, reason=describe_reason(reason)
+            )
+        system._actor_exited(self, reason)

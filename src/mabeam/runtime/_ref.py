@@ -1,0 +1,150 @@
+"""``ActorRef``: the only way to reach an actor — tell, send, ask, stop."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from .._errors import ActorDeadError, ActorError, AskTimeoutError
+from ._state import DEAD, RUNNING, current_context
+
+if TYPE_CHECKING:
+    from ._context import ActorContext
+
+DEFAULT_ASK_TIMEOUT = 5.0
+"""Seconds an ``ask`` waits by default: OTP's ``gen_server:call`` default."""
+
+
+def _expire(reply: asyncio.Future[Any], actor: str, message: Any, timeout: float) -> None:
+    if not reply.done():
+        reply.set_exception(AskTimeoutError(actor, type(message).__name__, timeout))
+
+
+class ActorRef:
+    """A handle on one actor incarnation. Only the runtime makes them (no public constructor).
+
+    A restarted actor is a new incarnation with a new ref; find it again by name with
+    ``system.whereis(name)``, as in OTP.
+    """
+
+    __slots__ = ("_cell",)
+    _cell: ActorContext
+
+    def __init__(self) -> None:
+        raise TypeError("ActorRef is made by the runtime: use system.spawn(...)")
+
+    @classmethod
+    def _from_cell(cls, cell: ActorContext) -> ActorRef:
+        ref = object.__new__(cls)
+        ref._cell = cell
+        return ref
+
+    @property
+    def name(self) -> str | None:
+        """The name it was registered under, if any."""
+        return self._cell._name
+
+    @property
+    def id(self) -> int:
+        """A number unique to this incarnation within its system."""
+        return self._cell._id
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """(node, actor id): where a transport sends to. The node is the system's name."""
+        return (self._cell._system.name, self._cell._id)
+
+    @property
+    def label(self) -> str:
+        """The registered name, else ``ClassName#id``: how logs and errors name it."""
+        return self._cell._label
+
+    @property
+    def is_alive(self) -> bool:
+        """True while it accepts messages (started and not stopping)."""
+        return self._cell._state <= RUNNING
+
+    def tell(self, message: Any) -> None:
+        """Send without waiting. To an actor that is not running it goes to dead letters.
+
+        A full bounded mailbox with policy ``fail`` or ``backpressure`` raises
+        :class:`~mabeam.MailboxFullError` here (``backpressure`` wants ``await send()``).
+        """
+        cell = self._cell
+        sender = current_context.get()
+        if cell._state > RUNNING:
+            cell._system._dead_letter(cell._label, message, sender, "actor_not_running")
+            return
+        transport = cell._system._transport
+        if transport is None:
+            cell._enqueue((message, sender, None))
+        else:
+            transport.send(sender, cell, message, None)
+
+    async def send(self, message: Any) -> None:
+        """Like :meth:`tell`, but waits for room in a full ``backpressure`` mailbox."""
+        cell = self._cell
+        if cell._state > RUNNING:
+            raise ActorDeadError(cell._label, "send")
+        if cell._mailbox.overflow == "backpressure":
+            await cell._wait_for_room()
+        self.tell(message)
+
+    async def ask(
+        self, message: Any, *, timeout: float | None = DEFAULT_ASK_TIMEOUT
+    ) -> Any:
+        """Send and wait for what ``receive`` returns.
+
+        Raises :class:`~mabeam.AskTimeoutError` (names the actor and message type) after
+        ``timeout`` seconds (None: wait forever), :class:`~mabeam.ActorDeadError` at once if
+        the actor is not running (or when it dies first), and
+        :class:`~mabeam.ActorCrashedError` (``__cause__`` = the original) if it crashed on it.
+        """
+        cell = self._cell
+        if cell._state > RUNNING:
+            raise ActorDeadError(cell._label, "ask")
+        sender = current_context.get()
+        if sender is cell:
+            raise ActorError(
+                f"actor {cell._label!r} asked itself: it would wait for its own reply forever",
+                actor=cell._label,
+            )
+        if cell._mailbox.overflow == "backpressure" and cell._mailbox.capacity is not None:
+            await cell._wait_for_room()
+        loop = cell._loop
+        reply: asyncio.Future[Any] = loop.create_future()
+        transport = cell._system._transport
+        if transport is None:
+            cell._enqueue((message, sender, reply))
+        else:
+            transport.send(sender, cell, message, reply)
+        if timeout is None:
+            return await reply
+        handle = loop.call_later(timeout, _expire, reply, cell._label, message, timeout)
+        try:
+            return await reply
+        finally:
+            handle.cancel()
+
+    async def stop(self) -> None:
+        """Stop it after the messages already in its mailbox; wait until it has exited.
+
+        Its ``on_stop`` runs with reason ``normal``. A supervisor restarts a permanent
+        child stopped this way, as OTP does: use the supervisor to remove a child.
+        Raises :class:`~mabeam.ActorDeadError` if it is not running.
+        """
+        cell = self._cell
+        if cell._state == DEAD:
+            raise ActorDeadError(cell._label, "stop")
+        if cell._state <= RUNNING:
+            cell._push_stop("normal", front=False)
+        await asyncio.shield(cell._stopped_future())
+
+    async def join(self) -> None:
+        """Wait until it has exited, for whatever reason (returns at once if it has)."""
+        cell = self._cell
+        if cell._state != DEAD:
+            await asyncio.shield(cell._stopped_future())
+
+    def __repr__(self) -> str:
+        return f"<ActorRef {self._cell._label}>"

@@ -1,0 +1,470 @@
+"""Supervisors, in OTP's words: child specs, strategies, restart types and intensity.
+
+A :class:`Supervisor` is an actor that traps exits. It starts its children in order
+(each linked to it), and when one exits it applies its ``strategy``:
+
+- ``one_for_one``: restart that child;
+- ``one_for_all``: stop the others in reverse order, then restart all in order;
+- ``rest_for_one``: stop the children started after it in reverse order, then restart
+  it and them in order.
+
+Whether an exited child is restarted is its ``restart`` type: ``permanent`` always,
+``transient`` unless it exited ``normal`` or ``shutdown``, ``temporary`` never. More than
+``intensity`` restarts within ``period`` seconds and the supervisor gives up: it stops
+its children in reverse order and exits with reason ``shutdown``, so its own supervisor
+decides next (escalation). A supervisor stops its children in reverse start order,
+each within its ``shutdown`` timeout, after which the child is cancelled (``killed``).
+
+The functions at the bottom (``start_child``, ``terminate_child`` ...) are OTP's
+``supervisor`` module API, as messages to the supervisor actor.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias
+
+import msgspec
+import structlog
+
+from .._errors import ActorStartError, ConfigError, MabeamError
+from ._actor import Actor
+from ._context import ActorContext
+from ._mailbox import Mailbox
+from ._ref import ActorRef
+from ._signals import SHUTDOWN, Exit, ExitReason, describe_reason, is_orderly
+
+_log = structlog.get_logger("mabeam.runtime")
+
+Strategy: TypeAlias = Literal["one_for_one", "one_for_all", "rest_for_one"]
+Restart: TypeAlias = Literal["permanent", "transient", "temporary"]
+STRATEGIES: tuple[Strategy, ...] = ("one_for_one", "one_for_all", "rest_for_one")
+RESTARTS: tuple[Restart, ...] = ("permanent", "transient", "temporary")
+
+
+@dataclass(frozen=True, slots=True)
+class ChildSpec:
+    """How to start, restart and stop one child (OTP's child specification).
+
+    ``shutdown`` is seconds to wait for the child's orderly exit before cancelling it;
+    ``0`` cancels at once (OTP ``brutal_kill``), ``None`` waits forever (OTP
+    ``infinity``, the default for a child that is itself a supervisor).
+    """
+
+    id: str
+    actor: type[Actor]
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    restart: Restart = "permanent"
+    shutdown: float | Literal["default"] | None = "default"
+    name: str | None = None
+    mailbox: Mailbox | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id:
+            raise ConfigError("child_spec.id", f"must be a non-empty string, got {self.id!r}")
+        if not (isinstance(self.actor, type) and issubclass(self.actor, Actor)):
+            raise ConfigError("child_spec.actor", f"must be an Actor subclass, got {self.actor!r}")
+        if self.restart not in RESTARTS:
+            raise ConfigError(
+                "child_spec.restart",
+                f"unknown restart type {self.restart!r}",
+                allowed=", ".join(RESTARTS),
+            )
+        shutdown = self.shutdown
+        if shutdown != "default" and shutdown is not None and not shutdown >= 0:
+            raise ConfigError(
+                "child_spec.shutdown", f"must be seconds >= 0 or None, got {shutdown!r}"
+            )
+
+    @property
+    def shutdown_timeout(self) -> float | None:
+        """The shutdown timeout in force: 5 s for a worker, forever for a supervisor."""
+        if self.shutdown == "default":
+            return None if issubclass(self.actor, Supervisor) else 5.0
+        return self.shutdown
+
+    @property
+    def kind(self) -> Literal["worker", "supervisor"]:
+        """``supervisor`` when the child is a Supervisor, else ``worker`` (as OTP reports)."""
+        return "supervisor" if issubclass(self.actor, Supervisor) else "worker"
+
+
+class ChildInfo(msgspec.Struct, frozen=True):
+    """One row of :func:`which_children`: ``ref`` is None while the child is not running."""
+
+    id: str
+    ref: ActorRef | None
+    restart: Restart
+    kind: Literal["worker", "supervisor"]
+
+
+class ChildCounts(msgspec.Struct, frozen=True):
+    """What :func:`count_children` reports (OTP's specs / active / supervisors / workers)."""
+
+    specs: int
+    active: int
+    supervisors: int
+    workers: int
+
+
+class StartChild(msgspec.Struct, frozen=True):
+    spec: Any
+
+
+class TerminateChild(msgspec.Struct, frozen=True):
+    child: Any
+
+
+class RestartChild(msgspec.Struct, frozen=True):
+    child_id: str
+
+
+class DeleteChild(msgspec.Struct, frozen=True):
+    child_id: str
+
+
+class WhichChildren(msgspec.Struct, frozen=True):
+    pass
+
+
+class CountChildren(msgspec.Struct, frozen=True):
+    pass
+
+
+class SupervisorError(MabeamError):
+    """A supervisor refused a request (unknown child, child running, max_children ...)."""
+
+
+class _Refused(msgspec.Struct, frozen=True):
+    error: Any
+
+
+class _Child:
+    __slots__ = ("cell", "spec")
+
+    def __init__(self, spec: ChildSpec) -> None:
+        self.spec = spec
+        self.cell: ActorContext | None = None
+
+
+def _should_restart(restart: Restart, reason: ExitReason) -> bool:
+    if restart == "permanent":
+        return True
+    if restart == "transient":
+        return not is_orderly(reason)
+    return False
+
+
+def _check_intensity(intensity: int, period: float) -> None:
+    if isinstance(intensity, bool) or not isinstance(intensity, int) or intensity < 0:
+        raise ConfigError("intensity", f"must be a whole number >= 0, got {intensity!r}")
+    if not period > 0:
+        raise ConfigError("period", f"must be seconds > 0, got {period!r}")
+
+
+class Supervisor(Actor):
+    """An OTP supervisor: starts ``children`` in order and restarts them per ``strategy``."""
+
+    trap_exit = True
+    dynamic = False
+
+    def __init__(
+        self,
+        children: Sequence[ChildSpec] = (),
+        *,
+        strategy: Strategy = "one_for_one",
+        intensity: int = 3,
+        period: float = 5.0,
+    ) -> None:
+        if strategy not in STRATEGIES:
+            raise ConfigError(
+                "strategy", f"unknown strategy {strategy!r}", allowed=", ".join(STRATEGIES)
+            )
+        _check_intensity(intensity, period)
+        seen: set[str] = set()
+        for spec in children:
+            if not isinstance(spec, ChildSpec):
+                raise ConfigError("children", f"expected ChildSpec, got {spec!r}")
+            if spec.id in seen:
+                raise ConfigError("children", f"duplicate child id {spec.id!r}")
+            seen.add(spec.id)
+        self.strategy: Strategy = strategy
+        self.intensity = intensity
+        self.period = period
+        self._children = [_Child(spec) for spec in children]
+        self._restarts: deque[float] = deque()
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def on_start(self) -> None:
+        for child in self._children:
+            try:
+                await self._start(child, None)
+            except BaseException:
+                await self._terminate_all()
+                raise
+
+    async def on_stop(self, reason: ExitReason) -> None:
+        await self._terminate_all()
+
+    async def receive(self, message: Any) -> Any:
+        if isinstance(message, Exit):
+            await self._on_exit(message)
+            return None
+        try:
+            return await self._request(message)
+        except MabeamError as exc:
+            return _Refused(exc)
+
+    # ---------------------------------------------------------------- requests
+
+    async def _request(self, message: Any) -> Any:
+        if isinstance(message, StartChild):
+            return await self._start_new(message.spec)
+        if isinstance(message, TerminateChild):
+            child = self._find_child(message.child)
+            if child.cell is not None:
+                await self._terminate(child)
+            if self.dynamic or child.spec.restart == "temporary":
+                self._children.remove(child)
+            return None
+        if isinstance(message, RestartChild):
+            child = self._find_child(message.child_id)
+            if child.cell is not None:
+                raise SupervisorError(f"child {child.spec.id!r} is running")
+            return (await self._start(child, None))._ref
+        if isinstance(message, DeleteChild):
+            child = self._find_child(message.child_id)
+            if child.cell is not None:
+                raise SupervisorError(f"child {child.spec.id!r} is running")
+            self._children.remove(child)
+            return None
+        if isinstance(message, WhichChildren):
+            return [
+                ChildInfo(
+                    id=c.spec.id,
+                    ref=None if c.cell is None else c.cell._ref,
+                    restart=c.spec.restart,
+                    kind=c.spec.kind,
+                )
+                for c in self._children
+            ]
+        if isinstance(message, CountChildren):
+            supervisors = sum(1 for c in self._children if c.spec.kind == "supervisor")
+            return ChildCounts(
+                specs=len(self._children),
+                active=sum(1 for c in self._children if c.cell is not None),
+                supervisors=supervisors,
+                workers=len(self._children) - supervisors,
+            )
+        _log.warning(
+            "supervisor_unexpected_message",
+            supervisor=self.context._label,
+            message_type=type(message).__name__,
+        )
+        return None
+
+    async def _start_new(self, spec: Any) -> ActorRef:
+        if not isinstance(spec, ChildSpec):
+            raise ConfigError("spec", f"expected ChildSpec, got {spec!r}")
+        if not self.dynamic and any(c.spec.id == spec.id for c in self._children):
+            raise SupervisorError(f"a child with id {spec.id!r} already exists")
+        child = _Child(spec)
+        cell = await self._start(child, None)
+        self._children.append(child)
+        return cell._ref
+
+    def _find_child(self, key: Any) -> _Child:
+        for child in self._children:
+            if isinstance(key, ActorRef):
+                if child.cell is key._cell:
+                    return child
+            elif child.spec.id == key:
+                return child
+        raise SupervisorError(f"no child {key!r} under {self.context._label}")
+
+    # ---------------------------------------------------------------- exits
+
+    async def _on_exit(self, message: Exit) -> None:
+        cell = message.actor._cell
+        child = next((c for c in self._children if c.cell is cell), None)
+        if child is None:
+            if cell is self.context._parent and message.reason != "normal":
+                self.context.stop(message.reason)
+            return
+        reason = message.reason
+        child.cell = None
+        _log.info(
+            "child_exited",
+            supervisor=self.context._label,
+            child=child.spec.id,
+            reason=describe_reason(reason),
+        )
+        if not _should_restart(child.spec.restart, reason):
+            if child.spec.restart == "temporary" or self.dynamic:
+                self._children.remove(child)
+            return
+        if not self._note_restart():
+            await self._escalate(child, reason)
+            return
+        index = self._children.index(child)
+        if self.strategy == "one_for_one":
+            group = [child]
+        elif self.strategy == "one_for_all":
+            group = list(self._children)
+        else:
+            group = self._children[index:]
+        for other in reversed(group):
+            if other.cell is not None:
+                await self._terminate(other)
+        for other in group:
+            if other is not child and other.spec.restart == "temporary":
+                self._children.remove(other)
+                continue
+            if not await self._restart(other, reason if other is child else SHUTDOWN):
+                return
+
+    def _note_restart(self) -> bool:
+        """Record a restart; False when it is one more than ``intensity`` within ``period``."""
+        now = self.context.time()
+        restarts = self._restarts
+        restarts.append(now)
+        while restarts and restarts[0] <= now - self.period:
+            restarts.popleft()
+        return len(restarts) <= self.intensity
+
+    async def _restart(self, child: _Child, reason: ExitReason) -> bool:
+        while True:
+            try:
+                await self._start(child, reason)
+            except ActorStartError as exc:
+                _log.error(
+                    "child_restart_failed",
+                    supervisor=self.context._label,
+                    child=child.spec.id,
+                    reason=describe_reason(exc.reason),
+                )
+                if not self._note_restart():
+                    await self._escalate(child, exc.reason)
+                    return False
+                continue
+            _log.info(
+                "child_restarted",
+                supervisor=self.context._label,
+                child=child.spec.id,
+                reason=describe_reason(reason),
+                restarts=len(self._restarts),
+            )
+            return True
+
+    async def _escalate(self, child: _Child, reason: ExitReason) -> None:
+        _log.error(
+            "supervisor_escalated",
+            supervisor=self.context._label,
+            child=child.spec.id,
+            reason=describe_reason(reason),
+            cause="reached_max_restart_intensity",
+            intensity=self.intensity,
+            period=self.period,
+        )
+        await self._terminate_all()
+        self.context.stop(SHUTDOWN)
+
+    # ---------------------------------------------------------------- start / stop
+
+    async def _start(self, child: _Child, restart_reason: ExitReason | None) -> ActorContext:
+        spec = child.spec
+        cell = await self.context._spawn_child(
+            spec.actor,
+            spec.args,
+            dict(spec.kwargs),
+            name=spec.name,
+            mailbox=spec.mailbox,
+            link=True,
+            shutdown=spec.shutdown_timeout,
+            restart_reason=restart_reason,
+        )
+        child.cell = cell
+        return cell
+
+    async def _terminate(self, child: _Child) -> None:
+        cell = child.cell
+        if cell is None:
+            return
+        child.cell = None
+        self.context.unlink(cell._ref)
+        await cell._shutdown(SHUTDOWN)
+
+    async def _terminate_all(self) -> None:
+        for child in reversed(self._children):
+            await self._terminate(child)
+
+
+class DynamicSupervisor(Supervisor):
+    """A supervisor for children added at run time (OTP ``simple_one_for_one``).
+
+    Starts empty, restarts one_for_one, allows the same spec id many times; terminated
+    or finished children are forgotten. ``max_children`` caps how many may run.
+    """
+
+    dynamic = True
+
+    def __init__(
+        self, *, intensity: int = 3, period: float = 5.0, max_children: int | None = None
+    ) -> None:
+        super().__init__((), strategy="one_for_one", intensity=intensity, period=period)
+        if max_children is not None and max_children < 0:
+            raise ConfigError("max_children", f"must be >= 0 or None, got {max_children!r}")
+        self.max_children = max_children
+
+    async def _start_new(self, spec: Any) -> ActorRef:
+        if self.max_children is not None and len(self._children) >= self.max_children:
+            raise SupervisorError(f"max_children ({self.max_children}) reached")
+        return await super()._start_new(spec)
+
+
+# -------------------------------------------------------------------- OTP's supervisor API
+
+
+async def _call(supervisor: ActorRef, message: Any) -> Any:
+    answer = await supervisor.ask(message, timeout=None)
+    if isinstance(answer, _Refused):
+        raise answer.error
+    return answer
+
+
+async def start_child(supervisor: ActorRef, spec: ChildSpec) -> ActorRef:
+    """Start and supervise a new child; raises ActorStartError if its on_start fails."""
+    ref: ActorRef = await _call(supervisor, StartChild(spec))
+    return ref
+
+
+async def terminate_child(supervisor: ActorRef, child: str | ActorRef) -> None:
+    """Stop a child (by id, or by ref); a static supervisor keeps its spec for restart_child."""
+    await _call(supervisor, TerminateChild(child))
+
+
+async def restart_child(supervisor: ActorRef, child_id: str) -> ActorRef:
+    """Start again a child that was terminated (its spec kept)."""
+    ref: ActorRef = await _call(supervisor, RestartChild(child_id))
+    return ref
+
+
+async def delete_child(supervisor: ActorRef, child_id: str) -> None:
+    """Forget the spec of a child that is not running."""
+    await _call(supervisor, DeleteChild(child_id))
+
+
+async def which_children(supervisor: ActorRef) -> list[ChildInfo]:
+    """Every child in start order, with its current ref (None when not running)."""
+    children: list[ChildInfo] = await _call(supervisor, WhichChildren())
+    return children
+
+
+async def count_children(supervisor: ActorRef) -> ChildCounts:
+    """How many specs, running children, supervisors and workers."""
+    counts: ChildCounts = await _call(supervisor, CountChildren())
+    return counts

@@ -1,0 +1,159 @@
+"""Virtual time for deterministic simulation: an asyncio loop whose clock jumps.
+
+:class:`VirtualEventLoop` is an ordinary :class:`asyncio.SelectorEventLoop` with two
+changes. Its :meth:`~VirtualEventLoop.time` reads a virtual clock (float seconds from
+``start``, default ``0.0``) instead of ``time.monotonic()``, and its selector is wrapped
+so that whenever the loop would *wait* for the next timer, the clock jumps to that
+timer's deadline and the wait returns at once. Everything built on ``loop.time()`` and
+``loop.call_at()`` -- ``asyncio.sleep``, ``call_later``, ``wait_for``, ``asyncio.timeout``,
+``anyio.sleep``, ``anyio.fail_after``/``move_on_after``, ``anyio.current_time()`` and task
+groups -- runs unchanged, and thirty virtual seconds of protocol take milliseconds.
+
+How one loop iteration (``BaseEventLoop._run_once``) meets the wrapped ``select``:
+
+* a callback is ready (or the loop is stopping): asyncio passes ``timeout=0``; the real
+  selector is polled and the clock does not move, so no amount of ready work, however
+  long its chain of ``call_soon`` hops, ever sees time pass;
+* nothing is ready but a timer is scheduled: the real selector is still polled with
+  ``timeout=0`` (so the self-pipe behind ``call_soon_threadsafe`` and signal handling
+  keep working); if nothing real is ready the clock is set to exactly the earliest
+  timer's ``when`` (read from the heap, not ``now + timeout``, so there is no float
+  drift, and never moved backwards) and ``select`` returns no events; asyncio then
+  finds that timer due and runs it;
+* nothing is ready and nothing is scheduled (``timeout=None``): the loop blocks on the
+  real selector, exactly like a real loop. A simulation with nothing scheduled is
+  waiting for the outside world (a thread, a socket, a signal) and waits in real time.
+
+Why this design: the mabeam runtime is asyncio-based, so actor code must not change
+between production and simulation. A loop subclass gives that: pass
+``loop_factory=VirtualEventLoop`` to ``asyncio.Runner``, ``anyio.run`` or pytest-asyncio
+and nothing else knows. trio's ``MockClock(autojump_threshold=0)`` is the model, but
+it is trio-only. ``looptime`` fakes asyncio time by patching loops, mostly through its
+pytest plugin; a small subclass we own avoids the dependency and the patching,
+and works the same under ``asyncio.Runner``, ``anyio.run`` and pytest-asyncio.
+
+Determinism: the clock moves only when the loop is idle, to the next deadline, so a
+program whose inputs (seed, scenario) are fixed and which does no real I/O sees the
+same sequence of ``(loop.time(), event)`` on every run. Real I/O and threads are the
+limit: their completions arrive whenever the real world delivers them, and a timer
+pending meanwhile is not held back (``await asyncio.to_thread(f)`` under
+``fail_after(1)`` times out at once, in virtual time, unless ``f`` has already
+finished). Keep threads and sockets out of simulated code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
+
+if TYPE_CHECKING:
+    from _typeshed import FileDescriptorLike
+
+__all__ = ["VirtualEventLoop", "is_virtual", "run_virtual"]
+
+T = TypeVar("T")
+PosArgsT = TypeVarTuple("PosArgsT")
+
+
+class _VirtualSelector(selectors.BaseSelector):
+    """A real selector whose ``select`` jumps the owning loop's clock instead of waiting."""
+
+    def __init__(self, loop: VirtualEventLoop, real: selectors.BaseSelector) -> None:
+        self._loop = loop
+        self._real = real
+
+    def register(
+        self, fileobj: FileDescriptorLike, events: int, data: Any = None
+    ) -> selectors.SelectorKey:
+        return self._real.register(fileobj, events, data)
+
+    def unregister(self, fileobj: FileDescriptorLike) -> selectors.SelectorKey:
+        return self._real.unregister(fileobj)
+
+    def modify(
+        self, fileobj: FileDescriptorLike, events: int, data: Any = None
+    ) -> selectors.SelectorKey:
+        return self._real.modify(fileobj, events, data)
+
+    def get_map(self) -> Mapping[FileDescriptorLike, selectors.SelectorKey]:
+        return self._real.get_map()
+
+    def close(self) -> None:
+        self._real.close()
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout is None:
+            # Nothing ready, nothing scheduled: only the outside world can wake us.
+            return self._real.select(None)
+        ready = self._real.select(0)
+        if ready or timeout <= 0:
+            return ready
+        self._loop._jump_to_next_timer(timeout)
+        return []
+
+
+class VirtualEventLoop(asyncio.SelectorEventLoop):
+    """An asyncio event loop whose ``time()`` is virtual and jumps to the next timer when idle.
+
+    ``start`` is the virtual time the loop reads before anything has run. Use it as a
+    loop factory: ``asyncio.Runner(loop_factory=VirtualEventLoop)``,
+    ``anyio.run(main, backend_options={"loop_factory": VirtualEventLoop})``, or
+    :func:`run_virtual`.
+    """
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._virtual_now = float(start)
+        super().__init__(_VirtualSelector(self, selectors.DefaultSelector()))
+
+    def time(self) -> float:
+        """Return the virtual time in seconds; it moves only while the loop is idle."""
+        return self._virtual_now
+
+    async def shutdown_default_executor(
+        self,
+        timeout: float | None = None,  # noqa: ASYNC109 -- asyncio's own signature
+    ) -> None:
+        """Join the default executor's threads, waiting as long as they take in real time.
+
+        ``timeout`` is ignored: from Python 3.13 asyncio bounds the join with a loop
+        timer, which on virtual time would expire at once (``asyncio.Runner.close`` passes
+        300 s) and raise a ``RuntimeWarning`` about threads that had not finished yet.
+        """
+        await super().shutdown_default_executor()
+
+    def _jump_to_next_timer(self, timeout: float) -> None:
+        # asyncio has already dropped cancelled handles from the head of the heap.
+        scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]
+        when = scheduled[0].when() if scheduled else self._virtual_now + timeout
+        self._virtual_now = max(self._virtual_now, when)
+
+
+def run_virtual(
+    main: Callable[[*PosArgsT], Awaitable[T]], *args: *PosArgsT, start: float = 0.0
+) -> T:
+    """Run ``main(*args)`` on a fresh :class:`VirtualEventLoop` and close the loop after.
+
+    Like :func:`asyncio.run`: cancels leftover tasks, shuts down async generators and the
+    default executor, and returns ``main``'s result or raises its exception.
+    """
+
+    async def _main() -> T:
+        return await main(*args)
+
+    with asyncio.Runner(loop_factory=lambda: VirtualEventLoop(start)) as runner:
+        return runner.run(_main())
+
+
+def is_virtual(loop: asyncio.AbstractEventLoop | None = None) -> bool:
+    """Return whether ``loop`` (default: the running loop) runs on virtual time.
+
+    Outside a running loop, with no ``loop`` given, returns ``False``.
+    """
+    if loop is None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+    return isinstance(loop, VirtualEventLoop)
