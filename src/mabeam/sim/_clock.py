@@ -113,7 +113,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
 
     async def shutdown_default_executor(
         self,
-        timeout: float | None = None,  # noqa: ASYNC109 -- asyncio's own signature
+        timeout: float | None = None,
     ) -> None:
         """Join the default executor's threads, waiting as long as they take in real time.
 

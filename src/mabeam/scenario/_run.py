@@ -1,0 +1,324 @@
+"""Running a scenario: build a system on the simulated network, spawn agents, inject faults.
+
+:func:`run_scenario` runs one :class:`Scenario` on virtual time and returns a
+:class:`RunReport` (the JSON document of ``mabeam run --json``). A protocol kind plugs
+in as a *driver*: ``async def driver(run: ScenarioRun) -> Outcome``, registered with
+:func:`register_protocol`. The driver spawns its agents and coordinator through the
+:class:`ScenarioRun` (so they are network nodes under the agents' supervisor), calls
+:meth:`ScenarioRun.start_faults`, runs the protocol and returns its outcome.
+
+Randomness: one seed. The network and the protocol each draw from their own
+``random.Random`` derived from it (``"{seed}:network"``, ``"{seed}:protocol"``), so a
+protocol that draws one more number does not change the network's draws.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from .._errors import ScenarioError
+from ..runtime import Actor, ActorRef, ActorSystem, ChildSpec, Supervisor
+from ..runtime.supervision import restart_child, terminate_child, which_children
+from ..sim import DROP, Interceptor, SimNetwork, run_virtual
+from ._schema import AgentSpec, FaultSpec, Scenario
+
+COORDINATOR = "coordinator"
+"""The coordinator's node name: exempt from partitions, as SCENARIOS.md says."""
+AGENTS_SUPERVISOR = "agents"
+
+
+class RunError(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Why a protocol ended without agreement (``code`` as in PROTOCOLS.md)."""
+
+    code: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class RunStats(msgspec.Struct, frozen=True):
+    messages_sent: int
+    messages_delivered: int
+    messages_dropped: int
+    virtual_ms: float
+    wall_ms: float
+
+
+class RunReport(msgspec.Struct, frozen=True):
+    """What ``mabeam run --json`` prints, field for field."""
+
+    scenario: str
+    protocol: str
+    seed: int
+    ok: bool
+    result: Any
+    error: RunError | None
+    stats: RunStats
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A driver's answer: ``result`` (builtins or msgspec Structs), or an ``error``."""
+
+    ok: bool
+    result: Any = None
+    error: RunError | None = None
+
+
+Driver = Callable[["ScenarioRun"], Awaitable[Outcome]]
+AgentFactory = Callable[[AgentSpec], tuple[type[Actor], tuple[Any, ...], Mapping[str, Any]]]
+ByzantineFactory = Callable[[str, str], Interceptor | None]
+
+
+@dataclass(frozen=True)
+class _Protocol:
+    driver: Driver
+    byzantine: ByzantineFactory | None = None
+
+
+_PROTOCOLS: dict[str, _Protocol] = {}
+
+
+def register_protocol(
+    kind: str, driver: Driver, *, byzantine: ByzantineFactory | None = None
+) -> None:
+    """Make ``kind`` runnable; ``byzantine(agent, behavior)`` supplies protocol tampering."""
+    _PROTOCOLS[kind] = _Protocol(driver, byzantine)
+
+
+def protocol_kinds() -> list[str]:
+    """The protocol kinds that can run, sorted."""
+    _load_builtin_protocols()
+    return sorted(_PROTOCOLS)
+
+
+def protocol_kind(scenario: Scenario) -> str:
+    """The ``kind`` of the scenario's ``[protocol]`` table (the tag of its options Struct)."""
+    tag = type(scenario.protocol).__struct_config__.tag
+    assert isinstance(tag, str)
+    return tag
+
+
+class ScenarioRun:
+    """What a driver gets: the scenario, the system, the network, the seeded rng."""
+
+    def __init__(
+        self, scenario: Scenario, seed: int, system: ActorSystem, network: SimNetwork
+    ) -> None:
+        self.scenario = scenario
+        self.seed = seed
+        self.system = system
+        self.network = network
+        self.rng = random.Random(f"{seed}:protocol")
+        self.agent_ids = [agent.id for agent in scenario.agents]
+        self.agents_supervisor: ActorRef | None = None
+        self.leader: Callable[[], str | None] = lambda: None
+        """Who ``"@leader"`` means now (a Raft driver replaces this)."""
+        self._fault_task: asyncio.Task[None] | None = None
+        self._byzantine = _PROTOCOLS[protocol_kind(scenario)].byzantine
+
+    @property
+    def options(self) -> Any:
+        """The ``[protocol]`` table, as its kind's options Struct."""
+        return self.scenario.protocol
+
+    async def spawn_agents(self, factory: AgentFactory) -> None:
+        """Start one actor per agent, in agent order, under one supervisor, as network nodes.
+
+        Each is registered under its agent id, ``transient`` (a crash of its own is
+        restarted) with brutal-kill shutdown (an injected crash loses volatile state).
+        """
+        specs = []
+        for agent in self.scenario.agents:
+            actor_class, args, kwargs = factory(agent)
+            specs.append(
+                ChildSpec(
+                    id=agent.id,
+                    actor=actor_class,
+                    args=args,
+                    kwargs=kwargs,
+                    name=agent.id,
+                    restart="transient",
+                    shutdown=0,
+                )
+            )
+            self.network.add_node(agent.id)
+        self.agents_supervisor = await self.system.spawn(
+            Supervisor, specs, intensity=1_000_000, period=1.0, name=AGENTS_SUPERVISOR
+        )
+
+    async def spawn_coordinator(
+        self, actor_class: type[Actor], *args: Any, **kwargs: Any
+    ) -> ActorRef:
+        """Start the coordinator as node ``coordinator``, exempt from partitions."""
+        self.network.add_node(COORDINATOR, exempt=True)
+        return await self.system.spawn(actor_class, *args, name=COORDINATOR, **kwargs)
+
+    async def start_faults(self) -> None:
+        """Apply the ``at_ms = 0`` faults now, and schedule the rest in virtual time."""
+        faults = sorted(self.scenario.faults, key=lambda f: f.at_ms)
+        for fault in faults:
+            if fault.at_ms == 0:
+                await self.apply_fault(fault)
+        later = [f for f in faults if f.at_ms > 0]
+        if later:
+            self._fault_task = asyncio.get_running_loop().create_task(self._inject(later))
+
+    async def _inject(self, faults: list[FaultSpec]) -> None:
+        start = 0.0
+        loop = asyncio.get_running_loop()
+        for fault in faults:
+            delay = start + fault.at_ms / 1000.0 - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await self.apply_fault(fault)
+
+    async def stop_faults(self) -> None:
+        task, self._fault_task = self._fault_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+
+    async def apply_fault(self, fault: FaultSpec) -> None:
+        """Apply one fault now (crash / restart through the agents' supervisor)."""
+        network = self.network
+        if fault.crash is not None:
+            target = self.leader() if fault.crash == "@leader" else fault.crash
+            if target is None:
+                network.note_fault("crash", fault.crash, "no leader: no-op")
+                return
+            if await self._running(target):
+                network.note_fault("crash", target)
+                await terminate_child(self._supervisor(), target)
+            else:
+                network.note_fault("crash", target, "not running: no-op")
+        elif fault.restart is not None:
+            if await self._running(fault.restart):
+                network.note_fault("restart", fault.restart, "running: no-op")
+            else:
+                network.note_fault("restart", fault.restart)
+                await restart_child(self._supervisor(), fault.restart)
+        elif fault.partition is not None:
+            network.partition(fault.partition)
+        elif fault.heal:
+            network.heal()
+        elif fault.byzantine is not None and fault.behavior is not None:
+            network.intercept(fault.byzantine, self._interceptor(fault.byzantine, fault.behavior))
+
+    def _supervisor(self) -> ActorRef:
+        if self.agents_supervisor is None:
+            raise RuntimeError("spawn_agents() must run before faults are applied")
+        return self.agents_supervisor
+
+    async def _running(self, agent: str) -> bool:
+        for child in await which_children(self._supervisor()):
+            if child.id == agent:
+                return child.ref is not None
+        return False
+
+    def _interceptor(self, agent: str, behavior: str) -> Interceptor:
+        if self._byzantine is not None:
+            interceptor = self._byzantine(agent, behavior)
+            if interceptor is not None:
+                return interceptor
+        return generic_byzantine(behavior, self.rng)
+
+
+def generic_byzantine(behavior: str, rng: random.Random) -> Interceptor:
+    """Tampering any protocol understands: ``silent`` drops, ``random`` sends garbage."""
+    if behavior == "silent":
+        return lambda payload, receiver: DROP
+    if behavior == "random":
+        return lambda payload, receiver: rng.randbytes(8).hex()
+    raise ValueError(f"behavior {behavior!r} is not generic")
+
+
+GENERIC_BEHAVIORS = ("silent", "random")
+
+
+def check_runnable(scenario: Scenario, path: str) -> None:
+    """Refuse (ScenarioError) what is valid in schema but cannot run: before any actor."""
+    kinds = protocol_kinds()
+    kind = protocol_kind(scenario)
+    if kind not in _PROTOCOLS:
+        raise ScenarioError(
+            path, "protocol.kind", f"protocol {kind!r} is not implemented yet", allowed=kinds
+        )
+    protocol = _PROTOCOLS[kind]
+    for index, fault in enumerate(scenario.faults):
+        behavior = fault.behavior
+        if behavior is None or behavior in GENERIC_BEHAVIORS:
+            continue
+        if protocol.byzantine is None or protocol.byzantine("", behavior) is None:
+            raise ScenarioError(
+                path,
+                f"faults[{index}].behavior",
+                f"{behavior!r} is not supported by protocol {kind!r}",
+                allowed=", ".join(GENERIC_BEHAVIORS),
+            )
+
+
+def run_scenario(
+    scenario: Scenario, *, seed: int | None = None, path: str = "<scenario>"
+) -> tuple[RunReport, SimNetwork]:
+    """Run ``scenario`` on virtual time; returns the report and the network (its trace)."""
+    check_runnable(scenario, path)
+    seed = scenario.seed if seed is None else seed
+    spec = scenario.network
+    network = SimNetwork(
+        rng=random.Random(f"{seed}:network"),
+        latency_ms=spec.latency_ms,
+        drop_rate=spec.drop_rate,
+        duplicate_rate=spec.duplicate_rate,
+        reorder=spec.reorder,
+    )
+    driver = _PROTOCOLS[protocol_kind(scenario)].driver
+    wall_start = time.perf_counter()
+
+    async def main() -> tuple[Outcome, float]:
+        loop = asyncio.get_running_loop()
+        async with ActorSystem(scenario.name, transport=network) as system:
+            run = ScenarioRun(scenario, seed, system, network)
+            try:
+                outcome = await driver(run)
+            finally:
+                await run.stop_faults()
+            virtual_ms = round(loop.time() * 1000.0, 6)
+        return outcome, virtual_ms
+
+    outcome, virtual_ms = run_virtual(main)
+    stats = RunStats(
+        messages_sent=network.sent,
+        messages_delivered=network.delivered,
+        messages_dropped=network.dropped,
+        virtual_ms=virtual_ms,
+        wall_ms=round((time.perf_counter() - wall_start) * 1000.0, 3),
+    )
+    report = RunReport(
+        scenario=scenario.name,
+        protocol=protocol_kind(scenario),
+        seed=seed,
+        ok=outcome.ok,
+        result=msgspec.to_builtins(outcome.result, order="deterministic"),
+        error=outcome.error,
+        stats=stats,
+    )
+    return report, network
+
+
+def _load_builtin_protocols() -> None:
+    if "ping" not in _PROTOCOLS:
+        from . import _ping
+
+        register_protocol("ping", _ping.drive)

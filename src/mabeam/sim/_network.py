@@ -1,0 +1,383 @@
+"""The simulated network: one place every message between agents passes.
+
+:class:`SimNetwork` is a runtime :class:`~mabeam.runtime.Transport`. Give it to an
+``ActorSystem(transport=...)`` and every ``tell``, ``ask`` and ask reply between two
+*nodes* (actors registered under a name the network was told about with
+:meth:`SimNetwork.add_node`) goes through a seeded model:
+
+- latency: fixed, or uniform in ``[lo, hi]`` ms, drawn per message;
+- order: per link (sender, receiver) FIFO, as Erlang guarantees, unless ``reorder``
+  lets a message overtake an earlier one within the latency range;
+- loss (``drop_rate``) and duplication (``duplicate_rate``);
+- partitions into groups and healing; ``exempt`` nodes (a coordinator) reach everyone;
+- byzantine interceptors that rewrite, drop or forge the payload of one node's messages.
+  The sender itself cannot be forged: the runtime stamps it, the interceptor only sees
+  and returns the payload.
+
+Messages with an endpoint that is not a node (application code, supervisors) are
+delivered at once, untouched. Pending deliveries sit in one heap ordered by (delivery
+time, send order) behind a single event-loop timer, so delivery order never depends
+on timer internals, and the clock cannot pass a message that is due: the timer fires
+at exactly its delivery time. All randomness comes from the one ``random.Random``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import math
+import random
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final
+
+from .._errors import ConfigError
+from ..runtime import ActorContext
+from ..runtime._state import RUNNING
+from ._trace import Trace
+
+
+class _Drop:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "DROP"
+
+
+DROP: Final = _Drop()
+"""Return this from an interceptor to drop the message."""
+
+Interceptor = Callable[[Any, str], Any]
+"""``(payload, receiver name) -> new payload | DROP``: a byzantine node's tampering."""
+
+_TELL: Final = 0
+_REPLY: Final = 1
+_KINDS: Final = ("message", "reply")
+_EPSILON: Final = 1e-9
+
+
+def _check_rate(field: str, value: float) -> float:
+    if not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
+        raise ConfigError(field, f"must be a probability in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _check_latency(latency_ms: float | Sequence[float]) -> tuple[float, float]:
+    if isinstance(latency_ms, int | float):
+        lo = hi = float(latency_ms)
+    else:
+        values = list(latency_ms)
+        if len(values) != 2:
+            raise ConfigError("latency_ms", f"must be a number or [lo, hi], got {latency_ms!r}")
+        lo, hi = float(values[0]), float(values[1])
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0.0 <= lo <= hi):
+        raise ConfigError("latency_ms", f"needs 0 <= lo <= hi, finite, got {latency_ms!r}")
+    return lo, hi
+
+
+class SimNetwork:
+    """A seeded network model between named actors (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        rng: random.Random | None = None,
+        latency_ms: float | Sequence[float] = 1.0,
+        drop_rate: float = 0.0,
+        duplicate_rate: float = 0.0,
+        reorder: bool = False,
+        trace: bool = True,
+    ) -> None:
+        if rng is not None and seed is not None:
+            raise ConfigError("seed", "give a seed or an rng, not both")
+        self.rng = rng if rng is not None else random.Random(seed)
+        self._lo, self._hi = _check_latency(latency_ms)
+        self.drop_rate = _check_rate("drop_rate", drop_rate)
+        self.duplicate_rate = _check_rate("duplicate_rate", duplicate_rate)
+        self.reorder = bool(reorder)
+        self.trace: Trace | None = Trace() if trace else None
+        self.sent = 0
+        self.delivered = 0
+        self.dropped = 0
+        self.duplicated = 0
+        self._nodes: dict[str, None] = {}
+        self._exempt: dict[str, None] = {}
+        self._groups: dict[str, int] | None = None
+        self._interceptors: dict[str, Interceptor] = {}
+        self._last: dict[tuple[str, str], float] = {}
+        self._heap: list[tuple[Any, ...]] = []
+        self._seq = 0
+        self._ids = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_when = math.inf
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ------------------------------------------------------------------ configuration
+
+    def add_node(self, name: str, *, exempt: bool = False) -> None:
+        """Model messages to and from the actor registered as ``name``.
+
+        ``exempt`` nodes (a coordinator) are never cut off by a partition.
+        """
+        self._nodes[name] = None
+        if exempt:
+            self._exempt[name] = None
+
+    @property
+    def nodes(self) -> list[str]:
+        """The modelled node names, in the order they were added."""
+        return list(self._nodes)
+
+    @property
+    def latency_ms(self) -> tuple[float, float]:
+        return (self._lo, self._hi)
+
+    @latency_ms.setter
+    def latency_ms(self, value: float | Sequence[float]) -> None:
+        self._lo, self._hi = _check_latency(value)
+
+    def partition(self, groups: Iterable[Iterable[str]]) -> None:
+        """Split the nodes into ``groups``; nodes not listed form one more group."""
+        mapping: dict[str, int] = {}
+        for index, group in enumerate(groups):
+            for name in group:
+                if name in mapping:
+                    raise ConfigError("partition", f"{name!r} is in more than one group")
+                mapping[name] = index
+        self._groups = mapping
+        self._fault("partition", "network", repr([sorted(g) for g in _grouped(mapping)]))
+
+    def heal(self) -> None:
+        """Join every group again."""
+        self._groups = None
+        self._fault("heal", "network")
+
+    def connected(self, src: str, dst: str) -> bool:
+        """Whether a message from ``src`` can reach ``dst`` under the current partition."""
+        groups = self._groups
+        if groups is None or src in self._exempt or dst in self._exempt:
+            return True
+        return groups.get(src, -1) == groups.get(dst, -1)
+
+    def intercept(self, name: str, interceptor: Interceptor | None) -> None:
+        """Tamper with every payload ``name`` sends (None removes the interceptor)."""
+        if interceptor is None:
+            self._interceptors.pop(name, None)
+        else:
+            self._interceptors[name] = interceptor
+        self._fault("byzantine", name, None if interceptor is None else "intercepted")
+
+    def note_fault(self, kind: str, target: str, detail: str | None = None) -> None:
+        """Put a fault injected elsewhere (crash, restart) into the trace."""
+        self._fault(kind, target, detail)
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "messages_sent": self.sent,
+            "messages_delivered": self.delivered,
+            "messages_dropped": self.dropped,
+            "messages_duplicated": self.duplicated,
+        }
+
+    # ------------------------------------------------------------------ transport
+
+    def send(
+        self,
+        sender: ActorContext | None,
+        target: ActorContext,
+        message: Any,
+        reply: asyncio.Future[Any] | None,
+    ) -> None:
+        src = None if sender is None else sender._name
+        dst = target._name
+        if src not in self._nodes or dst not in self._nodes:
+            target._accept(message, sender, reply)
+            return
+        assert src is not None
+        assert dst is not None
+        self._route(_TELL, src, dst, sender, target, message, reply, None)
+
+    def reply(
+        self,
+        responder: ActorContext,
+        asker: ActorContext | None,
+        reply: asyncio.Future[Any],
+        result: Any,
+        error: BaseException | None,
+    ) -> None:
+        src = responder._name
+        dst = None if asker is None else asker._name
+        if src not in self._nodes or dst not in self._nodes:
+            _resolve(reply, result, error)
+            return
+        assert src is not None
+        assert dst is not None
+        payload = result if error is None else error
+        self._route(_REPLY, src, dst, responder, asker, payload, reply, error)
+
+    # ------------------------------------------------------------------ the model
+
+    def _now(self) -> float:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop.time()
+
+    def _route(
+        self,
+        kind: int,
+        src: str,
+        dst: str,
+        sender: ActorContext | None,
+        target: ActorContext | None,
+        payload: Any,
+        reply: asyncio.Future[Any] | None,
+        error: BaseException | None,
+    ) -> None:
+        now = self._now()
+        self._ids += 1
+        message_id = self._ids
+        self.sent += 1
+        trace = self.trace
+        interceptor = self._interceptors.get(src)
+        note = None
+        if interceptor is not None and error is None:
+            tampered = interceptor(payload, dst)
+            if tampered is DROP:
+                self._drop(now, message_id, src, dst, kind, payload, "byzantine_drop")
+                return
+            if tampered is not payload:
+                payload, note = tampered, "tampered"
+        if trace is not None:
+            trace.record(now, "send", message_id, src, dst, _KINDS[kind], payload, note)
+        if not self.connected(src, dst):
+            self._drop(now, message_id, src, dst, kind, payload, "partition")
+            return
+        rng = self.rng
+        if self.drop_rate and rng.random() < self.drop_rate:
+            self._drop(now, message_id, src, dst, kind, payload, "loss")
+            return
+        copies = 2 if self.duplicate_rate and rng.random() < self.duplicate_rate else 1
+        if copies == 2:
+            self.duplicated += 1
+        for _ in range(copies):
+            lo, hi = self._lo, self._hi
+            latency = lo if lo == hi else rng.uniform(lo, hi)
+            when = now + latency / 1000.0
+            if not self.reorder:
+                link = (src, dst)
+                last = self._last.get(link)
+                if last is not None and last > when:
+                    when = last
+                self._last[link] = when
+            self._seq += 1
+            heapq.heappush(
+                self._heap,
+                (
+                    when,
+                    self._seq,
+                    message_id,
+                    kind,
+                    src,
+                    dst,
+                    sender,
+                    target,
+                    payload,
+                    reply,
+                    error,
+                ),
+            )
+            if when < self._timer_when:
+                self._schedule(when)
+
+    def _schedule(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        loop = self._loop
+        assert loop is not None
+        self._timer = loop.call_at(when, self._fire)
+        self._timer_when = when
+
+    def _fire(self) -> None:
+        self._timer = None
+        self._timer_when = math.inf
+        now = self._now()
+        heap = self._heap
+        while heap and heap[0][0] <= now + _EPSILON:
+            entry = heapq.heappop(heap)
+            self._deliver(now, *entry[2:])
+        if heap:
+            self._schedule(heap[0][0])
+
+    def _deliver(
+        self,
+        now: float,
+        message_id: int,
+        kind: int,
+        src: str,
+        dst: str,
+        sender: ActorContext | None,
+        target: ActorContext | None,
+        payload: Any,
+        reply: asyncio.Future[Any] | None,
+        error: BaseException | None,
+    ) -> None:
+        if not self.connected(src, dst):
+            self._drop(now, message_id, src, dst, kind, payload, "partition")
+            return
+        if kind == _TELL:
+            assert target is not None
+            if target._state > RUNNING:
+                self._drop(now, message_id, src, dst, kind, payload, "not_running")
+                target._accept(payload, sender, reply)
+                return
+            self.delivered += 1
+            if self.trace is not None:
+                self.trace.record(now, "deliver", message_id, src, dst, "message", payload)
+            target._accept(payload, sender, reply)
+            return
+        assert reply is not None
+        self.delivered += 1
+        if self.trace is not None:
+            self.trace.record(now, "deliver", message_id, src, dst, "reply", payload)
+        _resolve(reply, payload, error)
+
+    def _drop(
+        self,
+        now: float,
+        message_id: int,
+        src: str,
+        dst: str,
+        kind: int,
+        payload: Any,
+        reason: str,
+    ) -> None:
+        self.dropped += 1
+        if self.trace is not None:
+            self.trace.record(now, "drop", message_id, src, dst, _KINDS[kind], payload, reason)
+
+    def _fault(self, kind: str, target: str, detail: str | None = None) -> None:
+        if self.trace is not None:
+            loop = self._loop
+            if loop is None:
+                try:
+                    loop = self._loop = asyncio.get_running_loop()
+                except RuntimeError:
+                    loop = None
+            now = 0.0 if loop is None else loop.time()
+            self.trace.fault(now, kind, target, detail)
+
+
+def _resolve(reply: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if reply.done():
+        return
+    if error is None:
+        reply.set_result(result)
+    else:
+        reply.set_exception(error)
+
+
+def _grouped(mapping: dict[str, int]) -> list[list[str]]:
+    groups: dict[int, list[str]] = {}
+    for name, index in mapping.items():
+        groups.setdefault(index, []).append(name)
+    return [groups[i] for i in sorted(groups)]
