@@ -37,7 +37,8 @@ def _configure_logging(verbose: bool) -> None:
             logging.DEBUG if verbose else logging.CRITICAL
         ),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
+        # No cache_logger_on_first_use: main() may run inside a host process (tests),
+        # whose loggers must not stay bound to this configuration afterwards.
     )
 
 

@@ -376,8 +376,10 @@ class ActorContext:
             cell._link_cells(self)
         system._live += 1
         _log.debug("actor_spawned", actor=cell._label, actor_id=cell._id, parent=self._label)
-        hook = "on_start" if restart_reason is None else "on_restart"
-        if overrides(actor, hook):
+        # on_restart's default calls on_start, so a restart needs a call if either is ours.
+        if overrides(actor, "on_start") or (
+            restart_reason is not None and overrides(actor, "on_restart")
+        ):
             token = current_context.set(cell)
             try:
                 if restart_reason is None:
@@ -640,15 +642,15 @@ class ActorContext:
         """Ask this actor to exit after its current message; kill it past its timeout."""
         if self._state == DEAD:
             return
+        timeout = self._shutdown_timeout
         if self._state <= RUNNING and self._can_finish_now():
             self._state = STOPPING
             self._cancel_timers()
-            self._finalize(reason)
+            self._finalize(KILLED if timeout is not None and timeout <= 0 else reason)
             return
         if self._state <= RUNNING:
             self._push_stop(reason, front=True)
         stopped = self._stopped_future()
-        timeout = self._shutdown_timeout
         if timeout is not None and timeout <= 0:
             self._kill(KILLED)
         elif timeout is not None:
