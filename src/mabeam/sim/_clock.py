@@ -57,12 +57,17 @@ T = TypeVar("T")
 PosArgsT = TypeVarTuple("PosArgsT")
 
 
+_POLL_EVERY = 64
+"""Loop turns between polls of the real selector while the simulation runs."""
+
+
 class _VirtualSelector(selectors.BaseSelector):
     """A real selector whose ``select`` jumps the owning loop's clock instead of waiting."""
 
     def __init__(self, loop: VirtualEventLoop, real: selectors.BaseSelector) -> None:
         self._loop = loop
         self._real = real
+        self._turns = 0
 
     def register(
         self, fileobj: FileDescriptorLike, events: int, data: Any = None
@@ -87,10 +92,18 @@ class _VirtualSelector(selectors.BaseSelector):
         if timeout is None:
             # Nothing ready, nothing scheduled: only the outside world can wake us.
             return self._real.select(None)
-        ready = self._real.select(0)
-        if ready or timeout <= 0:
-            return ready
-        self._loop._jump_to_next_timer(timeout)
+        # Polling the real selector is a system call per loop turn, the biggest cost of a
+        # simulation that delivers messages at many distinct times. Callbacks from
+        # threads are queued on the loop directly (the self-pipe only wakes a blocked
+        # select), so a poll every _POLL_EVERY turns is enough for real I/O to get in.
+        self._turns += 1
+        if self._turns >= _POLL_EVERY:
+            self._turns = 0
+            ready = self._real.select(0)
+            if ready:
+                return ready
+        if timeout > 0:
+            self._loop._jump_to_next_timer(timeout)
         return []
 
 
