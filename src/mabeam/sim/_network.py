@@ -218,9 +218,10 @@ class SimNetwork:
     # ------------------------------------------------------------------ the model
 
     def _now(self) -> float:
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop()
-        return self._loop.time()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop.time()
 
     def _route(
         self,

@@ -17,8 +17,9 @@ from ..runtime import ActorRef
 Event: TypeAlias = Literal["send", "deliver", "drop", "fault"]
 EVENTS: Final = ("send", "deliver", "drop", "fault")
 
-_Record: TypeAlias = tuple[float, str, int, str, str, str, Any, str, str | None]
-"""(virtual seconds, event, message id, from, to, kind, payload, type name, note)."""
+_Record: TypeAlias = tuple[float, str, int, str, str, str, Any, str | None]
+"""(virtual seconds, event, message id, from, to, kind, payload, note); a fault's payload
+is its kind."""
 
 
 class TraceEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -74,17 +75,16 @@ class Trace:
         payload: Any,
         note: str | None = None,
     ) -> None:
-        self._records.append(
-            (now, event, message_id, src, dst, kind, payload, type(payload).__name__, note)
-        )
+        self._records.append((now, event, message_id, src, dst, kind, payload, note))
 
     def fault(self, now: float, kind: str, target: str, detail: str | None = None) -> None:
         """Record an injected fault (crash, restart, partition, heal, byzantine)."""
-        self._records.append((now, "fault", 0, "sim", target, kind, None, kind, detail))
+        self._records.append((now, "fault", 0, "sim", target, kind, kind, detail))
 
     def events(self) -> Iterator[TraceEvent]:
         """The recorded events as structs, in the order they happened."""
-        for now, event, message_id, src, dst, kind, payload, type_name, note in self._records:
+        for now, event, message_id, src, dst, kind, payload, note in self._records:
+            fault = event == "fault"
             yield TraceEvent(
                 t_ms=round(now * 1000.0, 6),
                 event=event,  # type: ignore[arg-type]
@@ -92,8 +92,8 @@ class Trace:
                 src=src,
                 dst=dst,
                 kind=kind,
-                type=type_name,
-                payload=None if event == "fault" else encode_payload(payload),
+                type=payload if fault else type(payload).__name__,
+                payload=None if fault else encode_payload(payload),
                 note=note,
             )
 
@@ -115,9 +115,10 @@ class Trace:
         participants: dict[str, None] = {}
         body: list[str] = []
         shown = 0
-        for now, event, _mid, src, dst, _kind, _payload, type_name, note in self._records:
+        for now, event, _mid, src, dst, _kind, payload, note in self._records:
             if event == "send":
                 continue
+            type_name = payload if event == "fault" else type(payload).__name__
             if shown >= max_events:
                 body.append(f"    Note over {next(iter(participants), 'sim')}: trace truncated")
                 break
