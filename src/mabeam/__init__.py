@@ -58,6 +58,7 @@ __all__ = [
     "Exit",
     "ExitReason",
     "MabeamError",
+    "Mailbox",
     "MailboxFullError",
     "NameTakenError",
     "ScenarioError",

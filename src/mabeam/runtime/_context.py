@@ -13,6 +13,7 @@ reductions, roughly).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
@@ -51,6 +52,14 @@ _BUDGET: Final = 128
 """Messages an actor handles before it yields to the event loop."""
 
 _monitor_ids = itertools.count(1)
+
+
+def _started(task: asyncio.Task[Any]) -> bool:
+    """Whether the task's coroutine has begun: cancelling one that has not runs none of it."""
+    coro = task.get_coro()
+    return not (
+        inspect.iscoroutine(coro) and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED
+    )
 
 
 class _Stop:
@@ -102,7 +111,8 @@ class Timer:
             self._when += self._interval
             self._handle = cell._loop.call_at(self._when, self._fire)
         if cell._state <= RUNNING:
-            cell._enqueue((self._message, None, None))
+            # Like a message off the network, a tick that meets a full mailbox is a dead letter.
+            cell._accept(self._message, None, None)
 
 
 class ActorContext:
@@ -276,7 +286,7 @@ class ActorContext:
         target = ref._cell
         monitor_id = next(_monitor_ids)
         if target._state >= STOPPING:
-            self._enqueue((Down(ref, NOPROC, monitor_id), None, None))
+            self._enqueue_signal((Down(ref, NOPROC, monitor_id), None, None))
             return monitor_id
         if target._monitors is None:
             target._monitors = {}
@@ -387,7 +397,12 @@ class ActorContext:
                 else:
                     await actor.on_restart(restart_reason)
             except Exception as exc:
-                cell._abort_start(exc)
+                # What on_start spawned is shut down in order before spawn raises.
+                cell._state = STOPPING
+                try:
+                    await cell._stop_children()
+                finally:
+                    cell._abort_start(exc)
                 raise ActorStartError(cell._label, exc) from exc
             except BaseException:
                 cell._abort_start(SHUTDOWN)
@@ -427,6 +442,20 @@ class ActorContext:
         elif self._mailbox.capacity is not None and len(queue) >= self._mailbox.capacity:
             self._overflow(item)
             return
+        queue.append(item)
+        if self._idle:
+            self._idle = False
+            self._task = self._loop.create_task(self._run())
+
+    def _enqueue_signal(self, item: Item) -> None:
+        """Put an ``Exit`` or ``Down`` in the mailbox: signals pass a bounded mailbox's capacity.
+
+        A full mailbox must neither lose the news that a link or monitored actor died nor
+        raise inside the exiting actor's bookkeeping.
+        """
+        queue = self._queue
+        if queue is None:
+            self._queue = queue = deque()
         queue.append(item)
         if self._idle:
             self._idle = False
@@ -530,11 +559,17 @@ class ActorContext:
         receive = self._actor.receive
         bounded = self._mailbox.capacity is not None
         budget = _BUDGET
+        linger = False
         while True:
             if not queue:
-                # Linger for one turn of the event loop before giving the task up: a reply
-                # we just sent usually brings the next request in that turn (ping-pong asks),
-                # and reusing the task is far cheaper than starting a new one.
+                if not linger:
+                    break
+                # After answering an ask in-process, linger for one turn of the event loop
+                # before giving the task up: the reply usually brings the next request in
+                # that turn (ping-pong asks), and reusing the task is far cheaper than
+                # starting a new one. Over a transport the reply takes its latency, so
+                # lingering would only cost a turn.
+                linger = False
                 await asyncio.sleep(0)
                 if not queue:
                     break
@@ -552,8 +587,14 @@ class ActorContext:
                     error.__cause__ = exc
                     self._answer(reply, sender, None, error)
                 return exc
+            except asyncio.CancelledError:
+                # Killed mid-message (a link, a shutdown timeout): its ask gets no answer.
+                if reply is not None:
+                    self._answer(reply, sender, None, ActorDeadError(self._label, "ask"))
+                raise
             if reply is not None:
                 self._answer(reply, sender, result, None)
+                linger = self._system._transport is None
             budget -= 1
             if not budget:
                 budget = _BUDGET
@@ -586,7 +627,7 @@ class ActorContext:
         if self._state >= STOPPING:
             return
         if self._trap_exit:
-            self._enqueue((Exit(origin._ref, reason), origin, None))
+            self._enqueue_signal((Exit(origin._ref, reason), origin, None))
         elif reason != NORMAL:
             self._kill(reason)
 
@@ -599,10 +640,21 @@ class ActorContext:
                 self._kill_reason = KILLED
                 self._task.cancel()
             return
+        if current_context.get() is self:
+            # Its own code signalled itself (it linked to a dead actor, in a handler or in
+            # on_start): cancelling our own task would land only at a later await, if any.
+            # Exit as soon as that code returns instead.
+            self._push_stop(reason, front=True)
+            return
         self._kill_reason = reason
-        if self._task is not None:
-            self._task.cancel()
+        task = self._task
+        if task is not None and _started(task):
+            task.cancel()
         else:
+            if task is not None:
+                # A drain task that has not started yet would die without running a line
+                # of _run (so without _exit): drop it and exit in a task of our own.
+                task.cancel()
             self._idle = False
             self._task = self._loop.create_task(self._exit(reason))
 
@@ -614,7 +666,15 @@ class ActorContext:
             current_context.set(self)
             try:
                 if overrides(self._actor, "on_stop"):
-                    await self._actor.on_stop(reason)
+                    try:
+                        await self._actor.on_stop(reason)
+                    except Exception as exc:
+                        _log.error(
+                            "actor_on_stop_failed",
+                            actor=self._label,
+                            actor_id=self._id,
+                            exc_info=exc,
+                        )
                 await self._stop_children()
             except asyncio.CancelledError:
                 if self._kill_reason is None:
@@ -705,9 +765,10 @@ class ActorContext:
                 if not waiter.done():
                     waiter.set_result(None)
         if self._children:
-            # Children still here were left by a kill: they go with their owner.
+            # Children still here were left by a kill: they go with their owner, killed
+            # too (a child already running its on_stop would otherwise never be stopped).
             for child in reversed(list(self._children.values())):
-                child._kill(SHUTDOWN)
+                child._kill(KILLED)
         if self._parent is not None and self._parent._children is not None:
             self._parent._children.pop(self._id, None)
         if self._name is not None and system._names.get(self._name) is self:
@@ -729,7 +790,7 @@ class ActorContext:
         if monitors and signal:
             for monitor_id, watcher in monitors.items():
                 if watcher._state <= RUNNING:
-                    watcher._enqueue((Down(self._ref, reason, monitor_id), None, None))
+                    watcher._enqueue_signal((Down(self._ref, reason, monitor_id), None, None))
                 if watcher._watching is not None:
                     watcher._watching.pop(monitor_id, None)
         if self._stopped is not None and not self._stopped.done():

@@ -90,9 +90,7 @@ class ActorRef:
             await cell._wait_for_room()
         self.tell(message)
 
-    async def ask(
-        self, message: Any, *, timeout: float | None = DEFAULT_ASK_TIMEOUT
-    ) -> Any:
+    async def ask(self, message: Any, *, timeout: float | None = DEFAULT_ASK_TIMEOUT) -> Any:
         """Send and wait for what ``receive`` returns.
 
         Raises :class:`~mabeam.AskTimeoutError` (names the actor and message type) after

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import msgspec
 import structlog
 
-from .._errors import ConfigError, NameTakenError, SystemClosedError
+from .._errors import ActorDeadError, ConfigError, NameTakenError, SystemClosedError
 from ._actor import Actor
 from ._context import ActorContext
 from ._mailbox import Mailbox
@@ -218,7 +218,7 @@ class ActorSystem:
         if cell._system is not self:
             raise ConfigError("ref", "belongs to another actor system")
         if cell._state > RUNNING:
-            raise SystemClosedError(f"cannot register {name!r}: {cell._label} is not running")
+            raise ActorDeadError(cell._label, f"register it as {name!r}")
         if cell._name is not None:
             raise ConfigError("name", f"{cell._label} is already registered as {cell._name!r}")
         self._check_name_free(name)

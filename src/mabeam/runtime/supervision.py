@@ -74,7 +74,11 @@ class ChildSpec:
                 allowed=", ".join(RESTARTS),
             )
         shutdown = self.shutdown
-        if shutdown != "default" and shutdown is not None and not shutdown >= 0:
+        if (
+            shutdown != "default"
+            and shutdown is not None
+            and (not _is_number(shutdown) or not shutdown >= 0)
+        ):
             raise ConfigError(
                 "child_spec.shutdown", f"must be seconds >= 0 or None, got {shutdown!r}"
             )
@@ -158,10 +162,14 @@ def _should_restart(restart: Restart, reason: ExitReason) -> bool:
     return False
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _check_intensity(intensity: int, period: float) -> None:
     if isinstance(intensity, bool) or not isinstance(intensity, int) or intensity < 0:
         raise ConfigError("intensity", f"must be a whole number >= 0, got {intensity!r}")
-    if not period > 0:
+    if not _is_number(period) or not period > 0:
         raise ConfigError("period", f"must be seconds > 0, got {period!r}")
 
 
@@ -416,7 +424,9 @@ class DynamicSupervisor(Supervisor):
         self, *, intensity: int = 3, period: float = 5.0, max_children: int | None = None
     ) -> None:
         super().__init__((), strategy="one_for_one", intensity=intensity, period=period)
-        if max_children is not None and max_children < 0:
+        if max_children is not None and (
+            isinstance(max_children, bool) or not isinstance(max_children, int) or max_children < 0
+        ):
             raise ConfigError("max_children", f"must be >= 0 or None, got {max_children!r}")
         self.max_children = max_children
 
