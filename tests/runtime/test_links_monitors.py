@@ -42,7 +42,11 @@ EXITS = {
 }
 
 
+EXIT_KINDS = [pytest.param(kind, id=kind) for kind in EXITS]
+
+
 def matches(reason: Any, expected: Any) -> bool:
+    """Whether an exit reason is the expected atom, or an instance of the expected class."""
     if isinstance(expected, type):
         return isinstance(reason, expected)
     return bool(reason == expected)
@@ -99,7 +103,7 @@ async def test_only_non_normal_exits_kill_a_linked_actor(how: str, propagates: b
                 assert a.is_alive
 
 
-@pytest.mark.parametrize("how", ["crash", "normal", "shutdown", "custom"])
+@pytest.mark.parametrize("how", EXIT_KINDS)
 async def test_trap_exit_turns_exit_signals_into_messages(how: str) -> None:
     """A trapping actor survives a linked actor's exit and gets Exit(ref, reason) instead."""
     events = Events()
@@ -245,7 +249,7 @@ async def test_link_to_itself_is_a_no_op() -> None:
 # -- monitors ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("how", ["crash", "normal", "shutdown", "custom"])
+@pytest.mark.parametrize("how", EXIT_KINDS)
 async def test_monitor_delivers_down_with_the_reason(how: str) -> None:
     """A watcher gets Down(ref, reason, monitor_id) when the target exits, for any reason."""
     events = Events()

@@ -52,7 +52,14 @@ async def test_a_taken_name_is_refused() -> None:
         assert system.actor_count == 2  # root + first: nothing was started
 
 
-@pytest.mark.parametrize("how", ["stop", "crash", "context-stop"])
+@pytest.mark.parametrize(
+    "how",
+    [
+        pytest.param("stop", id="ref.stop"),
+        pytest.param("crash", id="crash"),
+        pytest.param("context-stop", id="context.stop"),
+    ],
+)
 async def test_the_name_is_freed_when_the_actor_exits(how: str) -> None:
     """Whatever way a named actor exits, its name is free again and can be reused."""
     async with ActorSystem() as system:

@@ -297,6 +297,8 @@ async def test_restart_type_decides_whether_an_exit_is_restarted(
         pytest.param(2, 5.0, [3, 3, 3, 3], False, id="sliding-window-2-in-5s"),
         pytest.param(2, 5.0, [3, 1], True, id="sliding-window-3-in-5s"),
         pytest.param(0, 5.0, [], True, id="intensity-0-first-crash"),
+        pytest.param(1, 5.0, [5], True, id="exactly-period-old-still-counts-as-otp"),
+        pytest.param(1, 5.0, [5.5], False, id="just-past-period-does-not"),
     ],
 )
 async def test_restart_intensity(
@@ -316,7 +318,8 @@ async def test_restart_intensity(
             await crash(system, "w", sup)
         crashes = len(gaps) + 1
         if escalates:
-            await sup.join()
+            with anyio.fail_after(60):  # virtual seconds: a missed escalation fails fast
+                await sup.join()
             assert system.whereis("w") is None
             with anyio.fail_after(1):
                 watcher_events = await _events_of(watcher)

@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from mabeam import Actor, ActorSystem, Mailbox
+from mabeam import Actor, ActorSystem, ConfigError, Mailbox
 from mabeam.runtime import Timer
 
 from ._support import Events, Puppet, now, run_in
@@ -135,7 +135,7 @@ async def test_send_interval_needs_a_positive_interval() -> None:
 
         async def bad(actor: Puppet) -> None:
             for interval in (0, -1.0):
-                with pytest.raises(ValueError, match="interval must be > 0"):
+                with pytest.raises(ConfigError, match="interval: must be seconds > 0"):
                     actor.context.send_interval(interval, "x")
 
         await run_in(puppet, bad)

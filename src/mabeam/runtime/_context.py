@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import itertools
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
@@ -24,6 +23,7 @@ from .._errors import (
     ActorCrashedError,
     ActorDeadError,
     ActorStartError,
+    ConfigError,
     MailboxFullError,
     SystemClosedError,
 )
@@ -50,8 +50,6 @@ _log = structlog.get_logger("mabeam.runtime")
 
 _BUDGET: Final = 128
 """Messages an actor handles before it yields to the event loop."""
-
-_monitor_ids = itertools.count(1)
 
 
 def _started(task: asyncio.Task[Any]) -> bool:
@@ -284,7 +282,7 @@ class ActorContext:
     def monitor(self, ref: ActorRef) -> int:
         """Watch ``ref``: when it exits this actor gets ``Down(ref, reason, monitor_id)``."""
         target = ref._cell
-        monitor_id = next(_monitor_ids)
+        monitor_id = next(self._system._monitor_ids)
         if target._state >= STOPPING:
             self._enqueue_signal((Down(ref, NOPROC, monitor_id), None, None))
             return monitor_id
@@ -311,7 +309,7 @@ class ActorContext:
     def send_interval(self, interval: float, message: Any) -> Timer:
         """Send ``message`` to this actor every ``interval`` seconds until cancelled or exit."""
         if interval <= 0:
-            raise ValueError(f"interval must be > 0, got {interval!r}")
+            raise ConfigError("interval", f"must be seconds > 0, got {interval!r}")
         return self._add_timer(Timer(self, message, self._loop.time() + interval, interval))
 
     def stop(self, reason: ExitReason = NORMAL) -> None:

@@ -115,6 +115,7 @@ class ActorSystem:
         self._period = period
         self._names: dict[str, ActorContext] = {}
         self._ids = itertools.count(1)
+        self._monitor_ids = itertools.count(1)
         self._live = 0
         self._dead_letters = DeadLetters(dead_letter_history)
         self._exit_observers: list[ExitObserver] = []
@@ -186,7 +187,14 @@ class ActorSystem:
         back under a :class:`~mabeam.Supervisor`.
         """
         root = self._require_root()
-        cell = await root._spawn_child(actor_class, args, kwargs, name=name, mailbox=mailbox)
+        from .supervision import Supervisor
+
+        # As OTP's default shutdown for a supervisor child: wait for its whole subtree.
+        is_supervisor = isinstance(actor_class, type) and issubclass(actor_class, Supervisor)
+        shutdown = None if is_supervisor else 5.0
+        cell = await root._spawn_child(
+            actor_class, args, kwargs, name=name, mailbox=mailbox, shutdown=shutdown
+        )
         return cell._ref
 
     @property

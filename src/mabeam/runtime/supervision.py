@@ -340,7 +340,8 @@ class Supervisor(Actor):
         now = self.context.time()
         restarts = self._restarts
         restarts.append(now)
-        while restarts and restarts[0] <= now - self.period:
+        # OTP keeps a restart that is exactly ``period`` old (Then >= Now - Period).
+        while restarts and restarts[0] < now - self.period:
             restarts.popleft()
         return len(restarts) <= self.intensity
 
