@@ -7,13 +7,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench format clean
 
+# Set-up steps are silent (@) so that `make bench` prints nothing but its JSON on stdout.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip 1>&2
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@$(BIN)/python -m pip install --quiet -e '.[dev]' 1>&2
+	@touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/python examples/demo.py
@@ -31,8 +32,8 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python -m benchmarks
+	@$(BIN)/python -m pip install --quiet -e '.[bench]' 1>&2
+	@$(BIN)/python -m benchmarks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

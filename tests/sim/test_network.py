@@ -430,3 +430,30 @@ def test_every_message_is_accounted_for_and_links_stay_fifo(
     if not reorder:
         assert seqs == sorted(seqs)
     assert all(lo / 1000 - 1e-12 <= t <= (lo + spread) / 1000 + 1e-9 for t, _, _ in log)
+
+
+def test_tick_rounds_delivery_times_up_to_whole_ticks() -> None:
+    """With tick_ms = 2 every delivery lands on a multiple of 2 ms, never before its latency."""
+    log: list[tuple[float, str | None, Any]] = []
+    network = SimNetwork(seed=8, latency_ms=(1, 9), reorder=True, tick_ms=2)
+
+    async def body(system: ActorSystem, network: SimNetwork) -> None:
+        src, dst = await pair(system, network, log)
+        src.tell((dst, [Note(i) for i in range(100)]))
+
+    simulate(network, body)
+    assert network.trace is not None
+    sent = {e.id: e.t_ms for e in network.trace.events() if e.event == "send"}
+    delivered = [e for e in network.trace.events() if e.event == "deliver"]
+    assert len(delivered) == 100
+    times = {e.t_ms for e in delivered}
+    assert times <= {2.0, 4.0, 6.0, 8.0, 10.0}
+    assert len(times) > 1
+    for event in delivered:
+        assert 1.0 <= event.t_ms - sent[event.id] <= 10.0
+
+
+def test_bad_tick_is_refused() -> None:
+    """A negative tick is a ConfigError naming tick_ms."""
+    with pytest.raises(ConfigError, match="tick_ms"):
+        SimNetwork(tick_ms=-1)

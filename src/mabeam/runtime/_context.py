@@ -451,10 +451,13 @@ class ActorContext:
         A full mailbox must neither lose the news that a link or monitored actor died nor
         raise inside the exiting actor's bookkeeping.
         """
-        queue = self._queue
-        if queue is None:
-            self._queue = queue = deque()
-        queue.append(item)
+        if self._queue is None:
+            self._queue = deque()
+        self._queue.append(item)
+        self._wake()
+
+    def _wake(self) -> None:
+        """Start the drain task of an idle actor (something was put in its mailbox)."""
         if self._idle:
             self._idle = False
             self._task = self._loop.create_task(self._run())
@@ -528,9 +531,7 @@ class ActorContext:
             self._queue.append((STOP, None, None))
             if self._stop_reason is None:
                 self._stop_reason = reason
-        if self._idle:
-            self._idle = False
-            self._task = self._loop.create_task(self._run())
+        self._wake()
 
     # -- the drain loop
 

@@ -282,6 +282,7 @@ def run_scenario(
         drop_rate=spec.drop_rate,
         duplicate_rate=spec.duplicate_rate,
         reorder=spec.reorder,
+        tick_ms=spec.tick_ms,
     )
     driver = _PROTOCOLS[protocol_kind(scenario)].driver
     wall_start = time.perf_counter()

@@ -325,13 +325,16 @@ class NetworkSpec(_Spec, frozen=True, kw_only=True):
     """The simulated network: latency (fixed, or uniform in [lo, hi]), loss, duplication.
 
     ``reorder = false``: every link is FIFO, as in Erlang; ``true``: messages may
-    overtake one another within the latency range.
+    overtake one another within the latency range. ``tick_ms > 0`` rounds delivery times
+    up to whole ticks, so messages share delivery times (a large run goes faster);
+    ``0``, the default, keeps them exact.
     """
 
     latency_ms: NonNegative | tuple[NonNegative, NonNegative] = 1.0
     drop_rate: Fraction = 0.0
     duplicate_rate: Fraction = 0.0
     reorder: bool = False
+    tick_ms: NonNegative = 0.0
 
     def _check(self) -> None:
         if isinstance(self.latency_ms, tuple) and self.latency_ms[1] < self.latency_ms[0]:

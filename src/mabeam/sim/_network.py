@@ -10,6 +10,9 @@
   lets a message overtake an earlier one within the latency range;
 - loss (``drop_rate``) and duplication (``duplicate_rate``);
 - partitions into groups and healing; ``exempt`` nodes (a coordinator) reach everyone;
+- an optional ``tick_ms``: delivery times rounded up to whole ticks, so that messages
+  share delivery times; each distinct delivery time costs the event loop a turn, so a
+  tick makes large runs faster at the price of time resolution (0, the default, is exact);
 - byzantine interceptors that rewrite, drop or forge the payload of one node's messages.
   The sender itself cannot be forged: the runtime stamps it, the interceptor only sees
   and returns the payload.
@@ -86,6 +89,7 @@ class SimNetwork:
         drop_rate: float = 0.0,
         duplicate_rate: float = 0.0,
         reorder: bool = False,
+        tick_ms: float = 0.0,
         trace: bool = True,
     ) -> None:
         if rng is not None and seed is not None:
@@ -95,6 +99,9 @@ class SimNetwork:
         self.drop_rate = _check_rate("drop_rate", drop_rate)
         self.duplicate_rate = _check_rate("duplicate_rate", duplicate_rate)
         self.reorder = bool(reorder)
+        if not (isinstance(tick_ms, int | float) and math.isfinite(tick_ms) and tick_ms >= 0):
+            raise ConfigError("tick_ms", f"must be a finite number >= 0, got {tick_ms!r}")
+        self._tick = tick_ms / 1000.0
         self.trace: Trace | None = Trace() if trace else None
         self.sent = 0
         self.delivered = 0
@@ -264,6 +271,10 @@ class SimNetwork:
             lo, hi = self._lo, self._hi
             latency = lo if lo == hi else rng.uniform(lo, hi)
             when = now + latency / 1000.0
+            if self._tick:
+                # Whole ticks, never earlier than the latency drawn (the 1e-9 absorbs the
+                # float error of a time that is already on a tick).
+                when = math.ceil(when / self._tick - 1e-9) * self._tick
             if not self.reorder:
                 link = (src, dst)
                 last = self._last.get(link)
