@@ -121,6 +121,8 @@ class ScenarioRun:
         self.leader: Callable[[], str | None] = lambda: None
         """Who ``"@leader"`` means now (a Raft driver replaces this)."""
         self._fault_task: asyncio.Task[None] | None = None
+        self._start = asyncio.get_running_loop().time()
+        """Virtual time of the run's start: fault times count from here."""
         self._byzantine = _PROTOCOLS[protocol_kind(scenario)].byzantine
 
     @property
@@ -171,10 +173,9 @@ class ScenarioRun:
             self._fault_task = asyncio.get_running_loop().create_task(self._inject(later))
 
     async def _inject(self, faults: list[FaultSpec]) -> None:
-        start = 0.0
         loop = asyncio.get_running_loop()
         for fault in faults:
-            delay = start + fault.at_ms / 1000.0 - loop.time()
+            delay = self._start + fault.at_ms / 1000.0 - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
             await self.apply_fault(fault)
