@@ -20,7 +20,7 @@ run: $(STAMP)
 	$(BIN)/python examples/demo.py
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --cov --cov-report=term
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
