@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..protocols.ping import PingAgent, PingCoordinator, PingResult, RunPing
-from ._run import Outcome, ScenarioRun
+from ._run import Outcome, ScenarioRun, register_protocol
 from ._schema import AgentSpec
 
 
@@ -21,3 +21,8 @@ async def drive(run: ScenarioRun) -> Outcome:
     await run.start_faults()
     result: PingResult = await coordinator.ask(RunPing(), timeout=None)
     return Outcome(ok=True, result=result)
+
+
+def register() -> None:
+    """Make ``kind = "ping"`` runnable."""
+    register_protocol("ping", drive)

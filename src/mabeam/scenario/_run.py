@@ -15,6 +15,7 @@ protocol that draws one more number does not change the network's draws.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -319,8 +320,13 @@ def run_scenario(
     return report, network
 
 
-def _load_builtin_protocols() -> None:
-    if "ping" not in _PROTOCOLS:
-        from . import _ping
+_BUILTIN: dict[str, str] = {
+    "ping": "_ping",
+}
+"""Built-in kinds and the module (in this package) whose ``register()`` registers them."""
 
-        register_protocol("ping", _ping.drive)
+
+def _load_builtin_protocols() -> None:
+    for kind, module in _BUILTIN.items():
+        if kind not in _PROTOCOLS:
+            importlib.import_module(f".{module}", __package__).register()
