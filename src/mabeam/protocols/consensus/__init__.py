@@ -1,0 +1,1 @@
+"""Consensus protocols: voting, Raft and the replicated key-value store built on it."""
