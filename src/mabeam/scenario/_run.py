@@ -321,6 +321,7 @@ def run_scenario(
 
 
 _BUILTIN: dict[str, str] = {
+    "auction": "_auction",
     "ping": "_ping",
 }
 """Built-in kinds and the module (in this package) whose ``register()`` registers them."""

@@ -1,0 +1,317 @@
+"""The actor shells: an :class:`Auctioneer` that runs one auction by messages, and a
+:class:`BidderAgent` that answers every auction message from its own private state.
+
+The auctioneer asks every bidder concurrently, each ask bounded by ``reply_timeout``:
+a bidder that is not running, crashes on the request, or answers late counts as a
+decline (sealed bid, dutch, combinatorial) or a drop (english), so the auction always
+ends. Bidders are addressed by name (``whereis``) at every request, as a restarted actor
+has a new ref. The rules themselves are the pure cores in :mod:`.sealed`, :mod:`.clock`
+and :mod:`.combinatorial`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ..._errors import ActorError
+from ...runtime import Actor
+from ._config import AuctionConfig, round9
+from .clock import DutchClock, EnglishClock
+from .combinatorial import BundleOffer, settle_combinatorial
+from .messages import (
+    Accept,
+    AuctionResult,
+    Bid,
+    BundleBid,
+    BundleBids,
+    CallForBids,
+    CallForBundles,
+    Decline,
+    Drop,
+    PriceAnnouncement,
+    RunAuction,
+    Stay,
+)
+from .sealed import Award, efficiency, settle_sealed
+
+__all__ = ["Auctioneer", "BidderAgent"]
+
+
+def _first(*values: float | None) -> float | None:
+    return next((float(v) for v in values if v is not None), None)
+
+
+class BidderAgent(Actor):
+    """A bidder answering from its own state: ``bid``, ``valuation``, ``max_bid``, ``bundles``.
+
+    - sealed bid: bids ``bid``, else its ``valuation`` (truthful), else ``max_bid``;
+      declines with none of them;
+    - english: stays while the price is <= ``max_bid`` (default ``valuation``, then ``bid``);
+    - dutch: accepts the first price <= its sealed-bid amount;
+    - combinatorial: sends its ``bundles`` (declines with none).
+
+    Every answer reports its valuation (``valuation``, else ``bid``, else ``max_bid``) for
+    the result's ``efficiency``.
+    """
+
+    def __init__(
+        self,
+        agent_id: str,
+        *,
+        value: Any = None,
+        bid: float | None = None,
+        valuation: float | None = None,
+        max_bid: float | None = None,
+        bundles: Iterable[BundleBid | Mapping[str, Any]] = (),
+    ) -> None:
+        self.agent_id = agent_id
+        self.value = value
+        self.bid = _first(bid, valuation, max_bid)
+        self.max_bid = _first(max_bid, valuation, bid)
+        self.valuation = _first(valuation, bid, max_bid)
+        self.bundles = [
+            b
+            if isinstance(b, BundleBid)
+            else BundleBid(items=list(b["items"]), bid=float(b["bid"]))
+            for b in bundles
+        ]
+
+    async def receive(self, message: Any) -> Any:
+        if isinstance(message, CallForBids):
+            if self.bid is None:
+                return Decline(valuation=self.valuation)
+            return Bid(amount=self.bid, value=self.value, valuation=self.valuation)
+        if isinstance(message, PriceAnnouncement):
+            return self._answer_price(message)
+        if isinstance(message, CallForBundles):
+            if not self.bundles:
+                return Decline(valuation=self.valuation)
+            return BundleBids(bundles=self.bundles, value=self.value)
+        raise TypeError(f"unexpected message {type(message).__name__}")
+
+    def _answer_price(self, message: PriceAnnouncement) -> Any:
+        price = round9(message.price)
+        if message.clock == "english":
+            if self.max_bid is not None and round9(self.max_bid) >= price:
+                return Stay(value=self.value, valuation=self.valuation)
+            return Drop(max_bid=self.max_bid, value=self.value, valuation=self.valuation)
+        if self.bid is not None and price <= round9(self.bid):
+            return Accept(bid=self.bid, value=self.value, valuation=self.valuation)
+        return Decline(valuation=self.valuation)
+
+
+class Auctioneer(Actor):
+    """Runs one auction among ``bidders`` (actor names) when asked :class:`RunAuction`.
+
+    The answer is an :class:`AuctionResult`; an auction without a winner has ``error``
+    set, it never raises. It serves one auction at a time (its mailbox waits meanwhile).
+    """
+
+    def __init__(self, bidders: Sequence[str], config: AuctionConfig, auction_id: str) -> None:
+        self.bidders = list(bidders)
+        self.config = config
+        self.auction_id = auction_id
+        self._values: dict[str, Any] = {}
+        self._valuations: dict[str, float] = {}
+
+    async def receive(self, message: Any) -> Any:
+        if not isinstance(message, RunAuction):
+            raise TypeError(f"unexpected message {type(message).__name__}")
+        config = self.config
+        log = self.context.log.bind(auction_id=self.auction_id)
+        log.info(
+            "auction_started",
+            auction_type=config.auction_type,
+            payment_rule=config.payment_rule,
+            participants=len(self.bidders),
+        )
+        self._values, self._valuations = {}, {}
+        if config.auction_type == "sealed_bid":
+            result = await self._sealed()
+        elif config.auction_type == "english":
+            result = await self._english(log)
+        elif config.auction_type == "dutch":
+            result = await self._dutch(log)
+        else:
+            result = await self._combinatorial()
+        log.info(
+            "auction_closed",
+            winner=result.winner,
+            payment=result.payment,
+            rounds=result.rounds,
+            bids_received=result.bids_received,
+            error=result.error,
+        )
+        return result
+
+    # ------------------------------------------------------------------ asking
+
+    async def _ask(self, agent: str, message: Any) -> Any:
+        """The bidder's answer, or None: not running, crashed on it, or too late."""
+        ref = self.context.whereis(agent)
+        if ref is None:
+            return None
+        try:
+            return await ref.ask(message, timeout=self.config.reply_timeout)
+        except (ActorError, TimeoutError):
+            return None
+
+    async def _ask_all(self, agents: Sequence[str], message: Any) -> list[Any]:
+        return await asyncio.gather(*(self._ask(agent, message) for agent in agents))
+
+    def _note(self, agent: str, answer: Any, default: float | None = None) -> None:
+        """Remember what an answer tells about the bidder: its value and valuation."""
+        value = getattr(answer, "value", None)
+        if value is not None or agent not in self._values:
+            self._values[agent] = value
+        valuation = _first(getattr(answer, "valuation", None), default)
+        if valuation is not None and math.isfinite(valuation):
+            self._valuations[agent] = valuation
+
+    def _result(self, award: Award, bids_received: int) -> AuctionResult:
+        config = self.config
+        winner = award.winner
+        return AuctionResult(
+            winner=winner,
+            winning_value=None if winner is None else self._values.get(winner),
+            payment=award.payment,
+            auction_type=config.auction_type,
+            payment_rule=config.payment_rule,
+            participants=len(self.bidders),
+            bids_received=bids_received,
+            rounds=award.rounds,
+            efficiency=None if winner is None else efficiency(winner, self._valuations),
+            error=award.error,
+        )
+
+    # ------------------------------------------------------------------ auction types
+
+    async def _sealed(self) -> AuctionResult:
+        call = CallForBids(auction_id=self.auction_id, variable=self.config.variable)
+        answers = await self._ask_all(self.bidders, call)
+        bids: list[tuple[str, float]] = []
+        for agent, answer in zip(self.bidders, answers, strict=True):
+            if isinstance(answer, Bid):
+                amount = float(answer.amount)
+                bids.append((agent, amount))
+                self._note(agent, answer, amount)
+            elif isinstance(answer, Decline):
+                self._note(agent, answer)
+        award = settle_sealed(bids, self.config.payment_rule, self.config.reserve_price)
+        return self._result(award, len(bids))
+
+    async def _english(self, log: Any) -> AuctionResult:
+        config = self.config
+        clock = EnglishClock(
+            self.bidders,
+            starting_price=config.start,
+            increment=config.increment,
+            max_rounds=config.max_rounds,
+        )
+        answered = 0
+        while True:
+            r, price = clock.announce()
+            announcement = PriceAnnouncement(
+                auction_id=self.auction_id,
+                clock="english",
+                round=r,
+                price=price,
+                variable=config.variable,
+            )
+            agents = list(clock.active)
+            answers = await self._ask_all(agents, announcement)
+            stayed: list[str] = []
+            max_bids: dict[str, float] = {}
+            for agent, answer in zip(agents, answers, strict=True):
+                if isinstance(answer, Stay):
+                    stayed.append(agent)
+                    self._note(agent, answer)
+                elif isinstance(answer, Drop):
+                    if answer.max_bid is not None and math.isfinite(answer.max_bid):
+                        max_bids[agent] = float(answer.max_bid)
+                    self._note(agent, answer, answer.max_bid)
+                else:
+                    continue
+                answered += r == 0
+            log.debug("auction_round", round=r, price=price, active=len(agents), stayed=len(stayed))
+            award = clock.step(stayed, max_bids)
+            if award is not None:
+                return self._result(award, answered)
+
+    async def _dutch(self, log: Any) -> AuctionResult:
+        config = self.config
+        assert config.starting_price is not None  # checked by AuctionConfig
+        clock = DutchClock(
+            starting_price=config.starting_price,
+            decrement=config.decrement,
+            reserve_price=config.reserve_price,
+            max_rounds=config.max_rounds,
+        )
+        answered = 0
+        while True:
+            announced = clock.announce()
+            if isinstance(announced, Award):
+                return self._result(announced, answered)
+            r, price = announced
+            announcement = PriceAnnouncement(
+                auction_id=self.auction_id,
+                clock="dutch",
+                round=r,
+                price=price,
+                variable=config.variable,
+            )
+            answers = await self._ask_all(self.bidders, announcement)
+            accepted: dict[str, float] = {}
+            for agent, answer in zip(self.bidders, answers, strict=True):
+                if isinstance(answer, Accept):
+                    if math.isfinite(answer.bid):
+                        accepted[agent] = float(answer.bid)
+                    self._note(agent, answer, answer.bid)
+                elif isinstance(answer, Decline):
+                    self._note(agent, answer)
+                else:
+                    continue
+                answered += r == 0
+            log.debug("auction_round", round=r, price=price, accepted=len(accepted))
+            award = clock.step(accepted)
+            if award is not None:
+                return self._result(award, answered)
+
+    async def _combinatorial(self) -> AuctionResult:
+        config = self.config
+        items = list(config.items or ())
+        call = CallForBundles(auction_id=self.auction_id, items=items, variable=config.variable)
+        answers = await self._ask_all(self.bidders, call)
+        known = set(items)
+        offers: list[BundleOffer] = []
+        received = 0
+        for agent, answer in zip(self.bidders, answers, strict=True):
+            if not isinstance(answer, BundleBids):
+                continue
+            received += 1
+            for index, bundle in enumerate(answer.bundles):
+                bundle_items = list(bundle.items)
+                valid = (
+                    bundle_items
+                    and all(item in known for item in bundle_items)
+                    and len(set(bundle_items)) == len(bundle_items)
+                    and math.isfinite(bundle.bid)
+                )
+                if valid:
+                    offers.append(BundleOffer(agent, index, tuple(bundle_items), float(bundle.bid)))
+        outcome = settle_combinatorial(offers, config.payment_rule, time_budget=config.time_budget)
+        return AuctionResult(
+            auction_type=config.auction_type,
+            payment_rule=config.payment_rule,
+            participants=len(self.bidders),
+            bids_received=received,
+            rounds=1,
+            allocations=None if outcome.error else outcome.allocations,
+            payments=None if outcome.error else outcome.payments,
+            total_value=None if outcome.error else outcome.total_value,
+            optimal=None if outcome.error else outcome.optimal,
+            error=outcome.error,
+        )

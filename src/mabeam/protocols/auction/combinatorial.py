@@ -1,0 +1,315 @@
+"""Combinatorial auctions: exact winner determination and VCG payments (pure, no actors).
+
+Winner determination is a set-packing integer program: one 0/1 variable per bundle bid
+with a positive bid, at most one winning bid per item and per agent (XOR), maximise the
+sum of winning bids. It is solved by HiGHS's branch and cut through
+:func:`scipy.optimize.milp`, which is exact, proves optimality, and handles 1,000 bids
+on 64 items in well under a second where a pure-Python branch and bound needs seconds
+for 200. The solver runs on the wall clock, the one clock in this package: with a
+``time_budget`` (seconds) it stops when it runs out and the best allocation found so far
+comes back with ``optimal = False``.
+
+Ties (``PROTOCOLS.md``): among optimal allocations (equal totals after rounding to 9
+places) the one whose sorted list of (agent id, bundle index) pairs is smallest wins.
+After the first solve a second one asks whether any other allocation reaches the same
+total; only if one does, the smallest list is built pair by pair, each step one solve
+asking for the smallest next pair that still reaches the optimum. Totals are always
+recomputed exactly (``math.fsum`` of the bids, rounded) from the solver's 0/1 answer,
+so its floating-point tolerances never decide a tie.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp  # type: ignore[import-untyped]
+from scipy.sparse import csr_array  # type: ignore[import-untyped]
+
+from ._config import round9
+
+__all__ = [
+    "Allocation",
+    "BundleOffer",
+    "CombinatorialOutcome",
+    "determine_winners",
+    "settle_combinatorial",
+]
+
+_TOLERANCE = 1e-7
+"""Slack of the "reaches the optimum" row, in units of the largest bid (solver-side only)."""
+_MAX_CUTS = 50
+"""Near-optimal allocations the solver may mistake for optimal before we stop asking."""
+
+
+@dataclass(frozen=True, slots=True)
+class BundleOffer:
+    """One bundle bid: ``agent``'s bundle number ``index`` (its position in the agent's list)."""
+
+    agent: str
+    index: int
+    items: tuple[str, ...]
+    bid: float
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """The winning bundle bids, in (agent, index) order, their total, and whether proven best."""
+
+    winners: tuple[BundleOffer, ...]
+    total: float
+    optimal: bool
+
+
+@dataclass(frozen=True)
+class CombinatorialOutcome:
+    """The result fields of a combinatorial auction, or ``error = "no_bids"``."""
+
+    allocations: dict[str, list[str]] = field(default_factory=dict)
+    payments: dict[str, float] = field(default_factory=dict)
+    total_value: float = 0.0
+    optimal: bool = True
+    error: str | None = None
+
+
+class _OutOfTime(Exception):
+    """The time budget ran out during a solve."""
+
+
+class _Solver:
+    """One winner-determination problem over the positive bids, sorted by (agent, index)."""
+
+    def __init__(self, offers: Iterable[BundleOffer], deadline: float) -> None:
+        self.bids = sorted(
+            (o for o in offers if math.isfinite(o.bid) and round9(o.bid) > 0),
+            key=lambda o: (o.agent, o.index),
+        )
+        self.deadline = deadline
+        self.n = len(self.bids)
+        self.scale = max((b.bid for b in self.bids), default=1.0)
+        self.cost = np.array([b.bid / self.scale for b in self.bids], dtype=float)
+        groups: dict[tuple[int, str], list[int]] = {}
+        for k, bid in enumerate(self.bids):
+            groups.setdefault((0, bid.agent), []).append(k)
+            for item in bid.items:
+                groups.setdefault((1, item), []).append(k)
+        self.conflicts = [cols for cols in groups.values() if len(cols) >= 2]
+        self.item_sets = [frozenset(b.items) for b in self.bids]
+        self.timed_out = False
+        self.best_effort: list[int] | None = None  # what a solve that ran out had found
+
+    # ---------------------------------------------------------------- exact arithmetic
+
+    def total(self, chosen: Iterable[int]) -> float:
+        """The exact total of the chosen bids, rounded to 9 places."""
+        return round9(math.fsum(self.bids[k].bid for k in chosen))
+
+    def compatible(self, a: int, b: int) -> bool:
+        """Whether two bids can win together: different agents, disjoint items."""
+        return self.bids[a].agent != self.bids[b].agent and not (
+            self.item_sets[a] & self.item_sets[b]
+        )
+
+    def greedy(self) -> list[int]:
+        """A quick feasible allocation: highest bids first (the fallback when time is out)."""
+        chosen: list[int] = []
+        for k in sorted(range(self.n), key=lambda k: (-self.bids[k].bid, k)):
+            if all(self.compatible(k, j) for j in chosen):
+                chosen.append(k)
+        return sorted(chosen)
+
+    # ---------------------------------------------------------------- solving
+
+    def solve(
+        self,
+        *,
+        fixed: dict[int, int] | None = None,
+        min_total: float | None = None,
+        cuts: Sequence[Sequence[int]] = (),
+        first_of: Sequence[int] = (),
+        maximise_total: bool = True,
+    ) -> list[int] | None:
+        """One MILP solve: the chosen bids, or None if infeasible; raises _OutOfTime.
+
+        ``fixed`` pins bids to 0 or 1; ``min_total`` requires reaching that total;
+        ``cuts`` forbids those exact allocations; with ``first_of`` the objective is to
+        choose the earliest bid of that list (the lexicographic step) instead.
+        """
+        n, extra = self.n, len(first_of)
+        width = n + extra
+        lower, upper = np.zeros(width), np.ones(width)
+        for k, v in (fixed or {}).items():
+            lower[k] = upper[k] = v
+        rows: list[tuple[list[int], list[float], float, float]] = [
+            (cols, [1.0] * len(cols), -np.inf, 1.0) for cols in self.conflicts
+        ]
+        if min_total is not None:
+            target = min_total / self.scale - _TOLERANCE
+            rows.append((list(range(n)), list(self.cost), target, np.inf))
+        rows.extend((list(cut), [1.0] * len(cut), -np.inf, len(cut) - 1.0) for cut in cuts)
+        objective = np.zeros(width)
+        if first_of:
+            for position, k in enumerate(first_of):
+                rows.append(([n + position, k], [1.0, -1.0], -np.inf, 0.0))  # y <= x
+                objective[n + position] = float(extra - position)
+            rows.append((list(range(n, width)), [1.0] * extra, -np.inf, 1.0))
+        elif maximise_total:
+            objective[:n] = self.cost
+        remaining = self.deadline - time.perf_counter()
+        if remaining <= 0:
+            self.timed_out = True
+            raise _OutOfTime
+        constraints = []
+        if rows:
+            data = [v for _, values, _, _ in rows for v in values]
+            indices = [c for cols, _, _, _ in rows for c in cols]
+            indptr = np.cumsum([0, *(len(cols) for cols, _, _, _ in rows)])
+            matrix = csr_array((data, indices, indptr), shape=(len(rows), width))
+            low = np.array([r[2] for r in rows])
+            high = np.array([r[3] for r in rows])
+            constraints.append(LinearConstraint(matrix, low, high))
+        options = {"time_limit": min(remaining, 1e9), "mip_rel_gap": 0.0, "presolve": True}
+        result = milp(
+            -objective,
+            integrality=np.ones(width),
+            bounds=Bounds(lower, upper),
+            constraints=constraints,
+            options=options,
+        )
+        if result.status == 0:
+            return [k for k in range(n) if result.x[k] > 0.5]
+        if result.status == 2:
+            return None
+        self.timed_out = True
+        self.best_effort = (
+            [k for k in range(n) if result.x[k] > 0.5] if result.x is not None else None
+        )
+        raise _OutOfTime
+
+    def best(self) -> tuple[list[int], bool]:
+        """An optimal allocation (no tie-break), or the best found and False."""
+        if self.n == 0:
+            return [], True
+        fallback = self.greedy()
+        self.best_effort = None
+        try:
+            chosen = self.solve()
+        except _OutOfTime:
+            found = self.best_effort
+            if found is not None and self.total(found) > self.total(fallback):
+                return found, False
+            return fallback, False
+        assert chosen is not None  # choosing nothing is always feasible
+        if self.total(fallback) > self.total(chosen):  # solver tolerance, never in practice
+            chosen = fallback
+        return chosen, True
+
+    def smallest_optimal(self) -> tuple[list[int], bool]:
+        """The optimal allocation with the smallest sorted (agent, index) list."""
+        chosen, optimal = self.best()
+        if not optimal or not chosen:
+            return chosen, optimal
+        try:
+            for _ in range(_MAX_CUTS):
+                target = self.total(chosen)
+                other = self._another(chosen, target)
+                if other is None:
+                    return chosen, True
+                if self.total(other) > target:
+                    chosen = other  # the solver's first answer was a hair short
+                    continue
+                return self._lexicographic(chosen, target), True
+        except _OutOfTime:
+            return chosen, False
+        return chosen, True
+
+    def _another(self, chosen: list[int], target: float) -> list[int] | None:
+        """Another allocation reaching ``target`` exactly, or None."""
+        cuts = [chosen]
+        for _ in range(_MAX_CUTS):
+            other = self.solve(min_total=target, cuts=cuts)
+            if other is None or self.total(other) >= target:
+                return other
+            cuts.append(other)  # within the solver's tolerance but below the optimum
+        return None
+
+    def _lexicographic(self, chosen: list[int], target: float) -> list[int]:
+        """Fix bids in (agent, index) order: each step the earliest that can still win."""
+        fixed: dict[int, int] = {}
+        ones: list[int] = []
+        position = 0
+        cuts: list[list[int]] = []
+        while self.total(ones) < target and len(cuts) < _MAX_CUTS:
+            current = min(k for k in chosen if k >= position)
+            candidates = [
+                j for j in range(position, current) if all(self.compatible(j, k) for k in ones)
+            ]
+            earliest = current
+            if candidates:
+                found = self.solve(fixed=fixed, min_total=target, cuts=cuts, first_of=candidates)
+                if found is not None and self.total(found) < target:
+                    cuts.append(found)
+                    continue
+                if found is not None and (hits := [j for j in candidates if j in found]):
+                    earliest, chosen = hits[0], found
+            for j in range(position, earliest):
+                fixed[j] = 0
+            fixed[earliest] = 1
+            ones.append(earliest)
+            position = earliest + 1
+        return ones
+
+
+def determine_winners(
+    offers: Iterable[BundleOffer], *, time_budget: float | None = None
+) -> Allocation:
+    """The exact winner determination, with the ``PROTOCOLS.md`` tie-break.
+
+    Bids that are not positive (after rounding) never win. ``time_budget`` in seconds
+    (None: no limit); when it runs out the best allocation found has ``optimal=False``.
+    """
+    solver = _Solver(offers, _deadline(time_budget))
+    chosen, optimal = solver.smallest_optimal()
+    winners = tuple(solver.bids[k] for k in chosen)
+    return Allocation(winners, solver.total(chosen), optimal)
+
+
+def settle_combinatorial(
+    offers: Sequence[BundleOffer], payment_rule: str, *, time_budget: float | None = None
+) -> CombinatorialOutcome:
+    """Allocation and payments: ``first_price`` (pay as bid) or ``vcg``.
+
+    VCG: agent i pays (best total without i) - (the others' total in the chosen
+    allocation), clamped to [0, bid] should a solve run out of time.
+    """
+    deadline = _deadline(time_budget)
+    solver = _Solver(offers, deadline)
+    if solver.n == 0:
+        return CombinatorialOutcome(optimal=True, error="no_bids")
+    chosen, optimal = solver.smallest_optimal()
+    winners = [solver.bids[k] for k in chosen]
+    total = solver.total(chosen)
+    payments: dict[str, float] = {}
+    for winner in winners:
+        if payment_rule != "vcg":
+            payments[winner.agent] = winner.bid
+            continue
+        without = _Solver((o for o in solver.bids if o.agent != winner.agent), deadline)
+        best, exact = without.best()
+        optimal = optimal and exact
+        others = round9(math.fsum(w.bid for w in winners if w is not winner))
+        payment = round9(without.total(best) - others)
+        payments[winner.agent] = min(max(payment, 0.0), winner.bid)
+    return CombinatorialOutcome(
+        allocations={w.agent: list(w.items) for w in winners},
+        payments=payments,
+        total_value=total,
+        optimal=optimal,
+    )
+
+
+def _deadline(time_budget: float | None) -> float:
+    return math.inf if time_budget is None else time.perf_counter() + time_budget
