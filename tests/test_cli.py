@@ -198,6 +198,13 @@ def _subset(expected: Any, actual: Any) -> bool:
         return isinstance(actual, dict) and all(
             key in actual and _subset(value, actual[key]) for key, value in expected.items()
         )
+    if isinstance(expected, list) and any(isinstance(item, dict) for item in expected):
+        # A list of records (conflict resolutions): same length, each a subset of its match.
+        return (
+            isinstance(actual, list)
+            and len(actual) == len(expected)
+            and all(_subset(e, a) for e, a in zip(expected, actual, strict=True))
+        )
     return bool(expected == actual)
 
 

@@ -323,6 +323,7 @@ def run_scenario(
 _BUILTIN: dict[str, str] = {
     "auction": "_auction",
     "ping": "_ping",
+    "conflict": "_conflict",
 }
 """Built-in kinds and the module (in this package) whose ``register()`` registers them."""
 

@@ -1,0 +1,237 @@
+"""The actor shells: a coordinator that resolves conflicts, and the agents it negotiates with.
+
+:class:`ConflictCoordinator` answers :class:`ResolveConflicts` with a
+:class:`ConflictResult`. It resolves the conflicts one after the other, each with the
+strategy and then, if that failed, the fallback; a conflict whose strategies fail
+(or raise) becomes a failed resolution and the next conflict is resolved all the same.
+Pure strategies run in :mod:`.strategies`; ``negotiated_settlement`` is a real sealed-bid
+auction among the conflicting agents' actors (found by name): the coordinator tells
+each agent what it asks for (:class:`JoinNegotiation`), then an auctioneer
+(:func:`mabeam.protocols.auction.run_auction`) calls for bids, which each
+:class:`ConflictAgent` answers with ``base_bid · urgency · importance · resources``.
+An agent that is down or silent answers nothing in time and so does not bid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from ..._errors import ActorError
+from ...runtime import Actor
+from ..auction import run_auction
+from ..auction.messages import Bid, CallForBids, Decline
+from . import strategies
+from ._types import Strategy, Value
+from .messages import (
+    AgentTraits,
+    Conflict,
+    ConflictResolved,
+    ConflictSettings,
+    JoinNegotiation,
+    NegotiationJoined,
+    ResolutionNoted,
+    ResolveConflicts,
+)
+from .resolutions import ConflictResult, Failure, Resolution, StrategyFailure, conflict_result
+
+BARGAINING_NOT_IMPLEMENTED = "bargaining_not_implemented"
+STRATEGY_CRASHED = "strategy_crashed"
+
+
+class ConflictAgent(Actor):
+    """A conflicting agent: joins negotiations, bids in their auctions, notes outcomes.
+
+    What it asks for lives only in this incarnation: restarted, it has forgotten and
+    declines calls for bids until told again. ``outcomes`` holds the last resolution
+    it was told of per variable.
+    """
+
+    def __init__(self, agent_id: str, traits: AgentTraits | None = None) -> None:
+        self.agent_id = agent_id
+        self.traits = traits or AgentTraits()
+        self._asks: dict[str, tuple[Value, float]] = {}  # variable -> (value, bid amount)
+        self.outcomes: dict[str, Resolution] = {}
+
+    def bid_amount(self, base_bid: float) -> float:
+        """base_bid · urgency · importance · resources."""
+        t = self.traits
+        return base_bid * t.urgency * t.importance * t.resources
+
+    async def receive(self, message: Any) -> Any:
+        if isinstance(message, JoinNegotiation):
+            amount = self.bid_amount(message.base_bid)
+            self._asks[message.variable_id] = (message.value, amount)
+            return NegotiationJoined(
+                agent=self.agent_id, variable_id=message.variable_id, amount=amount
+            )
+        if isinstance(message, CallForBids):
+            entry = self._asks.get(message.variable) if message.variable is not None else None
+            if entry is None:
+                return Decline()
+            value, amount = entry
+            return Bid(amount=amount, value=value)
+        if isinstance(message, ConflictResolved):
+            variable_id = message.resolution.variable_id
+            self.outcomes[variable_id] = message.resolution
+            return ResolutionNoted(agent=self.agent_id, variable_id=variable_id)
+        raise TypeError(f"unexpected message {type(message).__name__}")
+
+
+def elect_leader(conflict: Conflict, settings: ConflictSettings) -> str | None:
+    """The leader for ``leader_decision``: the ``leader`` option.
+
+    Without it PROTOCOLS.md has the conflicting agents elect one by Raft; that is not
+    wired yet, so there is no leader and the strategy fails with ``no_leader``.
+    """
+    return settings.leader
+
+
+class ConflictCoordinator(Actor):
+    """Resolves a batch of conflicts, one after the other (see the module docstring).
+
+    ``auction_node(name)`` is called with each auctioneer's name before it starts
+    (a scenario makes it a node of the simulated network); with it, auctioneers are
+    named ``"{own name}.auction-{n}"``, without it they are anonymous.
+    """
+
+    def __init__(self, *, auction_node: Callable[[str], None] | None = None) -> None:
+        self.auction_node = auction_node
+        self._auctions = 0
+
+    async def receive(self, message: Any) -> Any:
+        if isinstance(message, ResolveConflicts):
+            return await self.resolve_all(message)
+        raise TypeError(f"unexpected message {type(message).__name__}")
+
+    async def resolve_all(self, request: ResolveConflicts) -> ConflictResult:
+        """Resolve every conflict, in order: one failing never stops the others."""
+        resolutions = []
+        for conflict in request.conflicts:
+            resolution = await self._resolve(conflict, request)
+            if request.settings.notify_agents:
+                await self._notify(resolution, request.settings.reply_timeout)
+            resolutions.append(resolution)
+        return conflict_result(resolutions)
+
+    async def _resolve(self, conflict: Conflict, request: ResolveConflicts) -> Resolution:
+        log = self.context.log.bind(variable_id=conflict.variable_id)
+        failures: list[StrategyFailure] = []
+        for strategy in strategies.plan(request.settings):
+            try:
+                outcome = await self._apply(strategy, conflict, request)
+            except Exception as exc:  # a broken strategy is this conflict's failure only
+                log.error("conflict_strategy_crashed", strategy=strategy, exc_info=exc)
+                outcome = Failure(STRATEGY_CRASHED, f"{strategy} raised {exc!r}")
+            if isinstance(outcome, Failure):
+                log.info(
+                    "conflict_strategy_failed",
+                    strategy=strategy,
+                    error=outcome.code,
+                    reason=outcome.message,
+                )
+                failures.append(
+                    StrategyFailure(strategy=strategy, error=outcome.code, message=outcome.message)
+                )
+                continue
+            resolution = strategies.finish(conflict, outcome, failures)
+            log.info(
+                "conflict_resolved",
+                strategy=strategy,
+                resolution_type=type(resolution).__struct_config__.tag,
+            )
+            return resolution
+        resolution = strategies.finish(conflict, None, failures)
+        log.warning("conflict_unresolved", error=failures[-1].error)
+        return resolution
+
+    async def _apply(
+        self, strategy: Strategy, conflict: Conflict, request: ResolveConflicts
+    ) -> Resolution | Failure:
+        settings = request.settings
+        if strategy == "negotiated_settlement":
+            if settings.negotiation_type == "bargaining":
+                return Failure(
+                    BARGAINING_NOT_IMPLEMENTED,
+                    "negotiation_type 'bargaining' is not implemented yet",
+                )
+            return await self._auction(conflict, settings)
+        if strategy == "leader_decision":
+            return strategies.leader_decision(conflict, elect_leader(conflict, settings))
+        return strategies.resolve(strategy, conflict, request.agents, settings)
+
+    async def _auction(
+        self, conflict: Conflict, settings: ConflictSettings
+    ) -> Resolution | Failure:
+        """Tell each agent its value, then a sealed-bid auction among all of them."""
+        agents = conflict.conflicting_agents
+        joined = await asyncio.gather(
+            *(
+                self._join(agent, value, conflict.variable_id, settings)
+                for agent, value in zip(agents, conflict.requested_values, strict=True)
+            )
+        )
+        missing = [agent for agent, ok in zip(agents, joined, strict=True) if not ok]
+        if missing:
+            self.context.log.info(
+                "negotiation_agents_missing", variable_id=conflict.variable_id, agents=missing
+            )
+        self._auctions += 1
+        name = None
+        if self.auction_node is not None:
+            name = f"{self.context.name or 'conflicts'}.auction-{self._auctions}"
+            self.auction_node(name)
+        result = await run_auction(
+            self.context.system,
+            conflict.variable_id,
+            list(agents),
+            auction_type="sealed_bid",
+            payment_rule=settings.payment_rule,
+            reply_timeout=settings.reply_timeout,
+            name=name,
+        )
+        return strategies.settle(
+            conflict,
+            winner=result.winner,
+            winning_value=result.winning_value,
+            payment=result.payment,
+            efficiency=result.efficiency,
+            bids_received=result.bids_received,
+            payment_rule=result.payment_rule,
+            error=result.error,
+        )
+
+    async def _notify(self, resolution: Resolution, timeout: float) -> None:
+        """Tell every affected agent the outcome; one that is down or silent is skipped."""
+        message = ConflictResolved(resolution=resolution)
+        noted = await asyncio.gather(
+            *(self._ask(agent, message, timeout) for agent in resolution.affected_agents)
+        )
+        missed = [
+            agent
+            for agent, reply in zip(resolution.affected_agents, noted, strict=True)
+            if not isinstance(reply, ResolutionNoted)
+        ]
+        if missed:
+            self.context.log.info(
+                "conflict_outcome_unheard", variable_id=resolution.variable_id, agents=missed
+            )
+
+    async def _ask(self, agent: str, message: Any, timeout: float) -> Any:
+        """Ask the actor registered as ``agent``; None if it is down, silent or crashed."""
+        ref = self.context.whereis(agent)
+        if ref is None:
+            return None
+        try:
+            return await ref.ask(message, timeout=timeout)
+        except (ActorError, TimeoutError):
+            return None
+
+    async def _join(
+        self, agent: str, value: Value, variable_id: str, settings: ConflictSettings
+    ) -> bool:
+        """Tell ``agent`` what it asks for; False if it is down or does not answer in time."""
+        message = JoinNegotiation(variable_id=variable_id, value=value, base_bid=settings.base_bid)
+        reply = await self._ask(agent, message, settings.reply_timeout)
+        return isinstance(reply, NegotiationJoined)

@@ -1,0 +1,102 @@
+"""What conflict resolution exchanges: the conflict, the agents' traits, the options, messages.
+
+:class:`Conflict` and :class:`AgentTraits` are the application's input;
+:class:`ConflictSettings` holds the strategy options of PROTOCOLS.md;
+:class:`ResolveConflicts` asks a coordinator to resolve a batch; :class:`JoinNegotiation`
+tells an agent what it asks for before a negotiated settlement's auction;
+:class:`ConflictResolved` tells each affected agent the outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from ._types import CompromiseMethod, ConflictType, Strategy, Value
+from .resolutions import Resolution
+
+
+class Conflict(msgspec.Struct, frozen=True, kw_only=True):
+    """Agents asking for incompatible values of one variable (one value per agent, in order)."""
+
+    variable_id: str
+    conflicting_agents: list[str]
+    requested_values: list[Value]
+    conflict_type: ConflictType = "value_incompatible"
+
+
+class AgentTraits(msgspec.Struct, frozen=True, kw_only=True):
+    """What strategies weigh an agent by; an agent not described has these defaults."""
+
+    weight: float = 1.0
+    priority: float = 0.0
+    urgency: float = 1.0
+    importance: float = 1.0
+    resources: float = 1.0
+
+
+class ConflictSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The strategy options (PROTOCOLS.md "Conflict resolution"), times in ms.
+
+    ``leader`` None: elected among the conflicting agents (not wired yet: ``no_leader``).
+    """
+
+    strategy: Strategy = "compromise"
+    fallback_strategy: Strategy | None = None
+    compromise_method: CompromiseMethod | None = None
+    available_resources: float | None = None
+    time_slot_duration: int = 600_000
+    negotiation_type: Literal["auction", "bargaining"] = "auction"
+    payment_rule: Literal["first_price", "second_price"] = "first_price"
+    base_bid: float = 1.0
+    leader: str | None = None
+    bargaining_outcomes: list[int | float] | None = None
+    notify_agents: bool = False
+    """Tell each affected agent the outcome (:class:`ConflictResolved`) and await its answer."""
+    reply_timeout: float = 1.0
+    """Seconds an agent has to answer each request (virtual seconds in simulation)."""
+
+
+class ResolveConflicts(msgspec.Struct, frozen=True, tag=True):
+    """Application → coordinator: resolve these conflicts, in order; answered with a result."""
+
+    conflicts: list[Conflict]
+    settings: ConflictSettings
+    agents: dict[str, AgentTraits] = {}
+
+
+class JoinNegotiation(msgspec.Struct, frozen=True, tag=True):
+    """Coordinator → agent: an auction over ``variable_id`` follows; bid for ``value``.
+
+    The agent bids ``base_bid · urgency · importance · resources``. Answered with
+    :class:`NegotiationJoined`.
+    """
+
+    variable_id: str
+    value: Value
+    base_bid: float
+
+
+class NegotiationJoined(msgspec.Struct, frozen=True, tag=True):
+    """Agent → coordinator: ready to bid ``amount`` for its value of ``variable_id``."""
+
+    agent: str
+    variable_id: str
+    amount: float
+
+
+class ConflictResolved(msgspec.Struct, frozen=True, tag=True):
+    """Coordinator → each affected agent: how the conflict over a variable ended.
+
+    Answered with :class:`ResolutionNoted`.
+    """
+
+    resolution: Resolution
+
+
+class ResolutionNoted(msgspec.Struct, frozen=True, tag=True):
+    """Agent → coordinator: ``agent`` has taken note of the outcome for ``variable_id``."""
+
+    agent: str
+    variable_id: str

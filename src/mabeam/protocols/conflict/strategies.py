@@ -1,0 +1,353 @@
+"""The strategies' pure cores: a conflict in, a resolution or a :class:`Failure` out.
+
+One function per strategy (and per conflict type where the strategy depends on it),
+following PROTOCOLS.md "Conflict resolution" to the number. No I/O, no clock, no
+randomness; numbers compared against thresholds are first rounded to 9 places.
+:func:`resolve` dispatches the strategies that need nothing but data; the actor runs
+``negotiated_settlement`` (an auction among the agents' actors, then :func:`settle`)
+and finds the leader for :func:`leader_decision`.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+import msgspec
+
+from ._types import CompromiseMethod, Strategy, Value
+from .messages import AgentTraits, Conflict, ConflictSettings
+from .resolutions import (
+    Allocation,
+    FailedResolution,
+    Failure,
+    LeaderDecision,
+    NegotiatedSettlement,
+    PriorityOverride,
+    Resolution,
+    ResourceCompromise,
+    ResourcePartitioning,
+    ResourceRange,
+    StrategyFailure,
+    TemporalCompromise,
+    TimeSharing,
+    TimeSlot,
+    ValueCompromise,
+)
+
+PLACES = 9
+"""Decimal places numbers are rounded to before a comparison."""
+DEFAULT_TRAITS = AgentTraits()
+
+NON_NUMERIC = "non_numeric_values"
+NEGATIVE_REQUEST = "negative_request"
+ZERO_TOTAL_WEIGHT = "zero_total_weight"
+NO_AVAILABLE_RESOURCES = "no_available_resources"
+NO_LEADER = "no_leader"
+NEEDS_AGENTS = "needs_agents"
+"""A strategy the actor must run (it asks agents); :func:`resolve` cannot."""
+
+
+def _r(x: float) -> float:
+    return round(x, PLACES)
+
+
+def numbers(values: Sequence[Value]) -> list[float] | None:
+    """The values as floats, or None if any is not a finite number (booleans are not)."""
+    out: list[float] = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        if not math.isfinite(value):
+            return None
+        out.append(float(value))
+    return out
+
+
+def _non_numeric(conflict: Conflict, strategy: str) -> Failure:
+    return Failure(
+        NON_NUMERIC, f"{strategy} needs numbers; {conflict.variable_id!r} has non-numeric values"
+    )
+
+
+def _requests(conflict: Conflict, strategy: str) -> list[float] | Failure:
+    """Resource requests: finite numbers >= 0."""
+    amounts = numbers(conflict.requested_values)
+    if amounts is None:
+        return _non_numeric(conflict, strategy)
+    for agent, amount in zip(conflict.conflicting_agents, amounts, strict=True):
+        if amount < 0:
+            return Failure(NEGATIVE_REQUEST, f"{agent} requests {amount:g} (must be >= 0)")
+    return amounts
+
+
+_R = TypeVar("_R", bound=Resolution)
+
+
+def _make(cls: type[_R], conflict: Conflict, strategy: str, **fields: Any) -> _R:
+    """A resolution of ``conflict`` by ``strategy`` with the fields every resolution has."""
+    return cls(
+        variable_id=conflict.variable_id,
+        affected_agents=list(conflict.conflicting_agents),
+        strategy=strategy,
+        **fields,
+    )
+
+
+# ---------------------------------------------------------------- compromise
+
+
+def choose_method(values: Sequence[float]) -> CompromiseMethod:
+    """range < 0.1 → simple_average; population variance > 0.5 → median; else weighted."""
+    if _r(max(values) - min(values)) < 0.1:
+        return "simple_average"
+    if _r(statistics.pvariance(values)) > 0.5:
+        return "median"
+    return "weighted_average"
+
+
+def compromise_value(
+    conflict: Conflict,
+    traits: Mapping[str, AgentTraits],
+    method: CompromiseMethod | None = None,
+) -> ValueCompromise | Failure:
+    """compromise on value_incompatible: mean, median or Σ v·weight / Σ weight."""
+    values = numbers(conflict.requested_values)
+    if values is None:
+        return _non_numeric(conflict, "compromise")
+    method = method or choose_method(values)
+    if method == "simple_average":
+        value = statistics.fmean(values)
+    elif method == "median":
+        value = float(statistics.median(values))
+    else:
+        weights = [traits.get(a, DEFAULT_TRAITS).weight for a in conflict.conflicting_agents]
+        total = math.fsum(weights)
+        if _r(total) == 0:
+            return Failure(ZERO_TOTAL_WEIGHT, "weighted_average needs a positive total weight")
+        value = math.fsum(v * w for v, w in zip(values, weights, strict=True)) / total
+    return _make(
+        ValueCompromise,
+        conflict,
+        "compromise",
+        resolved_value=value,
+        compromise_method=method,
+    )
+
+
+def compromise_resources(
+    conflict: Conflict, available: float | None
+) -> ResourceCompromise | Failure:
+    """compromise on resource_competition: requests if they fit, else proportional shares."""
+    amounts = _requests(conflict, "compromise")
+    if isinstance(amounts, Failure):
+        return amounts
+    total = math.fsum(amounts)
+    available = total if available is None else float(available)
+    agents = conflict.conflicting_agents
+    if _r(available) >= _r(total):
+        shares, efficiency = amounts, 1.0
+    else:
+        shares = [amount / total * available for amount in amounts]
+        efficiency = available / total
+    return _make(
+        ResourceCompromise,
+        conflict,
+        "compromise",
+        allocations=[Allocation(agent=a, amount=s) for a, s in zip(agents, shares, strict=True)],
+        efficiency=efficiency,
+        available_resources=available,
+        total_requested=total,
+    )
+
+
+def compromise_temporal(conflict: Conflict, slot_ms: int) -> TemporalCompromise:
+    """compromise on temporal_constraint: the time-sharing schedule."""
+    return _make(
+        TemporalCompromise,
+        conflict,
+        "compromise",
+        **_schedule(conflict, slot_ms),
+    )
+
+
+def compromise(
+    conflict: Conflict, traits: Mapping[str, AgentTraits], settings: ConflictSettings
+) -> Resolution | Failure:
+    """compromise, by conflict type."""
+    if conflict.conflict_type == "resource_competition":
+        return compromise_resources(conflict, settings.available_resources)
+    if conflict.conflict_type == "temporal_constraint":
+        return compromise_temporal(conflict, settings.time_slot_duration)
+    return compromise_value(conflict, traits, settings.compromise_method)
+
+
+# ---------------------------------------------------------------- the others
+
+
+def priority_override(conflict: Conflict, traits: Mapping[str, AgentTraits]) -> PriorityOverride:
+    """The highest priority wins (ties: first in conflicting_agents)."""
+    agents = conflict.conflicting_agents
+    best = 0
+    for i, agent in enumerate(agents):
+        if _r(traits.get(agent, DEFAULT_TRAITS).priority) > _r(
+            traits.get(agents[best], DEFAULT_TRAITS).priority
+        ):
+            best = i
+    return _make(
+        PriorityOverride,
+        conflict,
+        "priority_override",
+        resolved_value=conflict.requested_values[best],
+        winning_agent=agents[best],
+        overridden_agents=[a for i, a in enumerate(agents) if i != best],
+    )
+
+
+def _schedule(conflict: Conflict, slot_ms: int) -> dict[str, Any]:
+    agents = conflict.conflicting_agents
+    return {
+        "time_slots": [
+            TimeSlot(agent=a, start=i * slot_ms, end=(i + 1) * slot_ms)
+            for i, a in enumerate(agents)
+        ],
+        "active_agent": agents[0],
+        "resolved_value": conflict.requested_values[0],
+        "time_slot_duration": slot_ms,
+        "rotation_period": len(agents) * slot_ms,
+    }
+
+
+def time_sharing(conflict: Conflict, slot_ms: int) -> TimeSharing:
+    """Agent i (in order) gets [i·d, (i+1)·d); the first slot is active."""
+    return _make(
+        TimeSharing,
+        conflict,
+        "time_sharing",
+        **_schedule(conflict, slot_ms),
+    )
+
+
+def resource_partitioning(
+    conflict: Conflict, available: float | None
+) -> ResourcePartitioning | Failure:
+    """Disjoint contiguous ranges of [0, available) in order: requests, or scaled to fit."""
+    if available is None:
+        return Failure(NO_AVAILABLE_RESOURCES, "resource_partitioning needs available_resources")
+    amounts = _requests(conflict, "resource_partitioning")
+    if isinstance(amounts, Failure):
+        return amounts
+    total = math.fsum(amounts)
+    available = float(available)
+    if _r(total) > _r(available):
+        amounts = [amount / total * available for amount in amounts]
+    ranges, start = [], 0.0
+    for agent, amount in zip(conflict.conflicting_agents, amounts, strict=True):
+        end = start + amount
+        ranges.append(ResourceRange(agent=agent, start=start, end=end, amount=amount))
+        start = end
+    return _make(
+        ResourcePartitioning,
+        conflict,
+        "resource_partitioning",
+        allocations=ranges,
+        available_resources=available,
+        total_requested=total,
+    )
+
+
+def leader_decision(conflict: Conflict, leader: str | None) -> LeaderDecision | Failure:
+    """The leader's request; the median when the leader is not in the conflict."""
+    if leader is None:
+        return Failure(NO_LEADER, "no leader: give the leader option (Raft election not wired)")
+    agents = conflict.conflicting_agents
+    if leader in agents:
+        value: Value = conflict.requested_values[agents.index(leader)]
+    else:
+        values = numbers(conflict.requested_values)
+        if values is None:
+            return _non_numeric(conflict, "leader_decision (median)")
+        value = float(statistics.median(values))
+    return _make(
+        LeaderDecision,
+        conflict,
+        "leader_decision",
+        resolved_value=value,
+        leader=leader,
+    )
+
+
+def settle(
+    conflict: Conflict,
+    *,
+    winner: str | None,
+    winning_value: Value | None,
+    payment: float | None,
+    efficiency: float | None,
+    bids_received: int,
+    payment_rule: str,
+    error: str | None = None,
+    message: str = "",
+) -> NegotiatedSettlement | Failure:
+    """negotiated_settlement from an auction's outcome: the winner's value stands."""
+    if error is not None:
+        return Failure(error, message or f"the auction ended with {error}")
+    if winner is None or winning_value is None or winner not in conflict.conflicting_agents:
+        return Failure("no_bids", f"no conflicting agent won the auction (winner {winner!r})")
+    return _make(
+        NegotiatedSettlement,
+        conflict,
+        "negotiated_settlement",
+        resolved_value=winning_value,
+        winning_agent=winner,
+        payment=float(payment or 0.0),
+        auction_efficiency=1.0 if efficiency is None else float(efficiency),
+        negotiation_type="auction",
+        payment_rule=payment_rule,
+        bids_received=bids_received,
+    )
+
+
+def resolve(
+    strategy: Strategy,
+    conflict: Conflict,
+    traits: Mapping[str, AgentTraits],
+    settings: ConflictSettings,
+) -> Resolution | Failure:
+    """Apply a strategy that needs only data (``leader_decision`` with the leader option)."""
+    if strategy == "compromise":
+        return compromise(conflict, traits, settings)
+    if strategy == "priority_override":
+        return priority_override(conflict, traits)
+    if strategy == "time_sharing":
+        return time_sharing(conflict, settings.time_slot_duration)
+    if strategy == "resource_partitioning":
+        return resource_partitioning(conflict, settings.available_resources)
+    if strategy == "leader_decision":
+        return leader_decision(conflict, settings.leader)
+    return Failure(NEEDS_AGENTS, f"{strategy} runs among the agents' actors")
+
+
+def plan(settings: ConflictSettings) -> list[Strategy]:
+    """The strategies to try, in order: the strategy, then the fallback if any."""
+    fallback = settings.fallback_strategy
+    return [settings.strategy] if fallback is None else [settings.strategy, fallback]
+
+
+def finish(
+    conflict: Conflict, resolution: Resolution | None, failures: list[StrategyFailure]
+) -> Resolution:
+    """The resolution with the failures before it; or a failed one if nothing resolved it."""
+    if resolution is not None:
+        return msgspec.structs.replace(resolution, failures=failures) if failures else resolution
+    last = failures[-1]
+    return _make(
+        FailedResolution,
+        conflict,
+        last.strategy,
+        failures=failures,
+        error=last.error,
+        message=last.message,
+    )
