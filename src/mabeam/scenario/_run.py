@@ -75,22 +75,30 @@ class Outcome:
 Driver = Callable[["ScenarioRun"], Awaitable[Outcome]]
 AgentFactory = Callable[[AgentSpec], tuple[type[Actor], tuple[Any, ...], Mapping[str, Any]]]
 ByzantineFactory = Callable[[str, str], Interceptor | None]
+Refusal = Callable[[Scenario], tuple[str, str] | None]
+"""``(scenario) -> (field, problem)`` when a registered kind cannot run this scenario yet."""
 
 
 @dataclass(frozen=True)
 class _Protocol:
     driver: Driver
     byzantine: ByzantineFactory | None = None
+    refuse: Refusal | None = None
 
 
 _PROTOCOLS: dict[str, _Protocol] = {}
 
 
 def register_protocol(
-    kind: str, driver: Driver, *, byzantine: ByzantineFactory | None = None
+    kind: str,
+    driver: Driver,
+    *,
+    byzantine: ByzantineFactory | None = None,
+    refuse: Refusal | None = None,
 ) -> None:
-    """Make ``kind`` runnable; ``byzantine(agent, behavior)`` supplies protocol tampering."""
-    _PROTOCOLS[kind] = _Protocol(driver, byzantine)
+    """Make ``kind`` runnable; ``byzantine(agent, behavior)`` supplies protocol tampering,
+    ``refuse(scenario)`` names what of this kind is not implemented yet."""
+    _PROTOCOLS[kind] = _Protocol(driver, byzantine, refuse)
 
 
 def protocol_kinds() -> list[str]:
@@ -258,6 +266,9 @@ def check_runnable(scenario: Scenario, path: str) -> None:
             path, "protocol.kind", f"protocol {kind!r} is not implemented yet", allowed=kinds
         )
     protocol = _PROTOCOLS[kind]
+    refused = protocol.refuse(scenario) if protocol.refuse is not None else None
+    if refused is not None:
+        raise ScenarioError(path, *refused)
     for index, fault in enumerate(scenario.faults):
         behavior = fault.behavior
         if behavior is None or behavior in GENERIC_BEHAVIORS:
@@ -323,6 +334,7 @@ def run_scenario(
 _BUILTIN: dict[str, str] = {
     "auction": "_auction",
     "ping": "_ping",
+    "consensus": "_consensus",
     "conflict": "_conflict",
 }
 """Built-in kinds and the module (in this package) whose ``register()`` registers them."""

@@ -1,0 +1,122 @@
+"""A replicated key-value state machine: the committed log, applied in order, exactly once.
+
+Each Raft node owns one :class:`KVStateMachine` (volatile: a restarted node rebuilds it by
+applying the committed log again from index 1). Commands are :class:`Put`, :class:`Get`
+and :class:`Delete`; any other value is an opaque command whose result is itself.
+
+Client sessions (Raft thesis §6.3): a client tags each command with its id and a sequence
+number (:class:`ClientCommand`). A client retries through redirects and elections, so the
+same request can reach the log twice; the state machine executes it once and answers a
+duplicate with the first execution's result. Clients may pipeline: ``acked_below`` tells
+the state machine that every sequence number below it has been answered, so their cached
+results can go. Everything here is a function of the log, so every node agrees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+
+class Put(msgspec.Struct, frozen=True, tag=True):
+    """Set ``key`` to ``value``; the result is the previous value (None if none)."""
+
+    key: str
+    value: Any
+
+
+class Get(msgspec.Struct, frozen=True, tag=True):
+    """Read ``key`` through the log (linearizable); the result is its value or None."""
+
+    key: str
+
+
+class Delete(msgspec.Struct, frozen=True, tag=True):
+    """Remove ``key``; the result is the value it had (None if none)."""
+
+    key: str
+
+
+class ClientCommand(msgspec.Struct, frozen=True, tag=True):
+    """A client's command as it sits in the log: (client, seq) identifies it for dedup."""
+
+    client: str
+    seq: int
+    command: Any
+    acked_below: int = 0
+
+
+@dataclass
+class _Session:
+    floor: int = 0
+    """Every seq below this is done (answered); a request below it is a stale duplicate."""
+    results: dict[int, Any] = field(default_factory=dict)
+    """Results of executed seqs >= floor, kept to answer a retry."""
+
+
+class KVStateMachine:
+    """Applies committed entries (see the module docstring); :attr:`data` is the store."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+        self.last_applied = 0
+        self.executed = 0
+        """Commands executed (a duplicate is not executed again)."""
+        self.duplicates = 0
+        self._sessions: dict[str, _Session] = {}
+
+    def apply(self, index: int, data: Any) -> Any:
+        """Apply the entry at ``index`` (the next one: in order, each once); its result.
+
+        ``data`` None is a leader's no-op: it advances :attr:`last_applied` only.
+        """
+        if index != self.last_applied + 1:
+            raise ValueError(
+                f"entry {index} applied out of order (last applied {self.last_applied})"
+            )
+        self.last_applied = index
+        if data is None:
+            return None
+        if isinstance(data, ClientCommand):
+            return self._apply_session(data)
+        return self._execute(data)
+
+    def is_duplicate(self, client: str, seq: int) -> bool:
+        """Whether (client, seq) was executed already (or is below the client's floor)."""
+        session = self._sessions.get(client)
+        return session is not None and (seq < session.floor or seq in session.results)
+
+    def cached_result(self, client: str, seq: int) -> Any:
+        """The result of an executed (client, seq) still cached, else None."""
+        session = self._sessions.get(client)
+        return None if session is None else session.results.get(seq)
+
+    def _apply_session(self, request: ClientCommand) -> Any:
+        session = self._sessions.get(request.client)
+        if session is None:
+            session = self._sessions[request.client] = _Session()
+        if request.acked_below > session.floor:
+            session.floor = request.acked_below
+            for seq in [s for s in session.results if s < session.floor]:
+                del session.results[seq]
+        if request.seq < session.floor or request.seq in session.results:
+            self.duplicates += 1
+            return session.results.get(request.seq)
+        result = self._execute(request.command)
+        session.results[request.seq] = result
+        return result
+
+    def _execute(self, command: Any) -> Any:
+        self.executed += 1
+        data = self.data
+        if isinstance(command, Put):
+            previous = data.get(command.key)
+            data[command.key] = command.value
+            return previous
+        if isinstance(command, Get):
+            return data.get(command.key)
+        if isinstance(command, Delete):
+            return data.pop(command.key, None)
+        return command

@@ -1,0 +1,474 @@
+"""The Raft actor shell: a :class:`RaftAgent` hosts one pure :class:`RaftNode`.
+
+Raft messages travel as tells between agent actors addressed by name (a restarted agent
+has a new ref, the same name). The shell keeps one ``send_after`` timer armed to
+``node.deadline()``; after every input (a peer's message, the timer, a client request) it
+takes ``node.ready()``, sends its messages and applies its committed entries, in order, to
+its :class:`~..kv.KVStateMachine`.
+
+Durable state lives in the storage object passed in (a ChildSpec argument), so every
+incarnation of a node, after a crash and a restart by its supervisor, gets the same
+:class:`~.storage.MemoryStorage`; the state machine is volatile and rebuilt by applying
+the committed log again.
+
+Clients: the runtime has no deferred ``ask`` reply, so a client (:class:`RaftClient`) is an
+actor that tells a :class:`ClientRequest` to a node and gets a tell back: the leader
+answers with a :class:`ClientReply` once each command is applied; a follower answers with a
+:class:`Redirect` naming the leader it knows. The client retries through redirects and
+elections on a timer. Commands carry (client, seq) so a retried one executes once.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import msgspec
+
+from ....runtime import Actor, Timer
+from ..kv import ClientCommand, KVStateMachine
+from .messages import AppendEntries, AppendEntriesResponse, Entry, RequestVote, RequestVoteResponse
+from .node import NotLeaderError, RaftConfig, RaftNode
+from .storage import RaftStorage
+
+_RAFT_MESSAGES = (AppendEntries, AppendEntriesResponse, RequestVote, RequestVoteResponse)
+
+
+class ClientRequest(msgspec.Struct, frozen=True, tag=True):
+    """Client -> node: append these commands (one, or a batch) to the replicated log."""
+
+    client: str
+    commands: tuple[ClientCommand, ...]
+
+
+class CommandResult(msgspec.Struct, frozen=True):
+    """One applied command: where it sits in the log and what the state machine returned.
+
+    ``index`` is 0 when a leader answered a duplicate from its session cache.
+    """
+
+    seq: int
+    index: int
+    term: int
+    result: Any = None
+
+
+class ClientReply(msgspec.Struct, frozen=True, tag=True):
+    """Leader -> client: these of its commands are applied."""
+
+    leader: str
+    results: tuple[CommandResult, ...]
+
+
+class Redirect(msgspec.Struct, frozen=True, tag=True):
+    """Node -> client: not the leader; ``leader_hint`` is the one it knows, if any."""
+
+    node: str
+    leader_hint: str | None
+    seqs: tuple[int, ...]
+
+
+class GetNodeState(msgspec.Struct, frozen=True, tag=True):
+    """Ask a node for its :class:`NodeState`."""
+
+
+class NodeState(msgspec.Struct, frozen=True):
+    """A node's state as PROTOCOLS.md reports it (``role`` "down" for a crashed node)."""
+
+    id: str
+    role: str
+    term: int
+    commit_index: int
+    leader: str | None
+    log: list[Entry]
+    applied: int = 0
+    data: dict[str, Any] = {}
+
+
+class NodeStatus(msgspec.Struct, frozen=True):
+    """What a :class:`RaftAgent` reports to its observer whenever it changes."""
+
+    id: str
+    role: str
+    term: int
+    commit_index: int
+    leader: str | None
+    last_index: int = 0
+
+
+Observer = Callable[[NodeStatus], None]
+
+
+class _Tick(msgspec.Struct, frozen=True, tag=True):
+    """The node's timer fired."""
+
+
+_TICK = _Tick()
+_EPSILON_MS = 1e-6
+
+
+class RaftAgent(Actor):
+    """An agent actor hosting a Raft node (see the module docstring).
+
+    ``storage`` and ``rng`` are handed to every incarnation (ChildSpec args), so a
+    restarted node keeps its term, vote and log and draws fresh election timeouts from
+    the same stream. ``observer`` (optional) sees every change of role, term, commit
+    index or leader: a scenario finds ``@leader`` with it, tests wait on it.
+    """
+
+    def __init__(
+        self,
+        node_id: str,
+        peers: Sequence[str],
+        storage: RaftStorage,
+        config: RaftConfig,
+        rng: random.Random,
+        observer: Observer | None = None,
+    ) -> None:
+        self.node_id = node_id
+        self.peers = tuple(peers)
+        self.storage = storage
+        self.config = config
+        self.rng = rng
+        self.observer = observer
+        self.machine = KVStateMachine()
+        self._pending: dict[int, tuple[str, int]] = {}
+        self._timer: Timer | None = None
+        self._armed_at = float("inf")
+        self._status: NodeStatus | None = None
+        self.node: RaftNode
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def on_start(self) -> None:
+        self.node = RaftNode(
+            self.node_id, self.peers, self.storage, self.config, self.rng, now=self._now()
+        )
+        hard = self.storage.load()[0]
+        self.context.log.info(
+            "raft_node_started", node=self.node_id, term=hard.term, voted_for=hard.voted_for
+        )
+        self._after_input()
+
+    def _now(self) -> float:
+        return self.context.time() * 1000.0
+
+    # ------------------------------------------------------------------ inputs
+
+    async def receive(self, message: Any) -> Any:
+        node = self.node
+        if isinstance(message, _RAFT_MESSAGES):
+            node.step(message, self._now())
+        elif isinstance(message, _Tick):
+            now = self._now()
+            if self._timer is not None and not self._timer.active:
+                # The armed timer fired: its time has come even if float rounding of
+                # ms -> s -> ms puts "now" a hair before it.
+                if self._armed_at - _EPSILON_MS <= now < self._armed_at:
+                    now = self._armed_at
+                self._timer = None
+                self._armed_at = float("inf")
+            node.tick(now)
+        elif isinstance(message, ClientRequest):
+            self._client_request(message)
+        elif isinstance(message, GetNodeState):
+            return self.state()
+        else:
+            raise TypeError(f"unexpected message {type(message).__name__}")
+        self._after_input()
+        return None
+
+    def _client_request(self, request: ClientRequest) -> None:
+        node = self.node
+        if node.role != "leader":
+            self._redirect(request, node.leader_id)
+            return
+        machine = self.machine
+        answered: list[CommandResult] = []
+        now = self._now()
+        for command in request.commands:
+            if machine.is_duplicate(command.client, command.seq):
+                result = machine.cached_result(command.client, command.seq)
+                answered.append(CommandResult(command.seq, 0, node.term, result))
+                continue
+            try:
+                index = node.propose(command, now)
+            except NotLeaderError as exc:
+                self._redirect(request, exc.leader_hint)
+                return
+            self._pending[index] = (command.client, command.seq)
+        if answered:
+            self._tell(request.client, ClientReply(self.node_id, tuple(answered)))
+
+    def _redirect(self, request: ClientRequest, hint: str | None) -> None:
+        seqs = tuple(command.seq for command in request.commands)
+        self._tell(request.client, Redirect(self.node_id, hint, seqs))
+
+    # ------------------------------------------------------------------ outputs
+
+    def _after_input(self) -> None:
+        node = self.node
+        ready = node.ready()
+        whereis = self.context.whereis
+        for message in ready.messages:
+            ref = whereis(message.dst)
+            if ref is not None:
+                ref.tell(message)
+        if ready.committed:
+            self._apply(ready.committed)
+        self._arm(node.deadline())
+        self._report()
+
+    def _apply(self, entries: list[Entry]) -> None:
+        machine = self.machine
+        pending = self._pending
+        replies: dict[str, list[CommandResult]] = {}
+        for entry in entries:
+            result = machine.apply(entry.index, entry.data)
+            waiting = pending.pop(entry.index, None) if pending else None
+            if waiting is None:
+                continue
+            data = entry.data
+            # The index may hold another leader's entry now: answer only our own command.
+            if isinstance(data, ClientCommand) and (data.client, data.seq) == waiting:
+                replies.setdefault(data.client, []).append(
+                    CommandResult(data.seq, entry.index, entry.term, result)
+                )
+        for client, results in replies.items():
+            self._tell(client, ClientReply(self.node_id, tuple(results)))
+
+    def _tell(self, name: str, message: Any) -> None:
+        ref = self.context.whereis(name)
+        if ref is not None:
+            ref.tell(message)
+
+    def _arm(self, deadline: float) -> None:
+        """Keep one timer at or before the node's deadline.
+
+        A timer that would fire early is kept (the tick then finds nothing due and the
+        timer is armed again), so a follower hearing a heartbeat every 50 ms does not
+        cancel and re-arm a timer each time.
+        """
+        if self._timer is not None and self._armed_at <= deadline:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._armed_at = deadline
+        delay = max(0.0, deadline - self._now()) / 1000.0
+        self._timer = self.context.send_after(delay, _TICK)
+
+    def _report(self) -> None:
+        node = self.node
+        status = self._status
+        if (
+            status is not None
+            and status.commit_index == node.commit_index
+            and status.role == node.role
+            and status.term == node.term
+            and status.leader == node.leader_id
+            and status.last_index == node.last_index
+        ):
+            return
+        if status is None or status.role != node.role or status.term != node.term:
+            self.context.log.info(
+                "raft_role_changed", node=self.node_id, role=node.role, term=node.term
+            )
+        self._status = NodeStatus(
+            self.node_id, node.role, node.term, node.commit_index, node.leader_id, node.last_index
+        )
+        if self.observer is not None:
+            self.observer(self._status)
+
+    # ------------------------------------------------------------------ queries
+
+    def state(self) -> NodeState:
+        """This node's role, term, commit index, leader, log and applied state now."""
+        node = self.node
+        return NodeState(
+            id=self.node_id,
+            role=node.role,
+            term=node.term,
+            commit_index=node.commit_index,
+            leader=node.leader_id,
+            log=node.log,
+            applied=self.machine.last_applied,
+            data=dict(self.machine.data),
+        )
+
+
+# ---------------------------------------------------------------------- the client
+
+
+class Submit(msgspec.Struct, frozen=True, tag=True):
+    """Application -> client actor: replicate these (seq, command) pairs, in order."""
+
+    commands: tuple[tuple[int, Any], ...]
+
+
+class Cancel(msgspec.Struct, frozen=True, tag=True):
+    """Application -> client actor: stop retrying these seqs (their caller gave up)."""
+
+    seqs: tuple[int, ...]
+
+
+class _Retry(msgspec.Struct, frozen=True, tag=True):
+    """The client's retry timer fired."""
+
+
+_RETRY = _Retry()
+
+ResultHandler = Callable[[int, CommandResult, str], None]
+"""``(seq, result, leader)``: called by the client actor as each command is applied."""
+
+
+class _Request:
+    __slots__ = ("command", "due", "waiting")
+
+    def __init__(self, command: Any, due: float) -> None:
+        self.command = command
+        self.due = due
+        self.waiting = True
+        """True: sent and waiting for an answer; False: redirected, waiting to resend."""
+
+
+class RaftClient(Actor):
+    """Submits commands to the cluster, following redirects and retrying through elections.
+
+    Registered under a name (the nodes answer to it). Each :class:`Submit` goes to the
+    node believed to lead, as one :class:`ClientRequest`. A :class:`Redirect` with a hint
+    sends the commands on to the hinted node at once; without one (an election is on),
+    they wait ``backoff_ms`` and go to the next node. A command with no answer after
+    ``retry_ms`` is sent again, to the next node (the one tried may be down). Results go
+    to ``on_result``, once per seq.
+    """
+
+    def __init__(
+        self,
+        nodes: Sequence[str],
+        on_result: ResultHandler,
+        *,
+        retry_ms: float = 300.0,
+        backoff_ms: float = 50.0,
+        max_batch: int = 1024,
+    ) -> None:
+        self.nodes = list(nodes)
+        self.on_result = on_result
+        self.retry_ms = retry_ms
+        self.backoff_ms = backoff_ms
+        self.max_batch = max_batch
+        self.target = self.nodes[0]
+        self.pending: dict[int, _Request] = {}
+        self.sent = 0
+        self.redirects = 0
+        self._timer: Timer | None = None
+        self._timer_at = float("inf")
+        self._hops = 0
+
+    def _now(self) -> float:
+        return self.context.time() * 1000.0
+
+    async def receive(self, message: Any) -> Any:
+        if isinstance(message, ClientReply):
+            self._replied(message)
+        elif isinstance(message, Redirect):
+            self._redirected(message)
+        elif isinstance(message, Submit):
+            due = self._now() + self.retry_ms
+            for seq, command in message.commands:
+                self.pending[seq] = _Request(command, due)
+            self._send([seq for seq, _ in message.commands])
+            self._want(due)
+        elif isinstance(message, _Retry):
+            self._retry()
+        elif isinstance(message, Cancel):
+            for seq in message.seqs:
+                self.pending.pop(seq, None)
+        else:
+            raise TypeError(f"unexpected message {type(message).__name__}")
+        if not self.pending and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+            self._timer_at = float("inf")
+        return None
+
+    def _send(self, seqs: Sequence[int]) -> None:
+        """Send the pending ones among ``seqs`` to the current target, in batches."""
+        pending = self.pending
+        live = [seq for seq in seqs if seq in pending]
+        if not live:
+            return
+        name = self.context.name
+        assert name is not None, "a RaftClient must be registered under a name"
+        acked_below = next(iter(pending))
+        ref = self.context.whereis(self.target)
+        for start in range(0, len(live), self.max_batch):
+            chunk = live[start : start + self.max_batch]
+            commands = tuple(
+                ClientCommand(name, seq, pending[seq].command, acked_below) for seq in chunk
+            )
+            self.sent += len(commands)
+            if ref is not None:
+                ref.tell(ClientRequest(name, commands))
+
+    def _replied(self, reply: ClientReply) -> None:
+        self.target = reply.leader
+        self._hops = 0
+        pending = self.pending
+        on_result = self.on_result
+        for result in reply.results:
+            if pending.pop(result.seq, None) is not None:
+                on_result(result.seq, result, reply.leader)
+
+    def _redirected(self, redirect: Redirect) -> None:
+        self.redirects += 1
+        hint = redirect.leader_hint
+        self._hops += 1
+        if hint is not None and hint != redirect.node and self._hops <= 2 * len(self.nodes):
+            self.target = hint
+            self._send(redirect.seqs)
+            return
+        # No leader known there (an election is on): wait a little, then try another node.
+        if redirect.node == self.target:
+            self._rotate()
+        due = self._now() + self.backoff_ms
+        for seq in redirect.seqs:
+            request = self.pending.get(seq)
+            if request is not None:
+                request.due = due
+                request.waiting = False
+        self._want(due)
+
+    def _rotate(self) -> None:
+        nodes = self.nodes
+        position = nodes.index(self.target) if self.target in nodes else -1
+        self.target = nodes[(position + 1) % len(nodes)]
+
+    def _retry(self) -> None:
+        if self._timer is not None and self._timer.active:
+            return  # a tick of a cancelled timer: the armed one comes later
+        self._timer = None
+        self._timer_at = float("inf")
+        self._hops = 0
+        now = self._now() + _EPSILON_MS
+        due = [seq for seq, request in self.pending.items() if request.due <= now]
+        if any(self.pending[seq].waiting for seq in due):
+            # No answer at all within retry_ms: the target may be down or cut off.
+            self._rotate()
+        next_due = now + self.retry_ms
+        for seq in due:
+            request = self.pending[seq]
+            request.due = next_due
+            request.waiting = True
+        self._send(due)
+        if self.pending:
+            self._want(min(request.due for request in self.pending.values()))
+
+    def _want(self, due: float) -> None:
+        """Have the retry timer fire no later than ``due``."""
+        if self._timer is not None and self._timer_at <= due:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = due
+        self._timer = self.context.send_after(max(0.0, due - self._now()) / 1000.0, _RETRY)

@@ -1,0 +1,346 @@
+"""Raft for application code: a replicated log and key-value store behind a few awaits.
+
+::
+
+    async with ActorSystem() as system:
+        async with RaftCluster(system, ["n1", "n2", "n3"], seed=7) as cluster:
+            await cluster.wait_for_leader()
+            await cluster.set("x", 1)
+            assert await cluster.get("x") == 1
+            commit = await cluster.propose({"any": "command"})   # index, term, leader, result
+
+Each node is a :class:`~.actor.RaftAgent` under a one-for-one supervisor (a crashed node is
+restarted with its storage), registered under its id; a :class:`~.actor.RaftClient` actor
+(registered as ``client_name``) submits commands, following redirects and retrying through
+elections. Every command is applied exactly once on every node, in log order; a read
+(:meth:`RaftCluster.get`) goes through the log, so it sees every write committed before it.
+
+On a :class:`~mabeam.sim.SimNetwork`, pass it as ``network`` and the nodes and the client
+become network nodes (latency, loss and partitions apply to them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Iterable, Sequence
+from types import TracebackType
+from typing import Any
+
+import msgspec
+
+from ...._errors import ActorDeadError, ActorError, ConfigError, MabeamError
+from ....runtime import ActorRef, ActorSystem, ChildSpec, Supervisor
+from ....runtime.supervision import restart_child, terminate_child
+from ..kv import Delete, Get, Put
+from .actor import (
+    Cancel,
+    CommandResult,
+    GetNodeState,
+    NodeState,
+    NodeStatus,
+    RaftAgent,
+    RaftClient,
+    Submit,
+)
+from .node import RaftConfig
+from .storage import MemoryStorage, RaftStorage
+
+
+class CommitTimeoutError(MabeamError, TimeoutError):
+    """Commands were not committed and applied within the timeout (no live majority?)."""
+
+    def __init__(self, count: int, timeout: float) -> None:
+        super().__init__(f"{count} command(s) not committed within {timeout:g}s")
+        self.count = count
+        self.timeout = timeout
+
+
+class Committed(msgspec.Struct, frozen=True):
+    """A command applied by the cluster: its log position, the leader, the result."""
+
+    index: int
+    term: int
+    leader: str
+    result: Any = None
+
+
+class ClusterView:
+    """The latest status each node reported (the nodes' observer), and who leads now."""
+
+    def __init__(self, node_ids: Sequence[str], system: ActorSystem) -> None:
+        self.node_ids = list(node_ids)
+        self.statuses: dict[str, NodeStatus] = {}
+        self._system = system
+        self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
+
+    def update(self, status: NodeStatus) -> None:
+        """Observer callback of every node: record, wake waiters whose condition now holds."""
+        self.statuses[status.id] = status
+        if self._waiters:
+            still = []
+            for condition, waiter in self._waiters:
+                if waiter.done():
+                    continue
+                if condition():
+                    waiter.set_result(None)
+                else:
+                    still.append((condition, waiter))
+            self._waiters = still
+
+    def running(self, node_id: str) -> bool:
+        """Whether the node's actor runs now."""
+        return self._system.whereis(node_id) is not None
+
+    def leader(self) -> str | None:
+        """The running node that leads in the highest term, or None during an election."""
+        best: NodeStatus | None = None
+        for node_id in self.node_ids:
+            status = self.statuses.get(node_id)
+            if status is None or status.role != "leader" or not self.running(node_id):
+                continue
+            if best is None or status.term > best.term:
+                best = status
+        return None if best is None else best.id
+
+    async def wait(self, condition: Callable[[], bool], timeout: float | None = None) -> None:
+        """Return once ``condition()`` holds (checked at every status change)."""
+        if condition():
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((condition, waiter))
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+
+
+class RaftCluster:
+    """A Raft cluster of actors and a client to it (see the module docstring).
+
+    ``seed`` (or ``rng``) drives every random choice of the nodes (election timeouts);
+    ``storages`` gives each node its durable store (default: a fresh
+    :class:`~.storage.MemoryStorage` each, kept across restarts of the node).
+    """
+
+    def __init__(
+        self,
+        system: ActorSystem,
+        node_ids: Sequence[str],
+        *,
+        config: RaftConfig | None = None,
+        seed: int | str = 0,
+        storages: dict[str, RaftStorage] | None = None,
+        client_name: str = "raft-client",
+        network: Any = None,
+        retry_ms: float | None = None,
+    ) -> None:
+        ids = list(node_ids)
+        if not ids:
+            raise ConfigError("node_ids", "needs at least one node")
+        if len(set(ids)) != len(ids) or not all(isinstance(i, str) and i for i in ids):
+            raise ConfigError("node_ids", f"must be unique non-empty strings, got {ids!r}")
+        if client_name in ids:
+            raise ConfigError("client_name", f"{client_name!r} is also a node id")
+        self.system = system
+        self.node_ids = ids
+        self.config = config if config is not None else RaftConfig()
+        self.storages: dict[str, RaftStorage] = {i: MemoryStorage() for i in ids}
+        if storages:
+            unknown = [i for i in storages if i not in self.storages]
+            if unknown:
+                raise ConfigError("storages", f"names no node: {unknown!r}", allowed=ids)
+            self.storages.update(storages)
+        self.client_name = client_name
+        self.network = network
+        high = self.config.election_timeout_ms[1]
+        self.retry_ms = retry_ms if retry_ms is not None else 2.0 * high
+        self.view = ClusterView(ids, system)
+        self._rngs = {i: random.Random(f"{seed}:raft:{i}") for i in ids}
+        self._futures: dict[int, asyncio.Future[Committed]] = {}
+        self._next_seq = 1
+        self._client: ActorRef | None = None
+        self._supervisor: ActorRef | None = None
+        self._owned: list[ActorRef] = []
+
+    # ------------------------------------------------------------------ set-up
+
+    def agent_spec(self, node_id: str) -> tuple[type[RaftAgent], tuple[Any, ...], dict[str, Any]]:
+        """(class, args, kwargs) of node ``node_id``: for a supervisor's ChildSpec."""
+        args = (
+            node_id,
+            self.node_ids,
+            self.storages[node_id],
+            self.config,
+            self._rngs[node_id],
+            self.view.update,
+        )
+        return RaftAgent, args, {}
+
+    def client_spec(self) -> tuple[type[RaftClient], tuple[Any, ...], dict[str, Any]]:
+        """(class, args, kwargs) of the client actor."""
+        kwargs = {"retry_ms": self.retry_ms, "backoff_ms": self.config.heartbeat_ms}
+        return RaftClient, (self.node_ids, self._on_result), kwargs
+
+    def attach(self, client: ActorRef, supervisor: ActorRef | None = None) -> None:
+        """Use a client actor (and the nodes' supervisor) that someone else spawned."""
+        self._client = client
+        self._supervisor = supervisor
+
+    async def start(self) -> None:
+        """Spawn the nodes under a supervisor, and the client."""
+        if self._client is not None:
+            raise RuntimeError("the cluster is running already")
+        if self.network is not None:
+            for node_id in [*self.node_ids, self.client_name]:
+                self.network.add_node(node_id)
+        specs = []
+        for node_id in self.node_ids:
+            actor, args, kwargs = self.agent_spec(node_id)
+            specs.append(
+                ChildSpec(
+                    id=node_id,
+                    actor=actor,
+                    args=args,
+                    kwargs=kwargs,
+                    name=node_id,
+                    restart="transient",
+                    shutdown=0,
+                )
+            )
+        supervisor = await self.system.spawn(Supervisor, specs, intensity=1_000_000, period=1.0)
+        client_class, client_args, client_kwargs = self.client_spec()
+        client = await self.system.spawn(
+            client_class, *client_args, name=self.client_name, **client_kwargs
+        )
+        self._owned = [client, supervisor]
+        self.attach(client, supervisor)
+
+    async def stop(self) -> None:
+        """Stop the client and the nodes; commands still waiting fail with ActorDeadError."""
+        owned, self._owned = self._owned, []
+        for ref in owned:
+            await ref.stop()
+        self._client = None
+        for future in self._futures.values():
+            if not future.done():
+                future.set_exception(ActorDeadError(self.client_name, "propose"))
+        self._futures.clear()
+
+    async def __aenter__(self) -> RaftCluster:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------------ commands
+
+    async def propose(self, command: Any, *, timeout: float | None = None) -> Committed:
+        """Replicate ``command``; return once it is committed and applied."""
+        return (await self.propose_many([command], timeout=timeout))[0]
+
+    async def propose_many(
+        self, commands: Iterable[Any], *, timeout: float | None = None
+    ) -> list[Committed]:
+        """Replicate ``commands`` as one batch, in order; return each once all are applied."""
+        client = self._require_client()
+        loop = asyncio.get_running_loop()
+        pairs = []
+        futures = []
+        for command in commands:
+            seq = self._next_seq
+            self._next_seq += 1
+            future: asyncio.Future[Committed] = loop.create_future()
+            self._futures[seq] = future
+            pairs.append((seq, command))
+            futures.append(future)
+        if not pairs:
+            return []
+        client.tell(Submit(tuple(pairs)))
+        try:
+            return list(await asyncio.wait_for(asyncio.gather(*futures), timeout))
+        except TimeoutError:
+            seqs = tuple(seq for seq, _ in pairs)
+            for seq in seqs:
+                self._futures.pop(seq, None)
+            if client.is_alive:
+                client.tell(Cancel(seqs))
+            assert timeout is not None
+            raise CommitTimeoutError(len(seqs), timeout) from None
+
+    async def set(self, key: str, value: Any, *, timeout: float | None = None) -> Any:
+        """Set ``key`` to ``value``; returns the previous value (None if none)."""
+        return (await self.propose(Put(key, value), timeout=timeout)).result
+
+    async def get(self, key: str, *, timeout: float | None = None) -> Any:
+        """The value of ``key`` (None if none), read through the log: linearizable."""
+        return (await self.propose(Get(key), timeout=timeout)).result
+
+    async def delete(self, key: str, *, timeout: float | None = None) -> Any:
+        """Remove ``key``; returns the value it had (None if none)."""
+        return (await self.propose(Delete(key), timeout=timeout)).result
+
+    def _on_result(self, seq: int, result: CommandResult, leader: str) -> None:
+        future = self._futures.pop(seq, None)
+        if future is not None and not future.done():
+            future.set_result(Committed(result.index, result.term, leader, result.result))
+
+    def _require_client(self) -> ActorRef:
+        if self._client is None:
+            raise RuntimeError("the cluster is not started (use `async with RaftCluster(...)`)")
+        return self._client
+
+    # ------------------------------------------------------------------ nodes
+
+    def leader(self) -> str | None:
+        """The node leading now (the highest term's running leader), or None."""
+        return self.view.leader()
+
+    async def wait_for_leader(self, timeout: float | None = None) -> str:
+        """Wait until some node leads; return its id."""
+        await self.view.wait(lambda: self.view.leader() is not None, timeout)
+        leader = self.view.leader()
+        assert leader is not None
+        return leader
+
+    async def state(self, node_id: str) -> NodeState:
+        """One node's state; a node that is down reports role "down" and its durable state."""
+        if node_id not in self.storages:
+            raise ConfigError("node_id", f"{node_id!r} is not a node", allowed=self.node_ids)
+        ref = self.system.whereis(node_id)
+        if ref is not None:
+            try:
+                state = await ref.ask(GetNodeState(), timeout=None)
+            except ActorError:
+                pass
+            else:
+                assert isinstance(state, NodeState)
+                return state
+        hard, log = self.storages[node_id].load()
+        status = self.view.statuses.get(node_id)
+        commit_index = 0 if status is None else status.commit_index
+        return NodeState(node_id, "down", hard.term, commit_index, None, log)
+
+    async def states(self) -> dict[str, NodeState]:
+        """Every node's state, in node order."""
+        return {node_id: await self.state(node_id) for node_id in self.node_ids}
+
+    async def crash(self, node_id: str) -> None:
+        """Stop a node at once (volatile state lost, storage kept)."""
+        await terminate_child(self._require_supervisor(), node_id)
+
+    async def restart(self, node_id: str) -> None:
+        """Start a crashed node again: it loads its storage and rejoins."""
+        await restart_child(self._require_supervisor(), node_id)
+
+    def _require_supervisor(self) -> ActorRef:
+        if self._supervisor is None:
+            raise RuntimeError("the cluster has no supervisor (not started, or attached without)")
+        return self._supervisor

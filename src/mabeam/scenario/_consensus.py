@@ -1,0 +1,223 @@
+"""The ``consensus`` scenario kind: voting (three rules) and Raft; PBFT and chain later.
+
+Voting: each agent is a :class:`~mabeam.protocols.consensus.voting_actor.Voter`, the
+coordinator asks each for its ballot within ``reply_timeout_ms`` and counts.
+
+Raft: each agent hosts a Raft node (its :class:`MemoryStorage` survives a crash-restart);
+the coordinator is the cluster's client. It submits the proposals in order, retrying
+through redirects and elections; ``"@leader"`` crash targets find the leader through the
+nodes' reports. Once every proposal is applied, the run waits for the faults still
+scheduled before ``timeout_ms`` and for the live nodes to catch up (at most two election
+timeouts), then reports each node's final state. No commit within ``timeout_ms``: error
+``no_quorum``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import msgspec
+
+from ..protocols.consensus.kv import ClientCommand
+from ..protocols.consensus.raft import Entry, RaftConfig
+from ..protocols.consensus.raft.actor import NodeState
+from ..protocols.consensus.raft.api import Committed, CommitTimeoutError, RaftCluster
+from ..protocols.consensus.voting import VOTING_ALGORITHMS, VotingOutcome
+from ..protocols.consensus.voting_actor import RunVote, Voter, VotingCoordinator
+from ._run import Outcome, RunError, ScenarioRun, register_protocol
+from ._schema import AgentSpec, ConsensusOptions, Scenario
+
+IMPLEMENTED = (*VOTING_ALGORITHMS, "raft")
+"""The algorithms of ``kind = "consensus"`` that run today."""
+
+
+class LogEntry(msgspec.Struct, frozen=True):
+    """A log entry as results show it: ``command`` None is a leader's no-op."""
+
+    index: int
+    term: int
+    command: Any = None
+
+
+class NodeReport(msgspec.Struct, frozen=True):
+    """A node's final state in the result (``role`` "down" for a crashed node)."""
+
+    role: str
+    term: int
+    commit_index: int
+    log: list[LogEntry]
+
+
+class RaftResult(msgspec.Struct, frozen=True):
+    """The Raft result fields of PROTOCOLS.md."""
+
+    consensus: Any
+    algorithm: str
+    leader: str
+    term: int
+    index: int
+    acknowledgments: list[str]
+    committed: bool
+    nodes: dict[str, NodeReport]
+
+
+def refuse(scenario: Scenario) -> tuple[str, str] | None:
+    """(field, problem) when the scenario asks for an algorithm not implemented yet."""
+    options = scenario.protocol
+    assert isinstance(options, ConsensusOptions)
+    if options.algorithm not in IMPLEMENTED:
+        return "protocol.algorithm", f"algorithm {options.algorithm!r} is not implemented yet"
+    return None
+
+
+async def drive(run: ScenarioRun) -> Outcome:
+    """Run the scenario's algorithm."""
+    options: ConsensusOptions = run.options
+    if options.algorithm == "raft":
+        return await _raft(run, options)
+    return await _vote(run, options)
+
+
+# ---------------------------------------------------------------------- voting
+
+
+def _voter(agent: AgentSpec) -> tuple[type[Voter], tuple[Any, ...], dict[str, Any]]:
+    return Voter, (agent.id, agent.vote), {}
+
+
+async def _vote(run: ScenarioRun, options: ConsensusOptions) -> Outcome:
+    await run.spawn_agents(_voter)
+    weights = {agent.id: agent.weight for agent in run.scenario.agents}
+    weights.update(options.weights or {})
+    coordinator = await run.spawn_coordinator(
+        VotingCoordinator,
+        run.agent_ids,
+        options.proposals,
+        options.algorithm,
+        options.reply_timeout_ms / 1000.0,
+        weights,
+    )
+    await run.start_faults()
+    outcome: VotingOutcome = await coordinator.ask(RunVote(), timeout=None)
+    if outcome.error is not None:
+        error = outcome.error
+        return Outcome(
+            ok=False, error=RunError(code=error.code, message=error.message, details=error.details)
+        )
+    return Outcome(ok=True, result=outcome.result)
+
+
+# ---------------------------------------------------------------------- raft
+
+
+def _config(options: ConsensusOptions) -> RaftConfig:
+    low, high = options.election_timeout_ms
+    return RaftConfig(
+        election_timeout_ms=(float(low), float(high)),
+        heartbeat_ms=float(options.heartbeat_ms),
+        pre_vote=options.pre_vote,
+        check_quorum=options.check_quorum,
+    )
+
+
+def _entry(entry: Entry) -> LogEntry:
+    data = entry.data
+    command = data.command if isinstance(data, ClientCommand) else data
+    return LogEntry(entry.index, entry.term, command)
+
+
+def _report(state: NodeState) -> NodeReport:
+    return NodeReport(state.role, state.term, state.commit_index, [_entry(e) for e in state.log])
+
+
+def holders(states: dict[str, NodeState], index: int, term: int) -> list[str]:
+    """Ids of the nodes whose log holds the entry (index, term), in node order."""
+    return [
+        node_id
+        for node_id, state in states.items()
+        if len(state.log) >= index and state.log[index - 1].term == term
+    ]
+
+
+async def _raft(run: ScenarioRun, options: ConsensusOptions) -> Outcome:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    config = _config(options)
+    cluster = RaftCluster(
+        run.system,
+        run.agent_ids,
+        config=config,
+        seed=run.rng.getrandbits(64),
+        client_name="coordinator",
+        retry_ms=2.0 * config.election_timeout_ms[1],
+    )
+    await run.spawn_agents(lambda agent: cluster.agent_spec(agent.id))
+    client_class, args, kwargs = cluster.client_spec()
+    client = await run.spawn_coordinator(client_class, *args, **kwargs)
+    cluster.attach(client, run.agents_supervisor)
+    run.leader = cluster.leader
+    await run.start_faults()
+    timeout = options.timeout_ms / 1000.0
+    commits: list[Committed] = []
+    try:
+        for proposal in options.proposals:
+            remaining = max(0.0, start + timeout - loop.time())
+            commits.append(await cluster.propose(proposal, timeout=remaining))
+    except CommitTimeoutError:
+        message = (
+            f"proposal {len(commits)} not committed within {options.timeout_ms} ms "
+            "(no live majority)"
+        )
+        return Outcome(ok=False, error=RunError(code="no_quorum", message=message))
+    first = commits[0]
+    acknowledgments = holders(await cluster.states(), first.index, first.term)
+    await _settle(run, cluster, start, commits[-1].index)
+    states = await cluster.states()
+    result = RaftResult(
+        consensus=options.proposals[0],
+        algorithm="raft",
+        leader=first.leader,
+        term=first.term,
+        index=first.index,
+        acknowledgments=acknowledgments,
+        committed=True,
+        nodes={node_id: _report(state) for node_id, state in states.items()},
+    )
+    return Outcome(ok=True, result=result)
+
+
+async def _settle(run: ScenarioRun, cluster: RaftCluster, start: float, index: int) -> None:
+    """Let the faults scheduled before the timeout happen, then the live nodes catch up."""
+    options: ConsensusOptions = run.options
+    loop = asyncio.get_running_loop()
+    last_fault = max(
+        (f.at_ms for f in run.scenario.faults if f.at_ms <= options.timeout_ms), default=0
+    )
+    # One ms past the last fault: a crash at that time is applied by then.
+    delay = start + (last_fault + 1.0) / 1000.0 - loop.time()
+    if last_fault and delay > 0:
+        await asyncio.sleep(delay)
+    view = cluster.view
+
+    def caught_up() -> bool:
+        """A leader whose whole log is committed, and known so by every live node."""
+        leader = view.leader()
+        if leader is None:
+            return False
+        target = max(index, view.statuses[leader].last_index)
+        for node_id in cluster.node_ids:
+            status = view.statuses.get(node_id)
+            if view.running(node_id) and (status is None or status.commit_index < target):
+                return False
+        return True
+
+    # Past the bound, report the state as it is: a partition may keep a node behind.
+    with contextlib.suppress(TimeoutError):
+        await view.wait(caught_up, 2.0 * options.election_timeout_ms[1] / 1000.0)
+
+
+def register() -> None:
+    """Make ``kind = "consensus"`` runnable."""
+    register_protocol("consensus", drive, refuse=refuse)
