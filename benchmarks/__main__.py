@@ -11,12 +11,13 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from . import runtime, sim
+from . import hierarchy, runtime, sim
 from ._common import QUICK_DIVISOR, Json, configure_logging, environment, progress
 
 SUITES: dict[str, Callable[[bool], Json]] = {
     "runtime": runtime.run,
     "sim": sim.run,
+    "hierarchy": hierarchy.run,
 }
 """Every suite by name, run in this order when no ``--suite`` is given."""
 

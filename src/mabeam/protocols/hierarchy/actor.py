@@ -1,0 +1,268 @@
+"""The hierarchy's actors: an agent that answers for itself and its subtree, and a round.
+
+:class:`HierarchyAgent` is both a participant and a (sub-)coordinator: asked with
+:class:`Collect`, it asks its children by ``tell`` (found by name), folds their
+:class:`Partial` answers into its own value with a :class:`Gathering` and answers its
+asker with one :class:`Partial`. It never blocks its mailbox: answers and its own
+:class:`Expired` timers arrive as messages, so it can serve several requests at once
+(a grandparent that adopted it while its parent is slow, say).
+
+:class:`HierarchyRound` starts one round at the root and resolves a future with the
+:class:`HierarchyResult` (or error ``root_down``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from ...runtime import Actor, ActorRef, Timer
+from .aggregate import Aggregate, finish, of
+from .gathering import Batch, Gathering
+from .messages import Begin, Collect, Expired, GetValue, Partial, SetValue
+from .structure import Structure
+
+ROOT_DOWN = "root_down"
+
+
+class HierarchyResult(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A round's outcome (PROTOCOLS.md): ``error`` is ``root_down`` when it had none."""
+
+    value: float | None
+    responders: int
+    missing: list[str]
+    depth: int
+    messages: int
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(slots=True)
+class _Job:
+    gathering: Gathering
+    reply_to: ActorRef
+    request: int
+    collect: Collect
+    timers: list[Timer] = field(default_factory=list)
+
+
+class HierarchyAgent(Actor):
+    """An agent with a numeric value, coordinating its children in ``structure``.
+
+    Override :meth:`current_value` to answer with something computed at request time.
+    """
+
+    def __init__(self, agent_id: str, value: float, structure: Structure) -> None:
+        self.agent_id = agent_id
+        self.value = float(value)
+        self.structure = structure
+        self.node = structure.index[agent_id]
+        self._jobs: dict[int, _Job] = {}
+        self._next_job = 0
+
+    def current_value(self) -> float:
+        """The value this agent answers with (its ``value`` unless overridden)."""
+        return self.value
+
+    async def receive(self, message: Any) -> Any:
+        if isinstance(message, Partial):
+            self._partial(message)
+        elif isinstance(message, Collect):
+            self._collect(message)
+        elif isinstance(message, Expired):
+            job = self._jobs.get(message.gathering)
+            if job is not None:
+                self._expired(message, job)
+        elif isinstance(message, SetValue):
+            self.value = float(message.value)
+        elif isinstance(message, GetValue):
+            return self.value
+        else:
+            raise TypeError(f"unexpected message {type(message).__name__}")
+        return None
+
+    def _collect(self, message: Collect) -> None:
+        sender = self.context.sender
+        if sender is None:
+            self.context.log.warning("hierarchy_request_without_sender", agent=self.agent_id)
+            return
+        own = of(self.current_value(), message.aggregate)
+        timeout = message.reply_timeout_ms / 1000.0
+        gathering = Gathering(self.structure, self.node, own, timeout)
+        if not self.structure.children[self.node]:  # a leaf answers at once
+            sender.tell(gathering.partial(message.request))
+            return
+        self._next_job += 1
+        key = self._next_job
+        job = _Job(gathering, sender, message.request, message)
+        self._jobs[key] = job
+        self._ask(key, job, gathering.start())
+        self._maybe_done(key, job)
+
+    def _ask(self, key: int, job: _Job, batches: list[Batch]) -> None:
+        whereis = self.context.whereis
+        ids = self.structure.ids
+        gathering = job.gathering
+        collect = msgspec.structs.replace(job.collect, request=key)
+        while batches:
+            more: list[Batch] = []
+            for batch in batches:
+                job.timers.append(self.context.send_after(batch.wait, Expired(key, batch.number)))
+                for node in batch.nodes:
+                    ref = whereis(ids[node])
+                    if ref is None:
+                        more += gathering.unreachable(node)
+                        self.context.log.info(
+                            "hierarchy_child_skipped",
+                            agent=self.agent_id,
+                            child=ids[node],
+                            reason="not_running",
+                        )
+                    else:
+                        gathering.sent()
+                        ref.tell(collect)
+            batches = more
+
+    def _expired(self, message: Expired, job: _Job) -> None:
+        gathering = job.gathering
+        known = len(gathering.missing)
+        batches = gathering.expired(message.batch)
+        for child in gathering.missing[known:]:
+            self.context.log.info(
+                "hierarchy_child_skipped", agent=self.agent_id, child=child, reason="timeout"
+            )
+        self._ask(message.gathering, job, batches)
+        self._maybe_done(message.gathering, job)
+
+    def _partial(self, message: Partial) -> None:
+        job = self._jobs.get(message.request)
+        sender = self.context.sender
+        if job is None or sender is None or sender.name is None:
+            return
+        node = self.structure.index.get(sender.name)
+        if node is not None and job.gathering.answered(node, message):
+            self._maybe_done(message.request, job)
+
+    def _maybe_done(self, key: int, job: _Job) -> None:
+        if not job.gathering.done:
+            return
+        for timer in job.timers:
+            timer.cancel()
+        del self._jobs[key]
+        job.reply_to.tell(job.gathering.partial(job.request))
+
+
+class HierarchyRound(Actor):
+    """Runs one round from the root; resolves ``done`` with the :class:`HierarchyResult`.
+
+    Told :class:`Begin`, it sends the request to the root (found by name) and waits for
+    its answer as long as a parent would (:meth:`Structure.wait`); a root that is not
+    running or does not answer in time is error ``root_down``.
+    """
+
+    def __init__(
+        self,
+        structure: Structure,
+        aggregate: Aggregate,
+        reply_timeout: float,
+        done: asyncio.Future[HierarchyResult],
+        *,
+        variable: str | None = None,
+    ) -> None:
+        self.structure = structure
+        self.aggregate: Aggregate = aggregate
+        self.reply_timeout = reply_timeout
+        self.done = done
+        self.variable = variable
+        self._timer: Timer | None = None
+        self._started = 0.0
+
+    async def receive(self, message: Any) -> None:
+        if isinstance(message, Begin):
+            self._begin()
+        elif isinstance(message, Partial):
+            if message.request == 1 and self.context.sender is not None:
+                self._finish(message)
+        elif isinstance(message, Expired):
+            self._root_down("the root did not answer in time")
+        else:
+            raise TypeError(f"unexpected message {type(message).__name__}")
+
+    def _begin(self) -> None:
+        structure = self.structure
+        self._started = self.context.time()
+        self.context.log.info(
+            "coordination_started",
+            protocol="hierarchy",
+            variable=self.variable,
+            agents=len(structure),
+            structure=structure.shape,
+            aggregate=self.aggregate,
+        )
+        root = self.context.whereis(structure.root)
+        if root is None:
+            self._root_down("the root is not running")
+            return
+        wait = structure.wait(0, self.reply_timeout)
+        self._timer = self.context.send_after(wait, Expired(0, 0))
+        timeout_ms = self.reply_timeout * 1000.0
+        root.tell(Collect(1, self.aggregate, timeout_ms, self.variable))
+
+    def _finish(self, partial: Partial) -> None:
+        if self.done.done():
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        summary = partial.summary
+        result = HierarchyResult(
+            value=finish(summary, self.aggregate),
+            responders=summary.count,
+            missing=list(partial.missing),
+            depth=self.structure.depth,
+            messages=partial.messages,
+        )
+        self._report(result)
+
+    def _root_down(self, why: str) -> None:
+        if self.done.done():
+            return
+        result = HierarchyResult(
+            value=None,
+            responders=0,
+            missing=sorted(self.structure.ids),
+            depth=self.structure.depth,
+            messages=0,
+            error=ROOT_DOWN,
+        )
+        self.context.log.warning(
+            "hierarchy_root_down", root=self.structure.root, variable=self.variable, why=why
+        )
+        self._report(result)
+
+    def _report(self, result: HierarchyResult) -> None:
+        log = self.context.log
+        log.info(
+            "coordination_result",
+            protocol="hierarchy",
+            variable=self.variable,
+            ok=result.ok,
+            value=result.value,
+            error=result.error,
+            responders=result.responders,
+            missing=len(result.missing),
+            messages=result.messages,
+        )
+        elapsed_ms = round((self.context.time() - self._started) * 1000.0, 6)
+        log.info(
+            "coordination_stopped",
+            protocol="hierarchy",
+            variable=self.variable,
+            elapsed_ms=elapsed_ms,
+        )
+        self.done.set_result(result)

@@ -1,0 +1,166 @@
+"""``kind = "hierarchy"`` scenarios: dead sub-coordinators adopted, root down, layers, faults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mabeam import ScenarioError
+from mabeam.scenario import parse_scenario, run_scenario
+
+
+def scenario(
+    n: int = 13,
+    *,
+    protocol: str = 'structure = "tree"\nbranching_factor = 3\n',
+    faults: str = "",
+    network: str = "",
+    values: list[float] | None = None,
+) -> bytes:
+    values = values or [float(i + 1) for i in range(n)]
+    agents = "".join(f'[[agents]]\nid = "a{i:02d}"\nvalue = {values[i]}\n' for i in range(n))
+    return (
+        f'name = "h"\nseed = 3\n[protocol]\nkind = "hierarchy"\nreply_timeout_ms = 100\n'
+        f"{protocol}{agents}{network}{faults}"
+    ).encode()
+
+
+def run(document: bytes) -> Any:
+    report, _ = run_scenario(parse_scenario(document, path="h.toml", fmt="toml"), path="h.toml")
+    return report
+
+
+def crash(agent: str, at_ms: int = 0) -> str:
+    return f'[[faults]]\nat_ms = {at_ms}\ncrash = "{agent}"\n'
+
+
+def test_every_agent_up_gives_the_documented_result() -> None:
+    """13 agents, tree, branching 3, all up: mean 7, depth 3, 24 messages, none missing."""
+    report = run(scenario())
+    assert report.ok
+    assert report.result == {
+        "value": 7.0,
+        "responders": 13,
+        "missing": [],
+        "depth": 3,
+        "messages": 24,
+    }
+
+
+def test_dead_sub_coordinator_is_skipped_and_its_children_adopted() -> None:
+    """a01 down from the start: only a01 is missing; a04..a06 answer the root directly."""
+    report = run(scenario(faults=crash("a01")))
+    assert report.ok
+    assert report.result["missing"] == ["a01"]
+    assert report.result["responders"] == 12
+    assert report.result["value"] == (91.0 - 2.0) / 12
+
+
+def test_partitioned_sub_coordinator_times_out_and_is_bypassed() -> None:
+    """a01 cut off: the root waits for it, gives up, and asks a04..a06 itself."""
+    partition = '[[faults]]\nat_ms = 0\npartition = [["a01"]]\n'
+    report = run(scenario(faults=partition))
+    assert report.result["missing"] == ["a01"]
+    assert report.result["responders"] == 12
+    # The root waited a01's whole wait (height 2: 3 x 100 ms) before adopting its children.
+    assert report.stats.virtual_ms >= 300.0
+    # Requests: 9 in the tree (a01 never forwards its 3) + 3 adopted; 11 answers.
+    assert report.result["messages"] == 12 + 11
+
+
+def test_dead_node_deep_in_a_large_tree_is_bypassed() -> None:
+    """1,000 agents, branching 10: a depth-3 node and a depth-2 node down, only they missing."""
+    report = run(
+        scenario(
+            1000,
+            protocol='structure = "tree"\nbranching_factor = 10\naggregate = "sum"\n',
+            faults=crash("a15") + crash("a03"),
+        )
+    )
+    assert report.ok
+    assert report.result["missing"] == ["a03", "a15"]
+    assert report.result["value"] == sum(range(1, 1001)) - 16.0 - 4.0
+    assert report.result["depth"] == 4
+
+
+def test_crash_in_the_middle_of_the_round_is_bypassed() -> None:
+    """A leaf's parent crashing after the request left the root is timed out, not waited on."""
+    network = "[network]\nlatency_ms = 10\n"
+    report = run(scenario(faults=crash("a02", at_ms=5), network=network))
+    assert report.ok
+    assert report.result["missing"] == ["a02"]
+    assert report.result["responders"] == 12
+
+
+def test_root_down_is_error_root_down() -> None:
+    """The first agent down: no result, error root_down."""
+    report = run(scenario(faults=crash("a00")))
+    assert not report.ok
+    assert report.result is None
+    assert report.error.code == "root_down"
+
+
+def test_root_crashing_mid_round_is_root_down() -> None:
+    """The root dies after it was asked: its answer never comes, root_down."""
+    report = run(scenario(faults=crash("a00", at_ms=1), network="[network]\nlatency_ms = 2\n"))
+    assert report.error.code == "root_down"
+
+
+@pytest.mark.parametrize(
+    ("aggregate", "value"),
+    [
+        pytest.param("median", 4.0, id="median"),
+        pytest.param("vote", 4.0, id="vote"),
+        pytest.param("min", 1.0, id="min"),
+        pytest.param("max", 9.0, id="max"),
+    ],
+)
+def test_layered_structure_aggregates(aggregate: str, value: float) -> None:
+    """Layers as documented; every aggregate runs over them."""
+    layers = '[["a00"], ["a01", "a02"], ["a03", "a04", "a05", "a06"]]'
+    protocol = f'structure = "layered"\nlayers = {layers}\naggregate = "{aggregate}"\n'
+    report = run(scenario(7, protocol=protocol, values=[1.0, 9.0, 4.0, 4.0, 2.0, 3.0, 8.0]))
+    assert report.result["value"] == value
+    assert report.result["depth"] == 3
+    assert report.result["messages"] == 12
+
+
+def test_star_structure() -> None:
+    """A star is depth 2, one request and one answer per agent but the root."""
+    report = run(scenario(protocol='structure = "star"\n'))
+    assert report.result["depth"] == 2
+    assert report.result["messages"] == 24
+
+
+@pytest.mark.parametrize(
+    ("protocol", "field"),
+    [
+        pytest.param('structure = "layered"\n', "protocol.layers", id="layers-required"),
+        pytest.param(
+            'structure = "layered"\nlayers = [["a01"], ["a00"]]\n',
+            "protocol.layers[0]",
+            id="root-first",
+        ),
+        pytest.param(
+            'structure = "layered"\nlayers = [["a00"], ["a01"]]\n', "protocol.layers", id="missing"
+        ),
+        pytest.param('layers = [["a00"]]\n', "protocol.layers", id="layers-without-layered"),
+    ],
+)
+def test_invalid_layers_are_refused_before_running(protocol: str, field: str) -> None:
+    """Layered validity is checked by the loader: a ScenarioError naming the field."""
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(scenario(3, protocol=protocol), path="h.toml", fmt="toml")
+    assert caught.value.field == field
+
+
+def test_same_seed_same_result_and_trace() -> None:
+    """Byte-identical result and trace for the same scenario and seed, with jitter and faults."""
+    document = scenario(40, network="[network]\nlatency_ms = [1, 9]\n", faults=crash("a02", 3))
+    first, net1 = run_scenario(parse_scenario(document, path="h", fmt="toml"))
+    second, net2 = run_scenario(parse_scenario(document, path="h", fmt="toml"))
+    assert first.result == second.result
+    assert net1.trace is not None
+    assert net2.trace is not None
+    assert net1.trace.to_jsonl() == net2.trace.to_jsonl()
