@@ -56,10 +56,12 @@ class AppendEntries(msgspec.Struct, frozen=True, tag=True):
 class AppendEntriesResponse(msgspec.Struct, frozen=True, tag=True):
     """Success with the index matched, or a rejection with a hint for fast back-off.
 
-    On success ``match_index`` = prev_log_index + len(entries) of the request answered. On
-    rejection ``match_index`` echoes the request's prev_log_index and ``reject_hint`` is the
-    index the leader should retry from (the follower's last index, or the first index of the
-    conflicting term), as etcd's ``RejectHint``.
+    On success ``match_index`` = prev_log_index + len(entries) of the request answered (or
+    the follower's commit index when the request was older than that). On rejection
+    ``match_index`` echoes the request's prev_log_index, and (``reject_hint``,
+    ``reject_term``) is the last entry of the follower's log that could still match, as
+    etcd's ``RejectHint`` / ``LogTerm``: the largest index <= prev_log_index whose term is
+    <= prev_log_term. The leader skips a whole conflicting term per round trip.
     """
 
     src: str
@@ -68,6 +70,7 @@ class AppendEntriesResponse(msgspec.Struct, frozen=True, tag=True):
     success: bool
     match_index: int
     reject_hint: int = 0
+    reject_term: int = 0
 
 
 RaftMessage: TypeAlias = RequestVote | RequestVoteResponse | AppendEntries | AppendEntriesResponse
