@@ -50,7 +50,13 @@ def _summary(report: RunReport) -> str:
         lines.append(f"outcome: {report.error.code}: {report.error.message}")
     if report.result is not None:
         lines.append("result:")
-        lines.extend(f"  {key}: {_short(value)}" for key, value in _items(report.result))
+        for key, value in _items(report.result):
+            if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                # Records (e.g. conflict resolutions): one line each.
+                lines.append(f"  {key}:")
+                lines.extend(f"    - {_short(record, limit=600)}" for record in value)
+            else:
+                lines.append(f"  {key}: {_short(value)}")
     stats = report.stats
     lines.append(
         f"messages: {stats.messages_sent} sent, {stats.messages_delivered} delivered, "
@@ -66,9 +72,9 @@ def _items(result: Any) -> list[tuple[str, Any]]:
     return [("value", result)]
 
 
-def _short(value: Any) -> str:
+def _short(value: Any, limit: int = 200) -> str:
     text = msgspec.json.encode(value).decode()
-    return text if len(text) <= 200 else text[:197] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _run(args: argparse.Namespace) -> int:

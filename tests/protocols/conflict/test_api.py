@@ -149,6 +149,7 @@ async def test_bargaining_is_not_implemented_yet_and_falls_back() -> None:
             strategy="negotiated_settlement",
             fallback_strategy="compromise",
             negotiation_type="bargaining",
+            bargaining_outcomes=[0, 0.5, 1.5],
         )
     (resolution,) = result.resolutions
     assert isinstance(resolution, ValueCompromise)
@@ -241,6 +242,11 @@ def _conflict(**changes: Any) -> Conflict:
             {"conflicts": [_conflict(requested_values=[1.0, float("inf")])]},
             "conflicts[0].requested_values[1]",
             id="inf-value",
+        ),
+        pytest.param(
+            {"conflicts": [_conflict(requested_values=[1.0, 10**400])]},
+            "conflicts[0].requested_values[1]",
+            id="huge-value",
         ),
         pytest.param(
             {"conflicts": [_conflict(requested_values=[1.0, None])]},

@@ -14,7 +14,9 @@ from .actor import ConflictAgent as ConflictAgent
 from .actor import ConflictCoordinator as ConflictCoordinator
 from .messages import AgentTraits as AgentTraits
 from .messages import Conflict as Conflict
+from .messages import ConflictResolved as ConflictResolved
 from .messages import ConflictSettings as ConflictSettings
+from .messages import OutcomeOf as OutcomeOf
 from .messages import ResolveConflicts as ResolveConflicts
 from .resolutions import Allocation as Allocation
 from .resolutions import ConflictResult as ConflictResult
@@ -40,10 +42,12 @@ __all__ = [
     "ConflictAgent",
     "ConflictCoordinator",
     "ConflictResult",
+    "ConflictResolved",
     "ConflictSettings",
     "FailedResolution",
     "LeaderDecision",
     "NegotiatedSettlement",
+    "OutcomeOf",
     "PriorityOverride",
     "Resolution",
     "ResolveConflicts",

@@ -31,6 +31,7 @@ from .messages import (
     ConflictSettings,
     JoinNegotiation,
     NegotiationJoined,
+    OutcomeOf,
     ResolutionNoted,
     ResolveConflicts,
 )
@@ -38,6 +39,9 @@ from .resolutions import ConflictResult, Failure, Resolution, StrategyFailure, c
 
 BARGAINING_NOT_IMPLEMENTED = "bargaining_not_implemented"
 STRATEGY_CRASHED = "strategy_crashed"
+AUCTION_LOST = "auction_lost"
+AUCTION_BOUND = 3
+"""How many reply timeouts the coordinator waits for an auction's result."""
 
 
 class ConflictAgent(Actor):
@@ -76,6 +80,8 @@ class ConflictAgent(Actor):
             variable_id = message.resolution.variable_id
             self.outcomes[variable_id] = message.resolution
             return ResolutionNoted(agent=self.agent_id, variable_id=variable_id)
+        if isinstance(message, OutcomeOf):
+            return self.outcomes.get(message.variable_id)
         raise TypeError(f"unexpected message {type(message).__name__}")
 
 
@@ -182,15 +188,23 @@ class ConflictCoordinator(Actor):
         if self.auction_node is not None:
             name = f"{self.context.name or 'conflicts'}.auction-{self._auctions}"
             self.auction_node(name)
-        result = await run_auction(
-            self.context.system,
-            conflict.variable_id,
-            list(agents),
-            auction_type="sealed_bid",
-            payment_rule=settings.payment_rule,
-            reply_timeout=settings.reply_timeout,
-            name=name,
-        )
+        # The coordinator and its auctioneer talk over the network too, and a lost
+        # RunAuction or AuctionResult must not hang the run: the sealed-bid round takes
+        # one reply_timeout, each hop less than one.
+        bound = AUCTION_BOUND * settings.reply_timeout
+        try:
+            async with asyncio.timeout(bound):
+                result = await run_auction(
+                    self.context.system,
+                    conflict.variable_id,
+                    list(agents),
+                    auction_type="sealed_bid",
+                    payment_rule=settings.payment_rule,
+                    reply_timeout=settings.reply_timeout,
+                    name=name,
+                )
+        except TimeoutError:
+            return Failure(AUCTION_LOST, f"no auction result within {bound:g}s")
         return strategies.settle(
             conflict,
             winner=result.winner,

@@ -4,7 +4,8 @@
 :class:`ConflictSettings` holds the strategy options of PROTOCOLS.md;
 :class:`ResolveConflicts` asks a coordinator to resolve a batch; :class:`JoinNegotiation`
 tells an agent what it asks for before a negotiated settlement's auction;
-:class:`ConflictResolved` tells each affected agent the outcome.
+:class:`ConflictResolved` tells each affected agent the outcome, which
+:class:`OutcomeOf` asks an agent for again.
 """
 
 from __future__ import annotations
@@ -99,4 +100,10 @@ class ResolutionNoted(msgspec.Struct, frozen=True, tag=True):
     """Agent → coordinator: ``agent`` has taken note of the outcome for ``variable_id``."""
 
     agent: str
+    variable_id: str
+
+
+class OutcomeOf(msgspec.Struct, frozen=True, tag=True):
+    """Anyone → agent: the last resolution it was told of for ``variable_id`` (or None)."""
+
     variable_id: str

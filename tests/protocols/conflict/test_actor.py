@@ -1,0 +1,150 @@
+"""The actors from application code: agents bid, are told outcomes, forget when restarted."""
+
+from __future__ import annotations
+
+import pytest
+
+from mabeam import ActorSystem
+from mabeam.protocols.auction import Bid, CallForBids, Decline
+from mabeam.protocols.conflict import (
+    AgentTraits,
+    Conflict,
+    ConflictAgent,
+    ConflictCoordinator,
+    ConflictSettings,
+    FailedResolution,
+    NegotiatedSettlement,
+    OutcomeOf,
+    ResolveConflicts,
+    TimeSharing,
+    ValueCompromise,
+    resolve_conflicts,
+)
+from mabeam.protocols.conflict.messages import ConflictResolved, JoinNegotiation
+from mabeam.sim import DROP, SimNetwork
+
+pytestmark = pytest.mark.virtual_time
+
+TRAITS = {
+    "coder": AgentTraits(urgency=2.0),
+    "creative_writer": AgentTraits(importance=1.5),
+    "reviewer": AgentTraits(resources=0.5),
+}
+TEMPERATURE = Conflict(
+    variable_id="temperature",
+    conflicting_agents=["coder", "creative_writer", "reviewer"],
+    requested_values=[0.1, 1.2, 0.5],
+)
+
+
+async def spawn_agents(system: ActorSystem) -> None:
+    for agent, traits in TRAITS.items():
+        await system.spawn(ConflictAgent, agent, traits, name=agent)
+
+
+async def test_negotiated_settlement_among_application_agents() -> None:
+    """Agents spawned by the application bid base_bid · urgency · importance · resources."""
+    async with ActorSystem() as system:
+        await spawn_agents(system)
+        result = await resolve_conflicts(
+            system, [TEMPERATURE], strategy="negotiated_settlement", agents=TRAITS, base_bid=1.0
+        )
+    (resolution,) = result.resolutions
+    assert isinstance(resolution, NegotiatedSettlement)
+    assert (resolution.winning_agent, resolution.resolved_value) == ("coder", 0.1)
+    assert resolution.payment == 2.0
+    assert resolution.bids_received == 3
+
+
+async def test_without_agent_actors_the_auction_has_no_bids() -> None:
+    """No actor under the agents' ids: no bids, the conflict fails with no_bids."""
+    async with ActorSystem() as system:
+        result = await resolve_conflicts(
+            system, [TEMPERATURE], strategy="negotiated_settlement", reply_timeout=0.05
+        )
+    (resolution,) = result.resolutions
+    assert isinstance(resolution, FailedResolution)
+    assert resolution.error == "no_bids"
+    assert not result.ok
+
+
+async def test_agents_are_told_the_outcome_when_asked_to() -> None:
+    """notify_agents: each affected agent notes the resolution for the variable."""
+    async with ActorSystem() as system:
+        await spawn_agents(system)
+        result = await resolve_conflicts(system, [TEMPERATURE], notify_agents=True)
+        for agent in TRAITS:
+            ref = system.whereis(agent)
+            assert ref is not None
+            assert await ref.ask(OutcomeOf(variable_id="temperature")) == result.resolutions[0]
+            assert await ref.ask(OutcomeOf(variable_id="top_p")) is None
+            # An agent answers a call for bids with what it was last told to ask for: none.
+            assert isinstance(
+                await ref.ask(CallForBids(auction_id="x", variable="temperature")), Decline
+            )
+    (resolution,) = result.resolutions
+    assert isinstance(resolution, ValueCompromise)
+
+
+async def test_agent_bids_only_for_what_it_joined() -> None:
+    """A call for bids on a variable it was not told about is declined; else it bids."""
+    agent = ConflictAgent("coder", AgentTraits(urgency=2.0, resources=3.0))
+    async with ActorSystem() as system:
+        ref = await system.spawn(ConflictAgent, "coder", AgentTraits(urgency=2.0, resources=3.0))
+        assert isinstance(await ref.ask(CallForBids(auction_id="a", variable="t")), Decline)
+        assert isinstance(await ref.ask(CallForBids(auction_id="a", variable=None)), Decline)
+        await ref.ask(JoinNegotiation(variable_id="t", value=0.3, base_bid=0.5))
+        assert await ref.ask(CallForBids(auction_id="a", variable="t")) == Bid(
+            amount=3.0, value=0.3
+        )
+        outcome = FailedResolution(
+            variable_id="t", affected_agents=["coder"], strategy="x", error="e", message="m"
+        )
+        await ref.ask(ConflictResolved(resolution=outcome))
+    assert agent.bid_amount(2.0) == 12.0
+
+
+async def test_agent_refuses_unknown_messages() -> None:
+    """Anything else crashes the agent, as a bug should."""
+    async with ActorSystem() as system:
+        ref = await system.spawn(ConflictAgent, "a")
+        with pytest.raises(Exception, match="unexpected message"):
+            await ref.ask("hello")
+
+
+async def test_a_lost_auction_result_fails_the_strategy_instead_of_hanging() -> None:
+    """An auctioneer whose every message is lost: auction_lost after 3 reply timeouts."""
+    network = SimNetwork(seed=1)
+    async with ActorSystem(transport=network) as system:
+        await spawn_agents(system)
+        for agent in TRAITS:
+            network.add_node(agent)
+        network.add_node("coordinator")
+
+        def silence(name: str) -> None:
+            network.add_node(name, exempt=True)
+            network.intercept(name, lambda payload, receiver: DROP)
+
+        coordinator = await system.spawn(
+            ConflictCoordinator, auction_node=silence, name="coordinator"
+        )
+        settings = ConflictSettings(
+            strategy="negotiated_settlement", fallback_strategy="time_sharing", reply_timeout=0.1
+        )
+        start = system.time()
+        result = await coordinator.ask(
+            ResolveConflicts(conflicts=[TEMPERATURE], settings=settings), timeout=None
+        )
+        elapsed = system.time() - start
+    (resolution,) = result.resolutions
+    assert isinstance(resolution, TimeSharing)
+    assert resolution.failures[0].error == "auction_lost"
+    assert 0.3 <= elapsed < 0.4
+
+
+async def test_coordinator_refuses_unknown_messages() -> None:
+    """The coordinator only resolves conflicts."""
+    async with ActorSystem() as system:
+        ref = await system.spawn(ConflictCoordinator)
+        with pytest.raises(Exception, match="unexpected message"):
+            await ref.ask("hello")

@@ -1,0 +1,233 @@
+"""``kind = "conflict"`` end to end on the simulated network: auctions, faults, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+
+from mabeam.cli import main
+from mabeam.scenario import parse_scenario, run_scenario
+
+AGENTS = """
+[[agents]]
+id = "coder"
+urgency = 2.0
+priority = 1
+
+[[agents]]
+id = "creative_writer"
+importance = 1.5
+weight = 3.0
+
+[[agents]]
+id = "reviewer"
+"""
+TEMPERATURE = """
+[[conflicts]]
+variable_id = "temperature"
+conflicting_agents = ["coder", "creative_writer", "reviewer"]
+requested_values = [0.1, 1.2, 0.5]
+"""
+
+
+def scenario(protocol: str, *, conflicts: str = TEMPERATURE, extra: str = "") -> bytes:
+    return (
+        f'name = "conflict test"\nseed = 5\n[protocol]\nkind = "conflict"\n{protocol}\n'
+        f"{AGENTS}{conflicts}{extra}"
+    ).encode()
+
+
+def run(document: bytes, *, seed: int | None = None) -> tuple[Any, Any]:
+    parsed = parse_scenario(document, path="test.toml", fmt="toml")
+    return run_scenario(parsed, seed=seed, path="test.toml")
+
+
+def only(report: Any) -> dict[str, Any]:
+    (resolution,) = report.result["resolutions"]
+    assert isinstance(resolution, dict)
+    return resolution
+
+
+def test_negotiated_settlement_is_an_auction_among_the_agent_actors() -> None:
+    """Bids are base_bid · urgency · importance · resources; the highest wins its value."""
+    report, network = run(scenario('strategy = "negotiated_settlement"\nbase_bid = 2.0'))
+    assert report.ok
+    resolution = only(report)
+    assert resolution["resolution_type"] == "negotiated_settlement"
+    assert resolution["winning_agent"] == "coder"  # 2.0 · 2.0 = 4 > 3 > 2
+    assert resolution["resolved_value"] == 0.1
+    assert resolution["payment"] == 4.0
+    assert resolution["auction_efficiency"] == 1.0
+    assert resolution["bids_received"] == 3
+    bids = [e for e in network.trace.events() if e.event == "deliver" and e.type == "Bid"]
+    assert sorted(e.src for e in bids) == ["coder", "creative_writer", "reviewer"]
+    assert {e.dst for e in bids} == {"coordinator.auction-1"}
+
+
+def test_second_price_and_ties_by_agent_id() -> None:
+    """Equal bids: the smallest agent id wins; second_price pays the second bid."""
+    conflicts = TEMPERATURE.replace(
+        '["coder", "creative_writer", "reviewer"]', '["reviewer", "creative_writer"]'
+    ).replace("[0.1, 1.2, 0.5]", "[0.5, 1.2]")
+    document = scenario(
+        'strategy = "negotiated_settlement"\npayment_rule = "second_price"', conflicts=conflicts
+    ).replace(b"importance = 1.5", b"importance = 1.0")
+    resolution = only(run(document)[0])
+    assert resolution["winning_agent"] == "creative_writer"
+    assert resolution["payment"] == 1.0
+    assert resolution["payment_rule"] == "second_price"
+
+
+def test_a_crashed_agent_does_not_bid_and_nothing_hangs() -> None:
+    """An agent down from the start gets no message; the others settle without it."""
+    faults = '[[faults]]\nat_ms = 0\ncrash = "coder"\n'
+    report, network = run(scenario('strategy = "negotiated_settlement"', extra=faults))
+    resolution = only(report)
+    assert resolution["winning_agent"] == "creative_writer"
+    assert resolution["bids_received"] == 2
+    assert all(e.dst != "coder" for e in network.trace.events() if e.event == "send")
+
+
+def test_an_agent_crashing_mid_auction_is_waited_for_only_until_the_timeout() -> None:
+    """Crashed after joining, before the call for bids: no bid, and the auction ends."""
+    network = "[network]\nlatency_ms = 10\n"
+    faults = '[[faults]]\nat_ms = 25\ncrash = "coder"\n'
+    report, net = run(
+        scenario(
+            'strategy = "negotiated_settlement"\nreply_timeout_ms = 200',
+            extra=network + faults,
+        )
+    )
+    resolution = only(report)
+    assert resolution["winning_agent"] == "creative_writer"
+    joined = [e.src for e in net.trace.events() if e.type == "NegotiationJoined"]
+    assert "coder" in joined
+    assert report.stats.virtual_ms < 1000
+
+
+def test_no_bidder_left_falls_back_or_fails_with_exit_1() -> None:
+    """Every agent down: the auction has no bids; the fallback resolves, else it fails."""
+    faults = "".join(
+        f'[[faults]]\nat_ms = 0\ncrash = "{a}"\n' for a in ("coder", "creative_writer", "reviewer")
+    )
+    fallback = run(
+        scenario(
+            'strategy = "negotiated_settlement"\nfallback_strategy = "compromise"', extra=faults
+        )
+    )[0]
+    assert fallback.ok
+    resolution = only(fallback)
+    assert resolution["resolution_type"] == "compromise"
+    assert resolution["failures"][0]["error"] == "no_bids"
+    failed = run(scenario('strategy = "negotiated_settlement"', extra=faults))[0]
+    assert not failed.ok
+    assert failed.error.code == "unresolved_conflicts"
+    assert only(failed)["resolution_type"] == "failed"
+    assert only(failed)["error"] == "no_bids"
+
+
+def test_the_scenario_agents_traits_drive_the_data_strategies() -> None:
+    """weight, priority from the agent tables reach compromise and priority_override."""
+    resolution = only(
+        run(scenario('strategy = "compromise"\ncompromise_method = "weighted_average"'))[0]
+    )
+    assert resolution["resolved_value"] == pytest.approx((0.1 + 1.2 * 3 + 0.5) / 5)
+    resolution = only(run(scenario('strategy = "priority_override"'))[0])
+    assert resolution["winning_agent"] == "coder"
+    assert resolution["overridden_agents"] == ["creative_writer", "reviewer"]
+
+
+def test_leader_decision_uses_the_leader_option_or_falls_back() -> None:
+    """With leader: its value; without: no_leader, then the fallback."""
+    led = only(run(scenario('strategy = "leader_decision"\nleader = "reviewer"'))[0])
+    assert (led["leader"], led["resolved_value"]) == ("reviewer", 0.5)
+    fallback = only(
+        run(scenario('strategy = "leader_decision"\nfallback_strategy = "time_sharing"'))[0]
+    )
+    assert fallback["resolution_type"] == "time_sharing"
+    assert fallback["failures"][0]["error"] == "no_leader"
+
+
+def test_bargaining_fails_with_a_code_and_the_fallback_runs() -> None:
+    """negotiation_type bargaining is not implemented yet: its own failure code."""
+    resolution = only(
+        run(
+            scenario(
+                'strategy = "negotiated_settlement"\nnegotiation_type = "bargaining"\n'
+                'fallback_strategy = "compromise"'
+            )
+        )[0]
+    )
+    assert resolution["failures"][0]["error"] == "bargaining_not_implemented"
+    assert resolution["resolution_type"] == "compromise"
+
+
+def test_every_agent_is_told_the_outcome() -> None:
+    """The coordinator tells each affected agent the resolution and awaits its answer."""
+    report, network = run(scenario('strategy = "time_sharing"'))
+    told = [
+        e.dst
+        for e in network.trace.events()
+        if e.event == "deliver" and e.type == "ConflictResolved"
+    ]
+    noted = [
+        e.src
+        for e in network.trace.events()
+        if e.event == "deliver" and e.type == "ResolutionNoted"
+    ]
+    assert sorted(told) == sorted(noted) == ["coder", "creative_writer", "reviewer"]
+    assert report.stats.messages_sent == 6
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lossy_network_always_ends_with_a_resolution_per_conflict(seed: int) -> None:
+    """Loss and duplication never hang a run; every conflict gets a resolution, same per seed."""
+    network = (
+        "[network]\nlatency_ms = [1, 30]\ndrop_rate = 0.3\nduplicate_rate = 0.2\nreorder = true\n"
+    )
+    second = TEMPERATURE.replace("temperature", "top_p")
+    document = scenario(
+        'strategy = "negotiated_settlement"\nreply_timeout_ms = 100',
+        conflicts=TEMPERATURE + second,
+        extra=network,
+    )
+    first, net1 = run(document, seed=seed)
+    again, net2 = run(document, seed=seed)
+    assert [r["variable_id"] for r in first.result["resolutions"]] == ["temperature", "top_p"]
+    assert first.result == again.result
+    assert list(net1.trace.events()) == list(net2.trace.events())
+    for resolution in first.result["resolutions"]:
+        assert resolution["resolution_type"] in ("negotiated_settlement", "failed")
+
+
+@pytest.fixture
+def _cli_logging() -> Any:
+    yield
+    structlog.reset_defaults()
+
+
+@pytest.mark.usefixtures("_cli_logging")
+def test_unresolved_conflicts_exit_1_and_still_list_every_resolution(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """mabeam run: one conflict unresolved → exit 1, error unresolved_conflicts, all listed."""
+    labels = TEMPERATURE.replace("temperature", "style").replace(
+        "[0.1, 1.2, 0.5]", '["terse", "florid", "plain"]'
+    )
+    path = tmp_path / "conflicts.toml"
+    path.write_bytes(scenario('strategy = "compromise"', conflicts=TEMPERATURE + labels))
+    assert main(["run", str(path), "--json"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["ok"] is False
+    assert document["error"]["code"] == "unresolved_conflicts"
+    assert "style (non_numeric_values)" in document["error"]["message"]
+    types = [r["resolution_type"] for r in document["result"]["resolutions"]]
+    assert types == ["compromise", "failed"]
+    assert main(["run", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "outcome: unresolved_conflicts" in out
+    assert out.count("    - {") == 2
