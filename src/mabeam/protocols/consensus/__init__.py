@@ -5,6 +5,7 @@ voter actors. Raft lives in :mod:`mabeam.protocols.consensus.raft` (the pure nod
 :class:`RaftCluster` (actors, a client and a key-value store, for application code).
 """
 
+from .kv import Add as Add
 from .kv import ClientCommand as ClientCommand
 from .kv import Delete as Delete
 from .kv import Get as Get
@@ -24,6 +25,7 @@ from .voting_actor import run_vote as run_vote
 
 __all__ = [
     "VOTING_ALGORITHMS",
+    "Add",
     "ClientCommand",
     "CommitTimeoutError",
     "Committed",

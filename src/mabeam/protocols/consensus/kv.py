@@ -1,8 +1,8 @@
 """A replicated key-value state machine: the committed log, applied in order, exactly once.
 
 Each Raft node owns one :class:`KVStateMachine` (volatile: a restarted node rebuilds it by
-applying the committed log again from index 1). Commands are :class:`Put`, :class:`Get`
-and :class:`Delete`; any other value is an opaque command whose result is itself.
+applying the committed log again from index 1). Commands are :class:`Put`, :class:`Get`,
+:class:`Delete` and :class:`Add`; any other value is an opaque command whose result is itself.
 
 Client sessions (Raft thesis §6.3): a client tags each command with its id and a sequence
 number (:class:`ClientCommand`). A client retries through redirects and elections, so the
@@ -37,6 +37,16 @@ class Delete(msgspec.Struct, frozen=True, tag=True):
     """Remove ``key``; the result is the value it had (None if none)."""
 
     key: str
+
+
+class Add(msgspec.Struct, frozen=True, tag=True):
+    """Add ``amount`` to the number at ``key`` (0 if none); the result is the new number.
+
+    Not idempotent: applying it twice shows, which is what exactly-once tests need.
+    """
+
+    key: str
+    amount: float = 1
 
 
 class ClientCommand(msgspec.Struct, frozen=True, tag=True):
@@ -119,4 +129,8 @@ class KVStateMachine:
             return data.get(command.key)
         if isinstance(command, Delete):
             return data.pop(command.key, None)
+        if isinstance(command, Add):
+            total = data.get(command.key, 0) + command.amount
+            data[command.key] = total
+            return total
         return command

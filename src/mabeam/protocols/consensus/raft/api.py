@@ -16,7 +16,8 @@ elections. Every command is applied exactly once on every node, in log order; a 
 (:meth:`RaftCluster.get`) goes through the log, so it sees every write committed before it.
 
 On a :class:`~mabeam.sim.SimNetwork`, pass it as ``network`` and the nodes and the client
-become network nodes (latency, loss and partitions apply to them).
+become network nodes (latency, loss and partitions apply to them; the client, like a
+scenario's coordinator, is never cut off by a partition).
 """
 
 from __future__ import annotations
@@ -193,8 +194,10 @@ class RaftCluster:
         if self._client is not None:
             raise RuntimeError("the cluster is running already")
         if self.network is not None:
-            for node_id in [*self.node_ids, self.client_name]:
+            for node_id in self.node_ids:
                 self.network.add_node(node_id)
+            # The client is outside partitions, as a scenario's coordinator is.
+            self.network.add_node(self.client_name, exempt=True)
         specs = []
         for node_id in self.node_ids:
             actor, args, kwargs = self.agent_spec(node_id)

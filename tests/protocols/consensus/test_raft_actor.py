@@ -1,0 +1,220 @@
+"""Raft on actors over the simulated network: a representative subset of R1-R18.
+
+Every test runs on virtual time; every random choice is seeded. After each scenario the
+logs are checked for log matching and committed-prefix agreement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from structlog.testing import capture_logs
+
+from mabeam.protocols.consensus import Add, CommitTimeoutError, Put
+from mabeam.protocols.consensus.raft import RaftConfig
+
+from ._support import T, commands, logs_consistent, raft_cluster
+
+pytestmark = pytest.mark.virtual_time
+
+
+async def test_initial_election_r1() -> None:
+    """R1: exactly one leader within 5T, one term (>= 1) everywhere, stable for 2T more."""
+    async with raft_cluster(3) as (cluster, _):
+        leader = await cluster.wait_for_leader(timeout=5 * T)
+        await asyncio.sleep(0.1)  # a heartbeat round: followers learn the term and leader
+        states = await cluster.states()
+        assert [s.role for s in states.values()].count("leader") == 1
+        terms = {s.term for s in states.values()}
+        assert len(terms) == 1
+        term = terms.pop()
+        assert term >= 1
+        assert all(s.leader == leader for s in states.values())
+        await asyncio.sleep(2 * T)
+        assert cluster.leader() == leader
+        assert {s.term for s in (await cluster.states()).values()} == {term}
+
+
+async def test_commit_reports_index_term_leader_and_result() -> None:
+    """A proposal commits at index 2 (after the leader's no-op) on every node."""
+    async with raft_cluster(3) as (cluster, _):
+        leader = await cluster.wait_for_leader(timeout=5 * T)
+        committed = await cluster.propose({"temperature": 0.7}, timeout=1.0)
+        assert committed.index == 2
+        assert committed.leader == leader
+        assert committed.result == {"temperature": 0.7}
+        assert await cluster.set("x", 1) is None
+        assert await cluster.set("x", 2) == 1
+        assert await cluster.get("x") == 2
+        assert await cluster.delete("x") == 2
+        await asyncio.sleep(0.1)
+        states = await cluster.states()
+        logs_consistent(states)
+        for state in states.values():
+            assert commands(state.log) == [
+                {"temperature": 0.7},
+                Put("x", 1),
+                Put("x", 2),
+                *commands(state.log)[3:],
+            ]
+            assert state.commit_index == state.applied == len(state.log)
+
+
+async def test_leader_crash_re_election_and_commit() -> None:
+    """R2/R12: crash the leader; a new leader in a higher term commits the next command."""
+    async with raft_cluster(5, seed=2) as (cluster, _):
+        first = await cluster.wait_for_leader(timeout=5 * T)
+        before = await cluster.propose("a", timeout=1.0)
+        await cluster.crash(first)
+        assert cluster.leader() is None
+        after = await cluster.propose("b", timeout=5 * T)
+        assert after.leader != first
+        assert after.term > before.term
+        assert after.index > before.index
+        await asyncio.sleep(0.1)
+        states = await cluster.states()
+        assert states[first].role == "down"
+        logs_consistent(states)
+        for node, state in states.items():
+            if node != first:
+                assert commands(state.log) == ["a", "b"]
+
+
+async def test_partitioned_leader_steps_down_and_rejoins_without_deposing() -> None:
+    """R16 + R17: an isolated leader steps down (CheckQuorum) within 2T; the majority elects
+    another; after healing, the old leader rejoins as a follower without raising the term
+    (PreVote), and the new leader keeps leading."""
+    async with raft_cluster(3, seed=3) as (cluster, network):
+        old = await cluster.wait_for_leader(timeout=5 * T)
+        await cluster.propose("before", timeout=1.0)
+        others = [n for n in cluster.node_ids if n != old]
+        network.partition([[old], others])
+        start = asyncio.get_running_loop().time()
+        await cluster.view.wait(lambda: cluster.view.statuses[old].role != "leader", 2 * T)
+        assert asyncio.get_running_loop().time() - start <= 2 * T
+        new = await cluster.wait_for_leader(timeout=5 * T)
+        assert new in others
+        committed = await cluster.propose("during", timeout=5 * T)
+        assert committed.leader == new
+        new_term = (await cluster.state(new)).term
+        await asyncio.sleep(5 * T)  # the isolated node keeps failing pre-votes meanwhile
+        assert (await cluster.state(old)).term < new_term + 1
+        network.heal()
+        await asyncio.sleep(4 * T)
+        states = await cluster.states()
+        assert cluster.leader() == new
+        assert states[new].term == new_term
+        assert states[old].role == "follower"
+        assert states[old].term == new_term
+        logs_consistent(states)
+        assert commands(states[old].log) == ["before", "during"]
+
+
+async def test_without_prevote_the_rejoining_node_deposes_the_leader() -> None:
+    """R17, the documented disruption: with PreVote off, the isolated follower inflates its
+    term and, when it rejoins, the leader steps down to the higher term."""
+    config = RaftConfig(pre_vote=False, check_quorum=False)
+    async with raft_cluster(3, seed=4, config=config) as (cluster, network):
+        leader = await cluster.wait_for_leader(timeout=5 * T)
+        term = (await cluster.state(leader)).term
+        follower = next(n for n in cluster.node_ids if n != leader)
+        rest = [n for n in cluster.node_ids if n != follower]
+        network.partition([[follower], rest])
+        await asyncio.sleep(5 * T)
+        assert (await cluster.state(follower)).term > term + 1
+        network.heal()
+        await cluster.wait_for_leader(timeout=10 * T)
+        await asyncio.sleep(T)
+        assert min(s.term for s in (await cluster.states()).values()) > term + 1
+
+
+async def test_crash_restart_keeps_term_vote_and_log() -> None:
+    """R12: a node restarted by its supervisor comes back with its term, vote and log,
+    rebuilds its state machine from the committed log, and never votes twice in a term."""
+    async with raft_cluster(3, seed=5) as (cluster, _):
+        await cluster.wait_for_leader(timeout=5 * T)
+        await cluster.set("k", "v", timeout=1.0)
+        await asyncio.sleep(0.1)
+        follower = next(n for n in cluster.node_ids if n != cluster.leader())
+        storage = cluster.storages[follower]
+        hard, log = storage.load()
+        await cluster.crash(follower)
+        down = await cluster.state(follower)
+        assert down.role == "down"
+        assert down.term == hard.term
+        assert down.log == log
+        await cluster.restart(follower)
+        restarted = await cluster.state(follower)
+        assert restarted.term == hard.term
+        assert storage.load()[0].voted_for == hard.voted_for
+        assert restarted.log == log
+        await cluster.set("k2", "v2", timeout=1.0)
+        await asyncio.sleep(0.1)
+        state = await cluster.state(follower)
+        assert state.data == {"k": "v", "k2": "v2"}
+        # Crash every node, restart them all: nothing committed is lost.
+        for node in cluster.node_ids:
+            await cluster.crash(node)
+        for node in cluster.node_ids:
+            await cluster.restart(node)
+        assert await cluster.get("k", timeout=5 * T) == "v"
+        assert await cluster.get("k2", timeout=5 * T) == "v2"
+        logs_consistent(await cluster.states())
+
+
+async def test_kv_stream_with_a_leader_crash_applies_each_command_once() -> None:
+    """A stream of non-idempotent commands through the library API, the leader crashed in
+    the middle: every command is applied exactly once, on every node, in log order."""
+    async with raft_cluster(5, seed=6) as (cluster, _):
+        await cluster.wait_for_leader(timeout=5 * T)
+        total = 0
+        for batch in range(6):
+            if batch == 3:
+                await cluster.crash(cluster.leader() or "n1")
+            results = await cluster.propose_many(
+                [Add("sum", i) for i in range(1, 11)], timeout=10 * T
+            )
+            total += 55
+            assert results[-1].result == total
+        await asyncio.sleep(0.2)
+        states = await cluster.states()
+        logs_consistent(states)
+        live = [s for s in states.values() if s.role != "down"]
+        assert len(live) == 4
+        for state in live:
+            assert state.data == {"sum": total}
+            assert state.applied == state.commit_index
+
+
+async def test_requests_to_a_follower_are_redirected() -> None:
+    """The client starts at n1; when another node leads, n1 redirects it there, and the
+    role changes are logged."""
+    with capture_logs() as logs:
+        async with raft_cluster(3, seed=7) as (cluster, network):
+            leader = await cluster.wait_for_leader(timeout=5 * T)
+            assert leader != "n1"
+            committed = await cluster.propose("x", timeout=1.0)
+            assert committed.leader == leader
+            assert network.trace is not None
+            redirects = [
+                (e.src, e.dst)
+                for e in network.trace.events()
+                if e.event == "deliver" and e.type == "Redirect"
+            ]
+            assert redirects == [("n1", cluster.client_name)]
+    became = [e for e in logs if e["event"] == "raft_role_changed" and e["role"] == "leader"]
+    assert [e["node"] for e in became] == [leader]
+
+
+async def test_no_majority_means_no_commit() -> None:
+    """R9: with 2 of 3 nodes down, a proposal times out (CommitTimeoutError) uncommitted."""
+    async with raft_cluster(3, seed=8) as (cluster, _):
+        leader = await cluster.wait_for_leader(timeout=5 * T)
+        for node in cluster.node_ids:
+            if node != leader:
+                await cluster.crash(node)
+        with pytest.raises(CommitTimeoutError):
+            await cluster.propose("lost", timeout=3 * T)
+        state = await cluster.state(leader)
+        assert all(entry.data is None or entry.index > state.commit_index for entry in state.log)
