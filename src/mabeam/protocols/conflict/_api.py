@@ -52,6 +52,7 @@ async def resolve_conflicts(
     fallback_strategy: str | None = None,
     agents: Mapping[str, AgentTraits] | None = None,
     reply_timeout: float = 1.0,
+    name: str | None = None,
     **options: Any,
 ) -> ConflictResult:
     """Resolve ``conflicts`` in order with ``strategy``, then ``fallback_strategy``.
@@ -62,8 +63,9 @@ async def resolve_conflicts(
     ``negotiated_settlement`` runs an auction among the actors registered under the
     conflicting agents' ids (e.g. :class:`ConflictAgent`); each has ``reply_timeout``
     seconds per answer. With ``notify_agents=True`` those actors are also told each
-    outcome (:class:`ConflictResolved`). Raises :class:`~mabeam.ConfigError` for invalid
-    arguments.
+    outcome (:class:`ConflictResolved`). The coordinator is registered as ``name`` if
+    given (so a simulated network can model it as a node) and stopped at the end.
+    Raises :class:`~mabeam.ConfigError` for invalid arguments.
     """
     settings = check_settings(
         {
@@ -76,7 +78,7 @@ async def resolve_conflicts(
     request = ResolveConflicts(
         conflicts=check_conflicts(conflicts), settings=settings, agents=check_agents(agents)
     )
-    coordinator = await system.spawn(ConflictCoordinator)
+    coordinator = await system.spawn(ConflictCoordinator, name=name)
     try:
         result: ConflictResult = await coordinator.ask(request, timeout=None)
     finally:
