@@ -11,13 +11,14 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from . import hierarchy, runtime, sim
+from . import consensus, hierarchy, runtime, sim
 from ._common import QUICK_DIVISOR, Json, configure_logging, environment, progress
 
 SUITES: dict[str, Callable[[bool], Json]] = {
     "runtime": runtime.run,
     "sim": sim.run,
     "hierarchy": hierarchy.run,
+    "consensus": consensus.run,
 }
 """Every suite by name, run in this order when no ``--suite`` is given."""
 

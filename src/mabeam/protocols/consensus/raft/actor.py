@@ -186,20 +186,33 @@ class RaftAgent(Actor):
             return
         machine = self.machine
         answered: list[CommandResult] = []
-        now = self._now()
+        fresh: list[ClientCommand] = []
         for command in request.commands:
             if machine.is_duplicate(command.client, command.seq):
                 result = machine.cached_result(command.client, command.seq)
                 answered.append(CommandResult(command.seq, 0, node.term, result))
-                continue
+            else:
+                fresh.append(command)
+        if fresh:
             try:
-                index = node.propose(command, now)
+                indices = self._propose(fresh)
             except NotLeaderError as exc:
                 self._redirect(request, exc.leader_hint)
                 return
-            self._pending[index] = (command.client, command.seq)
+            pending = self._pending
+            for index, command in zip(indices, fresh, strict=True):
+                pending[index] = (command.client, command.seq)
         if answered:
             self._tell(request.client, ClientReply(self.node_id, tuple(answered)))
+
+    def _propose(self, commands: list[ClientCommand]) -> list[int]:
+        """Append the commands to the log: in one go when the node can (one broadcast)."""
+        node: Any = self.node
+        now = self._now()
+        if len(commands) > 1 and hasattr(node, "propose_many"):
+            indices: list[int] = node.propose_many(commands, now)
+            return indices
+        return [node.propose(command, now) for command in commands]
 
     def _redirect(self, request: ClientRequest, hint: str | None) -> None:
         seqs = tuple(command.seq for command in request.commands)

@@ -224,7 +224,8 @@ class RaftCluster:
         """Stop the client and the nodes; commands still waiting fail with ActorDeadError."""
         owned, self._owned = self._owned, []
         for ref in owned:
-            await ref.stop()
+            if ref.is_alive:
+                await ref.stop()
         self._client = None
         for future in self._futures.values():
             if not future.done():
