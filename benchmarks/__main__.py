@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from . import consensus, hierarchy, runtime, sim
+from . import conflict, consensus, hierarchy, runtime, sim
 from ._common import QUICK_DIVISOR, Json, configure_logging, environment, progress
 
 SUITES: dict[str, Callable[[bool], Json]] = {
@@ -19,6 +19,7 @@ SUITES: dict[str, Callable[[bool], Json]] = {
     "sim": sim.run,
     "hierarchy": hierarchy.run,
     "consensus": consensus.run,
+    "conflict": conflict.run,
 }
 """Every suite by name, run in this order when no ``--suite`` is given."""
 

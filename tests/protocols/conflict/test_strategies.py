@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import statistics
 from typing import Any
 
 import msgspec
@@ -417,3 +418,17 @@ def test_finish_records_failures_or_fails_the_conflict() -> None:
     assert document["error"] == "non_numeric_values"
     assert document["affected_agents"] == ["a0", "a1"]
     assert document["strategy"] == "compromise"
+
+
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=10))
+def test_fast_variance_decides_like_the_exact_one(values: list[float]) -> None:
+    """The float variance rounds to 9 places on the same side of 0.5 as statistics'."""
+    fast, exact = s.pvariance(values), statistics.pvariance(values)
+    assert (round(fast, 9) > 0.5) == (round(exact, 9) > 0.5)
+    assert fast == pytest.approx(exact, rel=1e-9, abs=1e-12)
+
+
+@given(st.lists(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, -1.0]), min_size=1, max_size=6))
+def test_fast_variance_near_the_threshold(values: list[float]) -> None:
+    """Values whose variance may be exactly 0.5 get the exact figure."""
+    assert round(s.pvariance(values), 9) == round(statistics.pvariance(values), 9)

@@ -103,9 +103,22 @@ def choose_method(values: Sequence[float]) -> CompromiseMethod:
     """range < 0.1 → simple_average; population variance > 0.5 → median; else weighted."""
     if _r(max(values) - min(values)) < 0.1:
         return "simple_average"
-    if _r(statistics.pvariance(values)) > 0.5:
+    if _r(pvariance(values)) > 0.5:
         return "median"
     return "weighted_average"
+
+
+def pvariance(values: Sequence[float]) -> float:
+    """The population variance: in floats (two passes), exact near the 0.5 threshold.
+
+    ``statistics.pvariance`` is exact but slow (fractions); the two-pass float result is
+    within a few ulps, so only a value that close to 0.5 needs the exact one.
+    """
+    mean = math.fsum(values) / len(values)
+    variance = math.fsum((v - mean) ** 2 for v in values) / len(values)
+    if abs(variance - 0.5) <= 1e-9:
+        return statistics.pvariance(values)
+    return variance
 
 
 def compromise_value(
