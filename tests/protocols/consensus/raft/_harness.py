@@ -25,6 +25,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import msgspec
+
 from mabeam.protocols.consensus.raft import (
     AppendEntries,
     Entry,
@@ -38,6 +40,7 @@ from mabeam.protocols.consensus.raft import (
 )
 
 Delay = Callable[[RaftMessage, random.Random], float]
+_ENCODER = msgspec.msgpack.Encoder()
 
 
 class SafetyViolation(AssertionError):
@@ -158,7 +161,8 @@ class Cluster:
         self.sent: Counter[str] = Counter()
         self.delivered = 0
         self.events = 0
-        self.payload_bytes = 0
+        self.count_bytes = False
+        self.bytes_sent = 0
 
     # -- nodes ---------------------------------------------------------------------
 
@@ -229,8 +233,8 @@ class Cluster:
 
     def _send(self, message: RaftMessage) -> None:
         self.sent[type(message).__name__] += 1
-        if isinstance(message, AppendEntries):
-            self.payload_bytes += sum(len(str(e.data)) for e in message.entries)
+        if self.count_bytes:
+            self.bytes_sent += len(_ENCODER.encode(message))
         if not self.connected(message.src, message.dst):
             return
         if self.filter is not None and not self.filter(message):
@@ -323,6 +327,13 @@ class Cluster:
         index = node.propose(data, self.now)
         self._flush(node)
         return index
+
+    def tick_node(self, nid: str) -> None:
+        """Advance time to ``nid``'s next deadline and fire only its timers."""
+        node = self.node(nid)
+        self.now = max(self.now, node.deadline())
+        node.tick(self.now)
+        self._flush(node)
 
     def deliver_to(self, message: RaftMessage) -> None:
         """Hand ``message`` to its destination now, bypassing the network."""
@@ -487,3 +498,25 @@ def lone_node(
 def take(node: RaftNode) -> list[RaftMessage]:
     """The messages the node produced since the last call (its committed entries dropped)."""
     return node.ready().messages
+
+
+def append(
+    src: str,
+    dst: str,
+    term: int,
+    prev: int = 0,
+    prev_term: int = 0,
+    *,
+    commit: int = 0,
+    entries: Sequence[Entry] = (),
+) -> AppendEntries:
+    """An AppendEntries (a heartbeat when ``entries`` is empty)."""
+    return AppendEntries(
+        src=src,
+        dst=dst,
+        term=term,
+        prev_log_index=prev,
+        prev_log_term=prev_term,
+        entries=tuple(entries),
+        leader_commit=commit,
+    )
