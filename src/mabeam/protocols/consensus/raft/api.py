@@ -72,12 +72,16 @@ class ClusterView:
     def __init__(self, node_ids: Sequence[str], system: ActorSystem) -> None:
         self.node_ids = list(node_ids)
         self.statuses: dict[str, NodeStatus] = {}
+        self.listeners: list[Callable[[NodeStatus], None]] = []
+        """Called with every report, after it is recorded (tests check invariants here)."""
         self._system = system
         self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
 
     def update(self, status: NodeStatus) -> None:
         """Observer callback of every node: record, wake waiters whose condition now holds."""
         self.statuses[status.id] = status
+        for listener in self.listeners:
+            listener(status)
         if self._waiters:
             still = []
             for condition, waiter in self._waiters:
