@@ -110,7 +110,7 @@ async def test_unexpected_messages_crash_the_actor_and_name_the_type() -> None:
         async with RaftCluster(system, ["a", "b", "c"], seed=5) as cluster:
             await cluster.wait_for_leader(timeout=5 * T)
             for name in ("a", cluster.client_name):
-                ref = system.whereis(name)
-                assert ref is not None
+                found = system.whereis(name)
+                assert found is not None
                 with pytest.raises(ActorCrashedError, match="str"):
-                    await ref.ask("junk")
+                    await found.ask("junk")
