@@ -13,7 +13,7 @@ from mabeam.protocols.conflict import (
     ConflictCoordinator,
     ConflictSettings,
     FailedResolution,
-    NegotiatedSettlement,
+    NegotiatedAuction,
     OutcomeOf,
     ResolveConflicts,
     TimeSharing,
@@ -50,7 +50,7 @@ async def test_negotiated_settlement_among_application_agents() -> None:
             system, [TEMPERATURE], strategy="negotiated_settlement", agents=TRAITS, base_bid=1.0
         )
     (resolution,) = result.resolutions
-    assert isinstance(resolution, NegotiatedSettlement)
+    assert isinstance(resolution, NegotiatedAuction)
     assert (resolution.winning_agent, resolution.resolved_value) == ("coder", 0.1)
     assert resolution.payment == 2.0
     assert resolution.bids_received == 3

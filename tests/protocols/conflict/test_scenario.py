@@ -57,7 +57,7 @@ def test_negotiated_settlement_is_an_auction_among_the_agent_actors() -> None:
     report, network = run(scenario('strategy = "negotiated_settlement"\nbase_bid = 2.0'))
     assert report.ok
     resolution = only(report)
-    assert resolution["resolution_type"] == "negotiated_settlement"
+    assert resolution["resolution_type"] == "negotiated_auction"
     assert resolution["winning_agent"] == "coder"  # 2.0 · 2.0 = 4 > 3 > 2
     assert resolution["resolved_value"] == 0.1
     assert resolution["payment"] == 4.0
@@ -201,7 +201,7 @@ def test_lossy_network_always_ends_with_a_resolution_per_conflict(seed: int) -> 
     assert first.result == again.result
     assert list(net1.trace.events()) == list(net2.trace.events())
     for resolution in first.result["resolutions"]:
-        assert resolution["resolution_type"] in ("negotiated_settlement", "failed")
+        assert resolution["resolution_type"] in ("negotiated_auction", "failed")
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from mabeam.protocols.conflict import (
     ConflictSettings,
     FailedResolution,
     LeaderDecision,
-    NegotiatedSettlement,
+    NegotiatedAuction,
     PriorityOverride,
     ResourceCompromise,
     ResourcePartitioning,
@@ -201,12 +201,12 @@ def test_time_sharing_gives_each_agent_a_slot_in_order() -> None:
     """Agent i gets [i·d, (i+1)·d); the first is active; rotation = n·d."""
     result = s.time_sharing(conflict(["x", "y", "z"], "temporal_constraint"), 600_000)
     assert isinstance(result, TimeSharing)
-    assert [(t.agent, t.start, t.end) for t in result.time_slots] == [
-        ("a0", 0, 600_000),
-        ("a1", 600_000, 1_200_000),
-        ("a2", 1_200_000, 1_800_000),
+    assert [(t.agent, t.value, t.start_time, t.end_time, t.active) for t in result.schedule] == [
+        ("a0", "x", 0, 600_000, True),
+        ("a1", "y", 600_000, 1_200_000, False),
+        ("a2", "z", 1_200_000, 1_800_000, False),
     ]
-    assert (result.active_agent, result.resolved_value) == ("a0", "x")
+    assert result.resolved_value == "x"
     assert (result.time_slot_duration, result.rotation_period) == (600_000, 1_800_000)
 
 
@@ -217,7 +217,7 @@ def test_compromise_on_a_temporal_constraint_is_the_time_sharing_schedule() -> N
     result = s.compromise(c, NO_TRAITS, settings)
     assert isinstance(result, TemporalCompromise)
     shared = s.time_sharing(c, 50)
-    assert result.time_slots == shared.time_slots
+    assert result.schedule == shared.schedule
     assert result.rotation_period == 100
     assert msgspec.to_builtins(result)["resolution_type"] == "temporal_compromise"
 
@@ -367,7 +367,7 @@ def test_settle_takes_the_auction_winner() -> None:
         bids_received=2,
         payment_rule="first_price",
     )
-    assert isinstance(result, NegotiatedSettlement)
+    assert isinstance(result, NegotiatedAuction)
     assert (result.winning_agent, result.resolved_value, result.payment) == ("a1", 1.2, 2.0)
     assert result.auction_efficiency == 1.0
 

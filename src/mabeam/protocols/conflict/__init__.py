@@ -22,7 +22,7 @@ from .resolutions import Allocation as Allocation
 from .resolutions import ConflictResult as ConflictResult
 from .resolutions import FailedResolution as FailedResolution
 from .resolutions import LeaderDecision as LeaderDecision
-from .resolutions import NegotiatedSettlement as NegotiatedSettlement
+from .resolutions import NegotiatedAuction as NegotiatedAuction
 from .resolutions import PriorityOverride as PriorityOverride
 from .resolutions import Resolution as Resolution
 from .resolutions import ResourceCompromise as ResourceCompromise
@@ -41,12 +41,12 @@ __all__ = [
     "Conflict",
     "ConflictAgent",
     "ConflictCoordinator",
-    "ConflictResult",
     "ConflictResolved",
+    "ConflictResult",
     "ConflictSettings",
     "FailedResolution",
     "LeaderDecision",
-    "NegotiatedSettlement",
+    "NegotiatedAuction",
     "OutcomeOf",
     "PriorityOverride",
     "Resolution",

@@ -48,11 +48,14 @@ class ResourceRange(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TimeSlot(msgspec.Struct, frozen=True, kw_only=True):
-    """An agent's turn ``[start, end)`` in ms, repeating every rotation period."""
+    """An agent's turn ``[start_time, end_time)`` in ms, with its ``value``, repeating every
+    rotation period; the first slot is ``active``."""
 
     agent: str
-    start: int
-    end: int
+    value: Value
+    start_time: int
+    end_time: int
+    active: bool
 
 
 class _Resolution(
@@ -81,10 +84,9 @@ class ResourceCompromise(_Resolution, frozen=True, kw_only=True, tag="resource_c
 
 
 class _Schedule(_Resolution, frozen=True, kw_only=True):
-    time_slots: list[TimeSlot]
-    active_agent: str
+    schedule: list[TimeSlot]
     resolved_value: Value
-    """The active agent's request: what holds during the first slot."""
+    """The active (first) agent's request: what holds during the first slot."""
     time_slot_duration: int
     rotation_period: int
 
@@ -113,8 +115,8 @@ class ResourcePartitioning(_Resolution, frozen=True, kw_only=True, tag="resource
     total_requested: float
 
 
-class NegotiatedSettlement(_Resolution, frozen=True, kw_only=True, tag="negotiated_settlement"):
-    """negotiated_settlement: the winner of a sealed-bid auction among the agents."""
+class NegotiatedAuction(_Resolution, frozen=True, kw_only=True, tag="negotiated_auction"):
+    """negotiated_settlement by auction: the winner of a sealed-bid auction among the agents."""
 
     resolved_value: Value
     winning_agent: str
@@ -146,7 +148,7 @@ Resolution: TypeAlias = (
     | TimeSharing
     | PriorityOverride
     | ResourcePartitioning
-    | NegotiatedSettlement
+    | NegotiatedAuction
     | LeaderDecision
     | FailedResolution
 )

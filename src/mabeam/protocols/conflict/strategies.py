@@ -24,7 +24,7 @@ from .resolutions import (
     FailedResolution,
     Failure,
     LeaderDecision,
-    NegotiatedSettlement,
+    NegotiatedAuction,
     PriorityOverride,
     Resolution,
     ResourceCompromise,
@@ -222,11 +222,16 @@ def priority_override(conflict: Conflict, traits: Mapping[str, AgentTraits]) -> 
 def _schedule(conflict: Conflict, slot_ms: int) -> dict[str, Any]:
     agents = conflict.conflicting_agents
     return {
-        "time_slots": [
-            TimeSlot(agent=a, start=i * slot_ms, end=(i + 1) * slot_ms)
+        "schedule": [
+            TimeSlot(
+                agent=a,
+                value=conflict.requested_values[i],
+                start_time=i * slot_ms,
+                end_time=(i + 1) * slot_ms,
+                active=i == 0,
+            )
             for i, a in enumerate(agents)
         ],
-        "active_agent": agents[0],
         "resolved_value": conflict.requested_values[0],
         "time_slot_duration": slot_ms,
         "rotation_period": len(agents) * slot_ms,
@@ -303,14 +308,14 @@ def settle(
     payment_rule: str,
     error: str | None = None,
     message: str = "",
-) -> NegotiatedSettlement | Failure:
+) -> NegotiatedAuction | Failure:
     """negotiated_settlement from an auction's outcome: the winner's value stands."""
     if error is not None:
         return Failure(error, message or f"the auction ended with {error}")
     if winner is None or winning_value is None or winner not in conflict.conflicting_agents:
         return Failure("no_bids", f"no conflicting agent won the auction (winner {winner!r})")
     return _make(
-        NegotiatedSettlement,
+        NegotiatedAuction,
         conflict,
         "negotiated_settlement",
         resolved_value=winning_value,
