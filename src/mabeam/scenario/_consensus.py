@@ -19,6 +19,7 @@ import contextlib
 from typing import Any
 
 import msgspec
+import structlog
 
 from ..protocols.consensus.kv import ClientCommand
 from ..protocols.consensus.raft import Entry, RaftConfig
@@ -28,6 +29,8 @@ from ..protocols.consensus.voting import VOTING_ALGORITHMS, VotingOutcome
 from ..protocols.consensus.voting_actor import RunVote, Voter, VotingCoordinator
 from ._run import Outcome, RunError, ScenarioRun, register_protocol
 from ._schema import AgentSpec, ConsensusOptions, Scenario
+
+_log = structlog.get_logger("mabeam.consensus")
 
 IMPLEMENTED = (*VOTING_ALGORITHMS, "raft")
 """The algorithms of ``kind = "consensus"`` that run today."""
@@ -164,8 +167,16 @@ async def _raft(run: ScenarioRun, options: ConsensusOptions) -> Outcome:
     try:
         for proposal in options.proposals:
             remaining = max(0.0, start + timeout - loop.time())
-            commits.append(await cluster.propose(proposal, timeout=remaining))
+            commit = await cluster.propose(proposal, timeout=remaining)
+            _log.info(
+                "raft_proposal_committed",
+                index=commit.index,
+                term=commit.term,
+                leader=commit.leader,
+            )
+            commits.append(commit)
     except CommitTimeoutError:
+        _log.info("raft_no_quorum", committed=len(commits), timeout_ms=options.timeout_ms)
         message = (
             f"proposal {len(commits)} not committed within {options.timeout_ms} ms "
             "(no live majority)"

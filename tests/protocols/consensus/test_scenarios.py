@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from structlog.testing import capture_logs
 
 from mabeam.protocols.consensus.raft import Entry
 from mabeam.protocols.consensus.raft.actor import NodeState
@@ -151,3 +152,17 @@ def test_options_reach_the_nodes_and_the_run_is_seeded() -> None:
     assert other["ok"]
     assert one["result"] == again["result"]
     assert one["stats"]["virtual_ms"] != other["stats"]["virtual_ms"]
+
+
+def test_decisions_are_logged() -> None:
+    """The driver logs each commit (index, term, leader) and a give-up at the timeout."""
+    with capture_logs() as logs:
+        run_text(raft(3))
+        run_text(raft(3, extra="timeout_ms = 500\n", faults=_DOWN))
+    events = {e["event"]: e for e in logs if e["event"].startswith("raft_")}
+    assert events["raft_proposal_committed"]["index"] == 2
+    assert events["raft_no_quorum"]["timeout_ms"] == 500
+    assert "raft_role_changed" in events
+
+
+_DOWN = '[[faults]]\nat_ms = 0\ncrash = "n1"\n[[faults]]\nat_ms = 0\ncrash = "n2"\n'

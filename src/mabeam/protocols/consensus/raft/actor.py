@@ -468,6 +468,8 @@ class RaftClient(Actor):
         if any(self.pending[seq].waiting for seq in due):
             # No answer at all within retry_ms: the target may be down or cut off.
             self._rotate()
+        if due:
+            self.context.log.debug("raft_client_retry", commands=len(due), target=self.target)
         next_due = now + self.retry_ms
         for seq in due:
             request = self.pending[seq]
