@@ -145,9 +145,13 @@ class RaftAgent(Actor):
         self.node = RaftNode(
             self.node_id, self.peers, self.storage, self.config, self.rng, now=self._now()
         )
-        hard = self.storage.load()[0]
+        node = self.node
         self.context.log.info(
-            "raft_node_started", node=self.node_id, term=hard.term, voted_for=hard.voted_for
+            "raft_node_started",
+            node=self.node_id,
+            term=node.term,
+            voted_for=node.voted_for,
+            last_index=node.last_index,
         )
         self._after_input()
 
