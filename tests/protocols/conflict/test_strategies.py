@@ -36,8 +36,11 @@ def conflict(
 ) -> Conflict:
     ids = agents or [f"a{i}" for i in range(len(values))]
     return Conflict(
-        variable_id="v", conflicting_agents=ids, requested_values=values, conflict_type=kind
-    )  # type: ignore[arg-type]
+        variable_id="v",
+        conflicting_agents=ids,
+        requested_values=values,
+        conflict_type=kind,  # type: ignore[arg-type]
+    )
 
 
 NO_TRAITS: dict[str, AgentTraits] = {}
@@ -120,7 +123,7 @@ def test_compromise_value_lies_between_the_requests(values: list[float], data: A
     weights = data.draw(st.lists(st.floats(0.01, 100), min_size=len(values), max_size=len(values)))
     traits = {f"a{i}": AgentTraits(weight=w) for i, w in enumerate(weights)}
     for method in (None, "simple_average", "median", "weighted_average"):
-        result = s.compromise_value(conflict(values), traits, method)  # type: ignore[arg-type]
+        result = s.compromise_value(conflict(values), traits, method)
         assert isinstance(result, ValueCompromise)
         slack = 1e-9 * max(1.0, max(abs(v) for v in values))
         assert min(values) - slack <= result.resolved_value <= max(values) + slack
