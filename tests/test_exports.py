@@ -11,11 +11,17 @@ import types
 import pytest
 
 import mabeam
+import mabeam.agents
+import mabeam.protocols.hierarchy
 import mabeam.runtime
+import mabeam.variables
 
 MODULES = [
     pytest.param(mabeam, id="mabeam"),
     pytest.param(mabeam.runtime, id="mabeam.runtime"),
+    pytest.param(mabeam.agents, id="mabeam.agents"),
+    pytest.param(mabeam.protocols.hierarchy, id="mabeam.protocols.hierarchy"),
+    pytest.param(mabeam.variables, id="mabeam.variables"),
 ]
 
 
