@@ -218,3 +218,46 @@ async def test_no_majority_means_no_commit() -> None:
             await cluster.propose("lost", timeout=3 * T)
         state = await cluster.state(leader)
         assert all(entry.data is None or entry.index > state.commit_index for entry in state.log)
+
+
+async def test_isolated_leader_uncommitted_entries_are_replaced_r10() -> None:
+    """R10: the client's commands reach a leader just cut off; they stay uncommitted there,
+    the client retries elsewhere, the majority commits them, and on healing the old
+    leader's uncommitted entries are truncated and replaced: one copy applied, logs equal."""
+    async with raft_cluster(3, seed=10) as (cluster, network):
+        old = await cluster.wait_for_leader(timeout=5 * T)
+        await cluster.propose(Add("sum", 1), timeout=1.0)
+        others = [n for n in cluster.node_ids if n != old]
+        network.partition([[old], others])
+        results = await cluster.propose_many([Add("sum", 10), Add("sum", 100)], timeout=10 * T)
+        assert results[-1].result == 111
+        assert results[-1].leader in others
+        isolated = await cluster.state(old)
+        assert len(isolated.log) > isolated.commit_index  # its uncommitted copies
+        network.heal()
+        await asyncio.sleep(3 * T)
+        states = await cluster.states()
+        logs_consistent(states)
+        assert states[old].log == states[results[-1].leader].log
+        for state in states.values():
+            assert state.data == {"sum": 111}
+
+
+async def test_agreement_despite_a_follower_failure_r8() -> None:
+    """R8: with one follower cut off, the other two commit; after reconnecting, the
+    follower catches up and new commands commit on all three."""
+    async with raft_cluster(3, seed=11) as (cluster, network):
+        leader = await cluster.wait_for_leader(timeout=5 * T)
+        follower = next(n for n in cluster.node_ids if n != leader)
+        network.partition([[follower]])
+        for i in range(4):
+            await cluster.propose(i, timeout=1.0)
+        assert (await cluster.state(follower)).commit_index < 5
+        network.heal()
+        last = await cluster.propose("after", timeout=5 * T)
+        await asyncio.sleep(0.2)
+        states = await cluster.states()
+        logs_consistent(states)
+        for state in states.values():
+            assert state.commit_index >= last.index
+            assert commands(state.log) == [0, 1, 2, 3, "after"]
