@@ -7,8 +7,10 @@ from typing import Any
 
 import msgspec
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
+from mabeam.cli import main
 from mabeam.protocols.consensus.raft import Entry
 from mabeam.protocols.consensus.raft.actor import NodeState
 from mabeam.scenario import parse_scenario, run_scenario
@@ -166,3 +168,22 @@ def test_decisions_are_logged() -> None:
 
 
 _DOWN = '[[faults]]\nat_ms = 0\ncrash = "n1"\n[[faults]]\nat_ms = 0\ncrash = "n2"\n'
+
+
+@pytest.mark.parametrize("algorithm", ["pbft", "blockchain"])
+def test_cli_refuses_unimplemented_algorithms_with_exit_2(
+    algorithm: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`mabeam run` exits 2 with one line naming protocol.algorithm, before any actor."""
+    path = tmp_path / "later.toml"
+    path.write_text(raft(4).replace('"raft"', f'"{algorithm}"'))
+    try:
+        code = main(["run", str(path), "--json"])
+    finally:
+        structlog.reset_defaults()
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert "protocol.algorithm" in err
+    assert "not implemented yet" in err
