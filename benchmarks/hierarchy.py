@@ -25,7 +25,7 @@ QUICK_AGENTS = 1_000
 BRANCHING = 10
 
 
-def _round(structure: Structure) -> Figures:
+def _round(structure: Structure, dead: str | None = None) -> Figures:
     network = SimNetwork(seed=1, latency_ms=1.0)
     figures: Figures = {}
 
@@ -38,6 +38,8 @@ def _round(structure: Structure) -> Figures:
                 await system.spawn(HierarchyAgent, agent, float(index), structure, name=agent)
             network.add_node("coordinator", exempt=True)
             figures["spawn_seconds"] = timer() - started
+            if dead is not None:  # cut off: its parent learns it only by the timeout
+                network.partition([[dead]])
             virtual = loop.time()
             started = timer()
             result = await coordinate(system, structure, aggregate="mean", name="coordinator")
@@ -45,7 +47,7 @@ def _round(structure: Structure) -> Figures:
             figures["virtual_ms"] = round((loop.time() - virtual) * 1000.0, 3)
             figures["messages"] = result.messages
             figures["responders"] = result.responders
-            assert result.responders == len(structure), result
+            assert result.responders == len(structure) - (dead is not None), result
 
     run_virtual(main)
     return figures
@@ -65,6 +67,7 @@ def run(quick: bool) -> Json:
         {
             "tree": lambda: _round(tree),
             "star": lambda: _round(star),
+            "tree_one_down": lambda: _round(tree, dead=ids[1]),
             "flat_ping": lambda: _flat_ping(agents),
         },
         label="hierarchy",
@@ -90,11 +93,15 @@ def run(quick: bool) -> Json:
                 "what": f"one mean round over {agents} agents on SimNetwork (1 ms, trace on)",
                 "tree": shape(best["tree"], tree),
                 "star": shape(best["star"], star),
+                "tree_with_a_dead_sub_coordinator": shape(best["tree_one_down"], tree),
                 "flat_ping_round_wall_seconds": round(ping_s, 6),
                 "notes": [
                     "round only: spawning the agents is timed apart (spawn_wall_seconds)",
                     "flat_ping: the coordinator tells each agent and each tells back, the "
                     "same 2(N-1)-ish messages with no hierarchy logic",
+                    "tree_with_a_dead_sub_coordinator: the root's first child is cut off by a "
+                    "partition; the root waits its subtree's wait (reply_timeout 1 s x "
+                    "(2**4 - 1)) in virtual time, then asks its 10 children itself",
                 ],
                 "ratios": {
                     "meaning": "wall time over wall time",
