@@ -93,11 +93,10 @@ class HierarchyAgent(Actor):
             self.context.log.warning("hierarchy_request_without_sender", agent=self.agent_id)
             return
         own = of(self.current_value(), message.aggregate)
-        timeout = message.reply_timeout_ms / 1000.0
-        gathering = Gathering(self.structure, self.node, own, timeout)
         if not self.structure.children[self.node]:  # a leaf answers at once
-            sender.tell(gathering.partial(message.request))
+            sender.tell(Partial(request=message.request, summary=own))
             return
+        gathering = Gathering(self.structure, self.node, own, message.reply_timeout_ms / 1000.0)
         self._next_job += 1
         key = self._next_job
         job = _Job(gathering, sender, message.request, message)

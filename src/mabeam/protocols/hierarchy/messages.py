@@ -42,7 +42,7 @@ class Expired(msgspec.Struct, frozen=True, tag=True):
 
 
 class SetValue(msgspec.Struct, frozen=True, tag=True):
-    """Application → agent: from now on answer with ``value``."""
+    """Application → agent: from now on answer with ``value`` (a restart forgets it)."""
 
     value: float
 
