@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mabeam import ScenarioError
 from mabeam.scenario import parse_scenario, run_scenario
@@ -164,3 +166,34 @@ def test_same_seed_same_result_and_trace() -> None:
     assert net1.trace is not None
     assert net2.trace is not None
     assert net1.trace.to_jsonl() == net2.trace.to_jsonl()
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    n=st.integers(2, 40),
+    branching=st.integers(1, 4),
+    down=st.sets(st.integers(1, 39), max_size=6),
+    cut=st.sets(st.integers(1, 39), max_size=3),
+    seed=st.integers(0, 1000),
+)
+def test_only_agents_that_are_down_or_cut_off_go_missing(
+    n: int, branching: int, down: set[int], cut: set[int], seed: int
+) -> None:
+    """Random trees with crashed and partitioned agents, jittery latency: the missing are
+    exactly those, and the value is the sum of everyone else's."""
+    down = {i for i in down if i < n}
+    cut = {i for i in cut if i < n} - down
+    faults = "".join(crash(f"a{i:02d}") for i in sorted(down))
+    if cut:
+        groups = ", ".join(f'["a{i:02d}"]' for i in sorted(cut))
+        faults += f"[[faults]]\nat_ms = 0\npartition = [{groups}]\n"
+    protocol = f'structure = "tree"\nbranching_factor = {branching}\naggregate = "sum"\n'
+    document = scenario(
+        n, protocol=protocol, faults=faults, network="[network]\nlatency_ms = [1, 9]\n"
+    )
+    document = document.replace(b"seed = 3", f"seed = {seed}".encode())
+    report = run(document)
+    gone = down | cut
+    assert report.ok
+    assert report.result["missing"] == [f"a{i:02d}" for i in sorted(gone)]
+    assert report.result["value"] == sum(float(i + 1) for i in range(n) if i not in gone)
