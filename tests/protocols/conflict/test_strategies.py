@@ -435,3 +435,130 @@ def test_fast_variance_decides_like_the_exact_one(values: list[float]) -> None:
 def test_fast_variance_near_the_threshold(values: list[float]) -> None:
     """Values whose variance may be exactly 0.5 get the exact figure."""
     assert round(s.pvariance(values), 9) == round(statistics.pvariance(values), 9)
+
+
+# ---------------------------------------------------------------- huge, tiny and mixed numbers
+# Requests are any finite numbers (SCENARIOS.md refuses only non-finite ones), so a
+# strategy's arithmetic must not overflow where the rule's answer is a finite number.
+
+HUGE = [1e308, 1.5e308]
+
+
+@pytest.mark.parametrize(
+    ("values", "method", "expected"),
+    [
+        pytest.param(HUGE, "simple_average", 1.25e308, id="mean"),
+        pytest.param(HUGE, "median", 1.25e308, id="median-even"),
+        pytest.param(HUGE, "weighted_average", 1.25e308, id="weighted"),
+        pytest.param([1.7e308] * 3, "simple_average", 1.7e308, id="mean-of-equal"),
+        pytest.param([-1.7e308, -1.7e308], "median", -1.7e308, id="negative-median"),
+    ],
+)
+def test_compromise_on_huge_values_is_the_finite_mean_or_median(
+    values: list[float], method: str, expected: float
+) -> None:
+    """The mean, median and weighted mean of finite values are finite: no overflow, no inf."""
+    result = s.compromise_value(conflict(values), NO_TRAITS, method)  # type: ignore[arg-type]
+    assert isinstance(result, ValueCompromise)
+    assert result.resolved_value == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "method"),
+    [
+        pytest.param(HUGE, "median", id="huge-spread"),  # variance ~1e615 > 0.5
+        pytest.param([1.7e308] * 3, "simple_average", id="huge-equal"),  # range 0 < 0.1
+        pytest.param([1e308, -1e308], "median", id="range-overflows"),
+        pytest.param([1e200, 1e200, 3e200], "median", id="square-overflows"),
+    ],
+)
+def test_the_method_is_chosen_from_huge_values_too(values: list[float], method: str) -> None:
+    """Range and variance of huge values decide the method as the rule says."""
+    assert s.choose_method(values) == method
+    result = s.compromise_value(conflict(values), NO_TRAITS)
+    assert isinstance(result, ValueCompromise)
+    assert result.compromise_method == method
+    assert math.isfinite(result.resolved_value)
+
+
+def test_weighted_average_with_huge_weights_and_values() -> None:
+    """Σ v·w and Σ w may overflow a float while Σ v·w / Σ w does not."""
+    traits = {"a0": AgentTraits(weight=1e308), "a1": AgentTraits(weight=1e308)}
+    result = s.compromise_value(conflict([1e300, 3e300]), traits, "weighted_average")
+    assert isinstance(result, ValueCompromise)
+    assert result.resolved_value == 2e300
+
+
+def test_tiny_positive_weights_are_not_a_zero_total() -> None:
+    """Σ weight is 0 only if every weight is 0: tiny weights still weigh (Σ v·w / Σ w)."""
+    traits = {"a0": AgentTraits(weight=1e-10), "a1": AgentTraits(weight=3e-10)}
+    result = s.compromise_value(conflict([0.0, 1.0]), traits, "weighted_average")
+    assert isinstance(result, ValueCompromise)
+    assert result.resolved_value == pytest.approx(0.75, rel=1e-12)
+
+
+def test_leader_outside_the_conflict_decides_a_finite_median_of_huge_values() -> None:
+    """The median two huge requests is their midpoint, not inf."""
+    result = s.leader_decision(conflict(HUGE), "boss")
+    assert isinstance(result, LeaderDecision)
+    assert result.resolved_value == 1.25e308
+
+
+def test_compromise_on_mixed_ints_and_floats() -> None:
+    """Integers and floats mix; the compromise is a float."""
+    result = s.compromise_value(conflict([1, 2.5, 4]), NO_TRAITS)
+    assert isinstance(result, ValueCompromise)
+    assert result.compromise_method == "median"  # variance 1.5
+    assert result.resolved_value == 2.5
+    assert type(result.resolved_value) is float
+
+
+def test_compromise_on_negative_values() -> None:
+    """Negative requests are numbers like any other."""
+    result = s.compromise_value(conflict([-1, -5, 2]), NO_TRAITS)
+    assert isinstance(result, ValueCompromise)
+    assert (result.compromise_method, result.resolved_value) == ("median", -1.0)
+    result = s.compromise_value(conflict([-0.2, -0.3]), NO_TRAITS)
+    assert isinstance(result, ValueCompromise)
+    assert result.compromise_method == "weighted_average"  # range 0.1 after rounding
+    assert result.resolved_value == pytest.approx(-0.25)
+
+
+def test_a_single_agent_conflict_resolves_to_its_request() -> None:
+    """One agent: range 0 → simple_average of one value; it wins every other strategy."""
+    c = conflict([0.7])
+    result = s.compromise_value(c, NO_TRAITS)
+    assert isinstance(result, ValueCompromise)
+    assert (result.compromise_method, result.resolved_value) == ("simple_average", 0.7)
+    override = s.priority_override(c, NO_TRAITS)
+    assert (override.winning_agent, override.overridden_agents) == ("a0", [])
+    shared = s.time_sharing(c, 10)
+    assert (shared.rotation_period, shared.schedule[0].active) == (10, True)
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        pytest.param(lambda c: s.compromise_resources(c, None), id="compromise"),
+        pytest.param(lambda c: s.compromise_resources(c, 1.0), id="compromise-scaled"),
+        pytest.param(lambda c: s.resource_partitioning(c, 1e308), id="partitioning"),
+    ],
+)
+def test_resource_requests_whose_total_overflows_fail_with_a_code(run: Any) -> None:
+    """A total requested beyond the largest float cannot be reported: a failure code, not a
+    crash (so the fallback runs)."""
+    result = run(conflict([1e308, 1e308], "resource_competition"))
+    assert isinstance(result, Failure)
+    assert result.code == "total_too_large"
+
+
+def test_partitions_never_end_past_the_available_resources() -> None:
+    """Requests that fit exactly: the last range ends at available, not one ulp beyond it."""
+    result = s.resource_partitioning(conflict([0.1, 0.2, 0.3], "resource_competition"), 0.6)
+    assert isinstance(result, ResourcePartitioning)
+    assert [r.amount for r in result.allocations] == [0.1, 0.2, 0.3]
+    assert result.allocations[-1].end == 0.6
+    scaled = s.resource_partitioning(conflict([1, 2, 3.3], "resource_competition"), 1.0)
+    assert isinstance(scaled, ResourcePartitioning)
+    assert scaled.allocations[-1].end == 1.0
+    assert [r.amount for r in scaled.allocations] == [x / 6.3 * 1.0 for x in (1, 2, 3.3)]

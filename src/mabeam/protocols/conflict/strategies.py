@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from typing import Any, TypeVar
 
 import msgspec
@@ -46,6 +47,7 @@ NEGATIVE_REQUEST = "negative_request"
 ZERO_TOTAL_WEIGHT = "zero_total_weight"
 NO_AVAILABLE_RESOURCES = "no_available_resources"
 NO_LEADER = "no_leader"
+TOTAL_TOO_LARGE = "total_too_large"
 NEEDS_AGENTS = "needs_agents"
 """A strategy the actor must run (it asks agents); :func:`resolve` cannot."""
 
@@ -70,6 +72,53 @@ def _non_numeric(conflict: Conflict, strategy: str) -> Failure:
     return Failure(
         NON_NUMERIC, f"{strategy} needs numbers; {conflict.variable_id!r} has non-numeric values"
     )
+
+
+def _total(amounts: Sequence[float]) -> float | Failure:
+    """Σ amounts (correctly rounded), or a failure when it is beyond the largest float."""
+    try:
+        return math.fsum(amounts)
+    except OverflowError:
+        return Failure(TOTAL_TOO_LARGE, "the total requested is beyond the largest float")
+
+
+def mean(values: Sequence[float]) -> float:
+    """The mean; exact (and finite) where a float sum would overflow."""
+    try:
+        value = statistics.fmean(values)
+    except OverflowError:
+        value = math.inf
+    if math.isfinite(value):
+        return value
+    return float(sum(map(Fraction, values)) / len(values))
+
+
+def median(values: Sequence[float]) -> float:
+    """``statistics.median``; the midpoint of two huge middle values without overflow."""
+    value = float(statistics.median(values))
+    if math.isfinite(value):
+        return value
+    ordered = sorted(values)
+    low, high = ordered[len(ordered) // 2 - 1], ordered[len(ordered) // 2]
+    return low / 2 + high / 2
+
+
+def weighted_mean(values: Sequence[float], weights: Sequence[float]) -> float | None:
+    """Σ v·w / Σ w; None when every weight is 0 (weights are >= 0, so no cancellation).
+
+    In floats, exact where Σ v·w or Σ w would overflow (the quotient never does).
+    """
+    if not any(weights):
+        return None
+    try:
+        value = math.fsum(v * w for v, w in zip(values, weights, strict=True)) / math.fsum(weights)
+    except (OverflowError, ValueError):  # fsum: intermediate overflow, or inf - inf
+        value = math.nan
+    if math.isfinite(value):
+        return value
+    total = sum(map(Fraction, weights))
+    products = sum(Fraction(v) * Fraction(w) for v, w in zip(values, weights, strict=True))
+    return float(products / total)
 
 
 def _requests(conflict: Conflict, strategy: str) -> list[float] | Failure:
@@ -112,12 +161,19 @@ def pvariance(values: Sequence[float]) -> float:
     """The population variance: in floats (two passes), exact near the 0.5 threshold.
 
     ``statistics.pvariance`` is exact but slow (fractions); the two-pass float result is
-    within a few ulps, so only a value that close to 0.5 needs the exact one.
+    within a few ulps, so only a value that close to 0.5 (or one that overflowed) needs
+    the exact one.
     """
-    mean = math.fsum(values) / len(values)
-    variance = math.fsum((v - mean) ** 2 for v in values) / len(values)
-    if abs(variance - 0.5) <= 1e-9:
-        return statistics.pvariance(values)
+    try:
+        average = math.fsum(values) / len(values)
+        variance = math.fsum((v - average) ** 2 for v in values) / len(values)
+    except OverflowError:  # huge values: only the exact figure tells
+        variance = math.nan
+    if abs(variance - 0.5) <= 1e-9 or not math.isfinite(variance):
+        try:
+            return statistics.pvariance(values)
+        except OverflowError:  # beyond the largest float, so surely > 0.5
+            return math.inf
     return variance
 
 
@@ -132,15 +188,15 @@ def compromise_value(
         return _non_numeric(conflict, "compromise")
     method = method or choose_method(values)
     if method == "simple_average":
-        value = statistics.fmean(values)
+        value = mean(values)
     elif method == "median":
-        value = float(statistics.median(values))
+        value = median(values)
     else:
         weights = [traits.get(a, DEFAULT_TRAITS).weight for a in conflict.conflicting_agents]
-        total = math.fsum(weights)
-        if _r(total) == 0:
+        weighted = weighted_mean(values, weights)
+        if weighted is None:
             return Failure(ZERO_TOTAL_WEIGHT, "weighted_average needs a positive total weight")
-        value = math.fsum(v * w for v, w in zip(values, weights, strict=True)) / total
+        value = weighted
     return _make(
         ValueCompromise,
         conflict,
@@ -157,7 +213,9 @@ def compromise_resources(
     amounts = _requests(conflict, "compromise")
     if isinstance(amounts, Failure):
         return amounts
-    total = math.fsum(amounts)
+    total = _total(amounts)
+    if isinstance(total, Failure):
+        return total
     available = total if available is None else float(available)
     agents = conflict.conflicting_agents
     if _r(available) >= _r(total):
@@ -257,14 +315,20 @@ def resource_partitioning(
     amounts = _requests(conflict, "resource_partitioning")
     if isinstance(amounts, Failure):
         return amounts
-    total = math.fsum(amounts)
+    total = _total(amounts)
+    if isinstance(total, Failure):
+        return total
     available = float(available)
-    if _r(total) > _r(available):
-        amounts = [amount / total * available for amount in amounts]
-    ranges, start = [], 0.0
+    # Range ends are the exact running totals (scaled when the requests do not fit),
+    # rounded once: so the ranges tile [0, available) and never end past it.
+    scaled = _r(total) > _r(available)
+    factor = Fraction(available) / sum(map(Fraction, amounts)) if scaled else Fraction(1)
+    ranges, start, running = [], 0.0, Fraction(0)
     for agent, amount in zip(conflict.conflicting_agents, amounts, strict=True):
-        end = start + amount
-        ranges.append(ResourceRange(agent=agent, start=start, end=end, amount=amount))
+        running += Fraction(amount)
+        end = min(float(running * factor), available)
+        share = amount / total * available if scaled else amount
+        ranges.append(ResourceRange(agent=agent, start=start, end=end, amount=share))
         start = end
     return _make(
         ResourcePartitioning,
@@ -287,7 +351,7 @@ def leader_decision(conflict: Conflict, leader: str | None) -> LeaderDecision | 
         values = numbers(conflict.requested_values)
         if values is None:
             return _non_numeric(conflict, "leader_decision (median)")
-        value = float(statistics.median(values))
+        value = median(values)
     return _make(
         LeaderDecision,
         conflict,
