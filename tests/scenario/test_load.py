@@ -515,6 +515,54 @@ INVALID = [
         "allowed: value_incompatible, resource_competition, temporal_constraint",
         id="conflict-type",
     ),
+    pytest.param(
+        doc(CONFLICT, tail=A_CONFLICT.replace('["a", "b"]', '["a", "a"]')),
+        "conflicts[0].conflicting_agents[1]",
+        "agent 'a' is listed twice",
+        id="conflict-agent-twice",
+    ),
+    pytest.param(
+        doc(CONFLICT, tail=A_CONFLICT.replace('["a", "b"]', "[]").replace("[0.1, 1.5]", "[]")),
+        "conflicts[0].conflicting_agents",
+        "must not be empty",
+        id="conflict-no-agents",
+    ),
+    pytest.param(
+        doc(CONFLICT, tail=A_CONFLICT.replace("[0.1, 1.5]", "[nan, 1.5]")),
+        "conflicts[0].requested_values[0]",
+        "must be a finite number, got nan",
+        id="conflict-value-nan",
+    ),
+    pytest.param(
+        doc(CONFLICT, tail=A_CONFLICT.replace("[0.1, 1.5]", "[0.1, -inf]")),
+        "conflicts[0].requested_values[1]",
+        "must be a finite number, got -inf",
+        id="conflict-value-inf",
+    ),
+    pytest.param(
+        doc(CONFLICT, tail=A_CONFLICT.replace("[0.1, 1.5]", "[true, 1.5]")),
+        "conflicts[0].requested_values[0]",
+        "expected int | float | str, got bool",
+        id="conflict-value-bool",
+    ),
+    pytest.param(
+        doc(CONFLICT, tail=A_CONFLICT.replace('"temperature"', '" "')),
+        "conflicts[0].variable_id",
+        "must not be empty",
+        id="conflict-variable-blank",
+    ),
+    pytest.param(
+        doc(CONFLICT + "\navailable_resources = -1", tail=A_CONFLICT),
+        "protocol.available_resources",
+        "must be a finite number >= 0",
+        id="conflict-available-negative",
+    ),
+    pytest.param(
+        doc(CONFLICT + "\nbase_bid = 0", tail=A_CONFLICT),
+        "protocol.base_bid",
+        "must be a finite number > 0",
+        id="conflict-base-bid",
+    ),
     # network
     pytest.param(
         doc(AUCTION, tail="[network]\ndrop_rate = 1.5"),
