@@ -296,3 +296,37 @@ def test_different_seeds_give_different_faulty_runs() -> None:
     )
     traces = [list(run(document, seed=seed)[1].trace.events()) for seed in (0, 1)]
     assert traces[0] != traces[1]
+
+
+def test_a_late_join_from_an_earlier_conflict_never_sets_the_value() -> None:
+    """resolved_value is the winner's request in *this* conflict (PROTOCOLS.md: each agent
+    bids for its requested value), even when a JoinNegotiation of an earlier conflict over
+    the same variable arrives late and the agent bids with that stale value (seed 58)."""
+    document = b"""name = "stale join"
+[protocol]
+kind = "conflict"
+strategy = "negotiated_settlement"
+reply_timeout_ms = 400
+[[agents]]
+id = "a"
+[[agents]]
+id = "b"
+urgency = 2
+[[conflicts]]
+variable_id = "t"
+conflicting_agents = ["a", "b"]
+requested_values = [1, 2]
+[[conflicts]]
+variable_id = "t"
+conflicting_agents = ["a", "b"]
+requested_values = [10, 20]
+[network]
+latency_ms = [1, 700]
+duplicate_rate = 0.9
+reorder = true
+"""
+    first, second = run(document, seed=58)[0].result["resolutions"]
+    assert first["resolution_type"] == "failed"
+    assert second["resolution_type"] == "negotiated_auction"
+    winner = second["winning_agent"]
+    assert second["resolved_value"] == {"a": 10, "b": 20}[winner]

@@ -375,6 +375,21 @@ def test_settle_takes_the_auction_winner() -> None:
     assert result.auction_efficiency == 1.0
 
 
+def test_settle_resolves_to_the_winners_request_in_this_conflict() -> None:
+    """A bid carrying a stale value (from an earlier conflict) does not set the value."""
+    result = s.settle(
+        conflict([10, 20]),
+        winner="a1",
+        winning_value=2,
+        payment=1.0,
+        efficiency=1.0,
+        bids_received=2,
+        payment_rule="first_price",
+    )
+    assert isinstance(result, NegotiatedAuction)
+    assert result.resolved_value == 20
+
+
 def test_settle_passes_the_auction_error_on() -> None:
     """An auction without agreement (no_bids) is the strategy's failure; so is no winner."""
     failed = s.settle(
@@ -399,6 +414,7 @@ def test_settle_passes_the_auction_error_on() -> None:
         payment_rule="first_price",
     )
     assert isinstance(stranger, Failure)
+    assert stranger.code == "no_bids"
 
 
 def test_plan_is_the_strategy_then_the_fallback() -> None:

@@ -373,7 +373,13 @@ def settle(
     error: str | None = None,
     message: str = "",
 ) -> NegotiatedAuction | Failure:
-    """negotiated_settlement from an auction's outcome: the winner's value stands."""
+    """negotiated_settlement from an auction's outcome: the winner's request stands.
+
+    Each agent bids for its requested value, so the resolved value is the winner's
+    request in this conflict, not ``winning_value`` as the bid carried it: an agent that
+    heard of an earlier conflict over the same variable late may have bid with that
+    stale value.
+    """
     if error is not None:
         return Failure(error, message or f"the auction ended with {error}")
     if winner is None or winning_value is None or winner not in conflict.conflicting_agents:
@@ -382,7 +388,7 @@ def settle(
         NegotiatedAuction,
         conflict,
         "negotiated_settlement",
-        resolved_value=winning_value,
+        resolved_value=conflict.requested_values[conflict.conflicting_agents.index(winner)],
         winning_agent=winner,
         payment=float(payment or 0.0),
         auction_efficiency=1.0 if efficiency is None else float(efficiency),
