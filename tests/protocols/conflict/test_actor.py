@@ -20,7 +20,11 @@ from mabeam.protocols.conflict import (
     ValueCompromise,
     resolve_conflicts,
 )
-from mabeam.protocols.conflict.messages import ConflictResolved, JoinNegotiation
+from mabeam.protocols.conflict.messages import (
+    ConflictResolved,
+    JoinNegotiation,
+    ResolutionNoted,
+)
 from mabeam.sim import DROP, SimNetwork
 
 pytestmark = pytest.mark.virtual_time
@@ -100,7 +104,14 @@ async def test_agent_bids_only_for_what_it_joined() -> None:
         outcome = FailedResolution(
             variable_id="t", affected_agents=["coder"], strategy="x", error="e", message="m"
         )
-        await ref.ask(ConflictResolved(resolution=outcome))
+        noted = await ref.ask(ConflictResolved(resolution=outcome))
+        assert noted == ResolutionNoted(agent="coder", variable_id="t")
+        assert await ref.ask(OutcomeOf(variable_id="t")) == outcome
+        # A second negotiation over the variable replaces the first.
+        await ref.ask(JoinNegotiation(variable_id="t", value="hot", base_bid=1.0))
+        assert await ref.ask(CallForBids(auction_id="b", variable="t")) == Bid(
+            amount=6.0, value="hot"
+        )
     assert agent.bid_amount(2.0) == 12.0
 
 

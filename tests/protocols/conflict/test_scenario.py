@@ -200,8 +200,18 @@ def test_lossy_network_always_ends_with_a_resolution_per_conflict(seed: int) -> 
     assert [r["variable_id"] for r in first.result["resolutions"]] == ["temperature", "top_p"]
     assert first.result == again.result
     assert list(net1.trace.events()) == list(net2.trace.events())
+    bids = {"coder": 2.0, "creative_writer": 1.5, "reviewer": 1.0}  # urgency, importance
     for resolution in first.result["resolutions"]:
         assert resolution["resolution_type"] in ("negotiated_auction", "failed")
+        if resolution["resolution_type"] == "negotiated_auction":
+            winner = resolution["winning_agent"]
+            assert resolution["payment"] == bids[winner]  # first_price: pays its bid
+            assert resolution["resolved_value"] == {"coder": 0.1, "creative_writer": 1.2}.get(
+                winner, 0.5
+            )
+            assert 1 <= resolution["bids_received"] <= 3
+        else:
+            assert resolution["error"] in ("no_bids", "auction_lost")
 
 
 @pytest.fixture

@@ -578,3 +578,28 @@ def test_partitions_never_end_past_the_available_resources() -> None:
     assert isinstance(scaled, ResourcePartitioning)
     assert scaled.allocations[-1].end == 1.0
     assert [r.amount for r in scaled.allocations] == [x / 6.3 * 1.0 for x in (1, 2, 3.3)]
+
+
+@given(st.lists(st.integers(-3, 3), min_size=1, max_size=8))
+def test_priority_override_picks_the_first_of_the_highest(priorities: list[int]) -> None:
+    """The winner has the highest priority and no earlier agent has it; the others are
+    overridden in conflicting_agents order."""
+    c = conflict(list(range(len(priorities))))
+    traits = {f"a{i}": AgentTraits(priority=p) for i, p in enumerate(priorities)}
+    result = s.priority_override(c, traits)
+    best = priorities.index(max(priorities))
+    assert (result.winning_agent, result.resolved_value) == (f"a{best}", best)
+    assert result.overridden_agents == [f"a{i}" for i in range(len(priorities)) if i != best]
+
+
+@given(st.integers(1, 12), st.integers(1, 10**9))
+def test_time_sharing_slots_tile_the_rotation(n: int, slot: int) -> None:
+    """Slot i is [i·d, (i+1)·d), only the first is active, rotation_period = n·d."""
+    result = s.time_sharing(conflict([f"v{i}" for i in range(n)]), slot)
+    assert [(t.start_time, t.end_time) for t in result.schedule] == [
+        (i * slot, (i + 1) * slot) for i in range(n)
+    ]
+    assert [t.active for t in result.schedule] == [True] + [False] * (n - 1)
+    assert [t.agent for t in result.schedule] == [f"a{i}" for i in range(n)]
+    assert result.rotation_period == n * slot
+    assert result.resolved_value == "v0"
