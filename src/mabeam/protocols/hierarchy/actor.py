@@ -186,7 +186,8 @@ class HierarchyRound(Actor):
         if isinstance(message, Begin):
             self._begin()
         elif isinstance(message, Partial):
-            if message.request == 1 and self.context.sender is not None:
+            sender = self.context.sender
+            if sender is not None and sender.name == self.structure.root:
                 self._finish(message)
         elif isinstance(message, Expired):
             self._root_down("the root did not answer in time")
