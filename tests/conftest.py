@@ -12,8 +12,14 @@ import asyncio
 from collections.abc import Callable, Mapping
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from mabeam.sim._clock import VirtualEventLoop
+
+# Wall-clock deadlines make property tests flaky on a loaded 2-core CI machine; the
+# pytest-timeout bound still catches a hung example.
+settings.register_profile("mabeam", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("mabeam")
 
 
 def pytest_configure(config: pytest.Config) -> None:
