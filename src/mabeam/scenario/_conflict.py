@@ -77,7 +77,9 @@ async def drive(run: ScenarioRun) -> Outcome:
     def auction_node(name: str) -> None:
         run.network.add_node(name, exempt=True)
 
-    coordinator = await run.spawn_coordinator(ConflictCoordinator, auction_node=auction_node)
+    coordinator = await run.spawn_coordinator(
+        ConflictCoordinator, auction_node=auction_node, seed=run.rng.getrandbits(64)
+    )
     await run.start_faults()
     result: ConflictResult = await coordinator.ask(request(run.scenario), timeout=None)
     outcome = {"resolutions": result.resolutions}

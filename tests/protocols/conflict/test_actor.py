@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from structlog.testing import capture_logs
 
-from mabeam import ActorSystem
+from mabeam import ActorSystem, ConfigError
 from mabeam.protocols.auction import Bid, CallForBids, Decline
 from mabeam.protocols.conflict import (
     AgentTraits,
@@ -13,6 +14,7 @@ from mabeam.protocols.conflict import (
     ConflictCoordinator,
     ConflictSettings,
     FailedResolution,
+    LeaderDecision,
     NegotiatedAuction,
     OutcomeOf,
     ResolveConflicts,
@@ -22,6 +24,8 @@ from mabeam.protocols.conflict import (
 )
 from mabeam.protocols.conflict.messages import (
     ConflictResolved,
+    ElectionJoined,
+    JoinElection,
     JoinNegotiation,
     ResolutionNoted,
 )
@@ -159,3 +163,38 @@ async def test_coordinator_refuses_unknown_messages() -> None:
         ref = await system.spawn(ConflictCoordinator)
         with pytest.raises(Exception, match="unexpected message"):
             await ref.ask("hello")
+
+
+async def test_leader_decision_elects_a_leader_among_application_agents() -> None:
+    """Without the leader option, the agents' Raft nodes elect one; its request stands."""
+    async with ActorSystem() as system:
+        await spawn_agents(system)
+        before = system.actor_count
+        with capture_logs() as logs:
+            result = await resolve_conflicts(
+                system, [TEMPERATURE], strategy="leader_decision", seed="s"
+            )
+        assert [e for e in logs if e["event"] == "conflict_leader_elected"]
+        # The coordinator, Raft nodes, their supervisor and the client are gone again.
+        assert system.actor_count == before
+    (resolution,) = result.resolutions
+    assert isinstance(resolution, LeaderDecision)
+    values = dict(zip(TEMPERATURE.conflicting_agents, TEMPERATURE.requested_values, strict=True))
+    assert resolution.resolved_value == values[resolution.leader]
+
+
+async def test_an_agent_answers_an_election_call() -> None:
+    """JoinElection: the agent says it takes part."""
+    async with ActorSystem() as system:
+        ref = await system.spawn(ConflictAgent, "coder")
+        assert await ref.ask(JoinElection(variable_id="t")) == ElectionJoined(
+            agent="coder", variable_id="t"
+        )
+
+
+async def test_the_seed_must_be_an_int_or_a_string() -> None:
+    """resolve_conflicts refuses another seed with a ConfigError naming it."""
+    async with ActorSystem() as system:
+        with pytest.raises(ConfigError) as error:
+            await resolve_conflicts(system, [TEMPERATURE], seed=1.5)  # type: ignore[arg-type]
+    assert error.value.field == "seed"

@@ -141,15 +141,53 @@ def test_the_scenario_agents_traits_drive_the_data_strategies() -> None:
     assert resolution["overridden_agents"] == ["creative_writer", "reviewer"]
 
 
-def test_leader_decision_uses_the_leader_option_or_falls_back() -> None:
-    """With leader: its value; without: no_leader, then the fallback."""
-    led = only(run(scenario('strategy = "leader_decision"\nleader = "reviewer"'))[0])
-    assert (led["leader"], led["resolved_value"]) == ("reviewer", 0.5)
+def test_leader_decision_uses_the_leader_option() -> None:
+    """With the leader option: that agent's request, no election."""
+    led, network = run(scenario('strategy = "leader_decision"\nleader = "reviewer"'))
+    assert (only(led)["leader"], only(led)["resolved_value"]) == ("reviewer", 0.5)
+    assert not [e for e in network.trace.events() if e.type == "RequestVote"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_without_the_option_a_leader_is_elected_by_raft_among_the_agents(seed: int) -> None:
+    """No leader option: the conflicting agents' Raft nodes elect one (by RequestVote over
+    the network); its request stands; same seed, same leader and trace."""
+    document = scenario('strategy = "leader_decision"\nreply_timeout_ms = 100')
+    report, network = run(document, seed=seed)
+    resolution = only(report)
+    assert resolution["resolution_type"] == "leader_decision"
+    values = {"coder": 0.1, "creative_writer": 1.2, "reviewer": 0.5}
+    assert resolution["resolved_value"] == values[resolution["leader"]]
+    votes = [e for e in network.trace.events() if e.type == "RequestVote"]
+    assert votes
+    assert {e.src.rsplit(".", 1)[1] for e in votes} <= set(values)
+    again, network_again = run(document, seed=seed)
+    assert again.result == report.result
+    assert list(network_again.trace.events()) == list(network.trace.events())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_crashed_agent_is_never_elected(seed: int) -> None:
+    """An agent down from the start takes no part: the two others elect one of them."""
+    faults = '[[faults]]\nat_ms = 0\ncrash = "reviewer"\n'
+    report = run(scenario('strategy = "leader_decision"', extra=faults), seed=seed)[0]
+    assert only(report)["leader"] in ("coder", "creative_writer")
+
+
+def test_no_majority_no_leader_then_the_fallback() -> None:
+    """Two of three agents down: no Raft majority, no_leader, and the fallback resolves."""
+    faults = "".join(f'[[faults]]\nat_ms = 0\ncrash = "{a}"\n' for a in ("coder", "reviewer"))
     fallback = only(
-        run(scenario('strategy = "leader_decision"\nfallback_strategy = "time_sharing"'))[0]
+        run(
+            scenario(
+                'strategy = "leader_decision"\nfallback_strategy = "time_sharing"', extra=faults
+            )
+        )[0]
     )
     assert fallback["resolution_type"] == "time_sharing"
-    assert fallback["failures"][0]["error"] == "no_leader"
+    (failure,) = fallback["failures"]
+    assert failure["error"] == "no_leader"
+    assert "coder, reviewer did not take part" in failure["message"]
 
 
 def test_bargaining_fails_with_a_code_and_the_fallback_runs() -> None:

@@ -263,7 +263,7 @@ def test_leader_outside_the_conflict_decides_the_median() -> None:
 
 
 def test_leader_decision_without_a_leader_fails() -> None:
-    """No leader (the Raft election is not wired): no_leader."""
+    """No leader to decide (the pure core cannot hold a Raft election): no_leader."""
     result = s.leader_decision(conflict([1, 2]), None)
     assert isinstance(result, Failure)
     assert result.code == "no_leader"

@@ -53,6 +53,7 @@ async def resolve_conflicts(
     agents: Mapping[str, AgentTraits] | None = None,
     reply_timeout: float = 1.0,
     name: str | None = None,
+    seed: int | str = 0,
     **options: Any,
 ) -> ConflictResult:
     """Resolve ``conflicts`` in order with ``strategy``, then ``fallback_strategy``.
@@ -63,8 +64,10 @@ async def resolve_conflicts(
     ``negotiated_settlement`` runs an auction among the actors registered under the
     conflicting agents' ids (e.g. :class:`ConflictAgent`); each has ``reply_timeout``
     seconds per answer. With ``notify_agents=True`` those actors are also told each
-    outcome (:class:`ConflictResolved`). The coordinator is registered as ``name`` if
-    given (so a simulated network can model it as a node) and stopped at the end.
+    outcome (:class:`ConflictResolved`). ``leader_decision`` without the ``leader``
+    option elects a leader by Raft among the same actors (``seed`` drives its random
+    election timeouts). The coordinator is registered as ``name`` if given (so a
+    simulated network can model it as a node) and stopped at the end.
     Raises :class:`~mabeam.ConfigError` for invalid arguments.
     """
     settings = check_settings(
@@ -78,7 +81,9 @@ async def resolve_conflicts(
     request = ResolveConflicts(
         conflicts=check_conflicts(conflicts), settings=settings, agents=check_agents(agents)
     )
-    coordinator = await system.spawn(ConflictCoordinator, name=name)
+    if isinstance(seed, bool) or not isinstance(seed, (int, str)):
+        raise ConfigError("seed", f"must be an int or a string, got {seed!r}")
+    coordinator = await system.spawn(ConflictCoordinator, seed=seed, name=name)
     try:
         result: ConflictResult = await coordinator.ask(request, timeout=None)
     finally:

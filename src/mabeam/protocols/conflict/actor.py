@@ -10,6 +10,9 @@ each agent what it asks for (:class:`JoinNegotiation`), then an auctioneer
 (:func:`mabeam.protocols.auction.run_auction`) calls for bids, which each
 :class:`ConflictAgent` answers with ``base_bid · urgency · importance · resources``.
 An agent that is down or silent answers nothing in time and so does not bid.
+``leader_decision`` without the ``leader`` option elects one by Raft: a
+:class:`~mabeam.protocols.consensus.raft.api.RaftCluster` with a node per conflicting
+agent, those that do not answer :class:`JoinElection` in time kept down.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from ..._errors import ActorError
 from ...runtime import Actor
 from ..auction import run_auction
 from ..auction.messages import Bid, CallForBids, Decline
+from ..consensus.raft.api import RaftCluster
 from . import strategies
 from ._types import Strategy, Value
 from .messages import (
@@ -29,6 +33,8 @@ from .messages import (
     Conflict,
     ConflictResolved,
     ConflictSettings,
+    ElectionJoined,
+    JoinElection,
     JoinNegotiation,
     NegotiationJoined,
     OutcomeOf,
@@ -42,6 +48,9 @@ STRATEGY_CRASHED = "strategy_crashed"
 AUCTION_LOST = "auction_lost"
 AUCTION_BOUND = 3
 """How many reply timeouts the coordinator waits for an auction's result."""
+ELECTION_BOUND = 3.0
+"""Virtual seconds the coordinator waits for a Raft leader at least (ten election
+timeouts of 300 ms); more if three reply timeouts are longer."""
 
 
 class ConflictAgent(Actor):
@@ -82,29 +91,28 @@ class ConflictAgent(Actor):
             return ResolutionNoted(agent=self.agent_id, variable_id=variable_id)
         if isinstance(message, OutcomeOf):
             return self.outcomes.get(message.variable_id)
+        if isinstance(message, JoinElection):
+            return ElectionJoined(agent=self.agent_id, variable_id=message.variable_id)
         raise TypeError(f"unexpected message {type(message).__name__}")
-
-
-def elect_leader(conflict: Conflict, settings: ConflictSettings) -> str | None:
-    """The leader for ``leader_decision``: the ``leader`` option.
-
-    Without it PROTOCOLS.md has the conflicting agents elect one by Raft; that is not
-    wired yet, so there is no leader and the strategy fails with ``no_leader``.
-    """
-    return settings.leader
 
 
 class ConflictCoordinator(Actor):
     """Resolves a batch of conflicts, one after the other (see the module docstring).
 
-    ``auction_node(name)`` is called with each auctioneer's name before it starts
-    (a scenario makes it a node of the simulated network); with it, auctioneers are
-    named ``"{own name}.auction-{n}"``, without it they are anonymous.
+    ``auction_node(name)`` is called with the name of each actor the coordinator starts
+    to negotiate through (auctioneers, Raft nodes and client) before it starts: a
+    scenario makes it a node of the simulated network, exempt from partitions. With
+    it, auctioneers are named ``"{own name}.auction-{n}"``, without it they are
+    anonymous. ``seed`` drives the Raft elections' random timeouts.
     """
 
-    def __init__(self, *, auction_node: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, *, auction_node: Callable[[str], None] | None = None, seed: int | str = 0
+    ) -> None:
         self.auction_node = auction_node
+        self.seed = seed
         self._auctions = 0
+        self._elections = 0
 
     async def receive(self, message: Any) -> Any:
         if isinstance(message, ResolveConflicts):
@@ -164,7 +172,12 @@ class ConflictCoordinator(Actor):
                 )
             return await self._auction(conflict, settings)
         if strategy == "leader_decision":
-            return strategies.leader_decision(conflict, elect_leader(conflict, settings))
+            if settings.leader is not None:
+                return strategies.leader_decision(conflict, settings.leader)
+            leader = await self._elect(conflict, settings)
+            if isinstance(leader, Failure):
+                return leader
+            return strategies.leader_decision(conflict, leader)
         return strategies.resolve(strategy, conflict, request.agents, settings)
 
     async def _auction(
@@ -216,6 +229,54 @@ class ConflictCoordinator(Actor):
             error=result.error,
         )
 
+    async def _elect(self, conflict: Conflict, settings: ConflictSettings) -> str | Failure:
+        """A leader elected by Raft among the conflicting agents (PROTOCOLS.md).
+
+        Each agent is asked to take part (:class:`JoinElection`); a Raft node is started
+        for every conflicting agent and the nodes of those that did not answer are
+        crashed at once, so they count in the majority but never vote. The first leader
+        reported wins; none within the bound: ``no_leader``.
+        """
+        agents = conflict.conflicting_agents
+        message = JoinElection(variable_id=conflict.variable_id)
+        answers = await asyncio.gather(
+            *(self._ask(agent, message, settings.reply_timeout) for agent in agents)
+        )
+        self._elections += 1
+        owner = self.context.name or f"conflicts#{self.context.self.id}"  # names are unique
+        prefix = f"{owner}.raft-{self._elections}"
+        nodes = {f"{prefix}.{agent}": agent for agent in agents}
+        network = None if self.auction_node is None else _Nodes(self.auction_node)
+        cluster = RaftCluster(
+            self.context.system,
+            list(nodes),
+            seed=f"{self.seed}:{prefix}",
+            client_name=f"{prefix}.client",
+            network=network,
+        )
+        bound = max(ELECTION_BOUND, AUCTION_BOUND * settings.reply_timeout)
+        async with cluster:
+            for node, answer in zip(nodes, answers, strict=True):
+                if not isinstance(answer, ElectionJoined):
+                    await cluster.crash(node)
+            try:
+                leader = nodes[await cluster.wait_for_leader(timeout=bound)]
+            except TimeoutError:
+                absent = [
+                    a
+                    for a, r in zip(agents, answers, strict=True)
+                    if not isinstance(r, ElectionJoined)
+                ]
+                return Failure(
+                    strategies.NO_LEADER,
+                    f"no Raft leader among the conflicting agents within {bound:g}s"
+                    + (f" ({', '.join(absent)} did not take part)" if absent else ""),
+                )
+        self.context.log.info(
+            "conflict_leader_elected", variable_id=conflict.variable_id, leader=leader
+        )
+        return leader
+
     async def _notify(self, resolution: Resolution, timeout: float) -> None:
         """Tell every affected agent the outcome; one that is down or silent is skipped."""
         message = ConflictResolved(resolution=resolution)
@@ -249,3 +310,14 @@ class ConflictCoordinator(Actor):
         message = JoinNegotiation(variable_id=variable_id, value=value, base_bid=settings.base_bid)
         reply = await self._ask(agent, message, settings.reply_timeout)
         return isinstance(reply, NegotiationJoined)
+
+
+class _Nodes:
+    """What :class:`RaftCluster` asks of a network: ``add_node``, here the coordinator's hook
+    (every node exempt from partitions, which name agents, not their Raft nodes)."""
+
+    def __init__(self, hook: Callable[[str], None]) -> None:
+        self.hook = hook
+
+    def add_node(self, name: str, *, exempt: bool = False) -> None:
+        self.hook(name)

@@ -3,7 +3,8 @@
 :class:`Conflict` and :class:`AgentTraits` are the application's input;
 :class:`ConflictSettings` holds the strategy options of PROTOCOLS.md;
 :class:`ResolveConflicts` asks a coordinator to resolve a batch; :class:`JoinNegotiation`
-tells an agent what it asks for before a negotiated settlement's auction;
+tells an agent what it asks for before a negotiated settlement's auction,
+:class:`JoinElection` asks it to take part in a leader election;
 :class:`ConflictResolved` tells each affected agent the outcome, which
 :class:`OutcomeOf` asks an agent for again.
 """
@@ -40,7 +41,7 @@ class AgentTraits(msgspec.Struct, frozen=True, kw_only=True):
 class ConflictSettings(msgspec.Struct, frozen=True, kw_only=True):
     """The strategy options (PROTOCOLS.md "Conflict resolution"), times in ms.
 
-    ``leader`` None: elected among the conflicting agents (not wired yet: ``no_leader``).
+    ``leader`` None: elected by Raft among the conflicting agents.
     """
 
     strategy: Strategy = "compromise"
@@ -85,6 +86,23 @@ class NegotiationJoined(msgspec.Struct, frozen=True, tag=True):
     agent: str
     variable_id: str
     amount: float
+
+
+class JoinElection(msgspec.Struct, frozen=True, tag=True):
+    """Coordinator → agent: a Raft election of a leader for ``variable_id`` follows.
+
+    Answered with :class:`ElectionJoined`; an agent that does not answer in time (down,
+    cut off) takes no part: its Raft node stays down.
+    """
+
+    variable_id: str
+
+
+class ElectionJoined(msgspec.Struct, frozen=True, tag=True):
+    """Agent → coordinator: ``agent`` takes part in the election for ``variable_id``."""
+
+    agent: str
+    variable_id: str
 
 
 class ConflictResolved(msgspec.Struct, frozen=True, tag=True):

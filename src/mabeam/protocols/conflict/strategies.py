@@ -343,7 +343,9 @@ def resource_partitioning(
 def leader_decision(conflict: Conflict, leader: str | None) -> LeaderDecision | Failure:
     """The leader's request; the median when the leader is not in the conflict."""
     if leader is None:
-        return Failure(NO_LEADER, "no leader: give the leader option (Raft election not wired)")
+        return Failure(
+            NO_LEADER, "no leader: the leader option, or a Raft election among the agents' actors"
+        )
     agents = conflict.conflicting_agents
     if leader in agents:
         value: Value = conflict.requested_values[agents.index(leader)]
