@@ -378,3 +378,38 @@ reorder = true
     assert second["resolution_type"] == "negotiated_auction"
     winner = second["winning_agent"]
     assert second["resolved_value"] == {"a": 10, "b": 20}[winner]
+
+
+def test_a_one_agent_conflict_under_every_agent_strategy() -> None:
+    """One conflicting agent: it wins its own auction (paying its bid) and is elected the
+    only Raft node's leader."""
+    alone = TEMPERATURE.replace('["coder", "creative_writer", "reviewer"]', '["reviewer"]').replace(
+        "[0.1, 1.2, 0.5]", '["cool"]'
+    )
+    settled = only(run(scenario('strategy = "negotiated_settlement"', conflicts=alone))[0])
+    assert (settled["winning_agent"], settled["resolved_value"]) == ("reviewer", "cool")
+    assert (settled["payment"], settled["bids_received"]) == (1.0, 1)
+    led = only(run(scenario('strategy = "leader_decision"', conflicts=alone))[0])
+    assert (led["leader"], led["resolved_value"]) == ("reviewer", "cool")
+
+
+def test_labels_for_a_resource_fail_the_resource_strategy_and_fall_back() -> None:
+    """A string request is not an amount: resource_partitioning fails with
+    non_numeric_values (the scenario is valid), the fallback resolves."""
+    cpu = (
+        TEMPERATURE.replace("temperature", "cpu")
+        .replace("[0.1, 1.2, 0.5]", '[2, "lots", 1]')
+        .replace('"reviewer"]', '"reviewer"]\nconflict_type = "resource_competition"')
+    )
+    resolution = only(
+        run(
+            scenario(
+                'strategy = "resource_partitioning"\navailable_resources = 4\n'
+                'fallback_strategy = "priority_override"',
+                conflicts=cpu,
+            )
+        )[0]
+    )
+    assert resolution["resolution_type"] == "priority_override"
+    assert resolution["failures"][0]["error"] == "non_numeric_values"
+    assert resolution["resolved_value"] == 2  # coder's request: priority 1
