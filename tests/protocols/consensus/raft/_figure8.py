@@ -95,3 +95,58 @@ def run_figure8(iterations: int = 1000, seed: int = 0) -> dict[str, Any]:
         "messages_delivered": cluster.delivered,
         "events": cluster.events,
     }
+
+
+def run_figure8_crashes(iterations: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """6.824's ``TestFigure82C`` (R13/R12): a reliable network, but every leader crashes.
+
+    Each iteration proposes on every running node, sleeps as above, crashes the leader if
+    one accepted, and restarts a random crashed node while fewer than 3 run; a final
+    command must then commit on all 5.
+    """
+    started = time.perf_counter()
+    servers = 5
+    cluster = Cluster(servers, seed=seed)
+    rng = random.Random(seed)
+    half_t = TESTER_ELECTION_TIMEOUT_MS // 2
+    cluster.one(rng.randrange(10_000), 1)
+    up = servers
+    crashes = 0
+    for _ in range(iterations):
+        leader = None
+        for nid in cluster.ids:
+            if cluster.nodes[nid] is None:
+                continue
+            try:
+                cluster.propose(nid, rng.randrange(10_000))
+            except NotLeaderError:
+                continue
+            leader = nid
+        if rng.randrange(1000) < 100:
+            cluster.run_for(float(rng.randrange(half_t)))
+        else:
+            cluster.run_for(float(rng.randrange(13)))
+        if leader is not None:
+            cluster.crash(leader)
+            crashes += 1
+            up -= 1
+        if up < 3:
+            target = cluster.ids[rng.randrange(servers)]
+            if cluster.nodes[target] is None:
+                cluster.restart(target)
+                up += 1
+    for nid in cluster.ids:
+        if cluster.nodes[nid] is None:
+            cluster.restart(nid)
+    final_index = cluster.one(rng.randrange(10_000), servers, timeout_ms=10_000.0)
+    cluster.check_logs(complete=True)
+    return {
+        "iterations": iterations,
+        "seed": seed,
+        "wall_s": round(time.perf_counter() - started, 3),
+        "virtual_s": round(cluster.now / 1000.0, 3),
+        "crashes": crashes,
+        "final_index": final_index,
+        "committed_entries": cluster.checker.max_committed,
+        "leaders_elected": len(cluster.checker.leaders),
+    }

@@ -392,3 +392,38 @@ def test_bug9_election_timeouts_are_randomised_per_reset() -> None:
     # The same seed gives the same draws: the node takes randomness only from its rng.
     again = lone_node(3, config=CLASSIC, seed=7)
     assert again.deadline() == lone_node(3, config=CLASSIC, seed=7).deadline()
+
+
+def test_late_votes_still_elect_a_candidate_back_in_pre_vote() -> None:
+    """Deviation from etcd: votes for the node's own term that arrive after its timeout count."""
+    node = lone_node(3)
+    node.campaign(0.0)
+    node.step(RequestVoteResponse(src="n2", dst="n1", term=1, granted=True, pre_vote=True), 0.0)
+    assert (node.role, node.term) == ("candidate", 1)
+    node.tick(node.deadline())  # no vote arrived in time: a new pre-vote round, same term
+    assert (node.role, node.term) == ("pre_candidate", 1)
+    node.step(RequestVoteResponse(src="n2", dst="n1", term=1, granted=True), 1.0)
+    assert (node.role, node.term) == ("leader", 1)
+
+
+def test_late_refusals_do_not_end_the_new_pre_vote_round() -> None:
+    """A majority of late refusals for the old term leaves the pre-vote round running."""
+    node = lone_node(5)
+    node.campaign(0.0)
+    for src in ("n2", "n3"):
+        node.step(RequestVoteResponse(src=src, dst="n1", term=1, granted=True, pre_vote=True), 0.0)
+    node.tick(node.deadline())
+    assert (node.role, node.term) == ("pre_candidate", 1)
+    for src in ("n2", "n3", "n4"):
+        node.step(RequestVoteResponse(src=src, dst="n1", term=1, granted=False), 1.0)
+    assert node.role == "pre_candidate"
+
+
+def test_late_votes_of_an_older_term_do_not_count() -> None:
+    """Without PreVote a timed-out candidate moves to a new term; older votes are stale."""
+    node = lone_node(3, config=CLASSIC)
+    node.campaign(0.0)
+    node.tick(node.deadline())
+    assert (node.role, node.term) == ("candidate", 2)
+    node.step(RequestVoteResponse(src="n2", dst="n1", term=1, granted=True), 1.0)
+    assert node.role == "candidate"

@@ -25,6 +25,13 @@ The rules are etcd raft's (``raft.go``):
 - The election timer restarts, with a fresh random timeout, on an AppendEntries from the
   current leader, on granting a vote and on each change of role or term — never on other
   messages.
+
+Deviations from etcd, each safe by the paper's argument: a heartbeat resends from ``match + 1``
+what a follower has not acknowledged (etcd waits for a rejection); the commit index reaches
+followers with the next AppendEntries or heartbeat rather than with an extra broadcast; and a
+candidate whose timer sent it back to a pre-vote round still counts late votes for its term
+(its voters cannot vote again in that term and its log has not changed), which keeps elections
+live when replies arrive after the election timeout.
 """
 
 from __future__ import annotations
@@ -139,6 +146,7 @@ class RaftNode:
         self._quorum = len(self.peers) // 2 + 1
         self._progress: dict[str, Progress] = {}
         self._votes: dict[str, bool] = {}
+        self._term_votes: dict[str, bool] | None = None
         self._messages: list[RaftMessage] = []
         self._election_start = now
         self._election_due = now
@@ -219,7 +227,7 @@ class RaftNode:
                     # next heartbeat even when no new proposal follows it.
                     progress.next = progress.match + 1
                 progress.probe_sent = False
-                self._send_append(peer, heartbeat=True)
+                self._send_append(peer)
 
     def propose(self, data: Any, now: float) -> int:
         """Append ``data`` to the leader's log, start replicating it, and return its index.
@@ -287,6 +295,7 @@ class RaftNode:
         self.role = "follower"
         self.leader_id = leader
         self._progress = {}
+        self._term_votes = None
         self._reset_election_timer(now)
 
     def _become_pre_candidate(self, now: float) -> None:
@@ -309,6 +318,7 @@ class RaftNode:
     def _become_leader(self, now: float) -> None:
         self.role = "leader"
         self.leader_id = self.node_id
+        self._term_votes = None
         next_index = self.last_index + 1
         self._progress = {peer: Progress(next=next_index) for peer in self._others}
         self._heartbeat_due = now + self.config.heartbeat_ms
@@ -319,7 +329,10 @@ class RaftNode:
         self._maybe_commit()
 
     def _start_poll(self, *, pre_vote: bool, now: float) -> None:
-        self._votes = {self.node_id: True}
+        if pre_vote:
+            self._votes = {self.node_id: True}
+        else:
+            self._term_votes = {self.node_id: True}
         if self._quorum == 1:
             self._won_poll(pre_vote, now)
             return
@@ -415,16 +428,26 @@ class RaftNode:
         )
 
     def _handle_vote_response(self, message: RequestVoteResponse, now: float) -> None:
-        pre_vote = self.role == "pre_candidate"
-        if message.pre_vote != pre_vote:
-            return  # an answer to a round this node is no longer running
-        if pre_vote and message.granted and message.term != self.term + 1:
-            return  # a grant for an older pre-vote round
-        self._votes.setdefault(message.src, message.granted)
-        granted = sum(1 for vote in self._votes.values() if vote)
+        if message.pre_vote:
+            if self.role != "pre_candidate":
+                return  # an answer to a pre-vote round this node is no longer running
+            if message.granted and message.term != self.term + 1:
+                return  # a grant for an older pre-vote round
+            tally = self._votes
+        else:
+            # A real vote counts toward this node's candidacy for its current term even after
+            # its timer sent it back to a pre-vote round: the voters' votes for this term are
+            # still its own, so the win is as safe as on time (etcd drops such late votes).
+            if self._term_votes is None or message.term != self.term:
+                return
+            tally = self._term_votes
+        tally.setdefault(message.src, message.granted)
+        granted = sum(1 for vote in tally.values() if vote)
         if granted >= self._quorum:
-            self._won_poll(pre_vote, now)
-        elif len(self._votes) - granted >= self._quorum:
+            self._won_poll(tally is self._votes, now)
+        elif len(tally) - granted >= self._quorum and (
+            self.role == "candidate" or tally is self._votes
+        ):
             self._become_follower(self.term, None, now)
 
     # -- replication -------------------------------------------------------------------
@@ -500,13 +523,11 @@ class RaftNode:
         for peer in self._others:
             self._send_append(peer)
 
-    def _send_append(self, peer: str, *, heartbeat: bool = False) -> None:
+    def _send_append(self, peer: str) -> None:
         progress = self._progress[peer]
         if progress.paused:
             return
         entries = self._raft_log.slice(progress.next, self.config.max_entries_per_message)
-        if not entries and not heartbeat and progress.replicating:
-            return
         prev_index = progress.next - 1
         self._messages.append(
             AppendEntries(
