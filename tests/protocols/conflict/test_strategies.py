@@ -603,3 +603,39 @@ def test_time_sharing_slots_tile_the_rotation(n: int, slot: int) -> None:
     assert [t.agent for t in result.schedule] == [f"a{i}" for i in range(n)]
     assert result.rotation_period == n * slot
     assert result.resolved_value == "v0"
+
+
+FINITE = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@given(st.lists(FINITE, min_size=1, max_size=6), st.data())
+def test_compromise_of_any_finite_values_is_finite_and_between_them(
+    values: list[float], data: Any
+) -> None:
+    """Over the whole float range (subnormal to huge, any sign), every method gives a
+    finite value within [min, max] of the requests, and the choice never raises."""
+    weights = data.draw(
+        st.lists(
+            st.floats(min_value=0, max_value=1e308).filter(lambda w: w == 0 or w > 1e-300),
+            min_size=len(values),
+            max_size=len(values),
+        ).filter(any)
+    )
+    traits = {f"a{i}": AgentTraits(weight=w) for i, w in enumerate(weights)}
+    for method in (None, "simple_average", "median", "weighted_average"):
+        result = s.compromise_value(conflict(values), traits, method)
+        assert isinstance(result, ValueCompromise)
+        assert math.isfinite(result.resolved_value)
+        slack = 1e-9 * max(abs(min(values)), abs(max(values)))
+        assert min(values) - slack <= result.resolved_value <= max(values) + slack
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1e300), min_size=1, max_size=6), FINITE)
+def test_resource_strategies_on_any_amounts_never_raise(amounts: list[float], cap: float) -> None:
+    """Large amounts: an allocation or total_too_large, never an exception."""
+    available = abs(cap)
+    c = conflict(amounts, "resource_competition")
+    for result in (s.compromise_resources(c, available), s.resource_partitioning(c, available)):
+        assert isinstance(result, (ResourceCompromise, ResourcePartitioning, Failure))
+        if isinstance(result, ResourcePartitioning):
+            assert result.allocations[-1].end <= available

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import sys
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any, TypeVar
@@ -106,19 +107,25 @@ def median(values: Sequence[float]) -> float:
 def weighted_mean(values: Sequence[float], weights: Sequence[float]) -> float | None:
     """Σ v·w / Σ w; None when every weight is 0 (weights are >= 0, so no cancellation).
 
-    In floats, exact where Σ v·w or Σ w would overflow (the quotient never does).
+    In floats; exact where a product underflows or Σ v·w or Σ w overflows (the quotient,
+    which lies between the values, never does).
     """
     if not any(weights):
         return None
+    products = [v * w for v, w in zip(values, weights, strict=True)]
+    underflow = any(
+        abs(p) < sys.float_info.min and v != 0 and w != 0
+        for p, v, w in zip(products, values, weights, strict=True)
+    )
     try:
-        value = math.fsum(v * w for v, w in zip(values, weights, strict=True)) / math.fsum(weights)
+        value = math.nan if underflow else math.fsum(products) / math.fsum(weights)
     except (OverflowError, ValueError):  # fsum: intermediate overflow, or inf - inf
         value = math.nan
     if math.isfinite(value):
         return value
     total = sum(map(Fraction, weights))
-    products = sum(Fraction(v) * Fraction(w) for v, w in zip(values, weights, strict=True))
-    return float(products / total)
+    exact = sum(Fraction(v) * Fraction(w) for v, w in zip(values, weights, strict=True))
+    return float(exact / total)
 
 
 def _requests(conflict: Conflict, strategy: str) -> list[float] | Failure:
