@@ -413,3 +413,20 @@ def test_labels_for_a_resource_fail_the_resource_strategy_and_fall_back() -> Non
     assert resolution["resolution_type"] == "priority_override"
     assert resolution["failures"][0]["error"] == "non_numeric_values"
     assert resolution["resolved_value"] == 2  # coder's request: priority 1
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_an_agent_that_crashes_during_the_election_is_not_the_leader(seed: int) -> None:
+    """The agent whose Raft node wins crashes after joining the election: it drops out,
+    and another agent leads (its request stands)."""
+    protocol = 'strategy = "leader_decision"\nreply_timeout_ms = 100'
+    network = "[network]\nlatency_ms = 10\n"
+    calm = only(run(scenario(protocol, extra=network), seed=seed)[0])["leader"]
+    crash = f'[[faults]]\nat_ms = 60\ncrash = "{calm}"\n'
+    report, trace = run(scenario(protocol, extra=network + crash), seed=seed)
+    resolution = only(report)
+    assert resolution["leader"] != calm
+    values = {"coder": 0.1, "creative_writer": 1.2, "reviewer": 0.5}
+    assert resolution["resolved_value"] == values[resolution["leader"]]
+    joined = [e.src for e in trace.trace.events() if e.type == "ElectionJoined"]
+    assert calm in joined  # it took part before it crashed

@@ -234,8 +234,9 @@ class ConflictCoordinator(Actor):
 
         Each agent is asked to take part (:class:`JoinElection`); a Raft node is started
         for every conflicting agent and the nodes of those that did not answer are
-        crashed at once, so they count in the majority but never vote. The first leader
-        reported wins; none within the bound: ``no_leader``.
+        crashed at once, so they count in the majority but never vote. The leader
+        reported is asked again: if its agent went down meanwhile, its node is crashed
+        too and the election goes on. No leader within the bound: ``no_leader``.
         """
         agents = conflict.conflicting_agents
         message = JoinElection(variable_id=conflict.variable_id)
@@ -255,23 +256,34 @@ class ConflictCoordinator(Actor):
             network=network,
         )
         bound = max(ELECTION_BOUND, AUCTION_BOUND * settings.reply_timeout)
+        deadline = self.context.time() + bound
+        absent = [
+            a for a, r in zip(agents, answers, strict=True) if not isinstance(r, ElectionJoined)
+        ]
         async with cluster:
-            for node, answer in zip(nodes, answers, strict=True):
-                if not isinstance(answer, ElectionJoined):
+            for node, agent in nodes.items():
+                if agent in absent:
                     await cluster.crash(node)
-            try:
-                leader = nodes[await cluster.wait_for_leader(timeout=bound)]
-            except TimeoutError:
-                absent = [
-                    a
-                    for a, r in zip(agents, answers, strict=True)
-                    if not isinstance(r, ElectionJoined)
-                ]
-                return Failure(
-                    strategies.NO_LEADER,
-                    f"no Raft leader among the conflicting agents within {bound:g}s"
-                    + (f" ({', '.join(absent)} did not take part)" if absent else ""),
-                )
+            while True:
+                try:
+                    remaining = deadline - self.context.time()
+                    if remaining <= 0:
+                        raise TimeoutError
+                    node = await cluster.wait_for_leader(timeout=remaining)
+                except TimeoutError:
+                    return Failure(
+                        strategies.NO_LEADER,
+                        f"no Raft leader among the conflicting agents within {bound:g}s"
+                        + (f" ({', '.join(absent)} did not take part)" if absent else ""),
+                    )
+                # An agent that went down during the election drops out, leader or not.
+                leader = nodes[node]
+                if isinstance(
+                    await self._ask(leader, message, settings.reply_timeout), ElectionJoined
+                ):
+                    break
+                absent.append(leader)
+                await cluster.crash(node)
         self.context.log.info(
             "conflict_leader_elected", variable_id=conflict.variable_id, leader=leader
         )
