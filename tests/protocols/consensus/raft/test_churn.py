@@ -18,7 +18,7 @@ from mabeam.protocols.consensus.raft import NotLeaderError, RaftConfig
 from ._churn import run_churn, run_random_schedule
 from ._harness import Cluster
 
-DEFAULT_SCHEDULES = 300
+DEFAULT_SCHEDULES = 200
 SLOW_SCHEDULES = 5_000
 
 

@@ -44,6 +44,19 @@ def test_budget_first_leader_of_three_takes_at_most_30_messages(seed: int) -> No
 
 
 @pytest.mark.parametrize("seed", range(4))
+def test_budget_eleven_agreements_take_at_most_42_rpcs(seed: int) -> None:
+    """6.824 TestCount2B: 12 back-to-back proposals applied everywhere in <= (10+1+3)x3 RPCs."""
+    cluster = Cluster(3, seed=seed)
+    leader = cluster.wait_leader()
+    cluster.one("warm-up", 3)
+    before = cluster.rpcs_sent()
+    indices = [cluster.propose(leader, i) for i in range(12)]
+    assert cluster.run_until(lambda: cluster.n_applied(indices[-1]) == 3, 1_000.0)
+    assert [cluster.applied_data(i) for i in indices] == list(range(12))
+    assert cluster.rpcs_sent() - before <= (10 + 1 + 3) * 3
+
+
+@pytest.mark.parametrize("seed", range(4))
 def test_budget_idle_cluster_sends_at_most_60_rpcs_per_second(seed: int) -> None:
     """6.824 TestCount2B: an idle 3-node cluster makes <= 60 RPCs per second.
 
@@ -427,3 +440,18 @@ def test_late_votes_of_an_older_term_do_not_count() -> None:
     assert (node.role, node.term) == ("candidate", 2)
     node.step(RequestVoteResponse(src="n2", dst="n1", term=1, granted=True), 1.0)
     assert node.role == "candidate"
+
+
+def test_a_lost_election_is_not_revived_by_late_votes() -> None:
+    """Once a candidate lost its term (majority refused), late grants for it do nothing."""
+    node = lone_node(5)
+    node.campaign(0.0)
+    for src in ("n2", "n3"):
+        node.step(RequestVoteResponse(src=src, dst="n1", term=1, granted=True, pre_vote=True), 0.0)
+    for src in ("n2", "n3", "n4"):
+        node.step(RequestVoteResponse(src=src, dst="n1", term=1, granted=False), 0.0)
+    assert (node.role, node.term) == ("follower", 1)
+    node.tick(node.deadline())
+    assert node.role == "pre_candidate"
+    node.step(RequestVoteResponse(src="n5", dst="n1", term=1, granted=True), 1.0)
+    assert (node.role, node.term) == ("pre_candidate", 1)
