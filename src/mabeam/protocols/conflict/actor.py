@@ -266,9 +266,7 @@ class ConflictCoordinator(Actor):
                     await cluster.crash(node)
             while True:
                 try:
-                    remaining = deadline - self.context.time()
-                    if remaining <= 0:
-                        raise TimeoutError
+                    remaining = max(deadline - self.context.time(), 0.0)
                     node = await cluster.wait_for_leader(timeout=remaining)
                 except TimeoutError:
                     return Failure(
