@@ -8,6 +8,7 @@ whether or not every conflict was resolved; if any failed, the outcome is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..protocols.conflict import (
@@ -77,8 +78,14 @@ async def drive(run: ScenarioRun) -> Outcome:
     def auction_node(name: str) -> None:
         run.network.add_node(name, exempt=True)
 
+    def leader_view(leader: Callable[[], str | None]) -> None:
+        run.leader = leader  # "@leader": the agent whose Raft node leads an election now
+
     coordinator = await run.spawn_coordinator(
-        ConflictCoordinator, auction_node=auction_node, seed=run.rng.getrandbits(64)
+        ConflictCoordinator,
+        auction_node=auction_node,
+        seed=run.rng.getrandbits(64),
+        leader_view=leader_view,
     )
     await run.start_faults()
     result: ConflictResult = await coordinator.ask(request(run.scenario), timeout=None)

@@ -430,3 +430,19 @@ def test_an_agent_that_crashes_during_the_election_is_not_the_leader(seed: int) 
     assert resolution["resolved_value"] == values[resolution["leader"]]
     joined = [e.src for e in trace.trace.events() if e.type == "ElectionJoined"]
     assert calm in joined  # it took part before it crashed
+
+
+def test_at_leader_crashes_the_agent_whose_raft_node_leads_the_election() -> None:
+    """A crash of "@leader" during a leader_decision election hits the agent whose node
+    leads at that moment (coder, seed 0); it drops out and another is elected. Outside an
+    election "@leader" is no one (a no-op)."""
+    protocol = 'strategy = "leader_decision"\nreply_timeout_ms = 100'
+    network = "[network]\nlatency_ms = 10\n"
+    for at_ms, crashed, leader in ((228, "coder", "creative_writer"), (20, None, "coder")):
+        crash = f'[[faults]]\nat_ms = {at_ms}\ncrash = "@leader"\n'
+        report, trace = run(scenario(protocol, extra=network + crash), seed=0)
+        (fault,) = [e for e in trace.trace.events() if e.event == "fault"]
+        assert (fault.dst, fault.note) == (
+            (crashed, None) if crashed else ("@leader", "no leader: no-op")
+        )
+        assert only(report)["leader"] == leader

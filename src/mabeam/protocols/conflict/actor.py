@@ -103,14 +103,21 @@ class ConflictCoordinator(Actor):
     to negotiate through (auctioneers, Raft nodes and client) before it starts: a
     scenario makes it a node of the simulated network, exempt from partitions. With
     it, auctioneers are named ``"{own name}.auction-{n}"``, without it they are
-    anonymous. ``seed`` drives the Raft elections' random timeouts.
+    anonymous. ``seed`` drives the Raft elections' random timeouts. ``leader_view(f)``
+    is called when an election starts with ``f()`` = the agent whose Raft node leads now
+    (or None), and with ``lambda: None`` when it ends: a scenario's ``"@leader"``.
     """
 
     def __init__(
-        self, *, auction_node: Callable[[str], None] | None = None, seed: int | str = 0
+        self,
+        *,
+        auction_node: Callable[[str], None] | None = None,
+        seed: int | str = 0,
+        leader_view: Callable[[Callable[[], str | None]], None] | None = None,
     ) -> None:
         self.auction_node = auction_node
         self.seed = seed
+        self.leader_view = leader_view
         self._auctions = 0
         self._elections = 0
 
@@ -261,31 +268,38 @@ class ConflictCoordinator(Actor):
             a for a, r in zip(agents, answers, strict=True) if not isinstance(r, ElectionJoined)
         ]
         async with cluster:
-            for node, agent in nodes.items():
-                if agent in absent:
+            self._show_leader(lambda: nodes.get(cluster.leader() or ""))
+            try:
+                for node, agent in nodes.items():
+                    if agent in absent:
+                        await cluster.crash(node)
+                while True:
+                    try:
+                        remaining = max(deadline - self.context.time(), 0.0)
+                        node = await cluster.wait_for_leader(timeout=remaining)
+                    except TimeoutError:
+                        return Failure(
+                            strategies.NO_LEADER,
+                            f"no Raft leader among the conflicting agents within {bound:g}s"
+                            + (f" ({', '.join(absent)} did not take part)" if absent else ""),
+                        )
+                    # An agent that went down during the election drops out, leader or not.
+                    leader = nodes[node]
+                    answer = await self._ask(leader, message, settings.reply_timeout)
+                    if isinstance(answer, ElectionJoined):
+                        break
+                    absent.append(leader)
                     await cluster.crash(node)
-            while True:
-                try:
-                    remaining = max(deadline - self.context.time(), 0.0)
-                    node = await cluster.wait_for_leader(timeout=remaining)
-                except TimeoutError:
-                    return Failure(
-                        strategies.NO_LEADER,
-                        f"no Raft leader among the conflicting agents within {bound:g}s"
-                        + (f" ({', '.join(absent)} did not take part)" if absent else ""),
-                    )
-                # An agent that went down during the election drops out, leader or not.
-                leader = nodes[node]
-                if isinstance(
-                    await self._ask(leader, message, settings.reply_timeout), ElectionJoined
-                ):
-                    break
-                absent.append(leader)
-                await cluster.crash(node)
+            finally:
+                self._show_leader(lambda: None)
         self.context.log.info(
             "conflict_leader_elected", variable_id=conflict.variable_id, leader=leader
         )
         return leader
+
+    def _show_leader(self, leader: Callable[[], str | None]) -> None:
+        if self.leader_view is not None:
+            self.leader_view(leader)
 
     async def _notify(self, resolution: Resolution, timeout: float) -> None:
         """Tell every affected agent the outcome; one that is down or silent is skipped."""
