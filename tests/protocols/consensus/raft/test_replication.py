@@ -13,10 +13,20 @@ from mabeam.protocols.consensus.raft import (
     MemoryStorage,
     NotLeaderError,
     RaftConfig,
+    RaftNode,
     RequestVoteResponse,
 )
 
-from ._harness import CLASSIC, Cluster, append, log_of_terms, lone_node, take, voted
+from ._harness import (
+    CLASSIC,
+    Cluster,
+    SafetyViolation,
+    append,
+    log_of_terms,
+    lone_node,
+    take,
+    voted,
+)
 
 T_MAX = 300.0
 
@@ -285,14 +295,8 @@ def test_r13_commit_with_the_new_term_no_op() -> None:
     assert cluster.node("n2").commit_index == 4
 
 
-def test_r13_figure8_old_entry_on_a_majority_is_still_overwritten() -> None:
-    """R13 (Figure 8 c-e, etcd-style): an old-term entry on 3 of 5 is not committed.
-
-    As in the paper: S1 led term 2 and put (2, 2) on S1, S2; S5 led term 3 with (3, 2) on
-    itself only. Now S1 leads term 5 and spreads (2, 2) to S3 — a majority holds it — while
-    its own no-op is held back: (2, 2) must not commit. S1 fails, S5 wins (votes of S2, S3,
-    S4) and overwrites index 2 everywhere, which is why counting it would have been unsafe.
-    """
+def _figure8_old_entry_on_a_majority() -> Cluster:
+    """Figure 8 (c): S1, leader of term 5, has put (2, 2) on S1-S3; its no-op is held back."""
     storages = {
         "n1": voted(4, "n1", terms=[1, 2]),
         "n2": voted(4, "n1", terms=[1, 2]),
@@ -324,8 +328,11 @@ def test_r13_figure8_old_entry_on_a_majority_is_still_overwritten() -> None:
     cluster.settle()
     assert [cluster.node(nid).term_at(2) for nid in ("n1", "n2", "n3")] == [2, 2, 2]
     assert (n1.match_index("n2"), n1.match_index("n3")) == (2, 2)
-    assert all(node.commit_index < 2 for node in cluster.alive())
-    # n1 fails; n5 (last entry (3, 2)) catches up on terms, then wins and overwrites index 2.
+    return cluster
+
+
+def _figure8_s5_overwrites(cluster: Cluster) -> None:
+    """Figure 8 (d): S1 fails; S5 (last entry (3, 2)) wins term 6 and overwrites index 2."""
     cluster.crash("n1")
     cluster.filter = None
     cluster.heal()
@@ -335,9 +342,39 @@ def test_r13_figure8_old_entry_on_a_majority_is_still_overwritten() -> None:
     n5 = cluster.node("n5")
     assert (n5.role, n5.term) == ("leader", 6)
     cluster.run_for(60.0)
+
+
+def test_r13_figure8_old_entry_on_a_majority_is_still_overwritten() -> None:
+    """R13 (Figure 8 c-e, etcd-style): an old-term entry on 3 of 5 is not committed.
+
+    As in the paper: S1 led term 2 and put (2, 2) on S1, S2; S5 led term 3 with (3, 2) on
+    itself only. Now S1 leads term 5 and spreads (2, 2) to S3 — a majority holds it — while
+    its own no-op is held back: (2, 2) must not commit. S1 fails, S5 wins (votes of S2, S3,
+    S4) and overwrites index 2 everywhere, which is why counting it would have been unsafe.
+    """
+    cluster = _figure8_old_entry_on_a_majority()
+    assert all(node.commit_index < 2 for node in cluster.alive())
+    _figure8_s5_overwrites(cluster)
     for node in cluster.alive():
         assert [node.term_at(i) for i in (1, 2, 3)] == [1, 3, 6]
     assert cluster.checker.committed[2].term == 3
+
+
+def test_bug1_committing_by_counting_old_terms_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bug 1, mutation check: a leader that counts old-term replicas breaks safety, and the
+    recorder reports it on the Figure 8 schedule."""
+
+    def count_any_term(self: RaftNode) -> None:
+        matches = sorted(
+            [self.last_index, *(p.match for p in self._progress.values())], reverse=True
+        )
+        self._raft_log.commit_to(matches[self._quorum - 1])
+
+    monkeypatch.setattr(RaftNode, "_maybe_commit", count_any_term)
+    cluster = _figure8_old_entry_on_a_majority()
+    assert cluster.node("n1").commit_index == 2  # the unsafe commit of (2, 2)
+    with pytest.raises(SafetyViolation, match=r"completeness|H2"):
+        _figure8_s5_overwrites(cluster)
 
 
 def test_r15_reordered_append_entries_never_lower_match_index() -> None:
