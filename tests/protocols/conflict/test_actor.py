@@ -198,3 +198,36 @@ async def test_the_seed_must_be_an_int_or_a_string() -> None:
         with pytest.raises(ConfigError) as error:
             await resolve_conflicts(system, [TEMPERATURE], seed=1.5)  # type: ignore[arg-type]
     assert error.value.field == "seed"
+
+
+async def test_an_election_without_a_leader_in_time_is_no_leader() -> None:
+    """Every agent takes part but the Raft nodes' messages are all lost: no leader within
+    the bound (3 virtual seconds), no_leader, and the fallback resolves."""
+    network = SimNetwork(seed=1)
+    async with ActorSystem(transport=network) as system:
+        await spawn_agents(system)
+        for agent in TRAITS:
+            network.add_node(agent)
+        network.add_node("coordinator")
+
+        def silence_raft(name: str) -> None:
+            network.add_node(name, exempt=True)
+            if ".raft-" in name:
+                network.intercept(name, lambda payload, receiver: DROP)
+
+        coordinator = await system.spawn(
+            ConflictCoordinator, auction_node=silence_raft, name="coordinator"
+        )
+        settings = ConflictSettings(
+            strategy="leader_decision", fallback_strategy="time_sharing", reply_timeout=0.1
+        )
+        start = system.time()
+        result = await coordinator.ask(
+            ResolveConflicts(conflicts=[TEMPERATURE], settings=settings), timeout=None
+        )
+        elapsed = system.time() - start
+    (resolution,) = result.resolutions
+    assert isinstance(resolution, TimeSharing)
+    (failure,) = resolution.failures
+    assert (failure.error, failure.message) == ("no_leader", "no Raft leader within 3s")
+    assert 3.0 <= elapsed < 3.2

@@ -296,16 +296,23 @@ THREE_CONFLICTS = (
 
 
 @pytest.mark.usefixtures("_cli_logging")
-@pytest.mark.parametrize("seed", [0, 3, 5])
-def test_settlements_under_loss_and_faults_are_byte_identical_per_seed(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], seed: int
+@pytest.mark.parametrize(
+    ("strategy", "resolved", "seed"),
+    [
+        *(("negotiated_settlement", "negotiated_auction", seed) for seed in (0, 3, 5)),
+        *(("leader_decision", "leader_decision", seed) for seed in (1, 4)),
+    ],
+)
+def test_agent_strategies_under_loss_and_faults_are_byte_identical_per_seed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], strategy: str, resolved: str, seed: int
 ) -> None:
     """Same scenario and seed, lossy network, crash, restart and partition: mabeam run gives
-    the same JSON (but wall time) and the same trace file, byte for byte."""
+    the same JSON (but wall time) and the same trace file, byte for byte, for auctions
+    and Raft elections alike."""
     path = tmp_path / "faulty.toml"
     path.write_bytes(
         scenario(
-            'strategy = "negotiated_settlement"\nfallback_strategy = "priority_override"\n'
+            f'strategy = "{strategy}"\nfallback_strategy = "priority_override"\n'
             "reply_timeout_ms = 100",
             conflicts=THREE_CONFLICTS,
             extra=FAULTY_NETWORK,
@@ -325,11 +332,8 @@ def test_settlements_under_loss_and_faults_are_byte_identical_per_seed(
     assert traces[0].count(b"\n") > 50
     resolutions = json.loads(outputs[0])["result"]["resolutions"]
     assert [r["variable_id"] for r in resolutions] == ["temperature", "top_p", "max_tokens"]
-    assert {r["resolution_type"] for r in resolutions} <= {
-        "negotiated_auction",
-        "priority_override",
-    }
-    assert any(r["resolution_type"] == "negotiated_auction" for r in resolutions)
+    assert {r["resolution_type"] for r in resolutions} <= {resolved, "priority_override"}
+    assert any(r["resolution_type"] == resolved for r in resolutions)
     dropped = json.loads(outputs[0])["stats"]["messages_dropped"]
     assert dropped > 0
 

@@ -243,7 +243,8 @@ class ConflictCoordinator(Actor):
         for every conflicting agent and the nodes of those that did not answer are
         crashed at once, so they count in the majority but never vote. The leader
         reported is asked again: if its agent went down meanwhile, its node is crashed
-        too and the election goes on. No leader within the bound: ``no_leader``.
+        too and the election goes on. No leader within the bound, or half the agents or
+        more out (no majority can vote): ``no_leader``.
         """
         agents = conflict.conflicting_agents
         message = JoinElection(variable_id=conflict.variable_id)
@@ -274,15 +275,16 @@ class ConflictCoordinator(Actor):
                     if agent in absent:
                         await cluster.crash(node)
                 while True:
+                    out = f" ({', '.join(absent)} did not take part)" if absent else ""
+                    if 2 * len(absent) >= len(agents):
+                        problem = f"no majority of the conflicting agents took part{out}"
+                        return Failure(strategies.NO_LEADER, problem)
                     try:
                         remaining = max(deadline - self.context.time(), 0.0)
                         node = await cluster.wait_for_leader(timeout=remaining)
                     except TimeoutError:
-                        return Failure(
-                            strategies.NO_LEADER,
-                            f"no Raft leader among the conflicting agents within {bound:g}s"
-                            + (f" ({', '.join(absent)} did not take part)" if absent else ""),
-                        )
+                        problem = f"no Raft leader within {bound:g}s{out}"
+                        return Failure(strategies.NO_LEADER, problem)
                     # An agent that went down during the election drops out, leader or not.
                     leader = nodes[node]
                     answer = await self._ask(leader, message, settings.reply_timeout)
