@@ -12,7 +12,7 @@ from ..protocols.auction import (
     BundleBid,
     RunAuction,
 )
-from ._run import COORDINATOR, Outcome, RunError, ScenarioRun, register_protocol
+from ._run import Outcome, RunError, ScenarioRun, register_protocol
 from ._schema import AgentSpec, AuctionOptions
 
 _MESSAGES = {
@@ -54,7 +54,7 @@ async def drive(run: ScenarioRun) -> Outcome:
     """Spawn the bidders and the auctioneer, start the faults, run the auction, report."""
     config = config_of(run.options)
     await run.spawn_agents(_agent)
-    auctioneer = await run.spawn_coordinator(Auctioneer, run.agent_ids, config, COORDINATOR)
+    auctioneer = await run.spawn_coordinator(Auctioneer, run.agent_ids, config)
     await run.start_faults()
     result: AuctionResult = await auctioneer.ask(RunAuction(), timeout=None)
     if result.error is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,8 +12,6 @@ from .actor import Auctioneer
 from .messages import AuctionResult, RunAuction
 
 __all__ = ["run_auction"]
-
-_ids = itertools.count(1)
 
 
 def bidder_names(bidders: Sequence[str | ActorRef]) -> list[str]:
@@ -67,8 +64,7 @@ async def run_auction(
         }
     )
     names = bidder_names(bidders)
-    auction_id = name if name is not None else f"auction-{next(_ids)}"
-    auctioneer = await system.spawn(Auctioneer, names, config, auction_id, name=name)
+    auctioneer = await system.spawn(Auctioneer, names, config, name=name)
     try:
         result: AuctionResult = await auctioneer.ask(RunAuction(), timeout=None)
     finally:

@@ -106,16 +106,26 @@ class BidderAgent(Actor):
 class Auctioneer(Actor):
     """Runs one auction among ``bidders`` (actor names) when asked :class:`RunAuction`.
 
+    ``auction_id`` names the auction in every request; by default the auctioneer's
+    registered name, else ``auction-<actor id>``.
+
     The answer is an :class:`AuctionResult`; an auction without a winner has ``error``
     set, it never raises. It serves one auction at a time (its mailbox waits meanwhile).
     """
 
-    def __init__(self, bidders: Sequence[str], config: AuctionConfig, auction_id: str) -> None:
+    def __init__(
+        self, bidders: Sequence[str], config: AuctionConfig, auction_id: str | None = None
+    ) -> None:
         self.bidders = list(bidders)
         self.config = config
-        self.auction_id = auction_id
+        self.auction_id = auction_id or ""
         self._values: dict[str, Any] = {}
         self._valuations: dict[str, float] = {}
+
+    async def on_start(self) -> None:
+        if not self.auction_id:
+            # The auctioneer's name, else a name from its id: unique in its system.
+            self.auction_id = self.context.name or f"auction-{self.context.id}"
 
     async def receive(self, message: Any) -> Any:
         if not isinstance(message, RunAuction):

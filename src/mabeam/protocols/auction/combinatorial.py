@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp  # type: ignore[import-untyped]
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp  # type: ignore[import-untyped]
 from scipy.sparse import csr_array  # type: ignore[import-untyped]
 
 from ._config import round9
@@ -41,7 +41,11 @@ __all__ = [
 
 _TOLERANCE = 1e-7
 """Slack of the "reaches the optimum" row, in units of the largest bid (solver-side only)."""
+_MARGIN = 1e-5
+"""Safety margin of reduced-cost fixing, in units of the largest bid (LP round-off)."""
 _MAX_CUTS = 50
+_CORE = 250
+"""Bids (best reduced costs first) in the small solve that finds a good lower bound."""
 """Near-optimal allocations the solver may mistake for optimal before we stop asking."""
 
 
@@ -100,6 +104,8 @@ class _Solver:
         self.item_sets = [frozenset(b.items) for b in self.bids]
         self.timed_out = False
         self.best_effort: list[int] | None = None  # what a solve that ran out had found
+        self.excluded: dict[int, int] = {}  # bids in no allocation worth considering: 0
+        self._relaxation: tuple[float, np.ndarray, np.ndarray] | None = None
 
     # ---------------------------------------------------------------- exact arithmetic
 
@@ -113,13 +119,23 @@ class _Solver:
             self.item_sets[a] & self.item_sets[b]
         )
 
-    def greedy(self) -> list[int]:
-        """A quick feasible allocation: highest bids first (the fallback when time is out)."""
+    def greedy(self, order: Iterable[int]) -> list[int]:
+        """A feasible allocation: each bid in ``order`` that fits the ones taken before."""
         chosen: list[int] = []
-        for k in sorted(range(self.n), key=lambda k: (-self.bids[k].bid, k)):
+        for k in order:
             if all(self.compatible(k, j) for j in chosen):
                 chosen.append(k)
         return sorted(chosen)
+
+    def heuristic(self) -> list[int]:
+        """A good allocation fast: the better of highest bids first and of the LP
+        relaxation's values first (the fallback when time is out, and a lower bound)."""
+        by_bid = self.greedy(sorted(range(self.n), key=lambda k: (-self.bids[k].bid, k)))
+        if self.deadline - time.perf_counter() <= 0:
+            return by_bid
+        values = self.relaxation()[2]
+        by_lp = self.greedy(sorted(range(self.n), key=lambda k: (-values[k], -self.bids[k].bid, k)))
+        return by_lp if self.total(by_lp) > self.total(by_bid) else by_bid
 
     # ---------------------------------------------------------------- solving
 
@@ -130,7 +146,6 @@ class _Solver:
         min_total: float | None = None,
         cuts: Sequence[Sequence[int]] = (),
         first_of: Sequence[int] = (),
-        maximise_total: bool = True,
     ) -> list[int] | None:
         """One MILP solve: the chosen bids, or None if infeasible; raises _OutOfTime.
 
@@ -141,7 +156,7 @@ class _Solver:
         n, extra = self.n, len(first_of)
         width = n + extra
         lower, upper = np.zeros(width), np.ones(width)
-        for k, v in (fixed or {}).items():
+        for k, v in (self.excluded | (fixed or {})).items():
             lower[k] = upper[k] = v
         rows: list[tuple[list[int], list[float], float, float]] = [
             (cols, [1.0] * len(cols), -np.inf, 1.0) for cols in self.conflicts
@@ -156,7 +171,7 @@ class _Solver:
                 rows.append(([n + position, k], [1.0, -1.0], -np.inf, 0.0))  # y <= x
                 objective[n + position] = float(extra - position)
             rows.append((list(range(n, width)), [1.0] * extra, -np.inf, 1.0))
-        elif maximise_total:
+        else:
             objective[:n] = self.cost
         remaining = self.deadline - time.perf_counter()
         if remaining <= 0:
@@ -189,12 +204,62 @@ class _Solver:
         )
         raise _OutOfTime
 
+    def relaxation(self) -> tuple[float, np.ndarray, np.ndarray]:
+        """The LP relaxation: its optimum, each bid's reduced cost (<= 0) and value.
+
+        In units of the largest bid. The bound and the reduced costs give reduced-cost
+        fixing (:meth:`exclude_below`); the values order a greedy (:meth:`heuristic`)."""
+        if self._relaxation is None:
+            matrix = self._matrix(self.conflicts)
+            result = linprog(
+                -self.cost,
+                A_ub=matrix,
+                b_ub=np.ones(len(self.conflicts)) if self.conflicts else None,
+                bounds=(0.0, 1.0),
+                method="highs",
+            )
+            if result.status != 0:  # pragma: no cover - a set packing LP is always solvable
+                return math.inf, np.zeros(self.n), np.zeros(self.n)
+            reduced = -np.asarray(result.lower.marginals)
+            self._relaxation = (-float(result.fun), reduced, np.asarray(result.x))
+        return self._relaxation
+
+    def exclude_below(self, total: float) -> None:
+        """Reduced-cost fixing: rule out each bid that cannot be in any allocation reaching
+        ``total`` (its LP bound falls short by more than a safety margin)."""
+        if self.n == 0 or self.deadline - time.perf_counter() <= 0:
+            return
+        bound, reduced, _ = self.relaxation()
+        limit = total / self.scale - _MARGIN
+        self.excluded = {k: 0 for k in range(self.n) if bound + reduced[k] < limit}
+
+    def _matrix(self, rows: Sequence[Sequence[int]]) -> csr_array | None:
+        if not rows:
+            return None
+        indptr = np.cumsum([0, *(len(cols) for cols in rows)])
+        indices = [c for cols in rows for c in cols]
+        return csr_array((np.ones(len(indices)), indices, indptr), shape=(len(rows), self.n))
+
     def best(self) -> tuple[list[int], bool]:
         """An optimal allocation (no tie-break), or the best found and False."""
         if self.n == 0:
             return [], True
-        fallback = self.greedy()
+        fallback = self.heuristic()
         self.best_effort = None
+        self.exclude_below(self.total(fallback))
+        if self.n - len(self.excluded) > _CORE:
+            # A small MILP over the bids the LP likes best usually finds the optimum or
+            # close, and a better lower bound rules out many more bids for the full solve.
+            reduced = self.relaxation()[1]
+            ranked = sorted(range(self.n), key=lambda k: (-reduced[k], k))
+            fixed = dict.fromkeys(ranked[_CORE:], 0)
+            try:
+                core = self.solve(fixed=fixed)
+            except _OutOfTime:
+                return fallback, False
+            if core is not None and self.total(core) > self.total(fallback):
+                fallback = core
+                self.exclude_below(self.total(core))
         try:
             chosen = self.solve()
         except _OutOfTime:
@@ -215,6 +280,7 @@ class _Solver:
         try:
             for _ in range(_MAX_CUTS):
                 target = self.total(chosen)
+                self.exclude_below(target)
                 other = self._another(chosen, target)
                 if other is None:
                     return chosen, True
@@ -260,7 +326,7 @@ class _Solver:
             fixed[earliest] = 1
             ones.append(earliest)
             position = earliest + 1
-        return ones
+        return ones if self.total(ones) >= target else chosen
 
 
 def determine_winners(

@@ -1,0 +1,272 @@
+"""``run_auction`` and the actors: auctions by messages, on virtual time."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+import pytest
+from structlog.testing import capture_logs
+
+from mabeam import ActorCrashedError, ActorSystem, ConfigError
+from mabeam.protocols.auction import (
+    AuctionResult,
+    Bid,
+    BidderAgent,
+    BundleBid,
+    BundleBids,
+    CallForBids,
+    Decline,
+    run_auction,
+)
+from mabeam.runtime import Actor
+from mabeam.sim import SimNetwork
+
+pytestmark = pytest.mark.virtual_time
+
+
+async def spawn_bidders(system: ActorSystem, **bidders: dict[str, Any]) -> list[str]:
+    """One BidderAgent per keyword, named after it."""
+    for name, state in bidders.items():
+        await system.spawn(BidderAgent, name, name=name, **state)
+    return list(bidders)
+
+
+class SlowBidder(Actor):
+    """Bids, but only after ``delay`` seconds: later than the auctioneer waits."""
+
+    def __init__(self, amount: float, delay: float) -> None:
+        self.amount, self.delay = amount, delay
+
+    async def receive(self, message: Any) -> Any:
+        await asyncio.sleep(self.delay)
+        return Bid(amount=self.amount, value="slow")
+
+
+class CrashingBidder(Actor):
+    """Raises on every request: the auctioneer must count it as a decline."""
+
+    async def receive(self, message: Any) -> Any:
+        raise RuntimeError("broken bidder")
+
+
+class OddBidder(Actor):
+    """Answers something that is no auction answer."""
+
+    async def receive(self, message: Any) -> Any:
+        return "hello"
+
+
+async def test_sealed_second_price_seed_example() -> None:
+    """The seed's temperature auction: creative wins, pays the second bid 5.0."""
+    async with ActorSystem() as system:
+        names = await spawn_bidders(
+            system,
+            coder={"value": 0.1, "bid": 5.0},
+            creative={"value": 1.2, "bid": 8.0},
+            reviewer={"value": 0.3, "bid": 3.0},
+        )
+        result = await run_auction(
+            system, "temperature", names, auction_type="sealed_bid", payment_rule="second_price"
+        )
+    assert result == AuctionResult(
+        winner="creative",
+        winning_value=1.2,
+        payment=5.0,
+        auction_type="sealed_bid",
+        payment_rule="second_price",
+        participants=3,
+        bids_received=3,
+        rounds=1,
+        efficiency=1.0,
+    )
+    assert result.ok
+    encoded = msgspec.json.decode(msgspec.json.encode(result))
+    assert "allocations" not in encoded
+    assert "error" not in encoded
+
+
+async def test_refs_and_names_and_auctioneer_stopped() -> None:
+    """Bidders may be refs with a name; the auctioneer is gone once the result is back."""
+    async with ActorSystem() as system:
+        a = await system.spawn(BidderAgent, "a", bid=2.0, valuation=4.0, name="a")
+        await system.spawn(BidderAgent, "b", bid=3.0, valuation=3.0, name="b")
+        result = await run_auction(system, None, [a, "b"], name="house")
+        assert system.whereis("house") is None
+    assert (result.winner, result.payment) == ("b", 3.0)
+    assert result.efficiency == 0.75  # b values it 3, a values it 4
+
+
+async def test_late_crashed_and_odd_answers_count_as_declines() -> None:
+    """A late, a crashing and a nonsense answer are declines; the auction still ends."""
+    async with ActorSystem() as system:
+        await system.spawn(SlowBidder, 100.0, 2.0, name="slow")
+        await system.spawn(CrashingBidder, name="crash")
+        await system.spawn(OddBidder, name="odd")
+        await system.spawn(BidderAgent, "ok", bid=1.0, value="v", name="ok")
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        result = await run_auction(
+            system, "x", ["slow", "crash", "odd", "ok", "missing"], reply_timeout=0.5
+        )
+        assert loop.time() - start == pytest.approx(0.5)
+    assert (result.winner, result.winning_value, result.bids_received) == ("ok", "v", 1)
+    assert result.participants == 5
+
+
+async def test_network_latency_beyond_timeout_is_no_bids() -> None:
+    """Over a network slower than the reply timeout every answer is late: no_bids."""
+    network = SimNetwork(seed=1, latency_ms=600)
+    async with ActorSystem(transport=network) as system:
+        for name in ("a", "b", "house"):
+            network.add_node(name)
+        await spawn_bidders(system, a={"bid": 1.0}, b={"bid": 2.0})
+        result = await run_auction(system, "x", ["a", "b"], name="house", reply_timeout=1.0)
+    assert result.error == "no_bids"
+    assert not result.ok
+    assert result.bids_received == 0
+
+
+async def test_english_and_dutch_examples() -> None:
+    """The PROTOCOLS.md clock examples through actors."""
+    async with ActorSystem() as system:
+        await spawn_bidders(
+            system,
+            a={"value": "A", "max_bid": 10.0, "bid": 10.0},
+            b={"value": "B", "max_bid": 7.0, "bid": 7.0},
+            c={"value": "C", "max_bid": 4.0, "bid": 4.0},
+        )
+        english = await run_auction(
+            system, "t", ["a", "b", "c"], auction_type="english", starting_price=0, increment=1
+        )
+        dutch = await run_auction(
+            system, "t", ["a", "b", "c"], auction_type="dutch", starting_price=12, decrement=1
+        )
+    assert (english.winner, english.winning_value, english.payment, english.rounds) == (
+        "a",
+        "A",
+        8.0,
+        9,
+    )
+    assert english.bids_received == 3
+    assert (dutch.winner, dutch.payment, dutch.rounds, dutch.bids_received) == ("a", 10.0, 3, 3)
+
+
+async def test_clock_errors_come_back_as_results() -> None:
+    """No winning bid and a timed-out english clock are results with an error code."""
+    async with ActorSystem() as system:
+        await spawn_bidders(system, a={"max_bid": 9.0}, b={"max_bid": 9.0}, c={"bid": 3.0})
+        timeout = await run_auction(
+            system, None, ["a", "b"], auction_type="english", increment=1, max_rounds=3
+        )
+        unsold = await run_auction(
+            system, None, ["c"], auction_type="dutch", starting_price=5, reserve_price=4
+        )
+    assert (timeout.error, timeout.rounds, timeout.winner) == ("auction_timeout", 3, None)
+    assert (unsold.error, unsold.winner, unsold.rounds) == ("no_winning_bid", None, 11)
+    assert unsold.bids_received == 1
+
+
+async def test_bidder_without_any_amount_declines() -> None:
+    """A BidderAgent with no bid, valuation or max_bid declines and drops."""
+    async with ActorSystem() as system:
+        await spawn_bidders(system, a={}, b={"valuation": 2.0})
+        sealed = await run_auction(system, None, ["a", "b"])
+        english = await run_auction(system, None, ["a", "b"], auction_type="english")
+        empty = await run_auction(system, None, ["a"], auction_type="combinatorial", items=["X"])
+    assert (sealed.winner, sealed.payment, sealed.bids_received) == ("b", 2.0, 1)
+    assert (english.winner, english.payment, english.rounds) == ("b", 0.0, 1)
+    assert empty.error == "no_bids"
+    assert empty.bids_received == 0
+
+
+async def test_combinatorial_through_actors() -> None:
+    """Bundles come as messages; a bundle naming an unknown item is ignored."""
+    async with ActorSystem() as system:
+        await spawn_bidders(
+            system,
+            a1={"bundles": [{"items": ["A"], "bid": 5.0}]},
+            a2={"bundles": [BundleBid(items=["B"], bid=5.0), {"items": ["Z"], "bid": 99.0}]},
+            a3={"bundles": [{"items": ["A", "B"], "bid": 8.0}]},
+        )
+        result = await run_auction(
+            system,
+            None,
+            ["a1", "a2", "a3"],
+            auction_type="combinatorial",
+            payment_rule="vcg",
+            items=["A", "B"],
+        )
+    assert result.allocations == {"a1": ["A"], "a2": ["B"]}
+    assert result.payments == {"a1": 3.0, "a2": 3.0}
+    assert (result.total_value, result.optimal, result.bids_received) == (10.0, True, 3)
+    assert result.winner is None
+
+
+async def test_bidder_answers_from_private_state() -> None:
+    """BidderAgent: bid, else valuation; english on max_bid; refuses foreign messages."""
+    async with ActorSystem() as system:
+        ref = await system.spawn(BidderAgent, "a", valuation=4.0, value=1)
+        assert await ref.ask(CallForBids("x")) == Bid(amount=4.0, value=1, valuation=4.0)
+        bundles = await system.spawn(BidderAgent, "b", bundles=[{"items": ["A"], "bid": 1}])
+        assert await bundles.ask(CallForBids("x")) == Decline()
+        with pytest.raises(ActorCrashedError):
+            await ref.ask("what?")
+    assert BundleBids(bundles=[]).value is None
+
+
+async def test_log_events() -> None:
+    """auction_started and auction_closed are logged with the outcome."""
+    async with ActorSystem() as system:
+        await spawn_bidders(system, a={"bid": 1.0})
+        with capture_logs() as logs:
+            await run_auction(system, None, ["a"], name="auction-7")
+    started = [e for e in logs if e["event"] == "auction_started"]
+    closed = [e for e in logs if e["event"] == "auction_closed"]
+    assert started[0]["participants"] == 1
+    assert started[0]["auction_id"] == "auction-7"
+    assert (closed[0]["winner"], closed[0]["payment"], closed[0]["error"]) == ("a", 1.0, None)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        pytest.param({"auction_type": "sealed"}, "auction_type", id="auction-type"),
+        pytest.param({"payment_rule": "vcg"}, "payment_rule", id="vcg-sealed"),
+        pytest.param({"auction_type": "dutch"}, "starting_price", id="dutch-start"),
+        pytest.param({"auction_type": "combinatorial"}, "items", id="items-required"),
+        pytest.param({"items": []}, "items", id="items-empty"),
+        pytest.param({"items": ["A", ""]}, "items[1]", id="item-empty"),
+        pytest.param({"items": ["A", "A"]}, "items[1]", id="item-twice"),
+        pytest.param({"reserve_price": -1}, "reserve_price", id="reserve-negative"),
+        pytest.param({"starting_price": float("nan")}, "starting_price", id="start-nan"),
+        pytest.param({"increment": 0}, "increment", id="increment-zero"),
+        pytest.param({"max_rounds": 0}, "max_rounds", id="max-rounds-zero"),
+        pytest.param({"max_rounds": 2.5}, "max_rounds", id="max-rounds-float"),
+        pytest.param({"reply_timeout": float("inf")}, "reply_timeout", id="timeout-inf"),
+        pytest.param({"time_budget": 0}, "time_budget", id="budget-zero"),
+        pytest.param({"colour": "red"}, "colour", id="unknown-option"),
+        pytest.param({"bidders": ["a", "a"]}, "bidders[1]", id="bidder-twice"),
+        pytest.param({"bidders": [""]}, "bidders[0]", id="bidder-empty"),
+        pytest.param({"bidders": "ab"}, "bidders", id="bidders-string"),
+        pytest.param({"variable": 3}, "variable", id="variable-not-str"),
+    ],
+)
+async def test_invalid_arguments_raise_config_error(kwargs: dict[str, Any], field: str) -> None:
+    """Invalid arguments raise ConfigError (a ValueError) naming the argument."""
+    bidders = kwargs.pop("bidders", ["a"])
+    variable = kwargs.pop("variable", None)
+    async with ActorSystem() as system:
+        with pytest.raises(ConfigError) as caught:
+            await run_auction(system, variable, bidders, **kwargs)
+    assert isinstance(caught.value, ValueError)
+    assert caught.value.field == field
+
+
+async def test_unnamed_ref_is_refused() -> None:
+    """A ref without a registered name cannot be a bidder: its id would be unknown."""
+    async with ActorSystem() as system:
+        ref = await system.spawn(BidderAgent, "a", bid=1.0)
+        with pytest.raises(ConfigError, match="registered under a name"):
+            await run_auction(system, None, [ref])
