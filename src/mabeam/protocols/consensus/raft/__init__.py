@@ -16,6 +16,7 @@ from .node import RaftConfig as RaftConfig
 from .node import RaftNode as RaftNode
 from .node import Ready as Ready
 from .node import Role as Role
+from .storage import FileStorage as FileStorage
 from .storage import HardState as HardState
 from .storage import MemoryStorage as MemoryStorage
 from .storage import RaftStorage as RaftStorage
@@ -24,6 +25,7 @@ __all__ = [
     "AppendEntries",
     "AppendEntriesResponse",
     "Entry",
+    "FileStorage",
     "HardState",
     "MemoryStorage",
     "NotLeaderError",
