@@ -639,3 +639,40 @@ def test_resource_strategies_on_any_amounts_never_raise(amounts: list[float], ca
         assert isinstance(result, (ResourceCompromise, ResourcePartitioning, Failure))
         if isinstance(result, ResourcePartitioning):
             assert result.allocations[-1].end <= available
+
+
+DATA_STRATEGIES = [
+    "compromise",
+    "priority_override",
+    "time_sharing",
+    "resource_partitioning",
+    "leader_decision",
+]
+
+
+@given(
+    st.lists(st.one_of(FINITE, st.integers(-(10**6), 10**6), st.text(max_size=3)), max_size=5),
+    st.sampled_from(["value_incompatible", "resource_competition", "temporal_constraint"]),
+    st.sampled_from(DATA_STRATEGIES),
+    st.one_of(st.none(), st.floats(0, 1e300)),
+    st.one_of(st.none(), st.sampled_from(["a0", "boss"])),
+)
+def test_every_data_strategy_gives_a_resolution_or_a_code_never_an_exception(
+    values: list[Any], kind: str, strategy: str, available: float | None, leader: str | None
+) -> None:
+    """Any requests (numbers of any size, labels, mixed), any conflict type: a failure
+    with a snake_case code, or a resolution carrying variable_id, resolution_type and
+    affected_agents (the conflicting agents, in order); finish() makes failures failed."""
+    values = values or [1.0]
+    c = conflict(values, kind)
+    settings = ConflictSettings(available_resources=available, leader=leader)
+    result = s.resolve(strategy, c, NO_TRAITS, settings)  # type: ignore[arg-type]
+    if isinstance(result, Failure):
+        assert result.code.replace("_", "").isalpha()
+        assert result.code.islower()
+        failure = StrategyFailure(strategy=strategy, error=result.code, message=result.message)
+        result = s.finish(c, None, [failure])
+    document = msgspec.json.decode(msgspec.json.encode(result))
+    assert document["variable_id"] == "v"
+    assert document["affected_agents"] == c.conflicting_agents
+    assert isinstance(document["resolution_type"], str)
