@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mabeam.protocols.consensus import Add, ClientCommand, Delete, Get, KVStateMachine, Put
+from mabeam.protocols.consensus.kv import restore
 
 
 def test_put_get_delete_add() -> None:
@@ -92,3 +94,26 @@ def test_every_request_executes_exactly_once_whatever_the_duplicates(
                 answered_below += 1
         machine.apply(index, ClientCommand("c", seq, Add("sum", seq), acked_below=answered_below))
     assert machine.data.get("sum", 0) == sum({seq for seq, _ in log})
+
+
+def test_commands_decoded_from_msgpack_apply_the_same() -> None:
+    """A store that gives entries back as msgpack dicts: the commands are restored, so dedup
+    and the store behave as with the original Structs; other values pass unchanged."""
+    log = [
+        ClientCommand("c", 1, Put("x", [1, 2])),
+        ClientCommand("c", 1, Put("x", [1, 2])),
+        ClientCommand("c", 2, Add("n", 2)),
+        Delete("gone"),
+        {"type": "Put", "key": 5},  # not a valid Put: an opaque command
+        {"plain": "dict"},
+    ]
+    decoded = [msgspec.msgpack.decode(msgspec.msgpack.encode(item)) for item in log]
+    assert isinstance(decoded[0], dict)
+    original, restored = KVStateMachine(), KVStateMachine()
+    for index, (item, raw) in enumerate(zip(log, decoded, strict=True), start=1):
+        original.apply(index, item)
+        restored.apply(index, raw)
+    assert restored.data == original.data == {"x": [1, 2], "n": 2}
+    assert restored.executed == original.executed == 5
+    assert restore(decoded[2]) == log[2]
+    assert restore({"plain": "dict"}) == {"plain": "dict"}

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
 from mabeam import ActorCrashedError, ActorDeadError, ActorSystem, ConfigError
 from mabeam.protocols.consensus import Add, RaftCluster, Voter, VotingCoordinator
-from mabeam.protocols.consensus.raft import MemoryStorage
+from mabeam.protocols.consensus.raft import FileStorage, MemoryStorage, RaftStorage
 
 from ._support import T, logs_consistent, raft_cluster
 
@@ -114,3 +115,25 @@ async def test_unexpected_messages_crash_the_actor_and_name_the_type() -> None:
                 assert found is not None
                 with pytest.raises(ActorCrashedError, match="str"):
                     await found.ask("junk")
+
+
+async def test_a_cluster_on_file_storage_survives_a_full_restart(tmp_path: Path) -> None:
+    """With FileStorage every node reloads its log from disk after a crash; the replayed
+    commands (msgpack-decoded) rebuild the same store and keep deduplicating."""
+    storages: dict[str, RaftStorage] = {
+        node: FileStorage(tmp_path / node) for node in ("a", "b", "c")
+    }
+    async with (
+        ActorSystem() as system,
+        RaftCluster(system, ["a", "b", "c"], storages=storages, seed=6) as cluster,
+    ):
+        await cluster.set("k", {"deep": [1, 2]}, timeout=5 * T)
+        await cluster.propose(Add("n", 5), timeout=5 * T)
+        for node in cluster.node_ids:
+            await cluster.crash(node)
+        for node in cluster.node_ids:
+            await cluster.restart(node)
+        assert await cluster.get("k", timeout=10 * T) == {"deep": [1, 2]}
+        await asyncio.sleep(0.2)
+        for state in (await cluster.states()).values():
+            assert state.data == {"k": {"deep": [1, 2]}, "n": 5}

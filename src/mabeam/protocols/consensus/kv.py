@@ -58,6 +58,24 @@ class ClientCommand(msgspec.Struct, frozen=True, tag=True):
     acked_below: int = 0
 
 
+_Command = ClientCommand | Put | Get | Delete | Add
+_TAGS = frozenset({"ClientCommand", "Put", "Get", "Delete", "Add"})
+
+
+def restore(data: Any) -> Any:
+    """A command as a store that keeps msgpack gives it back (a dict with its ``type``
+    tag), turned back into its Struct; anything else unchanged."""
+    if type(data) is not dict or data.get("type") not in _TAGS:
+        return data
+    try:
+        command = msgspec.convert(data, _Command)
+    except msgspec.ValidationError:
+        return data
+    if isinstance(command, ClientCommand):
+        command = msgspec.structs.replace(command, command=restore(command.command))
+    return command
+
+
 @dataclass
 class _Session:
     floor: int = 0
@@ -89,6 +107,8 @@ class KVStateMachine:
         self.last_applied = index
         if data is None:
             return None
+        if type(data) is dict:
+            data = restore(data)
         if isinstance(data, ClientCommand):
             return self._apply_session(data)
         return self._execute(data)
