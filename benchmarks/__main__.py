@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from . import conflict, consensus, hierarchy, runtime, sim
+from . import auction, conflict, consensus, hierarchy, runtime, sim
 from ._common import QUICK_DIVISOR, Json, configure_logging, environment, progress
 
 SUITES: dict[str, Callable[[bool], Json]] = {
@@ -20,6 +20,7 @@ SUITES: dict[str, Callable[[bool], Json]] = {
     "hierarchy": hierarchy.run,
     "consensus": consensus.run,
     "conflict": conflict.run,
+    "auction": auction.run,
 }
 """Every suite by name, run in this order when no ``--suite`` is given."""
 

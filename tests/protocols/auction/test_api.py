@@ -9,6 +9,7 @@ import msgspec
 import pytest
 from structlog.testing import capture_logs
 
+import mabeam.protocols.auction as package
 from mabeam import ActorCrashedError, ActorSystem, ConfigError
 from mabeam.protocols.auction import (
     AuctionResult,
@@ -270,3 +271,11 @@ async def test_unnamed_ref_is_refused() -> None:
         ref = await system.spawn(BidderAgent, "a", bid=1.0)
         with pytest.raises(ConfigError, match="registered under a name"):
             await run_auction(system, None, [ref])
+
+
+def test_all_is_honest() -> None:
+    """The package's __all__ is sorted and lists exactly its public names."""
+    assert package.__all__ == sorted(package.__all__, key=lambda n: (n[:1].islower(), n))
+    public = {n for n in vars(package) if not n.startswith("_") and n[:1].isupper()}
+    public |= {n for n in vars(package) if n == "run_auction"}
+    assert set(package.__all__) == public
