@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench format clean
+.PHONY: run test test-slow lint bench format clean
 
 # Set-up steps are silent (@) so that `make bench` prints nothing but its JSON on stdout.
 $(BIN)/python:
@@ -21,6 +21,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest --cov --cov-report=term
+
+# The heavy randomized runs (thousands of Raft fault schedules, 10,000-agent rounds).
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
