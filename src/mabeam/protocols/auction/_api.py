@@ -18,16 +18,17 @@ def bidder_names(bidders: Sequence[str | ActorRef]) -> list[str]:
     """The agent ids of ``bidders`` (names, or refs registered under a name), checked."""
     if isinstance(bidders, str | ActorRef):
         raise ConfigError("bidders", "must be a sequence of actor names or refs")
-    names: list[str] = []
+    names: dict[str, int] = {}  # name -> position, in order
     for i, bidder in enumerate(bidders):
         name = bidder.name if isinstance(bidder, ActorRef) else bidder
         if not isinstance(name, str) or not name:
             problem = f"must be an actor name or a ref registered under a name, got {bidder!r}"
             raise ConfigError(f"bidders[{i}]", problem)
         if name in names:
-            raise ConfigError(f"bidders[{i}]", f"bidder {name!r} is listed twice")
-        names.append(name)
-    return names
+            problem = f"bidder {name!r} is listed twice (also bidders[{names[name]}])"
+            raise ConfigError(f"bidders[{i}]", problem)
+        names[name] = i
+    return list(names)
 
 
 async def run_auction(

@@ -53,6 +53,7 @@ class EnglishClock:
         ``max_bids`` holds the max_bid a dropping bidder told (a silent one told none).
         """
         r = self.round
+        stayed = set(stayed)  # membership only: the order is that of active
         staying = [agent for agent in self.active if agent in stayed]
         if len(staying) >= 2:
             if r + 1 >= self.max_rounds:
