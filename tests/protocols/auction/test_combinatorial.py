@@ -261,3 +261,18 @@ def test_near_ties_are_decided_by_exact_totals(offers: list[BundleOffer]) -> Non
     allocation = determine_winners(offers)
     total, pairs = brute_force(offers)
     assert (allocation.total, [(w.agent, w.index) for w in allocation.winners]) == (total, pairs)
+
+
+@pytest.mark.slow
+@settings(max_examples=600, deadline=None)
+@given(offers_strategy(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.5])))
+def test_matches_brute_force_many(offers: list[BundleOffer]) -> None:
+    """The heavy run: many more tied instances, allocation and VCG against brute force."""
+    outcome = settle_combinatorial(offers, "vcg")
+    total, pairs = brute_force(offers)
+    allocation = determine_winners(offers)
+    assert (allocation.total, [(w.agent, w.index) for w in allocation.winners]) == (total, pairs)
+    for winner in allocation.winners:
+        without, _ = brute_force(offers, exclude=winner.agent)
+        expected = round(without - (total - winner.bid), 9)
+        assert outcome.payments[winner.agent] == pytest.approx(expected, abs=1e-9)
