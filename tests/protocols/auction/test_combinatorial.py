@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -20,10 +21,13 @@ from mabeam.protocols.auction.combinatorial import (
 ITEMS = ["A", "B", "C", "D"]
 
 
-def brute_force(offers: list[BundleOffer], exclude: str | None = None) -> tuple[float, list]:
+Pairs = list[tuple[str, int]]
+
+
+def brute_force(offers: list[BundleOffer], exclude: str | None = None) -> tuple[float, Pairs]:
     """Every feasible allocation: the best total, then the smallest (agent, index) list."""
     bids = [o for o in offers if round(o.bid, 9) > 0 and o.agent != exclude]
-    best: tuple[float, list] = (0.0, [])
+    best: tuple[float, Pairs] = (0.0, [])
     for size in range(1, len(bids) + 1):
         for chosen in itertools.combinations(bids, size):
             agents = [o.agent for o in chosen]
@@ -208,7 +212,7 @@ def test_budget_running_out_at_any_step(monkeypatch: pytest.MonkeyPatch, ticks: 
         BundleOffer("d", 0, ("A",), 5.0),
     ]
     clock = itertools.count()
-    monkeypatch.setattr(combinatorial.time, "perf_counter", lambda: float(next(clock)))
+    monkeypatch.setattr(time, "perf_counter", lambda: float(next(clock)))
     outcome = settle_combinatorial(offers, "vcg", time_budget=ticks)
     items = [i for bundle in outcome.allocations.values() for i in bundle]
     assert len(items) == len(set(items))
