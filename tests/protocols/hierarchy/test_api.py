@@ -168,20 +168,31 @@ async def test_telemetry_events() -> None:
         assert "elapsed_ms" in events["coordination_stopped"]
 
 
-async def test_skipped_children_are_logged() -> None:
-    """A child that is not running is skipped with an event naming it and why."""
+async def test_child_that_is_down_is_sent_the_request_and_waited_for() -> None:
+    """A parent cannot know a child is down: it sends the request by name (a dead letter,
+    counted as sent), waits the child's whole wait, then asks the child's child itself.
+
+    Chain r -> a -> b -> c, a down: r sends to a (1, lost), waits a's wait (height 3:
+    7 x 1 s), asks b (2); b asks c (3), c answers b (4), b answers r (5).
+    """
     network = SimNetwork(seed=1)
     async with ActorSystem(transport=network) as system:
         structure = Structure.tree(["r", "a", "b", "c"], 1)
         for agent in ("r", "b", "c"):
             network.add_node(agent)
             await system.spawn(HierarchyAgent, agent, 1.0, structure, name=agent)
+        network.add_node("a")
         with capture_logs() as logs:
             result = await coordinate(system, structure, aggregate="sum")
-        assert result.missing == ["a"]
-        assert result.value == 3.0
+        assert (result.value, result.responders, result.missing) == (3.0, 3, ["a"])
+        assert result.messages == 5
+        assert asyncio.get_running_loop().time() >= 7.0
+        (letter,) = [d for d in system.dead_letters.recent if isinstance(d.message, Collect)]
+        assert (letter.recipient, letter.sender, letter.reason) == ("a", "r", "actor_not_running")
+        assert network.trace is not None  # the network only carries messages between actors
+        assert [e.dst for e in network.trace.events() if e.event == "send"] == ["b", "c", "b", "r"]
         skipped = [e for e in logs if e["event"] == "hierarchy_child_skipped"]
-        assert [(e["child"], e["reason"]) for e in skipped] == [("a", "not_running")]
+        assert [(e["agent"], e["child"], e["reason"]) for e in skipped] == [("r", "a", "timeout")]
 
 
 async def _big_round(n: int, shape: str) -> None:

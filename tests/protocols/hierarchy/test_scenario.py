@@ -50,13 +50,28 @@ def test_every_agent_up_gives_the_documented_result() -> None:
     }
 
 
-def test_dead_sub_coordinator_is_skipped_and_its_children_adopted() -> None:
-    """a01 down from the start: only a01 is missing; a04..a06 answer the root directly."""
+def test_dead_sub_coordinator_is_waited_for_then_its_children_adopted() -> None:
+    """a01 down from the start (13 agents, tree, branching 3): the known answer.
+
+    The root cannot know a01 is down: it sends a01 the request like any child, waits
+    a01's wait (height 2: (2**2 - 1) x 100 ms), then asks a01's children a04..a06 itself.
+
+    Requests sent: root -> a01, a02, a03 (3, the one to a01 lost); a02 -> a07..a09 and
+    a03 -> a10..a12 (6); root -> a04..a06 after the wait (3): 12.
+    Answers received: a07..a12 by a02 / a03 (6); a02, a03 by the root (2); a04..a06 by
+    the root (3): 11. Messages 12 + 11 = 23 (24 with every agent up, less a01's answer).
+    Responders 12; value (1 + ... + 13 - 2) / 12 = 89 / 12.
+    """
     report = run(scenario(faults=crash("a01")))
     assert report.ok
-    assert report.result["missing"] == ["a01"]
-    assert report.result["responders"] == 12
-    assert report.result["value"] == (91.0 - 2.0) / 12
+    assert report.result == {
+        "value": 89.0 / 12,
+        "responders": 12,
+        "missing": ["a01"],
+        "depth": 3,
+        "messages": 23,
+    }
+    assert report.stats.virtual_ms >= 300.0
 
 
 def test_partitioned_sub_coordinator_times_out_and_is_bypassed() -> None:
@@ -101,6 +116,8 @@ def test_root_down_is_error_root_down() -> None:
     assert not report.ok
     assert report.result is None
     assert report.error.code == "root_down"
+    # Sent to the root all the same, and waited for: height 3, (2**3 - 1) x 100 ms.
+    assert report.stats.virtual_ms >= 700.0
 
 
 def test_root_crashing_mid_round_is_root_down() -> None:

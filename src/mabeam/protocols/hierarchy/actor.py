@@ -1,7 +1,8 @@
 """The hierarchy's actors: an agent that answers for itself and its subtree, and a round.
 
 :class:`HierarchyAgent` is both a participant and a (sub-)coordinator: asked with
-:class:`Collect`, it asks its children by ``tell`` (found by name), folds their
+:class:`Collect`, it sends the request to each child by name (one that is down gets it
+as a dead letter: the parent learns nothing until that child's wait is over), folds their
 :class:`Partial` answers into its own value with a :class:`Gathering` and answers its
 asker with one :class:`Partial`. It never blocks its mailbox: answers and its own
 :class:`Expired` timers arrive as messages, so it can serve several requests at once
@@ -19,13 +20,32 @@ from typing import Any
 
 import msgspec
 
-from ...runtime import Actor, ActorRef, Timer
+from ...runtime import Actor, ActorContext, ActorRef, Timer
 from .aggregate import Aggregate, finish, of
 from .gathering import Batch, Gathering
 from .messages import Begin, Collect, Expired, GetValue, Partial, SetValue
 from .structure import Structure
 
 ROOT_DOWN = "root_down"
+
+
+def tell_by_name(context: ActorContext, name: str, message: Any) -> None:
+    """Send ``message`` to whatever actor is registered as ``name`` now.
+
+    A coordinator addresses its children by name and cannot know whether one is up:
+    when no actor is registered under ``name`` the message is lost like any message to
+    a stopped actor — a dead letter (reason ``actor_not_running``, as the runtime gives
+    a ``tell`` to a stopped actor), and it never reaches the simulated network, which
+    models only messages between running actors. The sender counts it as sent and
+    waits for an answer as it would for a live child.
+    """
+    ref = context.whereis(name)
+    if ref is not None:
+        ref.tell(message)
+    else:
+        # The runtime's own dead-letter path (counted, logged, kept for inspection):
+        # what ActorRef.tell does for an actor that is gone.
+        context.system._dead_letter(name, message, context, "actor_not_running")
 
 
 class HierarchyResult(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -105,28 +125,14 @@ class HierarchyAgent(Actor):
         self._maybe_done(key, job)
 
     def _ask(self, key: int, job: _Job, batches: list[Batch]) -> None:
-        whereis = self.context.whereis
         ids = self.structure.ids
         gathering = job.gathering
         collect = msgspec.structs.replace(job.collect, request=key)
-        while batches:
-            more: list[Batch] = []
-            for batch in batches:
-                job.timers.append(self.context.send_after(batch.wait, Expired(key, batch.number)))
-                for node in batch.nodes:
-                    ref = whereis(ids[node])
-                    if ref is None:
-                        more += gathering.unreachable(node)
-                        self.context.log.info(
-                            "hierarchy_child_skipped",
-                            agent=self.agent_id,
-                            child=ids[node],
-                            reason="not_running",
-                        )
-                    else:
-                        gathering.sent()
-                        ref.tell(collect)
-            batches = more
+        for batch in batches:
+            job.timers.append(self.context.send_after(batch.wait, Expired(key, batch.number)))
+            for node in batch.nodes:
+                gathering.sent()
+                tell_by_name(self.context, ids[node], collect)
 
     def _expired(self, message: Expired, job: _Job) -> None:
         gathering = job.gathering
@@ -160,9 +166,9 @@ class HierarchyAgent(Actor):
 class HierarchyRound(Actor):
     """Runs one round from the root; resolves ``done`` with the :class:`HierarchyResult`.
 
-    Told :class:`Begin`, it sends the request to the root (found by name) and waits for
-    its answer as long as a parent would (:meth:`Structure.wait`); a root that is not
-    running or does not answer in time is error ``root_down``.
+    Told :class:`Begin`, it sends the request to the root (by name) and waits for its
+    answer as long as a parent would (:meth:`Structure.wait`); a root that does not
+    answer in time (down, cut off, or crashed mid-round) is error ``root_down``.
     """
 
     def __init__(
@@ -190,7 +196,7 @@ class HierarchyRound(Actor):
             if sender is not None and sender.name == self.structure.root:
                 self._finish(message)
         elif isinstance(message, Expired):
-            self._root_down("the root did not answer in time")
+            self._root_down()
         else:
             raise TypeError(f"unexpected message {type(message).__name__}")
 
@@ -205,14 +211,11 @@ class HierarchyRound(Actor):
             structure=structure.shape,
             aggregate=self.aggregate,
         )
-        root = self.context.whereis(structure.root)
-        if root is None:
-            self._root_down("the root is not running")
-            return
         wait = structure.wait(0, self.reply_timeout)
         self._timer = self.context.send_after(wait, Expired(0, 0))
         timeout_ms = self.reply_timeout * 1000.0
-        root.tell(Collect(1, self.aggregate, timeout_ms, self.variable))
+        request = Collect(1, self.aggregate, timeout_ms, self.variable)
+        tell_by_name(self.context, structure.root, request)
 
     def _finish(self, partial: Partial) -> None:
         if self.done.done():
@@ -229,7 +232,7 @@ class HierarchyRound(Actor):
         )
         self._report(result)
 
-    def _root_down(self, why: str) -> None:
+    def _root_down(self) -> None:
         if self.done.done():
             return
         result = HierarchyResult(
@@ -241,7 +244,7 @@ class HierarchyRound(Actor):
             error=ROOT_DOWN,
         )
         self.context.log.warning(
-            "hierarchy_root_down", root=self.structure.root, variable=self.variable, why=why
+            "hierarchy_root_down", root=self.structure.root, variable=self.variable
         )
         self._report(result)
 

@@ -7,8 +7,8 @@ all its responders exactly as if every value had been collected flat.
   non-overlapping floats whose exact sum is the sum of the values), finished with
   ``math.fsum``: the correctly rounded sum, whatever the order of combination;
 - ``min`` / ``max``: the smallest / largest value;
-- ``median``: every value, sorted (the median of an even count is the mean of the two
-  middle values);
+- ``median``: every value, sorted; finished as :func:`statistics.median` (an even count:
+  the mean of the two middle values);
 - ``vote``: the count of each distinct value, sorted by value; the winner is the most
   common value, ties broken by the smallest.
 
@@ -135,11 +135,15 @@ def flat(values: Iterable[float], aggregate: Aggregate) -> float | None:
 
 
 def median(ordered: tuple[float, ...] | list[float]) -> float:
-    """The median of sorted values: the middle one, or the mean of the two middle ones."""
+    """The median of sorted values: the middle one, or the mean of the two middle ones.
+
+    Computed as :func:`statistics.median` does, ``(low + high) / 2``, so it equals it for
+    every input (two huge values give ``inf`` there and here, not an error).
+    """
     middle = len(ordered) // 2
     if len(ordered) % 2:
         return ordered[middle]
-    return math.fsum((ordered[middle - 1], ordered[middle])) / 2.0
+    return (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def _pick(

@@ -4,8 +4,16 @@ A :class:`Gathering` is what one agent does with one request: it starts from its
 value, asks its children (in *batches*: the children that share a wait, see
 :meth:`Structure.wait`), folds each answer in, and when a batch expires it skips the
 children that stayed silent (they are missing) and asks *their* children instead — so
-only agents that are down go missing. No clock and no I/O: the actor shell sends the
-requests, runs a timer per batch and feeds answers and expiries back in.
+only agents that are down go missing. A child that is down is asked like any other
+(the request is sent, and counted, whether or not anything receives it): a node cannot
+tell a dead child from a slow one before its wait is over. No clock and no I/O: the
+actor shell sends the requests, runs a timer per batch and feeds answers and expiries
+back in.
+
+``messages`` counts what PROTOCOLS.md counts, requests sent plus answers received: each
+request this node sent, and each answer from a node it asked that arrived while it was
+still gathering — folded in if awaited, counted only if late or repeated (a duplicate
+on a lossy network) — with the messages inside that answer's subtree.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ class Gathering:
     """One node's work on one request (see the module docstring)."""
 
     __slots__ = (
+        "_asked",
         "_batches",
         "_next_batch",
         "messages",
@@ -50,6 +59,7 @@ class Gathering:
         self.missing: list[str] = []
         self.messages = 0
         self.pending: dict[int, int] = {}  # node asked -> its batch number
+        self._asked: set[int] = set()  # every node asked (membership only, never iterated)
         self._batches: dict[int, Batch] = {}
         self._next_batch = 0
 
@@ -63,21 +73,22 @@ class Gathering:
         return self._ask(self.structure.children[self.node])
 
     def sent(self) -> None:
-        """The shell sent one request."""
+        """The shell sent one request (whether or not anything will receive it)."""
         self.messages += 1
 
-    def unreachable(self, node: int) -> list[Batch]:
-        """``node`` could not be asked at all (no such actor now): skip it at once."""
-        if self.pending.pop(node, None) is None:
-            return []
-        self.missing.append(self.structure.ids[node])
-        return self._ask(self.structure.children[node])
-
     def answered(self, node: int, partial: Partial) -> bool:
-        """Fold in ``node``'s answer; False (ignored) if it was not awaited (late, stray)."""
-        if self.pending.pop(node, None) is None:
+        """Fold in ``node``'s answer; False if it was not awaited.
+
+        An answer from a node this gathering asked that is no longer awaited (it came
+        after its wait, or twice) is counted in :attr:`messages` but not folded in: its
+        responders are missing or already counted. One from a node never asked is stray
+        and ignored.
+        """
+        if node not in self._asked:
             return False
         self.messages += 1 + partial.messages
+        if self.pending.pop(node, None) is None:
+            return False
         self.parts.append(partial.summary)
         self.missing.extend(partial.missing)
         return True
@@ -120,5 +131,6 @@ class Gathering:
             self._batches[batch.number] = batch
             for node in members:
                 self.pending[node] = batch.number
+                self._asked.add(node)
             batches.append(batch)
         return batches

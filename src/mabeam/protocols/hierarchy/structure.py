@@ -20,6 +20,8 @@ from ..._errors import ConfigError
 
 Shape: TypeAlias = Literal["tree", "star", "layered"]
 SHAPES: tuple[Shape, ...] = ("tree", "star", "layered")
+MAX_WAIT_HEIGHT = 60
+"""Subtree heights above this wait as long as this (see :meth:`Structure.wait`)."""
 
 
 class Structure:
@@ -147,8 +149,12 @@ class Structure:
         ``reply_timeout * (2**h - h - 1)``; the wait leaves ``h * reply_timeout`` more
         for the hops. So a dead node at any depth is detected, and bypassed, before any
         ancestor gives up on a live node above it.
+
+        The exponent stops at :data:`MAX_WAIT_HEIGHT` (2**60 timeouts is beyond any run),
+        so a chain thousands of agents deep still has a finite float wait.
         """
-        return reply_timeout * float(2 ** self.heights[node] - 1)
+        height = min(self.heights[node], MAX_WAIT_HEIGHT)
+        return reply_timeout * float(2**height - 1)
 
     def __repr__(self) -> str:
         return f"<Structure {self.shape} agents={len(self.ids)} depth={self.depth}>"
