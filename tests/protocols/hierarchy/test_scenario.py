@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from mabeam import ScenarioError
+from mabeam.protocols.hierarchy import Structure
+from mabeam.protocols.hierarchy.structure import MAX_WAIT_HEIGHT
 from mabeam.scenario import parse_scenario, run_scenario
 
 
@@ -197,7 +199,9 @@ def test_only_agents_that_are_down_or_cut_off_go_missing(
     n: int, branching: int, down: set[int], cut: set[int], seed: int
 ) -> None:
     """Random trees with crashed and partitioned agents, jittery latency: the missing are
-    exactly those, and the value is the sum of everyone else's."""
+    exactly those, and the value is the sum of everyone else's (for trees no higher than
+    MAX_WAIT_HEIGHT, where the waits make the guarantee hold)."""
+    assume(Structure.tree([f"a{i:02d}" for i in range(n)], branching).depth <= MAX_WAIT_HEIGHT)
     down = {i for i in down if i < n}
     cut = {i for i in cut if i < n} - down
     faults = "".join(crash(f"a{i:02d}") for i in sorted(down))
@@ -214,3 +218,19 @@ def test_only_agents_that_are_down_or_cut_off_go_missing(
     assert report.ok
     assert report.result["missing"] == [f"a{i:02d}" for i in sorted(gone)]
     assert report.result["value"] == sum(float(i + 1) for i in range(n) if i not in gone)
+
+
+def test_deep_chain_with_a_dead_agent_ends_in_bounded_time() -> None:
+    """A chain 300 agents deep (branching 1), a01 down: the root waits a01's wait, linear
+    past MAX_WAIT_HEIGHT (2**16 - 1 + 283 x 2**16 timeouts, not 2**299 - 1), then adopts
+    a02, whose 297 descendants answer through it: only a01 missing; a request to each of
+    the 299 non-root agents and an answer from each of the 298 live ones: 597 messages."""
+    chain = 'structure = "tree"\nbranching_factor = 1\n'
+    assert run(scenario(300, protocol=chain)).result["depth"] == 300
+    report = run(scenario(300, protocol=chain, faults=crash("a01")))
+    assert report.ok
+    assert report.result["missing"] == ["a01"]
+    assert report.result["responders"] == 299
+    assert report.result["messages"] == 299 + 298
+    a01_wait_ms = (2**16 - 1 + 283 * 2**16) * 100.0
+    assert a01_wait_ms <= report.stats.virtual_ms < a01_wait_ms + 1000.0

@@ -20,8 +20,9 @@ from ..._errors import ConfigError
 
 Shape: TypeAlias = Literal["tree", "star", "layered"]
 SHAPES: tuple[Shape, ...] = ("tree", "star", "layered")
-MAX_WAIT_HEIGHT = 60
-"""Subtree heights above this wait as long as this (see :meth:`Structure.wait`)."""
+MAX_WAIT_HEIGHT = 16
+"""Waits double with the subtree's height up to this one, then grow linearly (see
+:meth:`Structure.wait`)."""
 
 
 class Structure:
@@ -150,11 +151,18 @@ class Structure:
         for the hops. So a dead node at any depth is detected, and bypassed, before any
         ancestor gives up on a live node above it.
 
-        The exponent stops at :data:`MAX_WAIT_HEIGHT` (2**60 timeouts is beyond any run),
-        so a chain thousands of agents deep still has a finite float wait.
+        Above :data:`MAX_WAIT_HEIGHT` the wait grows by ``2**MAX_WAIT_HEIGHT`` timeouts a
+        level instead of doubling, so a chain thousands of agents deep waits a bounded
+        time (doubling would be years of virtual time by height 30, past what a float
+        clock resolves to the nanosecond, and an overflow by height 1024). The guarantee
+        above then holds for subtrees up to that height (65,536 agents at branching 2);
+        higher, a live agent is waited for past one dead generation below it, not two.
         """
-        height = min(self.heights[node], MAX_WAIT_HEIGHT)
-        return reply_timeout * float(2**height - 1)
+        height = self.heights[node]
+        if height <= MAX_WAIT_HEIGHT:
+            return reply_timeout * float(2**height - 1)
+        steps = 2**MAX_WAIT_HEIGHT - 1 + (height - MAX_WAIT_HEIGHT) * 2**MAX_WAIT_HEIGHT
+        return reply_timeout * float(steps)
 
     def __repr__(self) -> str:
         return f"<Structure {self.shape} agents={len(self.ids)} depth={self.depth}>"
