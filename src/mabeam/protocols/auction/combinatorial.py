@@ -240,11 +240,22 @@ class _Solver:
         indices = [c for cols in rows for c in cols]
         return csr_array((np.ones(len(indices)), indices, indptr), shape=(len(rows), self.n))
 
-    def best(self) -> tuple[list[int], bool]:
-        """An optimal allocation (no tie-break), or the best found and False."""
+    def best(self, known: Iterable[BundleOffer] = ()) -> tuple[list[int], bool]:
+        """An optimal allocation (no tie-break), or the best found and False.
+
+        ``known`` bids that can win together start a greedy allocation: a lower bound
+        that rules out bids before the solve (VCG passes the allocation without i).
+        """
         if self.n == 0:
             return [], True
         fallback = self.heuristic()
+        position = {(b.agent, b.index): k for k, b in enumerate(self.bids)}
+        start = [position[(b.agent, b.index)] for b in known if (b.agent, b.index) in position]
+        if start:
+            rest = sorted(range(self.n), key=lambda k: (-self.bids[k].bid, k))
+            extended = self.greedy([*start, *rest])
+            if self.total(extended) > self.total(fallback):
+                fallback = extended
         self.best_effort = None
         self.exclude_below(self.total(fallback))
         if self.n - len(self.excluded) > _CORE:
@@ -364,7 +375,7 @@ def settle_combinatorial(
             payments[winner.agent] = winner.bid
             continue
         without = _Solver((o for o in solver.bids if o.agent != winner.agent), deadline)
-        best, exact = without.best()
+        best, exact = without.best(known=(w for w in winners if w is not winner))
         optimal = optimal and exact
         others = round9(math.fsum(w.bid for w in winners if w is not winner))
         payment = round9(without.total(best) - others)
