@@ -333,6 +333,7 @@ def run_scenario(
 
 _BUILTIN: dict[str, str] = {
     "auction": "_auction",
+    "bargaining": "_bargaining",
     "hierarchy": "_hierarchy",
     "ping": "_ping",
     "consensus": "_consensus",
