@@ -3,8 +3,9 @@
 Agents are :class:`ConflictAgent` actors (their traits from the agent tables); the
 coordinator resolves the conflicts in order. ``result`` is ``{"resolutions": [...]}``
 whether or not every conflict was resolved; if any failed, the outcome is
-``unresolved_conflicts`` (exit 1). A negotiated settlement by ``bargaining`` is refused
-(exit 2) until the bargaining protocol exists.
+``unresolved_conflicts`` (exit 1). A negotiated settlement by ``bargaining`` is a
+bargaining session among the agents' actors, each with its table's ``strategy``,
+``reserved`` and ``exponent``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ def traits(agent: AgentSpec) -> AgentTraits:
         urgency=agent.urgency,
         importance=agent.importance,
         resources=agent.resources,
+        strategy=agent.strategy or "linear",
+        reserved=agent.reserved,
+        exponent=agent.exponent,
     )
 
 
@@ -100,16 +104,6 @@ async def drive(run: ScenarioRun) -> Outcome:
     return Outcome(ok=False, result=outcome, error=error)
 
 
-def refuse(scenario: Scenario) -> tuple[str, str] | None:
-    """(field, problem) when the scenario asks for a negotiation not implemented yet."""
-    options = scenario.protocol
-    assert isinstance(options, ConflictOptions)
-    settles = "negotiated_settlement" in (options.strategy, options.fallback_strategy)
-    if settles and options.negotiation_type == "bargaining":
-        return "protocol.negotiation_type", "negotiation_type 'bargaining' is not implemented yet"
-    return None
-
-
 def register() -> None:
     """Make ``kind = "conflict"`` runnable."""
-    register_protocol("conflict", drive, refuse=refuse)
+    register_protocol("conflict", drive)

@@ -140,8 +140,9 @@ async def test_leader_option_decides() -> None:
     assert (resolution.leader, resolution.resolved_value) == ("coder", "terse")
 
 
-async def test_bargaining_is_not_implemented_yet_and_falls_back() -> None:
-    """negotiated_settlement by bargaining fails with a code saying so; the fallback runs."""
+async def test_bargaining_without_agent_actors_fails_over() -> None:
+    """negotiated_settlement by bargaining among agents with no actors: nobody answers, so
+    no_agreement after the deadline; the fallback runs."""
     async with ActorSystem() as system:
         result = await resolve_conflicts(
             system,
@@ -153,7 +154,7 @@ async def test_bargaining_is_not_implemented_yet_and_falls_back() -> None:
         )
     (resolution,) = result.resolutions
     assert isinstance(resolution, ValueCompromise)
-    assert resolution.failures[0].error == "bargaining_not_implemented"
+    assert resolution.failures[0].error == "no_agreement"
 
 
 async def test_partitioning_with_available_resources() -> None:

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 import structlog
 
-from mabeam import ScenarioError
 from mabeam.cli import main
 from mabeam.scenario import parse_scenario, run_scenario
 
@@ -195,19 +194,23 @@ def test_no_majority_no_leader_then_the_fallback() -> None:
     "protocol",
     [
         'strategy = "negotiated_settlement"\nfallback_strategy = "compromise"',
-        'strategy = "compromise"\nfallback_strategy = "negotiated_settlement"',
+        'strategy = "priority_override"\nfallback_strategy = "negotiated_settlement"',
     ],
 )
-def test_bargaining_is_refused_before_anything_runs(protocol: str) -> None:
-    """A settlement by bargaining (not implemented yet) is refused, naming the option, as
-    unimplemented consensus algorithms are: exit 2, no actor spawned."""
-    document = scenario(f'{protocol}\nnegotiation_type = "bargaining"')
-    with pytest.raises(ScenarioError) as error:
-        run(document)
-    assert error.value.field == "protocol.negotiation_type"
-    assert "not implemented yet" in str(error.value)
-    # Without negotiated_settlement among the strategies the option is unused: it runs.
-    assert run(scenario('strategy = "compromise"\nnegotiation_type = "bargaining"'))[0].ok
+def test_bargaining_settles_among_the_agent_actors(protocol: str) -> None:
+    """A settlement by bargaining runs a mediator and the agents' turns on the network
+    (PROTOCOLS.md, end of "Bargaining"); every agent is linear by default."""
+    report, network = run(scenario(f'{protocol}\nnegotiation_type = "bargaining"'))
+    assert report.ok
+    resolution = only(report)
+    if "priority_override" in protocol:
+        assert resolution["resolution_type"] == "priority_override"  # no bargaining needed
+        return
+    assert resolution["resolution_type"] == "negotiated_bargaining"
+    assert resolution["negotiation_type"] == "bargaining"
+    assert 0.1 <= resolution["resolved_value"] <= 1.2
+    turns = [e for e in network.trace.events() if e.event == "send" and e.type == "TakeTurn"]
+    assert {e.dst for e in turns} == {"coder", "creative_writer", "reviewer"}
 
 
 def test_every_agent_is_told_the_outcome() -> None:

@@ -3,8 +3,8 @@
 ``await resolve_conflicts(system, conflicts, strategy=..., fallback_strategy=..., **opts)``
 resolves :class:`Conflict` s with the strategies of PROTOCOLS.md (compromise,
 priority_override, time_sharing, resource_partitioning, negotiated_settlement — a real
-auction among the agents' actors — and leader_decision) and returns a
-:class:`ConflictResult` of resolutions. The pure cores are in :mod:`.strategies`, the
+auction or bargaining session among the agents' actors — and leader_decision) and
+returns a :class:`ConflictResult` of resolutions. The pure cores are in :mod:`.strategies`, the
 actors (:class:`ConflictCoordinator`, :class:`ConflictAgent`) in :mod:`.actor`.
 """
 
@@ -23,6 +23,7 @@ from .resolutions import ConflictResult as ConflictResult
 from .resolutions import FailedResolution as FailedResolution
 from .resolutions import LeaderDecision as LeaderDecision
 from .resolutions import NegotiatedAuction as NegotiatedAuction
+from .resolutions import NegotiatedBargain as NegotiatedBargain
 from .resolutions import PriorityOverride as PriorityOverride
 from .resolutions import Resolution as Resolution
 from .resolutions import ResourceCompromise as ResourceCompromise
@@ -47,6 +48,7 @@ __all__ = [
     "FailedResolution",
     "LeaderDecision",
     "NegotiatedAuction",
+    "NegotiatedBargain",
     "OutcomeOf",
     "PriorityOverride",
     "Resolution",

@@ -16,6 +16,7 @@ import msgspec
 
 from ..._errors import ConfigError
 from ...runtime import ActorSystem
+from ..bargaining.strategies import EXPONENTS
 from ._types import CompromiseMethod, ConflictType, Strategy
 from .actor import ConflictCoordinator
 from .messages import AgentTraits, Conflict, ConflictSettings, ResolveConflicts
@@ -61,12 +62,14 @@ async def resolve_conflicts(
     ``agents`` maps agent ids to their :class:`AgentTraits` (weight, priority, urgency,
     importance, resources); agents not in it have the defaults. ``options`` are the
     PROTOCOLS.md strategy options (:data:`OPTIONS`; ``time_slot_duration`` in ms).
-    ``negotiated_settlement`` runs an auction among the actors registered under the
-    conflicting agents' ids (e.g. :class:`ConflictAgent`); each has ``reply_timeout``
-    seconds per answer. With ``notify_agents=True`` those actors are also told each
-    outcome (:class:`ConflictResolved`). ``leader_decision`` without the ``leader``
-    option elects a leader by Raft among the same actors (``seed`` drives its random
-    election timeouts). The coordinator is registered as ``name`` if given (so a
+    ``negotiated_settlement`` runs an auction (or with ``negotiation_type="bargaining"``
+    an alternating-offers session of 100 steps, each agent bargaining with its traits'
+    ``strategy``) among the actors registered under the conflicting agents' ids (e.g.
+    :class:`ConflictAgent`); each has ``reply_timeout`` seconds per answer. With
+    ``notify_agents=True`` those actors are also told each outcome
+    (:class:`ConflictResolved`). ``leader_decision`` without the ``leader`` option elects
+    a leader by Raft among the same actors (``seed`` drives its random election
+    timeouts). The coordinator is registered as ``name`` if given (so a
     simulated network can model it as a node) and stopped at the end.
     Raises :class:`~mabeam.ConfigError` for invalid arguments.
     """
@@ -179,6 +182,14 @@ def check_agents(agents: Mapping[str, AgentTraits] | None) -> dict[str, AgentTra
         _number(f"{where}.priority", traits.priority)
         for field in ("weight", "urgency", "importance", "resources"):
             _number(f"{where}.{field}", getattr(traits, field), low=0.0)
+        if traits.strategy not in EXPONENTS:
+            problem = f"invalid value {traits.strategy!r}"
+            raise ConfigError(f"{where}.strategy", problem, allowed=", ".join(EXPONENTS))
+        _number(f"{where}.reserved", traits.reserved, low=0.0)
+        if traits.reserved > 1:
+            raise ConfigError(f"{where}.reserved", f"must be <= 1, got {traits.reserved!r}")
+        if traits.exponent is not None:
+            _number(f"{where}.exponent", traits.exponent, low=0.0, above=True)
         checked[agent] = traits
     return checked
 

@@ -25,15 +25,21 @@ from ..._errors import ActorError
 from ...runtime import Actor
 from ..auction import run_auction
 from ..auction.messages import Bid, CallForBids, Decline
+from ..bargaining import negotiate
+from ..bargaining.actor import appraise, take_turn
+from ..bargaining.messages import Appraisal, Appraise, TakeTurn, TurnTaken
+from ..bargaining.strategies import AspirationStrategy
 from ..consensus.raft.api import RaftCluster
 from . import strategies
 from ._types import Strategy, Value
 from .messages import (
     AgentTraits,
+    BargainingJoined,
     Conflict,
     ConflictResolved,
     ConflictSettings,
     ElectionJoined,
+    JoinBargaining,
     JoinElection,
     JoinNegotiation,
     NegotiationJoined,
@@ -43,28 +49,32 @@ from .messages import (
 )
 from .resolutions import ConflictResult, Failure, Resolution, StrategyFailure, conflict_result
 
-BARGAINING_NOT_IMPLEMENTED = "bargaining_not_implemented"
 STRATEGY_CRASHED = "strategy_crashed"
 AUCTION_LOST = "auction_lost"
 AUCTION_BOUND = 3
 """How many reply timeouts the coordinator waits for an auction's result."""
+BARGAINING_STEPS = 100
+"""Steps of a negotiated settlement by bargaining (PROTOCOLS.md's default n_steps)."""
+BARGAINING_LOST = "bargaining_lost"
 ELECTION_BOUND = 3.0
 """Virtual seconds the coordinator waits for a Raft leader at least (ten election
 timeouts of 300 ms); more if three reply timeouts are longer."""
 
 
 class ConflictAgent(Actor):
-    """A conflicting agent: joins negotiations, bids in their auctions, notes outcomes.
+    """A conflicting agent: joins negotiations, bids in their auctions, bargains with its
+    own strategy (``traits.strategy``, ``reserved``, ``exponent``), notes outcomes.
 
     What it asks for lives only in this incarnation: restarted, it has forgotten and
-    declines calls for bids until told again. ``outcomes`` holds the last resolution
-    it was told of per variable.
+    declines calls for bids (and stays silent in a bargaining session) until told again.
+    ``outcomes`` holds the last resolution it was told of per variable.
     """
 
     def __init__(self, agent_id: str, traits: AgentTraits | None = None) -> None:
         self.agent_id = agent_id
         self.traits = traits or AgentTraits()
         self._asks: dict[str, tuple[Value, float]] = {}  # variable -> (value, bid amount)
+        self._bargains: dict[str, AspirationStrategy] = {}  # session -> its strategy
         self.outcomes: dict[str, Resolution] = {}
 
     def bid_amount(self, base_bid: float) -> float:
@@ -85,6 +95,26 @@ class ConflictAgent(Actor):
                 return Decline()
             value, amount = entry
             return Bid(amount=amount, value=value)
+        if isinstance(message, JoinBargaining):
+            t = self.traits
+            self._bargains[message.session] = AspirationStrategy(
+                message.utility,
+                message.outcomes,
+                strategy=t.strategy,
+                reserved=t.reserved,
+                exponent=t.exponent,
+            )
+            return BargainingJoined(agent=self.agent_id, session=message.session)
+        if isinstance(message, TakeTurn):
+            strategy = self._bargains.get(message.session)
+            if strategy is None:
+                return TurnTaken(step=message.step)  # not told: silent
+            return await take_turn(strategy, message)
+        if isinstance(message, Appraise):
+            strategy = self._bargains.get(message.session)
+            if strategy is None:
+                return Appraisal(utilities=None)
+            return appraise(strategy, message)
         if isinstance(message, ConflictResolved):
             variable_id = message.resolution.variable_id
             self.outcomes[variable_id] = message.resolution
@@ -173,10 +203,7 @@ class ConflictCoordinator(Actor):
         settings = request.settings
         if strategy == "negotiated_settlement":
             if settings.negotiation_type == "bargaining":
-                return Failure(
-                    BARGAINING_NOT_IMPLEMENTED,
-                    "negotiation_type 'bargaining' is not implemented yet",
-                )
+                return await self._bargain(conflict, settings)
             return await self._auction(conflict, settings)
         if strategy == "leader_decision":
             if settings.leader is not None:
@@ -235,6 +262,64 @@ class ConflictCoordinator(Actor):
             payment_rule=result.payment_rule,
             error=result.error,
         )
+
+    async def _bargain(
+        self, conflict: Conflict, settings: ConflictSettings
+    ) -> Resolution | Failure:
+        """Tell each agent its utility and the outcomes, then a bargaining session among
+        them run by a mediator (PROTOCOLS.md, end of "Bargaining")."""
+        utilities = strategies.bargaining_utilities(conflict)
+        if isinstance(utilities, Failure):
+            return utilities
+        requests = [u.ideal for u in utilities.values()]
+        outcomes = strategies.bargaining_outcomes(requests, settings.bargaining_outcomes)
+        self._auctions += 1
+        owner = self.context.name or f"conflicts#{self.context.self.id}"
+        session = f"{owner}.bargaining-{self._auctions}"
+        agents = conflict.conflicting_agents
+        joined = await asyncio.gather(
+            *(
+                self._ask(
+                    agent,
+                    JoinBargaining(
+                        variable_id=conflict.variable_id,
+                        session=session,
+                        utility=utilities[agent],
+                        outcomes=outcomes,
+                    ),
+                    settings.reply_timeout,
+                )
+                for agent in agents
+            )
+        )
+        missing = [
+            a for a, r in zip(agents, joined, strict=True) if not isinstance(r, BargainingJoined)
+        ]
+        if missing:
+            self.context.log.info(
+                "negotiation_agents_missing", variable_id=conflict.variable_id, agents=missing
+            )
+        name = None
+        if self.auction_node is not None:
+            name = session
+            self.auction_node(name)
+        # Every turn takes one reply timeout at most; the hops to the mediator and back
+        # less than one each.
+        bound = (BARGAINING_STEPS * len(agents) + AUCTION_BOUND) * settings.reply_timeout
+        try:
+            async with asyncio.timeout(bound):
+                result = await negotiate(
+                    self.context.system,
+                    list(agents),
+                    outcomes=outcomes,
+                    n_steps=BARGAINING_STEPS,
+                    reply_timeout=settings.reply_timeout,
+                    name=name,
+                    session=session,
+                )
+        except TimeoutError:
+            return Failure(BARGAINING_LOST, f"no bargaining result within {bound:g}s")
+        return strategies.settle_bargain(conflict, result)
 
     async def _elect(self, conflict: Conflict, settings: ConflictSettings) -> str | Failure:
         """A leader elected by Raft among the conflicting agents (PROTOCOLS.md).

@@ -4,7 +4,8 @@
 :class:`ConflictSettings` holds the strategy options of PROTOCOLS.md;
 :class:`ResolveConflicts` asks a coordinator to resolve a batch; :class:`JoinNegotiation`
 tells an agent what it asks for before a negotiated settlement's auction,
-:class:`JoinElection` asks it to take part in a leader election;
+:class:`JoinElection` asks it to take part in a leader election, :class:`JoinBargaining`
+in a bargaining session;
 :class:`ConflictResolved` tells each affected agent the outcome, which
 :class:`OutcomeOf` asks an agent for again.
 """
@@ -15,6 +16,7 @@ from typing import Literal
 
 import msgspec
 
+from ..bargaining.strategies import Utility
 from ._types import CompromiseMethod, ConflictType, Strategy, Value
 from .resolutions import Resolution
 
@@ -29,13 +31,20 @@ class Conflict(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class AgentTraits(msgspec.Struct, frozen=True, kw_only=True):
-    """What strategies weigh an agent by; an agent not described has these defaults."""
+    """What strategies weigh an agent by; an agent not described has these defaults.
+
+    ``strategy`` (boulware, linear, conceder, hardliner), ``reserved`` and ``exponent``
+    are how it bargains in a negotiated settlement by bargaining.
+    """
 
     weight: float = 1.0
     priority: float = 0.0
     urgency: float = 1.0
     importance: float = 1.0
     resources: float = 1.0
+    strategy: str = "linear"
+    reserved: float = 0.0
+    exponent: float | None = None
 
 
 class ConflictSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,6 +95,27 @@ class NegotiationJoined(msgspec.Struct, frozen=True, tag=True):
     agent: str
     variable_id: str
     amount: float
+
+
+class JoinBargaining(msgspec.Struct, frozen=True, tag=True):
+    """Coordinator → agent: bargaining ``session`` over ``variable_id`` follows.
+
+    The agent bargains over ``outcomes`` with ``utility`` (ideal at its request, worst at
+    the request farthest from it) and its own strategy; answered with
+    :class:`BargainingJoined`. An agent that does not answer stays silent in the session.
+    """
+
+    variable_id: str
+    session: str
+    utility: Utility
+    outcomes: list[int | float]
+
+
+class BargainingJoined(msgspec.Struct, frozen=True, tag=True):
+    """Agent → coordinator: ``agent`` takes part in bargaining ``session``."""
+
+    agent: str
+    session: str
 
 
 class JoinElection(msgspec.Struct, frozen=True, tag=True):

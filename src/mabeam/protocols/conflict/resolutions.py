@@ -127,6 +127,20 @@ class NegotiatedAuction(_Resolution, frozen=True, kw_only=True, tag="negotiated_
     bids_received: int
 
 
+class NegotiatedBargain(_Resolution, frozen=True, kw_only=True, tag="negotiated_bargaining"):
+    """negotiated_settlement by bargaining: the agreement of alternating offers among the
+    agents (PROTOCOLS.md "Bargaining"), with its step, offers and analysis."""
+
+    resolved_value: Value
+    negotiation_type: str
+    step: int
+    offers: int
+    satisfaction_scores: dict[str, float]
+    concessions: dict[str, float]
+    nash_value: Value | None = None
+    pareto_optimal: bool | None = None
+
+
 class LeaderDecision(_Resolution, frozen=True, kw_only=True, tag="leader_decision"):
     """leader_decision: the leader's request, or the median when it is not in the conflict."""
 
@@ -149,6 +163,7 @@ Resolution: TypeAlias = (
     | PriorityOverride
     | ResourcePartitioning
     | NegotiatedAuction
+    | NegotiatedBargain
     | LeaderDecision
     | FailedResolution
 )

@@ -4,8 +4,10 @@ One function per strategy (and per conflict type where the strategy depends on i
 following PROTOCOLS.md "Conflict resolution" to the number. No I/O, no clock, no
 randomness; numbers compared against thresholds are first rounded to 9 places.
 :func:`resolve` dispatches the strategies that need nothing but data; the actor runs
-``negotiated_settlement`` (an auction among the agents' actors, then :func:`settle`)
-and finds the leader for :func:`leader_decision`.
+``negotiated_settlement`` (an auction among the agents' actors, then :func:`settle`; or
+a bargaining session among them, set up by :func:`bargaining_utilities` and
+:func:`bargaining_outcomes`, then :func:`settle_bargain`) and finds the leader for
+:func:`leader_decision`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from ..bargaining.messages import BargainingResult
+from ..bargaining.strategies import Utility, outcomes_of
 from ._types import CompromiseMethod, Strategy, Value
 from .messages import AgentTraits, Conflict, ConflictSettings
 from .resolutions import (
@@ -27,6 +31,7 @@ from .resolutions import (
     Failure,
     LeaderDecision,
     NegotiatedAuction,
+    NegotiatedBargain,
     PriorityOverride,
     Resolution,
     ResourceCompromise,
@@ -49,6 +54,10 @@ ZERO_TOTAL_WEIGHT = "zero_total_weight"
 NO_AVAILABLE_RESOURCES = "no_available_resources"
 NO_LEADER = "no_leader"
 TOTAL_TOO_LARGE = "total_too_large"
+NO_AGREEMENT = "no_agreement"
+BARGAINING_OUTCOMES = 11
+"""The default number of outcomes of a bargaining settlement, from the least to the most
+requested value."""
 NEEDS_AGENTS = "needs_agents"
 """A strategy the actor must run (it asks agents); :func:`resolve` cannot."""
 
@@ -404,6 +413,52 @@ def settle(
         negotiation_type="auction",
         payment_rule=payment_rule,
         bids_received=bids_received,
+    )
+
+
+def bargaining_outcomes(values: Sequence[float], given: Sequence[float] | None) -> list[Any]:
+    """``given`` (sorted, repeats dropped), else 11 evenly spaced values from the smallest
+    to the largest request (rounded to 9 places unless that would merge two of them)."""
+    if given is not None:
+        return outcomes_of(list(given))
+    low, high = min(values), max(values)
+    steps = BARGAINING_OUTCOMES - 1
+    exact = [low * ((steps - i) / steps) + high * (i / steps) for i in range(steps + 1)]
+    exact[0], exact[-1] = low, high
+    rounded = [_r(x) for x in exact]
+    return outcomes_of(rounded if len(set(rounded)) == len(set(exact)) else exact)
+
+
+def bargaining_utilities(conflict: Conflict) -> dict[str, Utility] | Failure:
+    """Each agent's utility: ideal at its request, worst at the request farthest from it
+    (ties: the smaller); every request the same makes the ideal the only good outcome."""
+    values = numbers(conflict.requested_values)
+    if values is None:
+        return _non_numeric(conflict, "negotiated_settlement (bargaining)")
+    utilities = {}
+    for agent, value in zip(conflict.conflicting_agents, values, strict=True):
+        worst = min((-abs(v - value), v) for v in values)[1]
+        utilities[agent] = Utility(ideal=value, worst=worst)
+    return utilities
+
+
+def settle_bargain(conflict: Conflict, result: BargainingResult) -> NegotiatedBargain | Failure:
+    """negotiated_settlement from a bargaining session: its agreement, or ``no_agreement``."""
+    if not result.agreement or result.agreed_value is None or result.step is None:
+        problem = f"no agreement after {result.steps} steps ({result.offers} offers)"
+        return Failure(result.error or NO_AGREEMENT, problem)
+    return _make(
+        NegotiatedBargain,
+        conflict,
+        "negotiated_settlement",
+        resolved_value=result.agreed_value,
+        negotiation_type="bargaining",
+        step=result.step,
+        offers=result.offers,
+        satisfaction_scores=result.satisfaction_scores or {},
+        concessions=result.concessions or {},
+        nash_value=result.nash_value,
+        pareto_optimal=result.pareto_optimal,
     )
 
 
