@@ -38,8 +38,10 @@ def _round(structure: Structure, dead: str | None = None) -> Figures:
                 await system.spawn(HierarchyAgent, agent, float(index), structure, name=agent)
             network.add_node("coordinator", exempt=True)
             figures["spawn_seconds"] = timer() - started
-            if dead is not None:  # cut off: its parent learns it only by the timeout
-                network.partition([[dead]])
+            if dead is not None:  # stopped: its parent learns it only by the timeout
+                ref = system.whereis(dead)
+                assert ref is not None
+                await ref.stop()
             virtual = loop.time()
             started = timer()
             result = await coordinate(system, structure, aggregate="mean", name="coordinator")
@@ -99,9 +101,10 @@ def run(quick: bool) -> Json:
                     "round only: spawning the agents is timed apart (spawn_wall_seconds)",
                     "flat_ping: the coordinator tells each agent and each tells back, the "
                     "same 2(N-1)-ish messages with no hierarchy logic",
-                    "tree_with_a_dead_sub_coordinator: the root's first child is cut off by a "
-                    "partition; the root waits its subtree's wait (reply_timeout 1 s x "
-                    "(2**4 - 1)) in virtual time, then asks its 10 children itself",
+                    "tree_with_a_dead_sub_coordinator: the root's first child is stopped; the "
+                    "root sends it the request all the same (a dead letter), waits its "
+                    f"subtree's wait (reply_timeout 1 s x (2**{tree.heights[1]} - 1)) in "
+                    "virtual time, then asks its 10 children itself",
                 ],
                 "ratios": {
                     "meaning": "wall time over wall time",

@@ -43,7 +43,7 @@ async def drive(run: ScenarioRun) -> Outcome:
     coordinator.tell(Begin())
     result = await done
     if result.error == ROOT_DOWN:
-        message = f"the root {structure.root!r} is down"
+        message = f"the root {structure.root!r} did not answer within its wait (down or cut off)"
         return Outcome(ok=False, error=RunError(code=ROOT_DOWN, message=message))
     return Outcome(ok=True, result=result)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -47,10 +48,24 @@ def test_vote_ties_go_to_the_smallest_value() -> None:
 
 
 def test_sum_is_exact_where_naive_addition_is_not() -> None:
-    """The partial sum is an exact expansion: 1e16 + 1 - 1e16 is 1, in any grouping."""
+    """The partial sum is exact: 1e16 + 1 - 1e16 is 1, in any grouping; the mean is the
+    correctly rounded exact mean (statistics.mean's, not fsum / n's)."""
     left = combine(of(1e16, "sum"), of(1.0, "sum"))
     assert finish(combine(left, of(-1e16, "sum")), "sum") == 1.0
     assert finish(combine_all([of(0.1, "sum")] * 10), "sum") == math.fsum([0.1] * 10)
+    assert flat([0.1, 0.2, 0.3], "mean") == statistics.mean([0.1, 0.2, 0.3]) == 0.2
+    assert math.fsum([0.1, 0.2, 0.3]) / 3 != 0.2
+
+
+def test_partial_sums_never_overflow() -> None:
+    """Huge values: partial sums stay exact past the float range; a total beyond it is
+    +-inf, a mean of huge values is still exact."""
+    assert flat([1e308, 1e308, -1e308], "sum") == 1e308
+    assert flat([1e308, 1e308], "mean") == 1e308
+    assert flat([1e308, 1e308], "sum") == math.inf
+    assert flat([-1e308, -1e308], "sum") == -math.inf
+    assert flat([5e-324, 5e-324], "sum") == 1e-323
+    assert flat([0.0, -0.0], "sum") == 0.0
 
 
 def test_empty_summary_has_no_value_and_combines_as_identity() -> None:
@@ -72,9 +87,13 @@ def test_bad_aggregate_and_values_are_refused() -> None:
 def _reference(values: list[float], aggregate: str) -> float:
     """The aggregate computed the obvious way, independently of the Summary code."""
     if aggregate == "mean":
-        return math.fsum(values) / len(values)
+        return statistics.mean(values)
     if aggregate == "sum":
-        return math.fsum(values)
+        exact = sum(map(Fraction, values))
+        try:
+            return float(exact)
+        except OverflowError:
+            return math.inf if exact > 0 else -math.inf
     if aggregate == "min":
         return min(values)
     if aggregate == "max":
@@ -129,7 +148,8 @@ def _rounds(draw: st.DrawFn) -> tuple[Structure, list[float], set[int], Aggregat
         structure = Structure.layered(ids, layers)
     small = st.integers(-5, 5).map(float)
     wide = st.floats(-1e12, 1e12, allow_nan=False, allow_infinity=False)
-    values = draw(st.lists(small | wide, min_size=n, max_size=n))
+    whole = st.floats(allow_nan=False, allow_infinity=False)  # sums may overflow
+    values = draw(st.lists(small | wide | whole, min_size=n, max_size=n))
     dead = draw(st.sets(st.integers(1, max(1, n - 1)), max_size=n // 2)) if n > 1 else set()
     return structure, values, dead, draw(st.sampled_from(AGGREGATES))
 

@@ -3,17 +3,20 @@
 A :class:`Summary` is what a subtree reports up: enough to finish the aggregate over
 all its responders exactly as if every value had been collected flat.
 
-- ``mean`` / ``sum``: the count and the exact sum as a Shewchuk expansion (a few
-  non-overlapping floats whose exact sum is the sum of the values), finished with
-  ``math.fsum``: the correctly rounded sum, whatever the order of combination;
+- ``mean`` / ``sum``: the count and the exact sum as an integer times a power of two
+  (every float is one; the integer travels as a hex string, since it may outgrow 64
+  bits), finished by one correctly rounded division: the sum and the mean are the
+  correctly rounded exact ones (as ``math.fsum`` and ``statistics.mean`` give), whatever
+  the order of combination, and partial sums never overflow;
 - ``min`` / ``max``: the smallest / largest value;
 - ``median``: every value, sorted; finished as :func:`statistics.median` (an even count:
   the mean of the two middle values);
 - ``vote``: the count of each distinct value, sorted by value; the winner is the most
   common value, ties broken by the smallest.
 
-Values are floats (integers are converted); they must be finite, and sums are
-assumed not to overflow.
+Values are floats (integers are converted) and must be finite; a sum beyond the float
+range finishes as ``inf`` (or ``-inf``), as ``sum()`` would give, which JSON shows as
+null.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ class Summary(msgspec.Struct, frozen=True, omit_defaults=True):
     """A subtree's partial aggregate; only the fields its aggregate needs are filled."""
 
     count: int = 0
-    total: tuple[float, ...] = ()  # mean, sum: the exact sum as an expansion
+    total: str = ""  # mean, sum: the exact sum is int(total, 16) * 2**scale ("": zero)
+    scale: int = 0
     low: float | None = None  # min
     high: float | None = None  # max
     values: tuple[float, ...] = ()  # median: sorted
@@ -56,7 +60,9 @@ def of(value: float, aggregate: Aggregate) -> Summary:
     if not math.isfinite(value):
         raise ConfigError("value", f"must be a finite number, got {value!r}")
     if aggregate in ("mean", "sum"):
-        return Summary(count=1, total=(value,) if value else ())
+        numerator, denominator = value.as_integer_ratio()  # denominator: a power of two
+        total, scale = _encode(numerator, 1 - denominator.bit_length())
+        return Summary(count=1, total=total, scale=scale)
     if aggregate == "min":
         return Summary(count=1, low=value)
     if aggregate == "max":
@@ -72,9 +78,11 @@ def combine(a: Summary, b: Summary) -> Summary:
         return b
     if not b.count:
         return a
+    total, scale = _add((a, b))
     return Summary(
         count=a.count + b.count,
-        total=_add(a.total, b.total) if a.total or b.total else (),
+        total=total,
+        scale=scale,
         low=_pick(min, a.low, b.low),
         high=_pick(max, a.high, b.high),
         values=tuple(heapq.merge(a.values, b.values)) if a.values or b.values else (),
@@ -96,14 +104,12 @@ def combine_all(summaries: Iterable[Summary]) -> Summary:
         return result
     lows = [s.low for s in parts if s.low is not None]
     highs = [s.high for s in parts if s.high is not None]
-    total: tuple[float, ...] = ()
-    for part in parts:
-        if part.total:
-            total = _add(total, part.total)
+    total, scale = _add(parts)
     votes = [s.votes for s in parts if s.votes]
     return Summary(
         count=sum(s.count for s in parts),
         total=total,
+        scale=scale,
         low=min(lows) if lows else None,
         high=max(highs) if highs else None,
         values=tuple(heapq.merge(*(s.values for s in parts if s.values))),
@@ -115,10 +121,16 @@ def finish(summary: Summary, aggregate: Aggregate) -> float | None:
     """The aggregate's value over the summary's responders (None if there are none)."""
     if not summary.count:
         return None
-    if aggregate == "sum":
-        return math.fsum(summary.total)
-    if aggregate == "mean":
-        return math.fsum(summary.total) / summary.count
+    if aggregate in ("sum", "mean"):
+        numerator, scale = _decode(summary)
+        if scale >= 0:
+            numerator <<= scale
+            scale = 0
+        divisor = (summary.count if aggregate == "mean" else 1) << -scale
+        try:
+            return numerator / divisor  # int / int: correctly rounded
+        except OverflowError:
+            return math.inf if numerator > 0 else -math.inf
     if aggregate == "min":
         return summary.low
     if aggregate == "max":
@@ -156,22 +168,26 @@ def _pick(
     return choose(a, b)
 
 
-def _add(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]:
-    """The expansion of the exact sum of two expansions (Shewchuk; CPython's msum recipe)."""
-    partials = list(a)
-    for x in b:
-        i = 0
-        for y in partials:
-            if abs(x) < abs(y):
-                x, y = y, x
-            high = x + y
-            low = y - (high - x)
-            if low:
-                partials[i] = low
-                i += 1
-            x = high
-        partials[i:] = [x] if x else []
-    return tuple(partials)
+def _decode(summary: Summary) -> tuple[int, int]:
+    """The exact sum as (integer, power of two)."""
+    return (int(summary.total, 16), summary.scale) if summary.total else (0, 0)
+
+
+def _encode(numerator: int, scale: int) -> tuple[str, int]:
+    """(hex integer, power of two) for numerator * 2**scale, the integer odd (or "")."""
+    if not numerator:
+        return "", 0
+    zeros = (numerator & -numerator).bit_length() - 1
+    return format(numerator >> zeros, "x"), scale + zeros
+
+
+def _add(parts: Iterable[Summary]) -> tuple[str, int]:
+    """The exact sum of the parts' sums, encoded."""
+    terms = [_decode(part) for part in parts if part.total]
+    if not terms:
+        return "", 0
+    low = min(scale for _, scale in terms)
+    return _encode(sum(n << (scale - low) for n, scale in terms), low)
 
 
 def _merge_votes(*tallies: tuple[tuple[float, int], ...]) -> tuple[tuple[float, int], ...]:
