@@ -89,6 +89,29 @@ async def test_bad_strategy_is_refused() -> None:
             await Hierarchy.start(system, VALUES, strategy="all_for_none")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("agents", "field"),
+    [
+        pytest.param({"r": 1.0, "x": "high"}, "agents[1].value", id="string"),
+        pytest.param({"r": True}, "agents[0].value", id="bool"),
+        pytest.param([("r", 1.0), ("x", float("nan"))], "agents[1].value", id="nan"),
+        pytest.param({"r": 1.0, "x": 2.0}, None, id="fine"),
+    ],
+)
+async def test_agent_values_must_be_finite_numbers(
+    agents: dict[str, float] | list[tuple[str, float]], field: str | None
+) -> None:
+    """Hierarchy.start refuses a value that is not a finite number, naming the agent."""
+    async with ActorSystem() as system:
+        if field is None:
+            await (await Hierarchy.start(system, agents)).stop()
+            return
+        with pytest.raises(ConfigError) as caught:
+            await Hierarchy.start(system, agents)
+        assert caught.value.field == field
+        assert system.whereis("r") is None
+
+
 async def test_coordinate_refuses_bad_options() -> None:
     """Unknown aggregate, non-positive timeout: ConfigError before anything is sent."""
     async with ActorSystem() as system:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Mapping, Sequence
 
 from ..._errors import ConfigError
@@ -78,6 +79,11 @@ class Hierarchy:
     ) -> Hierarchy:
         """Spawn the agents (id -> value, in agent order) under their supervisor tree."""
         pairs = list(agents.items()) if isinstance(agents, Mapping) else list(agents)
+        for i, (_, value) in enumerate(pairs):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"agents[{i}].value", f"must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise ConfigError(f"agents[{i}].value", f"must be finite, got {value!r}")
         ids = [agent for agent, _ in pairs]
         shape = Structure.build(structure, ids, branching_factor=branching_factor, layers=layers)
         if strategy not in STRATEGIES:
