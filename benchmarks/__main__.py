@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from . import auction, conflict, consensus, hierarchy, runtime, sim
+from . import auction, bargaining, conflict, consensus, hierarchy, runtime, sim
 from ._common import QUICK_DIVISOR, Json, configure_logging, environment, progress
 
 SUITES: dict[str, Callable[[bool], Json]] = {
@@ -21,6 +21,7 @@ SUITES: dict[str, Callable[[bool], Json]] = {
     "consensus": consensus.run,
     "conflict": conflict.run,
     "auction": auction.run,
+    "bargaining": bargaining.run,
 }
 """Every suite by name, run in this order when no ``--suite`` is given."""
 
