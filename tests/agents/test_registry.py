@@ -238,6 +238,61 @@ async def test_errors_are_clear() -> None:
             await registry.register(AgentConfig(id="y", actor="no.such.module:Thing"))
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        pytest.param({"capabilities": "python"}, "capabilities", id="capabilities-str"),
+        pytest.param({"capabilities": ("a", 3)}, "capabilities[1]", id="capability-int"),
+        pytest.param({"metadata": [("k", 1)]}, "metadata", id="metadata-list"),
+        pytest.param({"metadata": {1: "x"}}, "metadata", id="metadata-int-key"),
+        pytest.param({"args": 5}, "args", id="args-int"),
+        pytest.param({"kwargs": {1: 2}}, "kwargs", id="kwargs-int-key"),
+        pytest.param({"health_check": "yes"}, "health_check", id="health-check-str"),
+    ],
+)
+def test_bad_config_fields_are_named(kwargs: dict[str, Any], field: str) -> None:
+    """Each malformed AgentConfig field is a ConfigError naming it (a bare string is not a
+    list of capabilities)."""
+    with pytest.raises(ConfigError) as caught:
+        AgentConfig(id="x", actor=Worker, **kwargs)
+    assert caught.value.field == field
+
+
+async def test_bad_requests_are_refused_and_the_registry_lives_on() -> None:
+    """Malformed update / find / health arguments are ConfigErrors raised before the
+    registry actor sees them: it keeps running with its agents (it crashed, losing every
+    record, on update(metadata=[...]))."""
+    async with ActorSystem() as system:
+        registry = await AgentRegistry.start(system)
+        await registry.register(config("a", "x"), start=True)
+        calls = [
+            ("metadata", registry.update("a", metadata=[1])),  # type: ignore[arg-type]
+            ("capabilities", registry.update("a", capabilities="xy")),
+            ("capabilities", registry.find("x")),
+            ("status", registry.find(["x"], status="runing")),  # type: ignore[arg-type]
+            ("timeout", registry.health("a", timeout=0)),
+        ]
+        for field, call in calls:
+            with pytest.raises(ConfigError) as caught:
+                await call
+            assert caught.value.field == field
+        assert registry.ref.is_alive
+        assert await registry.find(["x"], status="running") == ["a"]
+
+
+async def test_update_without_changes_is_no_event() -> None:
+    """update() with nothing to change tells subscribers nothing."""
+    async with ActorSystem() as system:
+        registry = await AgentRegistry.start(system)
+        collector = await system.spawn(Collector)
+        await registry.register(config("a"))
+        await registry.subscribe(collector)
+        assert (await registry.update("a")).id == "a"
+        await registry.update("a", capabilities=["y"])
+        events: list[AgentEvent] = await collector.ask("events")
+        assert [(e.kind, e.reason) for e in events] == [("updated", "capabilities")]
+
+
 async def test_actor_by_import_path() -> None:
     """An actor given as 'module:Class' or 'module.Class' is imported at start."""
     async with ActorSystem() as system:
@@ -339,5 +394,8 @@ async def test_supervisor_giving_up_marks_agents_crashed() -> None:
         await ref.join()
         statuses = {i.id: i.status for i in await registry.list_agents()}
         assert statuses["a"] == "crashed"
-        assert statuses["b"] in ("crashed", "stopped")
+        assert "asked to crash" in str((await registry.status("a")).last_exit)
+        assert statuses["b"] == "crashed"  # shut down by its supervisor giving up, not stopped
+        infos = {i.id: i.last_exit for i in await registry.list_agents()}
+        assert infos["b"] == "supervisor_gave_up"
         assert (await registry.start_agent("a")).status == "running"

@@ -67,10 +67,14 @@ class AgentConfig(msgspec.Struct, frozen=True, kw_only=True):
         if self.restart not in RESTARTS:
             allowed = ", ".join(RESTARTS)
             raise ConfigError("restart", f"unknown restart type {self.restart!r}", allowed=allowed)
-        for i, capability in enumerate(self.capabilities):
-            if not isinstance(capability, str) or not capability:
-                problem = f"must be a non-empty string, got {capability!r}"
-                raise ConfigError(f"capabilities[{i}]", problem)
+        check_capabilities(self.capabilities)
+        check_metadata(self.metadata)
+        if not isinstance(self.args, tuple | list):
+            raise ConfigError("args", f"must be a tuple or list, got {self.args!r}")
+        if not isinstance(self.kwargs, dict) or not all(isinstance(k, str) for k in self.kwargs):
+            raise ConfigError("kwargs", f"must be a dict with string keys, got {self.kwargs!r}")
+        if not isinstance(self.health_check, bool):
+            raise ConfigError("health_check", f"must be true or false, got {self.health_check!r}")
         if not isinstance(self.actor, str):
             resolve_actor(self.actor)  # an Actor subclass, checked now
 
@@ -80,6 +84,39 @@ class AgentConfig(msgspec.Struct, frozen=True, kw_only=True):
         if isinstance(self.actor, str):
             return self.actor.replace(":", ".")
         return f"{self.actor.__module__}.{self.actor.__qualname__}"
+
+
+STATUSES: tuple[Status, ...] = ("registered", "running", "stopped", "crashed", "failed")
+
+
+def check_capabilities(capabilities: Any, field: str = "capabilities") -> tuple[str, ...]:
+    """``capabilities`` as a tuple if it is a list or tuple of non-empty strings.
+
+    A bare string is refused rather than read as its characters.
+    """
+    if not isinstance(capabilities, tuple | list):
+        problem = f"must be a list of capability names, got {capabilities!r}"
+        raise ConfigError(field, problem)
+    for i, capability in enumerate(capabilities):
+        if not isinstance(capability, str) or not capability:
+            problem = f"must be a non-empty string, got {capability!r}"
+            raise ConfigError(f"{field}[{i}]", problem)
+    return tuple(capabilities)
+
+
+def check_metadata(metadata: Any) -> dict[str, Any]:
+    """``metadata`` if it is a dict with string keys."""
+    if not isinstance(metadata, dict) or not all(isinstance(k, str) for k in metadata):
+        raise ConfigError("metadata", f"must be a dict with string keys, got {metadata!r}")
+    return metadata
+
+
+def check_status(status: Any) -> Status | None:
+    """``status`` if it is None or one of :data:`STATUSES`."""
+    if status is not None and status not in STATUSES:
+        allowed = ", ".join(STATUSES)
+        raise ConfigError("status", f"unknown status {status!r}", allowed=allowed)
+    return status  # type: ignore[no-any-return]
 
 
 def resolve_actor(actor: Any) -> type[Actor]:

@@ -25,6 +25,7 @@ from .._errors import (
     ActorDeadError,
     ActorStartError,
     AskTimeoutError,
+    ConfigError,
     MabeamError,
 )
 from ..runtime import Actor, ActorRef, ActorSystem, ChildSpec, Down, DynamicSupervisor, Exit
@@ -39,6 +40,9 @@ from ._config import (
     HealthCheck,
     RegistryError,
     Status,
+    check_capabilities,
+    check_metadata,
+    check_status,
     resolve_actor,
 )
 
@@ -271,6 +275,8 @@ class RegistryActor(Actor):
             changes["metadata"] = {**record.config.metadata, **message.metadata}
         if message.capabilities is not None:
             changes["capabilities"] = message.capabilities
+        if not changes:  # nothing to change: no event
+            return record.info()
         record.config = msgspec.structs.replace(record.config, **changes)
         self._event("updated", message.agent, record.status, ",".join(sorted(changes)))
         return record.info()
@@ -320,10 +326,13 @@ class RegistryActor(Actor):
             record.restarts += 1
             self._watch(record, restarted)
             self._event("restarted", record.config.id, "running", record.last_exit)
-        elif is_orderly(message.reason):
+        elif is_orderly(message.reason) and self._supervisor.is_alive:
             record.status = "stopped"
             self._event("stopped", record.config.id, "stopped", record.last_exit)
         else:
+            if is_orderly(message.reason):
+                # Shut down by its supervisor giving up (the Exit follows): not a stop.
+                record.last_exit = "supervisor_gave_up"
             record.status = "crashed"
             self._event("crashed", record.config.id, "crashed", record.last_exit)
 
@@ -350,6 +359,7 @@ class RegistryActor(Actor):
             if record.ref is not None:
                 self._unwatch(record)
                 record.status = "crashed"
+                record.last_exit = "supervisor_gave_up"
                 self._event("crashed", agent, "crashed", "supervisor_gave_up")
         await self._spawn_supervisor()
 
@@ -431,7 +441,8 @@ class AgentRegistry:
         self, capabilities: list[str] | tuple[str, ...] = (), *, status: Status | None = None
     ) -> list[str]:
         """Ids (sorted) of agents having *every* listed capability (and ``status``)."""
-        found: list[str] = await self._call(_Find(tuple(capabilities), status))
+        wanted = check_capabilities(capabilities)
+        found: list[str] = await self._call(_Find(wanted, check_status(status)))
         return found
 
     async def update(
@@ -442,12 +453,15 @@ class AgentRegistry:
         capabilities: list[str] | tuple[str, ...] | None = None,
     ) -> AgentInfo:
         """Merge ``metadata`` into the agent's; replace its capabilities when given."""
-        caps = None if capabilities is None else tuple(capabilities)
-        info: AgentInfo = await self._call(_Update(agent, metadata, caps))
+        caps = None if capabilities is None else check_capabilities(capabilities)
+        merge = None if metadata is None else dict(check_metadata(metadata))
+        info: AgentInfo = await self._call(_Update(agent, merge, caps))
         return info
 
     async def health(self, agent: str, *, timeout: float = 1.0) -> Health:
         """Ping the agent by ask (:class:`HealthCheck`) within ``timeout`` seconds."""
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+            raise ConfigError("timeout", f"must be seconds > 0, got {timeout!r}")
         health: Health = await self._call(_Health(agent, timeout))
         return health
 
