@@ -11,12 +11,13 @@ import pytest
 from structlog.testing import capture_logs
 
 import mabeam.protocols.bargaining as package
-from mabeam import ActorSystem, ConfigError
+from mabeam import ActorCrashedError, ActorSystem, ConfigError
 from mabeam.protocols.bargaining import (
     Appraisal,
     Appraise,
     AspirationStrategy,
     BargainingResult,
+    Mediator,
     NegotiatorAgent,
     TakeTurn,
     TurnTaken,
@@ -187,9 +188,17 @@ async def test_negotiator_reports_a_given_utility() -> None:
             NegotiatorAgent, SlowLinear(BUYER, 0.0), utility=BUYER, reserved=0.25
         )
         appraisal = await ref.ask(Appraise(session="s", outcomes=[0, 5, 10]))
-        with pytest.raises(Exception, match="unexpected message"):
+        with pytest.raises(ActorCrashedError):
             await ref.ask("hello")
     assert appraisal == Appraisal(utilities=[1.0, 0.5, 0.0], reserved=0.25)
+
+
+async def test_mediator_refuses_other_messages() -> None:
+    """A Mediator answers only RunBargaining: anything else crashes the request."""
+    async with ActorSystem() as system:
+        mediator = await system.spawn(Mediator, ["a"], [1])
+        with pytest.raises(ActorCrashedError):
+            await mediator.ask("hello")
 
 
 async def test_three_agents_and_the_mediators_name() -> None:

@@ -92,6 +92,7 @@ def test_outcome_range(
         pytest.param({"outcomes": []}, "outcomes", id="empty"),
         pytest.param({"outcomes": [1, math.nan]}, "outcomes[1]", id="nan"),
         pytest.param({"outcomes": [True]}, "outcomes[0]", id="bool"),
+        pytest.param({"outcomes": [10**400]}, "outcomes[0]", id="huge-int"),
         pytest.param({"outcome_range": (2, 1)}, "outcome_range", id="reversed"),
         pytest.param({"outcome_range": (0, 1), "outcome_step": 0}, "outcome_step", id="step"),
     ],
