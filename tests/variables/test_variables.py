@@ -223,6 +223,45 @@ async def test_bad_requests_are_refused() -> None:
             await Variables.start(system, name=None, history=0)
 
 
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        pytest.param({"protocol": "raft", "value": 2, "timeout": "x"}, "timeout", id="raft-str"),
+        pytest.param({"protocol": "raft", "value": 2, "timeout": -1}, "timeout", id="raft-neg"),
+        pytest.param({"protocol": "raft", "value": 2, "seed": "x"}, "seed", id="raft-seed"),
+        pytest.param({"protocol": "voting", "proposals": "ab"}, "proposals", id="proposals-str"),
+        pytest.param({"protocol": "compromise", "reply_timeout": "1"}, "reply_timeout", id="rt"),
+        pytest.param({"protocol": "compromise", "agents": "ab"}, "agents", id="agents-str"),
+        pytest.param({"protocol": "compromise", "agents": ["a", 5]}, "agents[1]", id="agent-int"),
+    ],
+)
+async def test_malformed_options_are_refused_and_the_store_lives_on(
+    options: dict[str, Any], field: str
+) -> None:
+    """Each malformed option is a ConfigError naming it; the store keeps its variables
+    (a raft timeout of 'x' crashed it, losing every variable)."""
+    async with ActorSystem() as system:
+        await agents(system, a={"preferences": {"x": 1.0}}, b={"preferences": {"x": 1.0}})
+        variables = await Variables.start(system)
+        await variables.define("x", 0.0)
+        await variables.subscribe("x", "a", "b")
+        with pytest.raises(ConfigError) as caught:
+            await variables.coordinate("x", **options)
+        assert caught.value.field == field
+        assert variables.ref.is_alive
+        assert (await variables.get("x")).version == 0
+
+
+async def test_subscribe_with_a_bad_id_subscribes_none() -> None:
+    """A bad id among several: refused, and none of them is subscribed."""
+    async with ActorSystem() as system:
+        variables = await Variables.start(system)
+        await variables.define("x", 1)
+        with pytest.raises(ConfigError, match="agent ids"):
+            await variables.subscribe("x", "ok", "")
+        assert (await variables.get("x")).subscribers == ()
+
+
 async def test_compromise_with_no_preferences_is_an_error_result() -> None:
     """Nobody states a preference: error no_preferences, unchanged."""
     async with ActorSystem() as system:

@@ -120,8 +120,9 @@ async def decide_voting(
 ) -> Verdict:
     opts = _options(options, ("proposals", "algorithm", "weights"), "voting")
     proposals = opts.get("proposals")
-    if not proposals:
-        raise ConfigError("proposals", "voting needs a non-empty list of proposals")
+    if not isinstance(proposals, list | tuple) or not proposals:
+        problem = f"voting needs a non-empty list of proposals, got {proposals!r}"
+        raise ConfigError("proposals", problem)
     algorithm = opts.get("algorithm", "simple_majority")
     count_votes(algorithm, proposals, agents, {}, weights=opts.get("weights"))  # checks input
     wanted = await preferences(system, variable, current, agents, reply_timeout, proposals)
@@ -196,12 +197,17 @@ async def decide_raft(
     opts = _options(options, ("value", "timeout", "seed"), "raft")
     if "value" not in opts:
         raise ConfigError("value", "raft commits a value: give value=...")
-    timeout = float(opts.get("timeout", 30.0))
+    timeout = opts.get("timeout", 30.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise ConfigError("timeout", f"must be seconds > 0, got {timeout!r}")
+    seed = opts.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError("seed", f"must be an integer, got {seed!r}")
     nodes = {agent: f"{variable}/raft/{agent}" for agent in agents}
     cluster = RaftCluster(
         system,
         list(nodes.values()),
-        seed=opts.get("seed", 0),
+        seed=seed,
         client_name=f"{variable}/raft/client",
     )
     await cluster.start()

@@ -132,9 +132,10 @@ class VariableStore(Actor):
 
     def _subscribe(self, message: _Subscribe) -> Variable:
         state = self._state(message.name)
-        for agent in message.agents:
+        for agent in message.agents:  # all checked before any is applied
             if not isinstance(agent, str) or not agent:
                 raise ConfigError("agents", f"agent ids must be non-empty strings, got {agent!r}")
+        for agent in message.agents:
             if message.on and agent not in state.subscribers:
                 state.subscribers.append(agent)
                 _log.info("variable_subscribed", variable=state.name, agent=agent)
@@ -152,12 +153,14 @@ class VariableStore(Actor):
         agents = list(message.agents) if message.agents is not None else list(state.subscribers)
         if not agents:
             raise ConfigError("agents", f"no agents to decide {state.name!r}: subscribe some")
+        for i, agent in enumerate(agents):
+            if not isinstance(agent, str) or not agent:
+                raise ConfigError(f"agents[{i}]", f"must be a non-empty string, got {agent!r}")
         if len(set(agents)) != len(agents):
             raise ConfigError("agents", "an agent is listed twice")
-        if not message.reply_timeout > 0:
-            raise ConfigError(
-                "reply_timeout", f"must be seconds > 0, got {message.reply_timeout!r}"
-            )
+        timeout = message.reply_timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+            raise ConfigError("reply_timeout", f"must be seconds > 0, got {timeout!r}")
         log = self.context.log.bind(protocol=protocol, variable=state.name)
         log.info("coordination_started", agents=len(agents), version=state.version)
         started, wall = self.context.time(), time.perf_counter()
@@ -298,6 +301,8 @@ class Variables:
         the variable (version + 1) and tells every subscriber :class:`VariableChanged`;
         no agreement leaves it as it was and comes back with ``error``.
         """
+        if isinstance(agents, str):
+            raise ConfigError("agents", f"must be a list of agent ids, got {agents!r}")
         chosen = tuple(agents) if agents is not None else None
         decision: Decision = await self._call(
             _Coordinate(name, protocol, chosen, dict(options), reply_timeout)
