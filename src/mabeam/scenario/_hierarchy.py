@@ -13,7 +13,7 @@ import asyncio
 from typing import Any
 
 from ..protocols.hierarchy import ROOT_DOWN, HierarchyAgent, HierarchyResult, Structure
-from ..protocols.hierarchy.actor import HierarchyRound
+from ..protocols.hierarchy.actor import HierarchyRound, round_result
 from ..protocols.hierarchy.messages import Begin
 from ._run import Outcome, RunError, ScenarioRun, register_protocol
 from ._schema import AgentSpec, HierarchyOptions
@@ -41,7 +41,7 @@ async def drive(run: ScenarioRun) -> Outcome:
     )
     await run.start_faults()
     coordinator.tell(Begin())
-    result = await done
+    result = await round_result(coordinator, done)
     if result.error == ROOT_DOWN:
         message = f"the root {structure.root!r} did not answer within its wait (down or cut off)"
         return Outcome(ok=False, error=RunError(code=ROOT_DOWN, message=message))

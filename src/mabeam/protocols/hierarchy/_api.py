@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from ..._errors import ConfigError
 from ...runtime import ActorRef, ActorSystem, ChildSpec, Supervisor
 from ...runtime.supervision import STRATEGIES, Strategy
-from .actor import HierarchyAgent, HierarchyResult, HierarchyRound
+from .actor import HierarchyAgent, HierarchyResult, HierarchyRound, round_result
 from .aggregate import check_aggregate
 from .messages import Begin
 from .structure import Shape, Structure
@@ -41,7 +41,7 @@ async def coordinate(
     )
     try:
         coordinator.tell(Begin())
-        return await done
+        return await round_result(coordinator, done)
     finally:
         if coordinator.is_alive:
             await coordinator.stop()

@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from ..._errors import ActorError
 from ...runtime import Actor, ActorContext, ActorRef, Timer
 from .aggregate import Aggregate, finish, of
 from .gathering import Batch, Gathering
@@ -269,3 +270,22 @@ class HierarchyRound(Actor):
             elapsed_ms=elapsed_ms,
         )
         self.done.set_result(result)
+
+
+async def round_result(
+    coordinator: ActorRef, done: asyncio.Future[HierarchyResult]
+) -> HierarchyResult:
+    """The round's result, or :class:`~mabeam.ActorError` if its coordinator exits first.
+
+    A coordinator that crashed would never resolve ``done``: waiting on it alone could
+    wait forever.
+    """
+    exited = asyncio.ensure_future(coordinator.join())
+    try:
+        await asyncio.wait((done, exited), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        exited.cancel()
+    if not done.done():
+        message = f"the round's coordinator {coordinator.label!r} exited without a result"
+        raise ActorError(message, actor=coordinator.label)
+    return done.result()
