@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mabeam.protocols.bargaining import analysis as analysis_module
 from mabeam.protocols.bargaining.analysis import analyse, nash_value, pareto_frontier
 from mabeam.protocols.bargaining.strategies import Utility, round9
 
@@ -97,3 +99,17 @@ def test_nash_point_is_on_the_frontier(vectors: list[tuple[float, float]]) -> No
     assert isinstance(point, int)
     if math.prod(round9(u) for u in vectors[point]) > 0:
         assert point in pareto_frontier(outcomes, utilities)
+
+
+def test_large_issues_skip_the_frontier_listing_not_the_verdict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Beyond FRONTIER_LIMIT outcomes the frontier is not listed; pareto_optimal still is."""
+    monkeypatch.setattr(analysis_module, "FRONTIER_LIMIT", 5)
+    outcomes = list(range(-2, 13))
+    seller = [Utility(ideal=8, worst=0)(v) for v in outcomes]
+    buyer = [Utility(ideal=2, worst=10)(v) for v in outcomes]
+    off = analyse(outcomes, {"s": seller, "b": buyer}, {}, 10, {})
+    on = analyse(outcomes, {"s": seller, "b": buyer}, {}, 5, {})
+    assert (off.pareto_frontier, off.pareto_optimal) == (None, False)
+    assert (on.pareto_frontier, on.pareto_optimal) == (None, True)

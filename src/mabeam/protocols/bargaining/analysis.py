@@ -8,7 +8,9 @@ utilities rounded to 9 places (PROTOCOLS.md). Pure functions, no I/O.
 - Nash bargaining point: the outcome maximising the product of (u_i - r_i) over the
   outcomes where every u_i >= r_i (ties: the smaller value; none such: None);
 - Pareto frontier: the outcomes no other outcome dominates (at least as good for every
-  agent, better for one); ``pareto_optimal`` says whether the agreement is on it.
+  agent, better for one); ``pareto_optimal`` says whether the agreement is on it. The
+  frontier is listed for up to :data:`FRONTIER_LIMIT` outcomes (with three agents or
+  more it takes time quadratic in them); ``pareto_optimal`` is always given.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .strategies import Number, round9
+
+FRONTIER_LIMIT = 10_000
+"""The most outcomes whose Pareto frontier the analysis lists."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,11 +120,13 @@ def analyse(
         return Analysis(satisfaction, concessions, None, None, None)
     columns = list(known.values())
     floors = [reserved.get(agent, 0.0) for agent in known]
-    frontier = pareto_frontier(outcomes, columns)
+    vectors = _vectors(columns, len(outcomes))
+    agreement = vectors[index[agreed]]
+    small = len(outcomes) <= FRONTIER_LIMIT
     return Analysis(
         satisfaction_scores=satisfaction,
         concessions=concessions,
         nash_value=nash_value(outcomes, columns, floors),
-        pareto_frontier=frontier,
-        pareto_optimal=agreed in frontier,
+        pareto_frontier=pareto_frontier(outcomes, columns) if small else None,
+        pareto_optimal=not any(_dominates(v, agreement) for v in vectors),
     )

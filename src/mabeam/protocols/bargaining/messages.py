@@ -61,7 +61,8 @@ class BargainingResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=
     ``agreement`` is false and ``error`` is ``"no_agreement"``; the
     analysis fields are then absent. ``satisfaction_scores`` and ``concessions`` list the
     agents that reported their utilities; ``nash_value``, ``pareto_frontier`` and
-    ``pareto_optimal`` need them all (absent otherwise).
+    ``pareto_optimal`` need them all (absent otherwise). ``pareto_frontier`` lists the
+    frontier's outcomes for up to 10,000 outcomes (absent beyond).
     """
 
     agreement: bool
