@@ -295,3 +295,47 @@ def test_short_discounted_games_by_hand() -> None:
     with pytest.raises(ConfigError):
         proposer_shares(1.0, 0.5, 3, 10)
     assert not math.isnan(rubinstein_share(0.0, 0.0))
+
+
+MOVES = st.one_of(st.just("accept"), st.just("silent"), st.integers(-1, 4))
+
+
+@given(
+    n=st.integers(1, 4),
+    n_steps=st.integers(1, 6),
+    moves=st.lists(MOVES, min_size=30, max_size=30),
+)
+def test_any_moves_keep_the_rules(n: int, n_steps: int, moves: list[str | int]) -> None:
+    """Whatever the agents do: the session ends within n_steps; an agreement is the last
+    offer made, accepted by every other agent since it was made; nobody accepting means
+    no agreement (unless alone)."""
+    agents = [f"a{i}" for i in range(n)]
+    session = Session(agents, [0, 1, 2, 3], n_steps)
+    made: list[tuple[str, int]] = []
+    accepted_since: set[str] = set()
+    turns = 0
+    while not session.done:
+        turns += 1
+        turn = session.turn()
+        move = moves[(turns - 1) % len(moves)]
+        if move == "accept":
+            result = session.play(accept=True)
+            if turn.offer is not None:
+                accepted_since.add(turn.agent)
+        elif move == "silent":
+            result = session.play()
+        else:
+            assert isinstance(move, int)
+            result = session.play(offer=move)
+            if 0 <= move <= 3 and result in ("offered", "agreed"):
+                made.append((turn.agent, move))
+                accepted_since = set()
+        if result == "agreed":
+            proposer, value = made[-1]
+            assert session.outcome().agreed_value == value
+            assert accepted_since == set(agents) - {proposer}
+    assert turns <= n * n_steps
+    outcome = session.outcome()
+    assert outcome.offers == len(made)
+    if "accept" not in moves and n > 1:
+        assert not outcome.agreement
