@@ -8,10 +8,11 @@ import pytest
 from structlog.testing import capture_logs
 
 from mabeam import Actor, ActorSystem, ConfigError
+from mabeam.protocols.bargaining import Appraisal, Appraise, TakeTurn, TurnTaken, Utility
+from mabeam.protocols.conflict.messages import BargainingJoined, JoinBargaining
 from mabeam.variables import (
     Preference,
     Propose,
-    ProtocolNotAvailableError,
     VariableAgent,
     VariableChanged,
     VariableError,
@@ -177,17 +178,69 @@ async def test_raft_commits_the_value_through_a_majority() -> None:
         assert (await variables.get("leader_note")).value == "new"
 
 
-async def test_bargaining_is_refused_clearly() -> None:
-    """Bargaining is not available yet: a ConfigError naming the protocols that are."""
+async def test_bargaining_among_subscribers_agrees_in_the_middle() -> None:
+    """Two linear bargainers wanting 10 and 0 over outcomes 0..10 meet in the middle: 5,
+    in the conflict module's 100-step session at step 50 (t = 51 / 101, where each one's
+    aspiration 1 - t first admits 5); both are told version 1."""
     async with ActorSystem() as system:
+        await agents(
+            system,
+            seller={"preferences": {"price": 10}},
+            buyer={"preferences": {"price": 0}},
+        )
         variables = await Variables.start(system)
-        await variables.define("price", 10)
-        await variables.subscribe("price", "a")
-        with pytest.raises(ProtocolNotAvailableError, match="not available") as caught:
-            await variables.coordinate("price", protocol="bargaining")
-        assert "compromise" in str(caught.value)
-        with pytest.raises(ProtocolNotAvailableError):
-            await variables.define("other", 1, protocol="bargaining")
+        await variables.define("price", 3, protocol="bargaining")
+        await variables.subscribe("price", "seller", "buyer")
+        decision = await variables.coordinate("price", bargaining_outcomes=list(range(11)))
+        assert decision.ok
+        assert (decision.value, decision.version) == (5, 1)
+        assert decision.details["step"] == 50
+        assert decision.details["resolution_type"] == "negotiated_bargaining"
+        assert await values_of(system, "seller") == [(5, 1)]
+        assert await values_of(system, "buyer") == [(5, 1)]
+
+
+async def test_bargaining_strategies_come_from_the_agents() -> None:
+    """A boulware seller against a conceder buyer: the seller, conceding late, gets more
+    than the middle (9, at step 66 of 100)."""
+    async with ActorSystem() as system:
+        await agents(
+            system,
+            seller={"preferences": {"price": 10}, "strategy": "boulware"},
+            buyer={"preferences": {"price": 0}, "strategy": "conceder"},
+        )
+        variables = await Variables.start(system)
+        await variables.define("price", 3)
+        await variables.subscribe("price", "seller", "buyer")
+        decision = await variables.coordinate(
+            "price", protocol="bargaining", bargaining_outcomes=list(range(11))
+        )
+        assert (decision.value, decision.details["step"]) == (9, 66)
+
+
+async def test_bargaining_between_hardliners_fails_without_change() -> None:
+    """Two hardliners never concede: no agreement, the variable unchanged, nobody told."""
+    async with ActorSystem() as system:
+        await agents(
+            system,
+            a={"preferences": {"p": 10}, "strategy": "hardliner"},
+            b={"preferences": {"p": 0}, "strategy": "hardliner"},
+        )
+        variables = await Variables.start(system)
+        await variables.define("p", 3)
+        await variables.subscribe("p", "a", "b")
+        decision = await variables.coordinate("p", protocol="bargaining")
+        assert (decision.ok, decision.error, decision.version) == (False, "no_agreement", 0)
+        assert (await variables.get("p")).value == 3
+        assert await values_of(system, "a") == []
+
+
+async def test_variable_agent_refuses_a_bad_bargaining_strategy() -> None:
+    """An unknown strategy or a reserved utility outside [0, 1] is a ConfigError at once."""
+    with pytest.raises(ConfigError, match="strategy"):
+        VariableAgent("a", strategy="stubborn")
+    with pytest.raises(ConfigError, match="reserved"):
+        VariableAgent("a", reserved=2.0)
 
 
 async def test_bad_requests_are_refused() -> None:
@@ -342,3 +395,18 @@ async def test_variable_agent_answers_preferences() -> None:
         ref = await system.spawn(VariableAgent, "a", {"x": 3}, weight=2.0)
         assert await ref.ask(Propose("x")) == Preference(agent="a", value=3, weight=2.0)
         assert (await ref.ask(Propose("y"))).value is None
+
+
+async def test_variable_agent_outside_a_bargaining_session_stays_silent() -> None:
+    """Asked a turn or an appraisal for a session it never joined (or one replaced by a
+    newer session on the same variable), a VariableAgent makes no move and tells nothing."""
+    async with ActorSystem() as system:
+        ref = await system.spawn(VariableAgent, "a", {"x": 3})
+        utility = Utility(ideal=3, worst=0)
+        for session in ("s1", "s2"):
+            joined = await ref.ask(JoinBargaining("x", session, utility, [0, 1, 2, 3]))
+            assert joined == BargainingJoined(agent="a", session=session)
+        assert await ref.ask(TakeTurn("s1", 0, 0.5)) == TurnTaken(step=0)  # replaced by s2
+        assert (await ref.ask(TakeTurn("s2", 0, 0.5))).offer == 2  # u(2) = 2/3 >= 1 - 0.5
+        assert await ref.ask(Appraise("s9", [0, 3])) == Appraisal(utilities=None)
+        assert (await ref.ask(Appraise("s2", [0, 3]))).utilities == [0.0, 1.0]

@@ -3,7 +3,7 @@
 ``variables = await Variables.start(system)``; ``await variables.define("temperature",
 0.5)``; ``await variables.subscribe("temperature", "coder", "critic")``; ``decision =
 await variables.coordinate("temperature", protocol="compromise")`` — the subscribers
-decide by auction, voting, Raft or compromise, and each is told the change.
+decide by auction, voting, Raft, compromise or bargaining, and each is told the change.
 """
 
 from ._store import Variables as Variables

@@ -10,6 +10,11 @@ returns a :class:`Verdict`. They use the protocol packages' own entry points:
   :func:`~mabeam.protocols.consensus.count_votes` (``algorithm``, default simple majority);
 - ``compromise``: each participant's preference and weight, resolved as a
   ``value_incompatible`` conflict by :func:`~mabeam.protocols.conflict.resolve_conflicts`;
+- ``bargaining``: each participant's preference, settled as a ``value_incompatible``
+  conflict by ``negotiated_settlement`` with ``negotiation_type="bargaining"``: an
+  alternating-offers session among the participants (each utility ideal at its own
+  preference, worst at the preference farthest from it; ``bargaining_outcomes``, default
+  11 evenly spaced values between the extreme preferences);
 - ``raft``: the ``value`` given is committed through a
   :class:`~mabeam.protocols.consensus.RaftCluster` with one node per participant (nodes
   of participants that are not running are down): it changes only with a live majority.
@@ -186,6 +191,42 @@ async def decide_compromise(
     return Verdict(ok=True, value=resolution.resolved_value, details=details)
 
 
+async def decide_bargaining(
+    system: ActorSystem,
+    variable: str,
+    current: Any,
+    agents: Sequence[str],
+    options: Mapping[str, Any],
+    reply_timeout: float,
+) -> Verdict:
+    opts = _options(options, ("bargaining_outcomes", "fallback_strategy"), "bargaining")
+    wanted = await preferences(system, variable, current, agents, reply_timeout)
+    if not wanted:
+        return Verdict(ok=False, error="no_preferences")
+    order = [a for a in agents if a in wanted]
+    conflict = Conflict(
+        variable_id=variable,
+        conflicting_agents=order,
+        requested_values=[wanted[a].value for a in order],
+    )
+    result = await resolve_conflicts(
+        system,
+        [conflict],
+        strategy="negotiated_settlement",
+        negotiation_type="bargaining",
+        reply_timeout=reply_timeout,
+        **opts,
+    )
+    (resolution,) = result.resolutions
+    details: dict[str, Any] = {"resolution_type": type(resolution).__struct_config__.tag}
+    if not result.ok or not hasattr(resolution, "resolved_value"):
+        return Verdict(ok=False, error=getattr(resolution, "error", result.error), details=details)
+    for name in ("step", "offers", "nash_value", "satisfaction_scores", "concessions"):
+        if hasattr(resolution, name):
+            details[name] = getattr(resolution, name)
+    return Verdict(ok=True, value=resolution.resolved_value, details=details)
+
+
 async def decide_raft(
     system: ActorSystem,
     variable: str,
@@ -235,4 +276,5 @@ DECIDERS: dict[str, Decider] = {
     "voting": decide_voting,
     "compromise": decide_compromise,
     "raft": decide_raft,
+    "bargaining": decide_bargaining,
 }

@@ -294,10 +294,11 @@ class Variables:
     ) -> Decision:
         """Let ``agents`` (default: the subscribers) agree on ``name`` by ``protocol``.
 
-        ``protocol``: ``auction``, ``voting``, ``raft`` or ``compromise`` (default: the
-        variable's); ``bargaining`` is refused until it exists. ``options`` go to the
-        protocol (auction_type, payment_rule ...; proposals, algorithm, weights;
-        compromise_method, fallback_strategy; value, timeout, seed). An agreement changes
+        ``protocol``: ``auction``, ``voting``, ``raft``, ``compromise`` or ``bargaining``
+        (default: the variable's). ``options`` go to the protocol (auction_type,
+        payment_rule ...; proposals, algorithm, weights; compromise_method,
+        fallback_strategy; bargaining_outcomes, fallback_strategy; value, timeout,
+        seed). An agreement changes
         the variable (version + 1) and tells every subscriber :class:`VariableChanged`;
         no agreement leaves it as it was and comes back with ``error``.
         """

@@ -10,8 +10,8 @@ from .._errors import ConfigError, MabeamError
 
 Protocol: TypeAlias = Literal["auction", "voting", "raft", "compromise", "bargaining"]
 PROTOCOLS: tuple[Protocol, ...] = ("auction", "voting", "raft", "compromise", "bargaining")
-AVAILABLE: tuple[Protocol, ...] = ("auction", "voting", "raft", "compromise")
-"""The protocols that can decide a variable now (bargaining comes with its own issue)."""
+AVAILABLE: tuple[Protocol, ...] = ("auction", "voting", "raft", "compromise", "bargaining")
+"""The protocols that can decide a variable now (all of :data:`PROTOCOLS`)."""
 
 
 class VariableError(MabeamError):
@@ -19,17 +19,14 @@ class VariableError(MabeamError):
 
 
 class ProtocolNotAvailableError(ConfigError):
-    """The protocol is known but cannot decide variables yet (bargaining)."""
+    """The protocol is known but cannot decide variables yet (none now: every one of
+    :data:`PROTOCOLS` can; kept for callers that catch it)."""
 
 
 def check_protocol(protocol: str) -> Protocol:
     """``protocol`` if it can decide a variable now; else a ConfigError naming those that can."""
-    allowed = ", ".join(AVAILABLE)
-    if protocol == "bargaining":
-        raise ProtocolNotAvailableError(
-            "protocol", "'bargaining' is not available for variables yet", allowed=allowed
-        )
     if protocol not in AVAILABLE:
+        allowed = ", ".join(AVAILABLE)
         raise ConfigError("protocol", f"unknown protocol {protocol!r}", allowed=allowed)
     return protocol
 
