@@ -335,9 +335,10 @@ _BUILTIN: dict[str, str] = {
     "auction": "_auction",
     "bargaining": "_bargaining",
     "hierarchy": "_hierarchy",
+    "market": "_market",
     "ping": "_ping",
-    "consensus": "_consensus",
     "conflict": "_conflict",
+    "consensus": "_consensus",
 }
 """Built-in kinds and the module (in this package) whose ``register()`` registers them."""
 
