@@ -353,6 +353,15 @@ INVALID = [
         id="supply-negative",
     ),
     pytest.param(
+        doc(
+            'kind = "market"\npricing_mechanism = "combinatorial_auction"\nsupply = {A = 1, B = 1}',
+            agent("a", 'bundles = [{items = ["A"], bid = 2.0}, {items = ["B", "C"], bid = 3.0}]'),
+        ),
+        "agents[0].bundles[1].items[1]",
+        "item 'C' is not a resource of this market (allowed: A, B)",
+        id="market-bundle-item",
+    ),
+    pytest.param(
         doc(MARKET + '\npricing = "vickrey"'),
         "protocol.pricing",
         "allowed: uniform, mcafee, pairwise",
@@ -1077,3 +1086,12 @@ def test_deep_nesting_is_refused(text: str, fmt: str) -> None:
     """Absurdly deep nesting is a ScenarioError on the document, not a RecursionError."""
     with pytest.raises(ScenarioError, match="<document>: nested too deeply"):
         parse(text, fmt)
+
+
+def test_combinatorial_market_without_named_resources_takes_any_bundle_item() -> None:
+    """With no order, price or supply naming a resource, the bundles' items are the items."""
+    text = doc(
+        'kind = "market"\npricing_mechanism = "combinatorial_auction"',
+        agent("a", 'bundles = [{items = ["A", "B"], bid = 2.0}]'),
+    )
+    assert parse(text).agents[0].bundles[0].items == ["A", "B"]

@@ -325,8 +325,19 @@ class _Rules:
             self.agent(f"protocol.weights.{agent_id}", agent_id)
 
     def _market(self, protocol: MarketOptions) -> None:
-        """Market orders only in the order book; no sell orders at posted prices."""
+        """Market orders only in the order book; no sell orders at posted prices; a
+        combinatorial market's bundles name only its resources (when it names any)."""
         mechanism = protocol.pricing_mechanism
+        if mechanism == "combinatorial_auction":
+            named = {o.resource for a in self.scenario.agents for o in a.orders}
+            resources = sorted(named | {*protocol.prices, *protocol.supply})
+            for i, spec in enumerate(self.scenario.agents):
+                for j, bundle in enumerate(spec.bundles):
+                    for k, item in enumerate(bundle.items):
+                        if resources and item not in resources:
+                            problem = f"item {item!r} is not a resource of this market"
+                            where = f"agents[{i}].bundles[{j}].items[{k}]"
+                            self.fail(where, problem, ", ".join(resources))
         for i, spec in enumerate(self.scenario.agents):
             for j, order in enumerate(spec.orders):
                 if order.price is None and mechanism != "continuous_trading":
