@@ -103,6 +103,29 @@ async def test_timers_beyond_maximum_select_timeout_are_exact() -> None:
     assert _now() == 864_000.0
 
 
+@pytest.mark.virtual_time
+async def test_timers_far_from_zero_still_fire() -> None:
+    """Past ~9e6 s a float's spacing exceeds 1 ns; timers there still fire, exactly on time."""
+    await asyncio.sleep(2e7)
+    assert _now() == 2e7
+    loop = asyncio.get_running_loop()
+    fired: asyncio.Future[float] = loop.create_future()
+    loop.call_later(0, lambda: fired.set_result(loop.time()))
+    assert await fired == 2e7
+    await asyncio.sleep(1e15)
+    assert _now() == 2e7 + 1e15
+
+
+def test_loop_started_far_from_zero_runs_timers() -> None:
+    """A loop whose start is far from 0 fires a timer due at once."""
+
+    async def main() -> float:
+        await asyncio.sleep(0.5)
+        return _now()
+
+    assert run_virtual(main, start=1e12) == 1e12 + 0.5
+
+
 # -- timeouts ---------------------------------------------------------------------------
 
 

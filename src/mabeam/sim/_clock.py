@@ -44,6 +44,7 @@ finished). Keep threads and sockets out of simulated code.
 from __future__ import annotations
 
 import asyncio
+import math
 import selectors
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
@@ -117,8 +118,10 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
     """
 
     def __init__(self, start: float = 0.0) -> None:
-        self._virtual_now = float(start)
+        self._virtual_now = 0.0
         super().__init__(_VirtualSelector(self, selectors.DefaultSelector()))
+        self._base_resolution: float = self._clock_resolution
+        self._set_now(float(start))
 
     def time(self) -> float:
         """Return the virtual time in seconds; it moves only while the loop is idle."""
@@ -140,7 +143,15 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         # asyncio has already dropped cancelled handles from the head of the heap.
         scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]
         when = scheduled[0].when() if scheduled else self._virtual_now + timeout
-        self._virtual_now = max(self._virtual_now, when)
+        self._set_now(max(self._virtual_now, when))
+
+    def _set_now(self, now: float) -> None:
+        # asyncio runs a timer when ``when < time() + _clock_resolution``. Far from 0 the
+        # resolution (1 ns) is below a float's spacing, ``now + 1 ns == now``, and a timer
+        # due exactly now would never run: the loop would spin forever (seen past about
+        # 9e6 virtual seconds). One spacing (ulp) of ``now`` keeps the sum above ``now``.
+        self._virtual_now = now
+        self._clock_resolution = max(self._base_resolution, math.ulp(now))
 
 
 def run_virtual(
