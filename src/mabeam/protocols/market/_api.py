@@ -69,11 +69,15 @@ class Market:
 
     async def clear(self) -> MarketResult:
         """Run the call (double auction, posted price, combinatorial) and return its result."""
+        if self.config.pricing_mechanism == "continuous_trading":
+            raise ConfigError("pricing_mechanism", "continuous trading opens and closes; no call")
         result: MarketResult = await self.exchange.ask(RunMarket(), timeout=None)
         return result
 
     async def open(self) -> None:
         """Open continuous trading: every trader starts sending its orders at their at_ms."""
+        if self.config.pricing_mechanism != "continuous_trading":
+            raise ConfigError("pricing_mechanism", "only continuous trading opens; clear() a call")
         await self.exchange.ask(OpenMarket(), timeout=None)
 
     async def close(self) -> ContinuousResult:

@@ -52,16 +52,6 @@ class MarketConfig:
                 "time_budget", f"must be seconds > 0 or None, got {self.time_budget!r}"
             )
 
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> MarketConfig:
-        """Build from keyword options, refusing unknown ones by name."""
-        known = set(cls.__dataclass_fields__)
-        for name in options:
-            if name not in known:
-                raise ConfigError(name, "unknown market option", allowed=", ".join(sorted(known)))
-        items = options.get("items")
-        return cls(**{**options, "items": None if items is None else tuple(items)})
-
 
 def _finite(value: Any) -> bool:
     if isinstance(value, bool) or not isinstance(value, (int, float)):

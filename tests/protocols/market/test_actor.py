@@ -1,0 +1,330 @@
+"""The exchange and trader actors through the library API, on virtual time: orders and
+fills travel as messages, bad orders come back as rejections, down agents send nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from mabeam import ActorSystem, ConfigError
+from mabeam.protocols.market import (
+    CallMarketResult,
+    CombinatorialMarketResult,
+    ContinuousResult,
+    Fill,
+    OrderCancelled,
+    OrderError,
+    OrderSpec,
+    PostedPriceResult,
+    TradeEvent,
+    TraderAgent,
+    create_market,
+)
+from mabeam.protocols.market.messages import BookSide, SubmitOrder
+from mabeam.runtime import Actor
+from mabeam.sim import SimNetwork
+
+pytestmark = pytest.mark.virtual_time
+
+EXAMPLE = {
+    "S1": [OrderSpec("sell", "cpu", 10, 101.0, at_ms=0)],
+    "S2": [OrderSpec("sell", "cpu", 5, 100.0, at_ms=10)],
+    "S3": [OrderSpec("sell", "cpu", 5, 100.0, at_ms=20)],
+    "B1": [OrderSpec("buy", "cpu", 8, 101.0, at_ms=30)],
+    "B2": [OrderSpec("buy", "cpu", 15, 102.0, at_ms=40)],
+    "S4": [OrderSpec("sell", "cpu", 4, 99.0, at_ms=50)],
+}
+
+
+class Collector(Actor):
+    """Keeps every message it gets in a list the test holds."""
+
+    def __init__(self, seen: list[Any]) -> None:
+        self.seen = seen
+
+    async def receive(self, message: Any) -> None:
+        self.seen.append(message)
+
+
+class Silent(Actor):
+    """Never answers in time."""
+
+    async def receive(self, message: Any) -> Any:
+        await asyncio.sleep(3600)
+
+
+class Crashing(Actor):
+    async def receive(self, message: Any) -> Any:
+        raise RuntimeError("broken trader")
+
+
+async def traders(
+    system: ActorSystem, orders: dict[str, list[OrderSpec]], **kwargs: Any
+) -> list[str]:
+    for name, mine in orders.items():
+        await system.spawn(TraderAgent, name, mine, name=name, **kwargs)
+    return list(orders)
+
+
+async def test_continuous_example_through_actors_over_the_network() -> None:
+    """The worked example with orders sent at their at_ms over a 1 ms network; every fill
+    reaches both traders as a message and every trade reaches the subscriber."""
+    events: list[Any] = []
+    async with ActorSystem(transport=SimNetwork(latency_ms=1.0)) as system:
+        names = await traders(system, EXAMPLE)
+        await system.spawn(Collector, events, name="tape")
+        market = await create_market(system, names, pricing_mechanism="continuous_trading")
+        await market.subscribe("tape")
+        await market.open()
+        await asyncio.sleep(0.2)
+        book = await market.book("cpu")
+        result = await market.close()
+        b2 = await market.activity("B2")
+        s3 = await market.activity("S3")
+        await market.stop()
+    assert isinstance(result, ContinuousResult)
+    assert [(t.buyer, t.seller, t.quantity, t.price) for t in result.trades] == [
+        ("B1", "S2", 5, 100.0),
+        ("B1", "S3", 3, 100.0),
+        ("B2", "S3", 2, 100.0),
+        ("B2", "S1", 10, 101.0),
+        ("B2", "S4", 3, 102.0),
+    ]
+    assert 30.0 <= result.trades[0].at_ms <= 31.0  # sent at 30 ms, plus latency
+    assert result.trades[-1].at_ms >= 50.0
+    assert result.book == {"cpu": BookSide(bids=[], asks=[("S4", 1, 99.0)])}
+    assert (book.bids, book.asks) == ([], [("S4", 1, 99.0)])
+    assert result.vwap == {"cpu": round(2316 / 23, 9)}
+    assert (result.volume, result.orders_received, result.orders_rejected) == (23, 6, 0)
+    assert [(f.counterparty, f.quantity, f.price, f.side) for f in b2.fills] == [
+        ("S3", 2, 100.0, "buy"),
+        ("S1", 10, 101.0, "buy"),
+        ("S4", 3, 102.0, "buy"),
+    ]
+    assert [(f.counterparty, f.quantity) for f in s3.fills] == [("B1", 3), ("B2", 2)]
+    assert [e for e in events if isinstance(e, TradeEvent)] == [
+        TradeEvent(t.buyer, t.seller, t.resource, t.quantity, t.price, t.at_ms)
+        for t in result.trades
+    ]
+
+
+async def test_bad_orders_are_rejected_by_message_and_leave_the_book_untouched() -> None:
+    bad = [
+        OrderSpec("bid", "cpu", 1, 10.0),
+        OrderSpec("buy", "cpu", 0, 10.0),
+        OrderSpec("buy", "cpu", -3, 10.0),
+        OrderSpec("buy", "cpu", 1, float("nan")),
+        OrderSpec("buy", "", 1, 10.0),
+    ]
+    async with ActorSystem() as system:
+        names = await traders(system, {"seller": [OrderSpec("sell", "cpu", 2, 10.0)], "bad": bad})
+        market = await create_market(system, names, pricing_mechanism="continuous_trading")
+        with capture_logs() as logs:
+            await market.open()
+            await asyncio.sleep(0.01)
+            with pytest.raises(OrderError) as caught:
+                await market.submit("bad", "buy", "cpu", 0, 10.0)
+            assert caught.value.field == "quantity"
+            with pytest.raises(ConfigError, match="resource"):
+                await market.submit("bad", "buy", " ", 1, 10.0)
+            await market.cancel("bad", 99)
+            await asyncio.sleep(0.01)
+            activity = await market.activity("bad")
+            book = await market.book("cpu")
+            result = await market.close()
+    assert [r.field for r in activity.rejected] == [
+        "side",
+        "quantity",
+        "quantity",
+        "price",
+        "resource",
+        "order_id",
+    ]
+    assert activity.fills == []
+    assert (book.bids, book.asks) == ([], [("seller", 2, 10.0)])
+    assert (result.trades, result.orders_received, result.orders_rejected) == ([], 1, 6)
+    assert sum(1 for entry in logs if entry["event"] == "order_rejected") == 6
+
+
+async def test_submit_cancel_and_market_orders_from_the_api() -> None:
+    async with ActorSystem() as system:
+        names = await traders(system, {"a": [], "b": []})
+        market = await create_market(
+            system, names, pricing_mechanism="continuous_trading", name="x"
+        )
+        assert market.name == "x"
+        await market.open()
+        first = await market.submit("a", "sell", "cpu", 5, 10.0)
+        second = await market.submit("a", "sell", "cpu", 5, 11.0)
+        assert (first, second) == (0, 1)
+        await market.cancel("a", second)
+        await market.submit("b", "buy", "cpu", 8)  # market order: 5 fill, 3 cancelled
+        await asyncio.sleep(0.01)
+        a, b = await market.activity("a"), await market.activity("b")
+        result = await market.close()
+        await market.submit("b", "buy", "cpu", 1, 50.0)  # after the close
+        await asyncio.sleep(0.01)
+        late = await market.activity("b")
+    assert a.cancelled == [OrderCancelled(order_id=1, quantity=5)]
+    assert a.fills == [Fill(0, "sell", "cpu", "b", 5, 10.0, 0.0)]
+    assert b.cancelled == [OrderCancelled(order_id=0, quantity=3)]
+    assert result.book["cpu"] == BookSide(bids=[], asks=[])
+    assert late.rejected[-1].field == "market"
+    assert "closed" in late.rejected[-1].problem
+
+
+async def test_a_down_agent_sends_nothing_and_orders_before_opening_are_rejected() -> None:
+    async with ActorSystem() as system:
+        names = await traders(system, {k: EXAMPLE[k] for k in ("S1", "S2", "B2")})
+        market = await create_market(
+            system, [*names, "ghost"], pricing_mechanism="continuous_trading"
+        )
+        ref = system.whereis("S2")
+        assert ref is not None
+        await ref.stop()
+        market.exchange.tell(SubmitOrder("B2", 7, "buy", "cpu", 1, 1.0))
+        await asyncio.sleep(0.01)
+        early = await market.activity("B2")
+        await market.open()
+        await asyncio.sleep(0.1)
+        result = await market.close()
+    assert [(r.order_id, r.field) for r in early.rejected] == [(7, "market")]
+    assert "not open" in early.rejected[0].problem
+    assert [(t.seller, t.quantity, t.price) for t in result.trades] == [("S1", 10, 101.0)]
+    assert result.book["cpu"].bids == [("B2", 5, 102.0)]
+
+
+async def test_call_market_waits_out_silent_and_crashing_traders_and_tells_fills() -> None:
+    orders = {
+        f"b{i}": [OrderSpec("buy", "cpu", 1, float(p))] for i, p in enumerate([10, 9, 8, 2], 1)
+    } | {f"s{i}": [OrderSpec("sell", "cpu", 1, float(p))] for i, p in enumerate([3, 5, 7, 20], 1)}
+    async with ActorSystem() as system:
+        names = await traders(system, orders)
+        await system.spawn(Silent, name="silent")
+        await system.spawn(Crashing, name="crashing")
+        market = await create_market(
+            system,
+            [*names, "silent", "crashing", "nobody"],
+            pricing_mechanism="double_auction",
+            pricing="mcafee",
+            reply_timeout=0.5,
+        )
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        result = await market.clear()
+        waited = loop.time() - start
+        await asyncio.sleep(0.01)
+        b1, s2 = await market.activity("b1"), await market.activity("s2")
+    assert waited == pytest.approx(0.5)
+    assert isinstance(result, CallMarketResult)
+    assert (result.volume, result.clearing_price, result.surplus) == (2, {"cpu": 8.0}, 2.0)
+    assert (result.participants, result.orders_received) == (11, 8)
+    assert [(f.counterparty, f.price) for f in b1.fills] == [("s1", 8.0)]
+    assert [(f.counterparty, f.price, f.side) for f in s2.fills] == [("b2", 7.0, "sell")]
+
+
+async def test_call_market_takes_submitted_orders_and_cancels_them() -> None:
+    async with ActorSystem() as system:
+        names = await traders(system, {"a": [OrderSpec("buy", "cpu", 2, 10.0)], "b": []})
+        market = await create_market(system, names, pricing_mechanism="double_auction")
+        kept = await market.submit("b", "sell", "cpu", 1, 4.0)
+        dropped = await market.submit("b", "sell", "cpu", 1, 1.0)
+        await market.cancel("b", dropped)
+        await market.cancel("b", dropped)  # gone already: rejected
+        await market.submit("b", "sell", "cpu", 1)  # a market order: no call takes it
+        result = await market.clear()
+        b = await market.activity("b")
+        with pytest.raises(ConfigError, match="pricing_mechanism"):
+            await market.open()
+    assert kept == 0
+    assert isinstance(result, CallMarketResult)
+    assert [(t.buyer, t.seller, t.quantity, t.price) for t in result.trades] == [
+        ("a", "b", 1, 10.0)
+    ]
+    assert b.cancelled == [OrderCancelled(order_id=1, quantity=1)]
+    assert [r.field for r in b.rejected] == ["order_id", "price"]
+
+
+async def test_posted_price_and_combinatorial_markets() -> None:
+    async with ActorSystem() as system:
+        names = await traders(
+            system,
+            {
+                "a": [OrderSpec("buy", "cpu", 3, 5.0)],
+                "b": [OrderSpec("buy", "cpu", 3, 5.0), OrderSpec("sell", "cpu", 1, 1.0)],
+            },
+        )
+        posted = await create_market(
+            system, names, pricing_mechanism="posted_price", prices={"cpu": 4.0}, supply={"cpu": 4}
+        )
+        sale = await posted.clear()
+        await asyncio.sleep(0.01)
+        b = await posted.activity("b")
+        await posted.stop()
+        for name, bundles in {
+            "x1": [{"items": ["A"], "bid": 5.0}],
+            "x2": [{"items": ["B"], "bid": 5.0}],
+            "x3": [{"items": ["A", "B"], "bid": 8.0}, {"items": ["Z"], "bid": 1.0}],
+        }.items():
+            await system.spawn(TraderAgent, name, [], bundles, name=name)
+        combi = await create_market(
+            system,
+            ["x1", "x2", "x3"],
+            pricing_mechanism="combinatorial_auction",
+            payment_rule="vcg",
+            items=["A", "B"],
+        )
+        auction = await combi.clear()
+        await asyncio.sleep(0.01)
+        x1, x3 = await combi.activity("x1"), await combi.activity("x3")
+        empty = await create_market(system, ["a"], pricing_mechanism="combinatorial_auction")
+        nothing = await empty.clear()
+    assert isinstance(sale, PostedPriceResult)
+    assert [(t.buyer, t.quantity, t.price) for t in sale.trades] == [("a", 3, 4.0), ("b", 1, 4.0)]
+    assert (sale.revenue, sale.unsold, sale.volume) == ({"cpu": 16.0}, {"cpu": 0}, 4)
+    assert [r.field for r in b.rejected] == ["side"]
+    assert [(f.quantity, f.counterparty) for f in b.fills] == [(1, "market")]
+    assert isinstance(auction, CombinatorialMarketResult)
+    assert auction.allocations == {"x1": ["A"], "x2": ["B"]}
+    assert auction.payments == {"x1": 3.0, "x2": 3.0}
+    assert auction.total_value == 10.0
+    assert x1.fills == [Fill(0, "buy", "A", "market", 1, 3.0, 0.0)]
+    assert [r.field for r in x3.rejected] == ["bundles.items"]
+    assert isinstance(nothing, CombinatorialMarketResult)
+    assert nothing.error == "no_bids"
+
+
+async def test_bad_options_are_refused_by_name() -> None:
+    async with ActorSystem() as system:
+        await traders(system, {"a": []})
+        cases: list[tuple[dict[str, Any], str]] = [
+            ({"pricing_mechanism": "barter"}, "pricing_mechanism"),
+            ({"pricing_mechanism": "double_auction", "pricing": "vickrey"}, "pricing"),
+            ({"pricing_mechanism": "posted_price", "prices": {"cpu": -1.0}}, "prices.cpu"),
+            ({"pricing_mechanism": "posted_price", "supply": {"cpu": 1.5}}, "supply.cpu"),
+            ({"pricing_mechanism": "double_auction", "reply_timeout": 0}, "reply_timeout"),
+            ({"pricing_mechanism": "double_auction", "time_budget": -1.0}, "time_budget"),
+        ]
+        for kwargs, field in cases:
+            with pytest.raises(ConfigError) as caught:
+                await create_market(system, ["a"], **kwargs)
+            assert caught.value.field == field
+        wrong: list[tuple[Any, str]] = [
+            ("a", "traders"),
+            (["a", "a"], "traders[1]"),
+            ([""], "traders[0]"),
+        ]
+        for traders_arg, field in wrong:
+            with pytest.raises(ConfigError) as caught:
+                await create_market(system, traders_arg, pricing_mechanism="double_auction")
+            assert caught.value.field == field
+        first = await create_market(system, ["a"], pricing_mechanism="continuous_trading")
+        second = await create_market(system, ["a"], pricing_mechanism="continuous_trading")
+        assert (first.name, second.name) == ("market", "market-2")
+        with pytest.raises(ConfigError, match="pricing_mechanism"):
+            await first.clear()
+        with pytest.raises(ConfigError, match="agent"):
+            await first.activity("nobody")
