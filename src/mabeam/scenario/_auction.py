@@ -59,7 +59,8 @@ async def drive(run: ScenarioRun) -> Outcome:
     result: AuctionResult = await auctioneer.ask(RunAuction(), timeout=None)
     if result.error is not None:
         message = _MESSAGES.get(result.error, result.error)
-        return Outcome(ok=False, result=result, error=RunError(result.error, message))
+        # SCENARIOS.md: ``result`` is null when ok is false (the error code says why).
+        return Outcome(ok=False, error=RunError(result.error, message))
     return Outcome(ok=True, result=result)
 
 
