@@ -18,7 +18,9 @@ from mabeam import (
     ActorRef,
     ActorSystem,
     AskTimeoutError,
+    ChildSpec,
     ConfigError,
+    Supervisor,
 )
 from mabeam.sim import DROP, SimNetwork, run_virtual
 
@@ -457,3 +459,260 @@ def test_bad_tick_is_refused() -> None:
     """A negative tick is a ConfigError naming tick_ms."""
     with pytest.raises(ConfigError, match="tick_ms"):
         SimNetwork(tick_ms=-1)
+
+
+# ---------------------------------------------------------------- name-addressed messages
+
+
+class NameSender(Actor):
+    """Told ``(target, [messages])``: sends each by name (a str) or by ref."""
+
+    async def receive(self, message: Any) -> Any:
+        target, payload = message
+        for item in payload:
+            if isinstance(target, str):
+                self.context.tell(target, item)
+            else:
+                target.tell(item)
+
+
+class Incarnation(Actor):
+    """Records ``(virtual time, incarnation id, message)``; crashes on ``"crash"``."""
+
+    def __init__(self, log: list[tuple[float, int, Any]]) -> None:
+        self.log = log
+
+    async def receive(self, message: Any) -> Any:
+        if message == "crash":
+            raise RuntimeError("injected crash")
+        self.log.append((self.context.time(), self.context.id, message))
+
+
+def events_of(network: SimNetwork) -> list[tuple[str, str, str, str | None]]:
+    """(event, to, type, note) of every message event in the trace."""
+    assert network.trace is not None
+    return [(e.event, e.dst, e.type, e.note) for e in network.trace.events() if e.event != "fault"]
+
+
+def test_a_named_message_to_a_down_node_travels_and_is_dropped_on_arrival() -> None:
+    """A node whose actor is gone still receives traffic: the message is counted as sent,
+    traced, and dropped on arrival (note no_actor) as a dead letter no_such_name."""
+    network = SimNetwork(seed=1, latency_ms=10)
+
+    async def body(system: ActorSystem, network: SimNetwork) -> list[Any]:
+        network.add_node("src")
+        network.add_node("down")
+        src = await system.spawn(NameSender, name="src")
+        src.tell(("down", [Note(1)]))
+        await asyncio.sleep(0.005)
+        assert system.dead_letters.count == 0  # in flight: nothing known yet
+        await asyncio.sleep(0.1)
+        return system.dead_letters.recent
+
+    letters = simulate(network, body)
+    assert (network.sent, network.delivered, network.dropped) == (1, 0, 1)
+    assert network.stats()["messages_sent"] == 1
+    assert events_of(network) == [
+        ("send", "down", "Note", None),
+        ("drop", "down", "Note", "no_actor"),
+    ]
+    assert network.trace is not None
+    (drop,) = [e for e in network.trace.events() if e.event == "drop"]
+    assert drop.t_ms == 10.0
+    assert [(d.recipient, d.sender, d.message, d.reason) for d in letters] == [
+        ("down", "src", Note(1), "no_such_name")
+    ]
+
+
+def test_a_named_message_in_flight_reaches_the_restarted_incarnation() -> None:
+    """Sent by name before a crash and restart, it reaches the new incarnation (Erlang's
+    registered names); the same message sent by ref stays with the dead one: not_running."""
+    log: list[tuple[float, int, Any]] = []
+    network = SimNetwork(seed=1, latency_ms=10)
+
+    async def body(system: ActorSystem, network: SimNetwork) -> tuple[int, int, int]:
+        network.add_node("src")
+        network.add_node("dst")
+        src = await system.spawn(NameSender, name="src")
+        await system.spawn(Supervisor, [ChildSpec("dst", Incarnation, (log,), name="dst")])
+        first = system.whereis("dst")
+        assert first is not None
+        src.tell(("dst", [Note(1)]))
+        src.tell((first, [Note(2)]))
+        await asyncio.sleep(0.002)
+        first.tell("crash")  # from outside the nodes: at once
+        await first.join()
+        await asyncio.sleep(0.001)
+        second = system.whereis("dst")
+        assert second is not None
+        assert second is not first
+        return first.id, second.id, system.dead_letters.count
+
+    first_id, second_id, _ = simulate(network, body)
+    assert [(round(t, 9), who, m) for t, who, m in log] == [(0.01, second_id, Note(1))]
+    assert first_id != second_id
+    assert events_of(network) == [
+        ("send", "dst", "Note", None),
+        ("send", "dst", "Note", None),
+        ("deliver", "dst", "Note", None),
+        ("drop", "dst", "Note", "not_running"),
+    ]
+    assert (network.sent, network.delivered, network.dropped) == (2, 1, 1)
+
+
+def test_a_named_message_to_a_stopping_node_is_dropped_not_running() -> None:
+    """The name still resolves to an actor that is stopping: dropped (not_running) and a
+    dead letter actor_not_running, as for a ref."""
+    network = SimNetwork(seed=1, latency_ms=10)
+    gate = asyncio.Event()
+
+    class Slow(Actor):
+        async def on_stop(self, reason: Any) -> None:
+            await gate.wait()
+
+        async def receive(self, message: Any) -> Any:
+            return None
+
+    async def body(system: ActorSystem, network: SimNetwork) -> list[str]:
+        network.add_node("src")
+        network.add_node("dst")
+        src = await system.spawn(NameSender, name="src")
+        dst = await system.spawn(Slow, name="dst")
+        src.tell(("dst", [Note(1)]))
+        stopping = asyncio.create_task(dst.stop())
+        await asyncio.sleep(0.05)
+        assert system.whereis("dst") is dst
+        gate.set()
+        await stopping
+        return [d.reason for d in system.dead_letters.recent]
+
+    assert simulate(network, body) == ["actor_not_running"]
+    assert events_of(network)[-1] == ("drop", "dst", "Note", "not_running")
+
+
+def test_a_partition_drops_a_named_message_at_send_and_in_flight() -> None:
+    """Partitions apply to name-addressed messages: cut off at send, or cut while in flight."""
+    log: list[tuple[float, str | None, Any]] = []
+    network = SimNetwork(seed=1, latency_ms=10)
+
+    async def body(system: ActorSystem, network: SimNetwork) -> int:
+        network.add_node("src")
+        network.add_node("dst")
+        src = await system.spawn(NameSender, name="src")
+        await system.spawn(Recorder, log, name="dst")
+        network.partition([["src"], ["dst"]])
+        src.tell(("dst", [Note(1)]))
+        await asyncio.sleep(0.02)
+        network.heal()
+        src.tell(("dst", [Note(2)]))
+        await asyncio.sleep(0.005)
+        network.partition([["src"], ["dst"]])
+        await asyncio.sleep(0.02)
+        network.heal()
+        src.tell(("dst", [Note(3)]))
+        await asyncio.sleep(0.02)
+        return system.dead_letters.count
+
+    assert simulate(network, body) == 0  # lost by the network, not refused by a node
+    assert [m for _, _, m in log] == [Note(3)]
+    drops = [(to, note) for event, to, _, note in events_of(network) if event == "drop"]
+    assert drops == [("dst", "partition"), ("dst", "partition")]
+    assert (network.sent, network.delivered, network.dropped) == (3, 1, 2)
+
+
+def test_named_messages_share_the_link_fifo_and_duplication() -> None:
+    """By name and by ref on one link stay in send order under a latency range, and a
+    duplicated named message arrives twice."""
+    log: list[tuple[float, str | None, Any]] = []
+    network = SimNetwork(seed=4, latency_ms=(1, 40), duplicate_rate=0.3)
+
+    async def body(system: ActorSystem, network: SimNetwork) -> None:
+        _, dst = await pair(system, network, log)
+        named = await system.spawn(NameSender, name="named")
+        network.add_node("named")
+        for i in range(30):
+            named.tell(("dst" if i % 2 else dst, [Note(i)]))
+
+    simulate(network, body)
+    seqs = [m.seq for _, _, m in log]
+    assert seqs == sorted(seqs)
+    assert len(seqs) == 30 + network.duplicated
+    assert network.duplicated > 0
+    assert {s for _, s, _ in log} == {"named"}
+
+
+def test_a_byzantine_sender_tampers_with_named_messages() -> None:
+    """Interceptors see name-addressed payloads like any other."""
+    log: list[tuple[float, str | None, Any]] = []
+    network = SimNetwork(seed=1)
+
+    def tamper(payload: Any, receiver: str) -> Any:
+        assert receiver == "dst"
+        return DROP if payload.seq == 2 else Note(payload.seq, claim="forged")
+
+    async def body(system: ActorSystem, network: SimNetwork) -> None:
+        network.add_node("src")
+        network.add_node("dst")
+        src = await system.spawn(NameSender, name="src")
+        await system.spawn(Recorder, log, name="dst")
+        network.intercept("src", tamper)
+        src.tell(("dst", [Note(1), Note(2)]))
+
+    simulate(network, body)
+    assert [(s, m) for _, s, m in log] == [("src", Note(1, claim="forged"))]
+    assert [e[3] for e in events_of(network)] == ["tampered", "byzantine_drop", None]
+
+
+def test_named_messages_outside_the_nodes_are_delivered_at_once() -> None:
+    """A name that is not a node, or a sender that is not one: today's direct delivery, no
+    latency, no trace; nobody under the name is a dead letter at once."""
+    log: list[tuple[float, str | None, Any]] = []
+    network = SimNetwork(seed=1, latency_ms=50, drop_rate=1.0)
+
+    async def body(system: ActorSystem, network: SimNetwork) -> list[tuple[str, str]]:
+        network.add_node("src")
+        src = await system.spawn(NameSender, name="src")
+        await system.spawn(Recorder, log, name="plain")  # not a node
+        src.tell(("plain", [Note(1)]))
+        src.tell(("nobody", [Note(2)]))
+        await asyncio.sleep(0)
+        system.tell("plain", Note(3))  # from application code
+        return [(d.recipient, d.reason) for d in system.dead_letters.recent]
+
+    assert simulate(network, body) == [("nobody", "no_such_name")]
+    assert [(round(t, 9), s, m) for t, s, m in log] == [
+        (0.0, "src", Note(1)),
+        (0.0, None, Note(3)),
+    ]
+    assert network.sent == 0
+    assert len(network.trace or []) == 0
+
+
+def test_named_traffic_is_deterministic_for_a_seed() -> None:
+    """Same seed, same named traffic to up and down nodes under loss and duplication:
+    byte-identical traces and dead letters."""
+
+    def once(seed: int) -> tuple[bytes, list[Any]]:
+        log: list[tuple[float, str | None, Any]] = []
+        network = SimNetwork(seed=seed, latency_ms=(1, 20), drop_rate=0.2, duplicate_rate=0.2)
+
+        async def body(system: ActorSystem, network: SimNetwork) -> list[Any]:
+            network.add_node("src")
+            network.add_node("down")
+            network.add_node("dst")
+            src = await system.spawn(NameSender, name="src")
+            await system.spawn(Recorder, log, name="dst")
+            for i in range(40):
+                src.tell(("dst" if i % 3 else "down", [Note(i)]))
+            await asyncio.sleep(0.1)
+            return system.dead_letters.recent
+
+        letters = simulate(network, body)
+        assert network.trace is not None
+        return network.trace.to_jsonl(), letters
+
+    first, again, other = once(7), once(7), once(8)
+    assert first == again
+    assert first != other
+    assert first[1]
+    assert {d.reason for d in first[1]} == {"no_such_name"}

@@ -13,9 +13,12 @@ from ._signals import SHUTDOWN as SHUTDOWN
 from ._signals import Down as Down
 from ._signals import Exit as Exit
 from ._signals import ExitReason as ExitReason
+from ._system import ACTOR_NOT_RUNNING as ACTOR_NOT_RUNNING
+from ._system import NO_SUCH_NAME as NO_SUCH_NAME
 from ._system import ActorSystem as ActorSystem
 from ._system import DeadLetter as DeadLetter
 from ._system import DeadLetters as DeadLetters
+from ._system import NamedTransport as NamedTransport
 from ._system import Transport as Transport
 from .supervision import ChildSpec as ChildSpec
 from .supervision import DynamicSupervisor as DynamicSupervisor
@@ -23,10 +26,12 @@ from .supervision import Supervisor as Supervisor
 from .supervision import SupervisorError as SupervisorError
 
 __all__ = [
+    "ACTOR_NOT_RUNNING",
     "DEFAULT_ASK_TIMEOUT",
     "KILLED",
     "NOPROC",
     "NORMAL",
+    "NO_SUCH_NAME",
     "SHUTDOWN",
     "Actor",
     "ActorContext",
@@ -40,6 +45,7 @@ __all__ = [
     "Exit",
     "ExitReason",
     "Mailbox",
+    "NamedTransport",
     "Supervisor",
     "SupervisorError",
     "Timer",

@@ -322,6 +322,20 @@ class ActorContext:
         """The ref registered under ``name`` in this actor's system, or None."""
         return self._system.whereis(name)
 
+    def tell(self, name: str, message: Any) -> None:
+        """Send ``message`` to whatever actor is registered as ``name``; this actor is the sender.
+
+        Name addressing, as Erlang's ``Name ! Message`` and Akka's ``ActorSelection``: for
+        peers that may be down or restarted, where a ref would pin one incarnation. See
+        :meth:`ActorSystem.tell`: without a transport the name is resolved now (nobody
+        registered: a dead letter ``no_such_name``; a stopping actor: ``actor_not_running``);
+        on the simulated network a message to a node travels and the name is resolved on
+        arrival (a restarted actor gets it; none running: dropped, a dead letter).
+        ``ctx.whereis(name).tell(message)`` differs: it needs the actor up now, and a
+        message in flight stays addressed to that one incarnation.
+        """
+        self._system._tell_named(name, message, self)
+
     # ------------------------------------------------------------------ internals
 
     @property

@@ -7,7 +7,7 @@ import itertools
 from collections import Counter, deque
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 import msgspec
 import structlog
@@ -18,7 +18,7 @@ from ._context import ActorContext
 from ._mailbox import Mailbox
 from ._ref import ActorRef
 from ._signals import SHUTDOWN, ExitReason, describe_reason
-from ._state import RUNNING, STOPPING
+from ._state import RUNNING, STOPPING, current_context
 
 if TYPE_CHECKING:
     from .supervision import Supervisor
@@ -33,6 +33,13 @@ class Transport(Protocol):
     ``send`` is called for every tell and ask, and ``reply`` for every answer; the
     transport hands each message on (or drops it) by calling ``target._accept(...)`` or
     resolving the reply future. The sender is stamped by the runtime, never the caller.
+
+    Optional: a transport that also defines ``send_named(system, sender, name, message)``
+    carries name-addressed tells (:meth:`ActorSystem.tell`, :meth:`ActorContext.tell`)
+    itself, resolving ``name`` when the message arrives (deliver it with
+    ``system._accept_named(name, message, sender)``). A transport without it gets them as
+    ordinary ``send`` calls to the actor registered under the name at send time (none, or
+    one that is stopping: a dead letter at once, as for a ref).
     """
 
     def send(
@@ -51,6 +58,21 @@ class Transport(Protocol):
         result: Any,
         error: BaseException | None,
     ) -> None: ...
+
+
+class NamedTransport(Transport, Protocol):
+    """A :class:`Transport` that carries name-addressed messages itself (see there)."""
+
+    def send_named(
+        self, system: ActorSystem, sender: ActorContext | None, name: str, message: Any
+    ) -> None: ...
+
+
+NO_SUCH_NAME: Final = "no_such_name"
+"""Dead-letter reason: a message sent to a name no actor is registered under."""
+
+ACTOR_NOT_RUNNING: Final = "actor_not_running"
+"""Dead-letter reason: a message sent to an actor that is stopping or has exited."""
 
 
 class DeadLetter(msgspec.Struct, frozen=True):
@@ -216,6 +238,27 @@ class ActorSystem:
         cell = self._names.get(name)
         return None if cell is None else cell._ref
 
+    def tell(self, name: str, message: Any) -> None:
+        """Send ``message`` to whatever actor is registered as ``name``, without waiting.
+
+        Erlang's ``Name ! Message`` (``{Name, Node} ! Message``), Akka's
+        ``ActorSelection.tell``: the sender need not know whether the actor is up, nor
+        which incarnation runs. The sender is stamped as for :meth:`ActorRef.tell` (the
+        actor whose code runs, else None); inside an actor use
+        :meth:`ActorContext.tell`.
+
+        Without a transport the name is resolved now: the registered actor gets it in its
+        mailbox; no actor under ``name`` makes a dead letter with reason ``no_such_name``,
+        one that is stopping a dead letter ``actor_not_running`` (as ``ActorRef.tell``).
+        A full bounded mailbox raises as :meth:`ActorRef.tell` does.
+
+        With a transport that models the network (:class:`~mabeam.sim.SimNetwork`), a
+        message to a network node travels like any other (counted, traced, delayed, lost,
+        partitioned) and the name is resolved when it arrives: an actor restarted
+        meanwhile gets it, and a node with no running actor drops it (a dead letter).
+        """
+        self._tell_named(name, message, current_context.get())
+
     def registered(self) -> list[str]:
         """Every registered name, sorted."""
         return sorted(self._names)
@@ -279,6 +322,40 @@ class ActorSystem:
             raise ConfigError("name", f"must be a non-empty string, got {name!r}")
         if name in self._names:
             raise NameTakenError(name)
+
+    def _tell_named(self, name: str, message: Any, sender: ActorContext | None) -> None:
+        if not isinstance(name, str):
+            raise ConfigError(
+                "name",
+                f"must be a registered name (str), got {name!r}: a ref is told with ref.tell()",
+            )
+        transport = self._transport
+        if transport is not None:
+            send_named = getattr(transport, "send_named", None)
+            if send_named is not None:
+                cast(NamedTransport, transport).send_named(self, sender, name, message)
+                return
+        cell = self._names.get(name)
+        if cell is None:
+            self._dead_letter(name, message, sender, NO_SUCH_NAME)
+        elif cell._state > RUNNING:
+            self._dead_letter(cell._label, message, sender, ACTOR_NOT_RUNNING)
+        elif transport is None:
+            cell._enqueue((message, sender, None))
+        else:
+            transport.send(sender, cell, message, None)
+
+    def _accept_named(self, name: str, message: Any, sender: ActorContext | None) -> None:
+        """Deliver a name-addressed message arriving from a transport, resolving ``name`` now.
+
+        No actor under ``name`` is a dead letter ``no_such_name``; the registered actor
+        takes it as any message off a transport (stopping or full: a dead letter).
+        """
+        cell = self._names.get(name)
+        if cell is None:
+            self._dead_letter(name, message, sender, NO_SUCH_NAME)
+        else:
+            cell._accept(message, sender, None)
 
     def _dead_letter(
         self, recipient: str, message: Any, sender: ActorContext | None, reason: str

@@ -17,6 +17,15 @@
   The sender itself cannot be forged: the runtime stamps it, the interceptor only sees
   and returns the payload.
 
+A message addressed by name (``ActorContext.tell(name, message)``, Erlang's
+``Name ! Message``) to a node travels whether or not an actor runs there, as a real
+network delivers to a host whose process is gone: it is counted and traced as sent,
+suffers the same faults, and the name is resolved only when it arrives. A running
+actor then gets it (an actor restarted meanwhile: the new incarnation); none is a drop
+with note ``no_actor`` (``not_running`` for one that is stopping) and a runtime dead
+letter. A message sent to a ref stays addressed to that incarnation: arriving after it
+died it is dropped (``not_running``) even if a new one has taken the name.
+
 Messages with an endpoint that is not a node (application code, supervisors) are
 delivered at once, untouched. Pending deliveries sit in one heap ordered by (delivery
 time, send order) behind a single event-loop timer, so delivery order never depends
@@ -34,7 +43,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 from .._errors import ConfigError
-from ..runtime import ActorContext
+from ..runtime import NO_SUCH_NAME, ActorContext, ActorSystem
 from ..runtime._state import RUNNING
 from ._trace import Trace
 
@@ -54,7 +63,9 @@ Interceptor = Callable[[Any, str], Any]
 
 _TELL: Final = 0
 _REPLY: Final = 1
-_KINDS: Final = ("message", "reply")
+_NAMED: Final = 2
+"""A tell addressed to a name: its target in the heap is the system that resolves it."""
+_KINDS: Final = ("message", "reply", "message")
 _EPSILON: Final = 1e-9
 
 
@@ -204,6 +215,23 @@ class SimNetwork:
         assert dst is not None
         self._route(_TELL, src, dst, sender, target, message, reply, None)
 
+    def send_named(
+        self, system: ActorSystem, sender: ActorContext | None, name: str, message: Any
+    ) -> None:
+        """Carry a tell addressed to ``name``, resolved on arrival (see the module docstring).
+
+        The runtime calls it for ``ActorSystem.tell`` / ``ActorContext.tell`` (the
+        optional :class:`~mabeam.runtime.NamedTransport` method). Between nodes it is
+        modelled like any message; otherwise it is delivered at once to the actor
+        registered under ``name`` now (none: a dead letter ``no_such_name``).
+        """
+        src = None if sender is None else sender._name
+        if src not in self._nodes or name not in self._nodes:
+            system._accept_named(name, message, sender)
+            return
+        assert src is not None
+        self._route(_NAMED, src, name, sender, system, message, None, None)
+
     def reply(
         self,
         responder: ActorContext,
@@ -236,7 +264,7 @@ class SimNetwork:
         src: str,
         dst: str,
         sender: ActorContext | None,
-        target: ActorContext | None,
+        target: ActorContext | ActorSystem | None,
         payload: Any,
         reply: asyncio.Future[Any] | None,
         error: BaseException | None,
@@ -328,7 +356,7 @@ class SimNetwork:
         src: str,
         dst: str,
         sender: ActorContext | None,
-        target: ActorContext | None,
+        target: ActorContext | ActorSystem | None,
         payload: Any,
         reply: asyncio.Future[Any] | None,
         error: BaseException | None,
@@ -336,8 +364,16 @@ class SimNetwork:
         if not self.connected(src, dst):
             self._drop(now, message_id, src, dst, kind, payload, "partition")
             return
-        if kind == _TELL:
-            assert target is not None
+        if kind == _NAMED:
+            assert isinstance(target, ActorSystem)
+            cell = target._names.get(dst)
+            if cell is None:
+                self._drop(now, message_id, src, dst, kind, payload, "no_actor")
+                target._dead_letter(dst, payload, sender, NO_SUCH_NAME)
+                return
+            target = cell
+        if kind != _REPLY:
+            assert isinstance(target, ActorContext)
             if target._state > RUNNING:
                 self._drop(now, message_id, src, dst, kind, payload, "not_running")
                 target._accept(payload, sender, reply)

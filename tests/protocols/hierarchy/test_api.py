@@ -210,8 +210,9 @@ async def test_telemetry_events() -> None:
 
 
 async def test_child_that_is_down_is_sent_the_request_and_waited_for() -> None:
-    """A parent cannot know a child is down: it sends the request by name (a dead letter,
-    counted as sent), waits the child's whole wait, then asks the child's child itself.
+    """A parent cannot know a child is down: it sends the request by name (it travels, is
+    counted as sent, and is dropped on arrival as a dead letter), waits the child's whole
+    wait, then asks the child's child itself.
 
     Chain r -> a -> b -> c, a down: r sends to a (1, lost), waits a's wait (height 3:
     7 x 1 s), asks b (2); b asks c (3), c answers b (4), b answers r (5).
@@ -229,9 +230,13 @@ async def test_child_that_is_down_is_sent_the_request_and_waited_for() -> None:
         assert result.messages == 5
         assert asyncio.get_running_loop().time() >= 7.0
         (letter,) = [d for d in system.dead_letters.recent if isinstance(d.message, Collect)]
-        assert (letter.recipient, letter.sender, letter.reason) == ("a", "r", "actor_not_running")
-        assert network.trace is not None  # the network only carries messages between actors
-        assert [e.dst for e in network.trace.events() if e.event == "send"] == ["b", "c", "b", "r"]
+        assert (letter.recipient, letter.sender, letter.reason) == ("a", "r", "no_such_name")
+        assert network.trace is not None  # the request to a travels the network and is dropped
+        events = list(network.trace.events())
+        sends = [e.dst for e in events if e.event == "send"]
+        assert sends == ["a", "b", "c", "b", "r"]
+        assert [(e.dst, e.note) for e in events if e.event == "drop"] == [("a", "no_actor")]
+        assert (network.sent, network.dropped) == (result.messages, 1)
         skipped = [e for e in logs if e["event"] == "hierarchy_child_skipped"]
         assert [(e["agent"], e["child"], e["reason"]) for e in skipped] == [("r", "a", "timeout")]
 

@@ -50,6 +50,8 @@ def test_every_agent_up_gives_the_documented_result() -> None:
         "depth": 3,
         "messages": 24,
     }
+    assert report.stats.messages_sent == 24 + 2  # and the coordinator's request and answer
+    assert report.stats.messages_dropped == 0
 
 
 def test_dead_sub_coordinator_is_waited_for_then_its_children_adopted() -> None:
@@ -74,6 +76,12 @@ def test_dead_sub_coordinator_is_waited_for_then_its_children_adopted() -> None:
         "messages": 23,
     }
     assert report.stats.virtual_ms >= 300.0
+    # The request to a01 travels the network like the others and is dropped on arrival:
+    # the network counts every protocol message, plus the coordinator's request to the
+    # root and the root's answer.
+    assert report.stats.messages_sent == 23 + 2
+    assert report.stats.messages_dropped == 1
+    assert report.stats.messages_delivered == 23 + 2 - 1
 
 
 def test_partitioned_sub_coordinator_times_out_and_is_bypassed() -> None:

@@ -1,8 +1,9 @@
 """The hierarchy's actors: an agent that answers for itself and its subtree, and a round.
 
 :class:`HierarchyAgent` is both a participant and a (sub-)coordinator: asked with
-:class:`Collect`, it sends the request to each child by name (one that is down gets it
-as a dead letter: the parent learns nothing until that child's wait is over), folds their
+:class:`Collect`, it sends the request to each child by name (``context.tell``: to one
+that is down the request travels and is dropped on arrival, a dead letter; the parent
+learns nothing until that child's wait is over), folds their
 :class:`Partial` answers into its own value with a :class:`Gathering` and answers its
 asker with one :class:`Partial`. It never blocks its mailbox: answers and its own
 :class:`Expired` timers arrive as messages, so it can serve several requests at once
@@ -31,22 +32,16 @@ ROOT_DOWN = "root_down"
 
 
 def tell_by_name(context: ActorContext, name: str, message: Any) -> None:
-    """Send ``message`` to whatever actor is registered as ``name`` now.
+    """Send ``message`` to whatever actor is registered as ``name`` when it arrives.
 
     A coordinator addresses its children by name and cannot know whether one is up:
-    when no actor is registered under ``name`` the message is lost like any message to
-    a stopped actor — a dead letter (reason ``actor_not_running``, as the runtime gives
-    a ``tell`` to a stopped actor), and it never reaches the simulated network, which
-    models only messages between running actors. The sender counts it as sent and
-    waits for an answer as it would for a live child.
+    :meth:`ActorContext.tell <mabeam.runtime.ActorContext.tell>` (Erlang's
+    ``Name ! Message``). On the simulated network the request travels like any message
+    (counted as sent, traced) and one that finds no actor on arrival is dropped there
+    (a dead letter); a child restarted meanwhile gets it. The sender counts it as sent
+    and waits for an answer as it would for a live child.
     """
-    ref = context.whereis(name)
-    if ref is not None:
-        ref.tell(message)
-    else:
-        # The runtime's own dead-letter path (counted, logged, kept for inspection):
-        # what ActorRef.tell does for an actor that is gone.
-        context.system._dead_letter(name, message, context, "actor_not_running")
+    context.tell(name, message)
 
 
 class HierarchyResult(msgspec.Struct, frozen=True, omit_defaults=True):
