@@ -228,7 +228,11 @@ class Exchange(Actor):
     # ------------------------------------------------------------------ messages out
 
     def _now_ms(self) -> float:
-        return round((self.context.time() - self._t0) * 1000.0, 6)
+        return self._ms(self.context.time())
+
+    def _ms(self, clock: float) -> float:
+        """A clock reading as virtual ms since the market opened (or started)."""
+        return round((clock - self._t0) * 1000.0, 6)
 
     def _tell(self, agent: str, message: Any) -> None:
         ref = self.context.whereis(agent)
@@ -269,14 +273,14 @@ class Exchange(Actor):
 
     def _submit(self, message: SubmitOrder) -> None:
         agent, order_id = message.agent, message.order_id
-        mechanism = self.config.pricing_mechanism
         try:
-            if mechanism != "continuous_trading":
-                self._hold(message)
-                return
             if not self._open:
+                if self.config.pricing_mechanism != "continuous_trading":
+                    self._hold(message)
+                    return
                 state = "closed" if self._closed else "not open yet"
                 raise OrderError("market", f"continuous trading is {state}")
+            # The book keeps the clock reading; it becomes ms since opening when reported.
             execution = self.market.submit(
                 agent,
                 order_id,
@@ -284,19 +288,19 @@ class Exchange(Actor):
                 message.resource,
                 message.quantity,
                 message.price,
-                self._now_ms(),
+                self.context.time(),
             )
         except OrderError as error:
             self._reject(agent, order_id, error)
             return
         self._received += 1
-        for fill in execution.fills:
-            buy, sell = fill.buy_order, fill.sell_order
-            assert isinstance(buy, tuple)
-            assert isinstance(sell, tuple)
-            self._fill(
-                buy, sell, fill.resource, fill.quantity, (fill.price, fill.price), fill.at_ms
-            )
+        if execution.fills:
+            at_ms = self._ms(execution.fills[0].at_ms)
+            for fill in execution.fills:
+                buy, sell = fill.buy_order, fill.sell_order
+                assert isinstance(buy, tuple)
+                assert isinstance(sell, tuple)
+                self._fill(buy, sell, fill.resource, fill.quantity, (fill.price, fill.price), at_ms)
         if execution.cancelled:
             self._tell(agent, OrderCancelled(order_id=order_id, quantity=execution.cancelled))
 
@@ -368,7 +372,7 @@ class Exchange(Actor):
         """The trades so far, the books and the vwap (resources in name order)."""
         market = self.market
         trades = [
-            BookTrade(f.buyer, f.seller, f.resource, f.quantity, f.price, f.at_ms)
+            BookTrade(f.buyer, f.seller, f.resource, f.quantity, f.price, self._ms(f.at_ms))
             for f in market.trades
         ]
         book = {

@@ -52,6 +52,10 @@ class Execution(NamedTuple):
     cancelled: int
 
 
+_new = tuple.__new__
+"""Builds a NamedTuple from a tuple without its (Python-level) ``__new__``: faster."""
+
+
 class _Resting:
     __slots__ = ("agent", "order_id", "price", "remaining", "side")
 
@@ -63,8 +67,31 @@ class _Resting:
         self.price = price
 
 
+_INF = math.inf
+_ROUNDED: dict[float, float] = {}
+"""Prices seen, rounded to 9 places (``round`` is slow; books repeat their prices)."""
+
+
+def _round9(price: float) -> float:
+    rounded = _ROUNDED.get(price)
+    if rounded is None:
+        if len(_ROUNDED) >= 65_536:
+            _ROUNDED.clear()
+        rounded = _ROUNDED[price] = round(price, 9)
+    return rounded
+
+
 def check_order(side: object, quantity: object, price: object) -> float | None:
     """Refuse a bad order (:class:`OrderError` naming the field); the price rounded to 9."""
+    if (side == "buy" or side == "sell") and type(quantity) is int and quantity > 0:
+        if price is None:
+            return None
+        if type(price) is float and 0.0 <= price < _INF:
+            return _round9(price)
+    return _check_slowly(side, quantity, price)
+
+
+def _check_slowly(side: object, quantity: object, price: object) -> float | None:
     if side not in SIDES:
         raise OrderError("side", f"unknown side {side!r}", allowed="buy, sell")
     if type(quantity) is not int or quantity <= 0:
@@ -79,7 +106,7 @@ def check_order(side: object, quantity: object, price: object) -> float | None:
         ok = False
     if not ok:
         raise OrderError("price", f"must be a finite number >= 0 or absent, got {price!r}")
-    return round(float(price), 9)
+    return _round9(float(price))
 
 
 class OrderBook:
@@ -115,6 +142,18 @@ class OrderBook:
         limit = check_order(side, quantity, price)
         if order_id in self._orders:
             raise OrderError("order_id", f"order {order_id!r} is already in the book")
+        return self._execute(order_id, agent, side, quantity, limit, at_ms)
+
+    def _execute(
+        self,
+        order_id: Hashable,
+        agent: str,
+        side: str,
+        quantity: int,
+        limit: float | None,
+        at_ms: float,
+    ) -> Execution:
+        """:meth:`submit` on an order already checked (``limit`` rounded)."""
         fills: list[Fill] = []
         remaining = quantity
         resource = self.resource
@@ -135,14 +174,10 @@ class OrderBook:
                 remaining -= n
                 front.remaining -= n
                 if buy:
-                    fill = Fill(
-                        agent, front.agent, resource, n, best, order_id, front.order_id, at_ms
-                    )
+                    fill = (agent, front.agent, resource, n, best, order_id, front.order_id, at_ms)
                 else:
-                    fill = Fill(
-                        front.agent, agent, resource, n, best, front.order_id, order_id, at_ms
-                    )
-                fills.append(fill)
+                    fill = (front.agent, agent, resource, n, best, front.order_id, order_id, at_ms)
+                fills.append(_new(Fill, fill))
                 if not front.remaining:
                     level.popleft()
                     del orders[front.order_id]
@@ -150,9 +185,9 @@ class OrderBook:
                 del levels[best]
                 heapq.heappop(heap)
         if not remaining:
-            return Execution(fills, 0, 0)
+            return _new(Execution, (fills, 0, 0))
         if limit is None:
-            return Execution(fills, 0, remaining)
+            return _new(Execution, (fills, 0, remaining))
         entry = _Resting(order_id, agent, side, remaining, limit)
         orders[order_id] = entry
         own, own_heap = (self._bids, self._bid_heap) if buy else (self._asks, self._ask_heap)
@@ -161,7 +196,7 @@ class OrderBook:
             own[limit] = resting = deque()
             heapq.heappush(own_heap, -limit if buy else limit)
         resting.append(entry)
-        return Execution(fills, remaining, 0)
+        return _new(Execution, (fills, remaining, 0))
 
     def cancel(self, order_id: Hashable) -> int:
         """Take a resting order out; returns the units cancelled. Unknown id: OrderError."""
@@ -230,34 +265,33 @@ class ContinuousMarket:
     def __init__(self) -> None:
         self.books: dict[str, OrderBook] = {}
         self.trades: list[Fill] = []
-        self._used: set[tuple[str, Hashable]] = set()
-        self._resource: dict[tuple[str, Hashable], str] = {}
+        self._resource: dict[tuple[str, Hashable], str] = {}  # every order id used
 
     def submit(
         self,
         agent: str,
         order_id: Hashable,
-        side: str,
-        resource: str,
-        quantity: int,
-        price: float | None = None,
+        side: object,
+        resource: object,
+        quantity: object,
+        price: object = None,
         at_ms: float = 0.0,
     ) -> Execution:
         """Hand the order to its resource's book; a bad order raises and changes nothing."""
-        if not isinstance(resource, str) or not resource.strip():
+        limit = check_order(side, quantity, price)
+        book = self.books.get(resource) if type(resource) is str else None
+        if book is None and (not isinstance(resource, str) or not resource.strip()):
             raise OrderError("resource", f"must be a non-empty name, got {resource!r}")
-        check_order(side, quantity, price)
         key = (agent, order_id)
-        if key in self._used:
+        if key in self._resource:
             raise OrderError("order_id", f"{agent!r} already used order id {order_id!r}")
-        book = self.books.get(resource)
         if book is None:
+            assert isinstance(resource, str)
             book = self.books[resource] = OrderBook(resource)
-        execution = book.submit(key, agent, side, quantity, price, at_ms)
-        self._used.add(key)
-        if execution.resting:
-            self._resource[key] = resource
-        self.trades += execution.fills
+        self._resource[key] = book.resource
+        execution = book._execute(key, agent, side, quantity, limit, at_ms)  # type: ignore[arg-type]
+        if execution.fills:
+            self.trades += execution.fills
         return execution
 
     def cancel(self, agent: str, order_id: Hashable) -> int:
@@ -266,7 +300,6 @@ class ContinuousMarket:
         resource = self._resource.get(key)
         if resource is None or key not in self.books[resource]:
             raise OrderError("order_id", f"{agent!r} has no resting order {order_id!r}")
-        del self._resource[key]
         return self.books[resource].cancel(key)
 
     def resting(self, agent: str, order_id: Hashable) -> int:
