@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 import msgspec
@@ -12,6 +13,7 @@ from structlog.testing import capture_logs
 import mabeam.protocols.auction as package
 from mabeam import ActorCrashedError, ActorSystem, ConfigError
 from mabeam.protocols.auction import (
+    Accept,
     AuctionResult,
     Bid,
     BidderAgent,
@@ -19,6 +21,8 @@ from mabeam.protocols.auction import (
     BundleBids,
     CallForBids,
     Decline,
+    Drop,
+    Stay,
     run_auction,
 )
 from mabeam.runtime import Actor
@@ -279,3 +283,125 @@ def test_all_is_honest() -> None:
     public = {n for n in vars(package) if not n.startswith("_") and n[:1].isupper()}
     public |= {n for n in vars(package) if n == "run_auction"}
     assert set(package.__all__) == public
+
+
+class FixedAnswer(Actor):
+    """Answers every request with the same (possibly malformed) message."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+    async def receive(self, message: Any) -> Any:
+        return self.answer
+
+
+COMBINATORIAL = {"auction_type": "combinatorial", "items": ["A"]}
+
+
+@pytest.mark.parametrize(
+    ("answer", "kwargs", "expected"),
+    [
+        # Sealed bid: a Bid that arrived counts in bids_received, valid or not; an amount
+        # that is no finite number >= 0 can neither win nor set a price.
+        pytest.param(Bid(amount="x"), {}, ("ok", 1.0, 2, None), id="bid-string"),  # type: ignore[arg-type]
+        pytest.param(Bid(amount=None), {}, ("ok", 1.0, 2, None), id="bid-none"),  # type: ignore[arg-type]
+        pytest.param(Bid(amount=10**400), {}, ("ok", 1.0, 2, None), id="bid-int-beyond-float"),
+        pytest.param(Bid(amount=math.nan), {}, ("ok", 1.0, 2, None), id="bid-nan"),
+        pytest.param(Bid(amount=-3.0), {}, ("ok", 1.0, 2, None), id="bid-negative"),
+        pytest.param(Bid(amount=math.inf), {}, ("ok", 1.0, 2, None), id="bid-inf"),
+        pytest.param(
+            Bid(amount=2.0, value="w", valuation="v"),  # type: ignore[arg-type]
+            {},
+            ("w", 2.0, 2, None),
+            id="valuation-string-is-taken-as-the-bid",
+        ),
+        pytest.param(Stay(), {}, ("ok", 1.0, 1, None), id="wrong-message-type"),
+        # Dutch: an Accept whose bid is no number is a decline.
+        pytest.param(
+            Accept(bid="x"),  # type: ignore[arg-type]
+            {"auction_type": "dutch", "starting_price": 1.5, "decrement": 0.5},
+            ("ok", 1.0, 2, None),
+            id="dutch-accept-string",
+        ),
+        pytest.param(
+            Accept(bid=0.0),
+            {"auction_type": "dutch", "starting_price": 1.5, "decrement": 0.5},
+            ("ok", 1.0, 2, None),
+            id="dutch-accept-below-its-price",
+        ),
+        # English: a Drop with a nonsense max_bid is a drop; a Stay's bad valuation unknown.
+        pytest.param(
+            Drop(max_bid="x"),  # type: ignore[arg-type]
+            {"auction_type": "english"},
+            ("ok", 0.0, 2, None),
+            id="english-drop-string",
+        ),
+        pytest.param(
+            Stay(valuation="q"),  # type: ignore[arg-type]
+            {"auction_type": "english", "max_rounds": 2},
+            (None, None, 2, "auction_timeout"),
+            id="english-stay-bad-valuation",
+        ),
+        # Combinatorial: malformed bundles are ignored, the answer still arrived.
+        pytest.param(
+            BundleBids(bundles=["junk"]),  # type: ignore[list-item]
+            COMBINATORIAL,
+            ("ok", 1.0, 2, None),
+            id="bundle-junk",
+        ),
+        pytest.param(
+            BundleBids(bundles=None),  # type: ignore[arg-type]
+            COMBINATORIAL,
+            ("ok", 1.0, 2, None),
+            id="bundles-none",
+        ),
+        pytest.param(
+            BundleBids(bundles=[BundleBid(items="A", bid=2.0)]),  # type: ignore[arg-type]
+            COMBINATORIAL,
+            ("ok", 1.0, 2, None),
+            id="bundle-items-string",
+        ),
+        pytest.param(
+            BundleBids(bundles=[BundleBid(items=["A"], bid="9")]),  # type: ignore[arg-type]
+            COMBINATORIAL,
+            ("ok", 1.0, 2, None),
+            id="bundle-bid-string",
+        ),
+        pytest.param(
+            BundleBids(bundles=[BundleBid(items=["A"], bid=-9.0)]),
+            COMBINATORIAL,
+            ("ok", 1.0, 2, None),
+            id="bundle-bid-negative",
+        ),
+    ],
+)
+async def test_malformed_answers_never_crash_the_auctioneer(
+    answer: Any, kwargs: dict[str, Any], expected: tuple[Any, ...]
+) -> None:
+    """A bidder answering nonsense (a bad number, a wrong type) is declined; the auction
+    ends with the outcome the honest bidder ``ok`` (bid 1.0, bundle {A}: 1.0) gives."""
+    async with ActorSystem() as system:
+        await system.spawn(FixedAnswer, answer, name="w")
+        await spawn_bidders(
+            system, ok={"bid": 1.0, "max_bid": 1.0, "bundles": [{"items": ["A"], "bid": 1.0}]}
+        )
+        result = await run_auction(system, None, ["w", "ok"], **kwargs)
+    winner, payment, received, error = expected
+    if kwargs.get("auction_type") == "combinatorial":
+        assert result.error == error
+        assert result.allocations == {winner: ["A"]}
+        assert result.payments == {winner: payment}
+    else:
+        assert (result.winner, result.payment, result.error) == (winner, payment, error)
+        if winner is not None:
+            assert result.efficiency == 1.0
+    assert result.bids_received == received
+
+
+@pytest.mark.parametrize("field", ["bid", "valuation", "max_bid"])
+@pytest.mark.parametrize("bad", [-1.0, math.nan, math.inf])
+async def test_bidder_agent_refuses_bad_amounts(field: str, bad: float) -> None:
+    """A BidderAgent's bid, valuation and max_bid are finite numbers >= 0 (PROTOCOLS.md)."""
+    with pytest.raises(ConfigError) as caught:
+        BidderAgent("a", **{field: bad})  # type: ignore[arg-type]
+    assert caught.value.field == field

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import numbers
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from ..._errors import ActorError
+from ..._errors import ActorError, ConfigError
 from ...runtime import Actor
 from ._config import AuctionConfig, round9
 from .clock import DutchClock, EnglishClock
@@ -44,6 +45,30 @@ def _first(*values: float | None) -> float | None:
     return next((float(v) for v in values if v is not None), None)
 
 
+def _real(x: Any) -> float:
+    """A number a bidder sent, as a float: NaN when it is no real number (None, a bool,
+    a string ...), +-inf when it is beyond a float (a huge integer). The rules then
+    refuse it as they refuse any amount that is not a finite number >= 0."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        return math.nan
+    try:
+        return float(x)
+    except OverflowError:
+        return math.inf if x > 0 else -math.inf  # type: ignore[operator]
+
+
+def _amount(x: Any) -> float | None:
+    """``x`` if it is a finite number >= 0 (a usable bid or valuation), else None."""
+    value = _real(x)
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def _checked(field: str, value: float | None) -> float | None:
+    if value is not None and _amount(value) is None:
+        raise ConfigError(field, f"must be a finite number >= 0, got {value!r}")
+    return value
+
+
 class BidderAgent(Actor):
     """A bidder answering from its own state: ``bid``, ``valuation``, ``max_bid``, ``bundles``.
 
@@ -69,6 +94,8 @@ class BidderAgent(Actor):
     ) -> None:
         self.agent_id = agent_id
         self.value = value
+        bid, valuation = _checked("bid", bid), _checked("valuation", valuation)
+        max_bid = _checked("max_bid", max_bid)
         self.bid = _first(bid, valuation, max_bid)
         self.max_bid = _first(max_bid, valuation, bid)
         self.valuation = _first(valuation, bid, max_bid)
@@ -173,12 +200,17 @@ class Auctioneer(Actor):
         return await asyncio.gather(*(self._ask(agent, message) for agent in agents))
 
     def _note(self, agent: str, answer: Any, default: float | None = None) -> None:
-        """Remember what an answer tells about the bidder: its value and valuation."""
+        """Remember what an answer tells about the bidder: its value and valuation.
+
+        The valuation is the answer's ``valuation`` if it is a finite number >= 0, else
+        ``default`` (the amount the answer carries) if that is one, else unknown."""
         value = getattr(answer, "value", None)
         if value is not None or agent not in self._values:
             self._values[agent] = value
-        valuation = _first(getattr(answer, "valuation", None), default)
-        if valuation is not None and math.isfinite(valuation):
+        valuation = _amount(getattr(answer, "valuation", None))
+        if valuation is None:
+            valuation = _amount(default)
+        if valuation is not None:
             self._valuations[agent] = valuation
 
     def _result(self, award: Award, bids_received: int) -> AuctionResult:
@@ -205,7 +237,7 @@ class Auctioneer(Actor):
         bids: list[tuple[str, float]] = []
         for agent, answer in zip(self.bidders, answers, strict=True):
             if isinstance(answer, Bid):
-                amount = float(answer.amount)
+                amount = _real(answer.amount)  # NaN for no number: an invalid bid
                 bids.append((agent, amount))
                 self._note(agent, answer, amount)
             elif isinstance(answer, Decline):
@@ -240,9 +272,10 @@ class Auctioneer(Actor):
                     stayed.append(agent)
                     self._note(agent, answer)
                 elif isinstance(answer, Drop):
-                    if answer.max_bid is not None and math.isfinite(answer.max_bid):
-                        max_bids[agent] = float(answer.max_bid)
-                    self._note(agent, answer, answer.max_bid)
+                    max_bid = _real(answer.max_bid)
+                    if math.isfinite(max_bid):
+                        max_bids[agent] = max_bid  # the clock believes it only if consistent
+                    self._note(agent, answer, max_bid)
                 else:
                     continue
                 answered += r == 0
@@ -277,9 +310,12 @@ class Auctioneer(Actor):
             accepted: dict[str, float] = {}
             for agent, answer in zip(self.bidders, answers, strict=True):
                 if isinstance(answer, Accept):
-                    if math.isfinite(answer.bid):
-                        accepted[agent] = float(answer.bid)
-                    self._note(agent, answer, answer.bid)
+                    bid = _real(answer.bid)
+                    # Accept iff p_r <= bid: an Accept whose bid is no number, or is below
+                    # the price it accepts, contradicts itself and counts as a decline.
+                    if math.isfinite(bid) and round9(bid) >= price:
+                        accepted[agent] = bid
+                    self._note(agent, answer, bid)
                 elif isinstance(answer, Decline):
                     self._note(agent, answer)
                 else:
@@ -302,16 +338,11 @@ class Auctioneer(Actor):
             if not isinstance(answer, BundleBids):
                 continue
             received += 1
-            for index, bundle in enumerate(answer.bundles):
-                bundle_items = list(bundle.items)
-                valid = (
-                    bundle_items
-                    and all(item in known for item in bundle_items)
-                    and len(set(bundle_items)) == len(bundle_items)
-                    and math.isfinite(bundle.bid)
-                )
-                if valid:
-                    offers.append(BundleOffer(agent, index, tuple(bundle_items), float(bundle.bid)))
+            bundles = answer.bundles if isinstance(answer.bundles, list | tuple) else ()
+            for index, bundle in enumerate(bundles):
+                offer = _offer(agent, index, bundle, known)
+                if offer is not None:
+                    offers.append(offer)
         outcome = settle_combinatorial(offers, config.payment_rule, time_budget=config.time_budget)
         return AuctionResult(
             auction_type=config.auction_type,
@@ -325,3 +356,21 @@ class Auctioneer(Actor):
             optimal=None if outcome.error else outcome.optimal,
             error=outcome.error,
         )
+
+
+def _offer(agent: str, index: int, bundle: Any, known: Collection[str]) -> BundleOffer | None:
+    """``agent``'s bundle number ``index`` as an offer, or None if it is malformed: not a
+    BundleBid, items not a non-empty list of distinct known names, bid not a finite
+    number >= 0."""
+    if not isinstance(bundle, BundleBid) or not isinstance(bundle.items, list | tuple):
+        return None
+    items = tuple(bundle.items)
+    valid = (
+        items
+        and all(isinstance(item, str) and item in known for item in items)
+        and len(set(items)) == len(items)
+    )
+    bid = _amount(bundle.bid)
+    if not valid or bid is None:
+        return None
+    return BundleOffer(agent, index, items, bid)
