@@ -168,3 +168,24 @@ def test_dutch_highest_bid_wins_within_one_decrement(bids: list[float], decremen
     assert award.winner is not None
     assert award.payment is not None
     assert max(bids) - decrement - 1e-9 <= award.payment <= max(bids)
+
+
+@pytest.mark.parametrize(
+    ("claims", "expected"),
+    [
+        pytest.param({"a": 0.5, "b": 0.9}, Award("b", 0.0, 2), id="honest-highest-wins"),
+        pytest.param({"a": 0.5, "b": 7.0}, Award("a", 0.0, 2), id="claim-at-or-above-price"),
+        pytest.param({"a": 0.5, "b": 1.0}, Award("a", 0.0, 2), id="claim-equal-to-price"),
+        pytest.param({"b": -3.0}, Award(None, None, 2, "no_winning_bid"), id="claim-below-p_r-1"),
+        pytest.param({"a": 7.0, "b": -3.0}, Award(None, None, 2, "no_winning_bid"), id="none"),
+    ],
+)
+def test_english_drop_claims_must_fit_the_answers(
+    claims: dict[str, float], expected: Award
+) -> None:
+    """All drop together at p_r: a bidder that stayed at p_(r-1) and dropped at p_r has
+    p_(r-1) <= max_bid < p_r, so a told max_bid outside that range is not believed (it
+    would buy the tie-break with a max_bid it did not bid)."""
+    clock = EnglishClock(["a", "b"], increment=1.0)
+    assert clock.step(["a", "b"], {}) is None
+    assert clock.step([], claims) == expected

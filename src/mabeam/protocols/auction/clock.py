@@ -50,7 +50,9 @@ class EnglishClock:
     def step(self, stayed: Collection[str], max_bids: Mapping[str, float]) -> Award | None:
         """Close the round: ``stayed`` answered stay; the rest of :attr:`active` dropped.
 
-        ``max_bids`` holds the max_bid a dropping bidder told (a silent one told none).
+        ``max_bids`` holds the max_bid a dropping bidder told (a silent one told none);
+        only one consistent with its answers (p_(r-1) <= max_bid < p_r) settles a round
+        all drop in. Nobody told one (all crashed, say): ``no_winning_bid``.
         """
         r = self.round
         stayed = set(stayed)  # membership only: the order is that of active
@@ -63,7 +65,11 @@ class EnglishClock:
             return None
         if len(staying) == 1:
             return Award(staying[0], self.price(r), r + 1)
-        known = [(round9(max_bids[a]), a) for a in self.active if a in max_bids]
+        # Each of them stayed at p_(r-1) and dropped at p_r: p_(r-1) <= max_bid < p_r. A
+        # told max_bid outside that range contradicts its answers and is not believed.
+        low, high = (self.price(r - 1), self.price(r)) if r > 0 else (0.0, 0.0)
+        told = ((round9(max_bids[a]), a) for a in self.active if a in max_bids)
+        known = [(m, a) for m, a in told if low <= m < high]
         if r == 0 or not known:
             return Award(None, None, r + 1, "no_winning_bid")
         winner = min(known, key=lambda pair: (-pair[0], pair[1]))[1]
