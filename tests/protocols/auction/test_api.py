@@ -156,6 +156,8 @@ async def test_english_and_dutch_examples() -> None:
     )
     assert english.bids_received == 3
     assert (dutch.winner, dutch.payment, dutch.rounds, dutch.bids_received) == ("a", 10.0, 3, 3)
+    # Integer options still give plain floats in the result (PROTOCOLS.md).
+    assert msgspec.json.encode([english.payment, dutch.payment]) == b"[8.0,10.0]"
 
 
 async def test_clock_errors_come_back_as_results() -> None:

@@ -41,7 +41,7 @@ class EnglishClock:
 
     def price(self, r: int) -> float:
         """The price of round ``r``."""
-        return round(self.starting_price + r * self.increment, 9)
+        return float(round(self.starting_price + r * self.increment, 9))
 
     def announce(self) -> tuple[int, float]:
         """The current round and its price, for the bidders in :attr:`active`."""
@@ -100,7 +100,7 @@ class DutchClock:
 
     def price(self, r: int) -> float:
         """The price of round ``r``."""
-        return round(self.starting_price - r * self.decrement, 9)
+        return float(round(self.starting_price - r * self.decrement, 9))
 
     def announce(self) -> tuple[int, float] | Award:
         """The current round and its price, or the Award ending an auction without a sale."""
