@@ -280,3 +280,26 @@ def test_matches_brute_force_many(offers: list[BundleOffer]) -> None:
         without, _ = brute_force(offers, exclude=winner.agent)
         expected = round(without - (total - winner.bid), 9)
         assert outcome.payments[winner.agent] == pytest.approx(expected, abs=1e-9)
+
+
+def test_huge_bids_do_not_overflow() -> None:
+    """Bids near the float maximum are finite, so valid: their totals overflow a float, yet
+    the allocation and VCG are still exact; a total beyond floats is reported as inf."""
+    offers = [
+        BundleOffer("a", 0, ("A",), 1e308),
+        BundleOffer("b", 0, ("A", "B"), 1.5e308),
+        BundleOffer("c", 0, ("B",), 1e308),
+    ]
+    outcome = settle_combinatorial(offers, "vcg")
+    assert outcome.allocations == {"a": ["A"], "c": ["B"]}
+    assert outcome.payments == {"a": 1.5e308 - 1e308, "c": 1.5e308 - 1e308}
+    assert outcome.total_value == math.inf
+    assert outcome.optimal
+    allocation = determine_winners(offers)
+    assert [(w.agent, w.index) for w in allocation.winners] == [("a", 0), ("c", 0)]
+    first = settle_combinatorial(offers[:1] + offers[2:], "first_price")
+    assert first.payments == {"a": 1e308, "c": 1e308}
+    # 1.7e308 + 2.0 is 1.7e308 in floats: {a} ties {a, b}, and the shorter list wins.
+    mixed = [BundleOffer("a", 0, ("A",), 1.7e308), BundleOffer("b", 0, ("B",), 2.0)]
+    assert settle_combinatorial(mixed, "vcg").payments == {"a": 2.0}
+    assert determine_winners(mixed).total == 1.7e308

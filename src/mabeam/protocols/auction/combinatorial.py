@@ -86,15 +86,21 @@ class _OutOfTime(Exception):
 class _Solver:
     """One winner-determination problem over the positive bids, sorted by (agent, index)."""
 
-    def __init__(self, offers: Iterable[BundleOffer], deadline: float) -> None:
+    def __init__(
+        self, offers: Iterable[BundleOffer], deadline: float, unit: float | None = None
+    ) -> None:
         self.bids = sorted(
             (o for o in offers if math.isfinite(o.bid) and round9(o.bid) > 0),
             key=lambda o: (o.agent, o.index),
         )
         self.deadline = deadline
         self.n = len(self.bids)
-        self.scale = max((b.bid for b in self.bids), default=1.0)
-        self.cost = np.array([b.bid / self.scale for b in self.bids], dtype=float)
+        # Totals are kept in units of ``unit`` (a power of two: exact) so that even bids
+        # near the float maximum add up without overflowing; 1 for any ordinary auction.
+        self.unit = _unit(self.bids) if unit is None else unit
+        self.values = [b.bid * self.unit for b in self.bids]
+        self.scale = max(self.values, default=1.0)
+        self.cost = np.array([v / self.scale for v in self.values], dtype=float)
         groups: dict[tuple[int, str], list[int]] = {}
         for k, bid in enumerate(self.bids):
             groups.setdefault((0, bid.agent), []).append(k)
@@ -110,8 +116,12 @@ class _Solver:
     # ---------------------------------------------------------------- exact arithmetic
 
     def total(self, chosen: Iterable[int]) -> float:
-        """The exact total of the chosen bids, rounded to 9 places."""
-        return round9(math.fsum(self.bids[k].bid for k in chosen))
+        """The exact total of the chosen bids, rounded to 9 places, in units of ``unit``."""
+        return round9(math.fsum(self.values[k] for k in chosen))
+
+    def amount(self, total: float) -> float:
+        """A total in units of ``unit`` as a plain amount (inf beyond the floats)."""
+        return total if self.unit == 1.0 else total / self.unit
 
     def compatible(self, a: int, b: int) -> bool:
         """Whether two bids can win together: different agents, disjoint items."""
@@ -351,7 +361,7 @@ def determine_winners(
     solver = _Solver(offers, _deadline(time_budget))
     chosen, optimal = solver.smallest_optimal()
     winners = tuple(solver.bids[k] for k in chosen)
-    return Allocation(winners, solver.total(chosen), optimal)
+    return Allocation(winners, solver.amount(solver.total(chosen)), optimal)
 
 
 def settle_combinatorial(
@@ -368,24 +378,36 @@ def settle_combinatorial(
         return CombinatorialOutcome(optimal=True, error="no_bids")
     chosen, optimal = solver.smallest_optimal()
     winners = [solver.bids[k] for k in chosen]
-    total = solver.total(chosen)
     payments: dict[str, float] = {}
-    for winner in winners:
+    for k in chosen:
+        winner = solver.bids[k]
         if payment_rule != "vcg":
             payments[winner.agent] = winner.bid
             continue
-        without = _Solver((o for o in solver.bids if o.agent != winner.agent), deadline)
+        without = _Solver(
+            (o for o in solver.bids if o.agent != winner.agent), deadline, unit=solver.unit
+        )
         best, exact = without.best(known=(w for w in winners if w is not winner))
         optimal = optimal and exact
-        others = round9(math.fsum(w.bid for w in winners if w is not winner))
-        payment = round9(without.total(best) - others)
+        others = solver.total(j for j in chosen if j != k)
+        payment = round9(solver.amount(without.total(best) - others))
         payments[winner.agent] = min(max(payment, 0.0), winner.bid)
     return CombinatorialOutcome(
         allocations={w.agent: list(w.items) for w in winners},
         payments=payments,
-        total_value=total,
+        total_value=solver.amount(solver.total(chosen)),
         optimal=optimal,
     )
+
+
+def _unit(bids: Sequence[BundleOffer]) -> float:
+    """1, or 2**-64 when the bids' sum is beyond the floats (bids near 1.8e308)."""
+    try:
+        if math.isfinite(math.fsum(b.bid for b in bids)):
+            return 1.0
+    except OverflowError:
+        pass
+    return 2.0**-64
 
 
 def _deadline(time_budget: float | None) -> float:
