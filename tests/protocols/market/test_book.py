@@ -247,3 +247,13 @@ def _all_fills(book: OrderBook, ops: list[tuple[Any, ...]]) -> list[Any]:
         _, oid, agent, side, quantity, price = op
         fills += fresh.submit(oid, agent, side, quantity, price).fills
     return fills
+
+
+@pytest.mark.slow
+@settings(max_examples=5000, deadline=None)
+@given(
+    st.lists(st.one_of(order_ops, st.tuples(st.just("cancel"), st.integers(0, 120))), max_size=150)
+)
+def test_book_matches_the_reference_heavy(raw: list[tuple[Any, ...]]) -> None:
+    """The reference check on longer sequences, many more of them (make test-slow)."""
+    test_book_matches_the_reference_and_keeps_its_invariants.hypothesis.inner_test(raw)  # type: ignore[attr-defined]
