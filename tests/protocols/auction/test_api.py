@@ -407,3 +407,103 @@ async def test_bidder_agent_refuses_bad_amounts(field: str, bad: float) -> None:
     with pytest.raises(ConfigError) as caught:
         BidderAgent("a", **{field: bad})  # type: ignore[arg-type]
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        pytest.param({}, (None, None, 1, "no_bids"), id="sealed"),
+        # english: p_0 is announced to nobody, none stay at r = 0
+        pytest.param({"auction_type": "english"}, (None, None, 1, "no_winning_bid"), id="english"),
+        # dutch: 12, 11, ..., 0 announced to nobody, then p_13 < reserve 0
+        pytest.param(
+            {"auction_type": "dutch", "starting_price": 12, "decrement": 1},
+            (None, None, 13, "no_winning_bid"),
+            id="dutch",
+        ),
+        pytest.param(
+            {"auction_type": "combinatorial", "items": ["A"]},
+            (None, None, 1, "no_bids"),
+            id="combinatorial",
+        ),
+    ],
+)
+async def test_zero_bidders(kwargs: dict[str, Any], expected: tuple[Any, ...]) -> None:
+    """No bidder at all: every auction type ends with its error code, none hangs."""
+    async with ActorSystem() as system:
+        result = await run_auction(system, None, [], **kwargs)
+    assert (result.winner, result.payment, result.rounds, result.error) == expected
+    assert (result.participants, result.bids_received, result.efficiency) == (0, 0, None)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        pytest.param({"payment_rule": "second_price"}, (3.0, 1), id="second-price-own-bid"),
+        pytest.param(
+            {"payment_rule": "second_price", "reserve_price": 1.5}, (1.5, 1), id="reserve"
+        ),
+        pytest.param({"payment_rule": "first_price"}, (3.0, 1), id="first-price"),
+        # the lone bidder stays at p_0 and wins there
+        pytest.param({"auction_type": "english", "starting_price": 2}, (2.0, 1), id="english"),
+        pytest.param(
+            {"auction_type": "dutch", "starting_price": 4, "decrement": 0.25},
+            (3.0, 5),
+            id="dutch",
+        ),
+    ],
+)
+async def test_one_bidder(kwargs: dict[str, Any], expected: tuple[float, int]) -> None:
+    """A single bidder (bid 3) wins; what it pays follows each rule."""
+    async with ActorSystem() as system:
+        await spawn_bidders(system, solo={"bid": 3.0, "value": "v"})
+        result = await run_auction(system, None, ["solo"], **kwargs)
+    assert (result.winner, result.winning_value, result.efficiency) == ("solo", "v", 1.0)
+    assert (result.payment, result.rounds) == expected
+
+
+async def test_equal_bids_go_to_the_smaller_agent_id() -> None:
+    """Equal bids: ties by agent id order (ascending strings), whatever the list order."""
+    async with ActorSystem() as system:
+        await spawn_bidders(
+            system, zed={"bid": 4.0}, b10={"bid": 4.0}, b9={"bid": 4.0}, low={"bid": 1.0}
+        )
+        names = ["zed", "b9", "b10", "low"]
+        sealed = await run_auction(system, None, names, payment_rule="second_price")
+        english = await run_auction(system, None, names, auction_type="english", increment=1)
+        dutch = await run_auction(system, None, names, auction_type="dutch", starting_price=5)
+    assert (sealed.winner, sealed.payment) == ("b10", 4.0)
+    assert (english.winner, english.payment, english.rounds) == ("b10", 4.0, 6)
+    assert (dutch.winner, dutch.payment, dutch.rounds) == ("b10", 4.0, 11)
+
+
+async def test_all_bids_below_reserve() -> None:
+    """Bids below reserve_price are valid messages, not valid bids: no_bids, all received."""
+    async with ActorSystem() as system:
+        await spawn_bidders(system, a={"bid": 4.0}, b={"bid": 4.999999})
+        result = await run_auction(system, None, ["a", "b"], reserve_price=5)
+    assert (result.error, result.bids_received, result.winner) == ("no_bids", 2, None)
+
+
+async def test_efficiency_from_bid_valuation_or_max_bid() -> None:
+    """Each answer reports the bidder's valuation (valuation, else bid, else max_bid);
+    efficiency = winner's / the highest among the answers received."""
+    async with ActorSystem() as system:
+        await spawn_bidders(
+            system,
+            a={"bid": 5.0, "valuation": 10.0},  # shades its bid: valuation 10
+            b={"max_bid": 7.0},  # only max_bid: bids and values 7
+            c={"bid": 6.0},  # only bid: values 6
+        )
+        sealed = await run_auction(system, None, ["a", "b", "c"])
+        english = await run_auction(
+            system, None, ["a", "b", "c"], auction_type="english", increment=1
+        )
+        dutch = await run_auction(
+            system, None, ["a", "b", "c"], auction_type="dutch", starting_price=9, decrement=1
+        )
+    assert (sealed.winner, sealed.payment, sealed.efficiency) == ("b", 7.0, 0.7)
+    # english: a's max_bid is 10 (valuation before bid); b drops at 8
+    assert (english.winner, english.payment, english.efficiency) == ("a", 8.0, 1.0)
+    # dutch: accepts at p <= bid, so b takes it at 7
+    assert (dutch.winner, dutch.payment, dutch.efficiency) == ("b", 7.0, 0.7)

@@ -199,3 +199,51 @@ def test_invalid_auction_scenarios_are_refused() -> None:
             path="<test>",
             fmt="toml",
         )
+
+
+@pytest.mark.parametrize(
+    ("crash_ms", "restart_ms", "expected"),
+    [
+        # Latency 5: round r's price reaches the bidders at 10r + 5, answers return at
+        # 10r + 10. Down at 6..8 only, between two announcements: a misses nothing and
+        # answers round 1 from the same private state, so the crash changes nothing.
+        pytest.param(6, 8, ("a", 8.0, 9, 3, 1.0), id="back-before-next-announcement"),
+        # Down when round 1's price arrives: a dropped there and never returns, even
+        # though it is back from 17 ms on; b wins as if a had crashed for good.
+        pytest.param(12, 17, ("b", 5.0, 6, 3, 0.7), id="dropped-stays-dropped"),
+        # Down for round 0: a never answered the first announcement.
+        pytest.param(1, 7, ("b", 5.0, 6, 2, 1.0), id="missed-the-first-announcement"),
+    ],
+)
+def test_english_bidder_restarted_mid_clock(
+    crash_ms: int, restart_ms: int, expected: tuple[Any, ...]
+) -> None:
+    """A restart brings a bidder back with its own state; a missed round is a drop."""
+    report = run_toml(
+        f"""
+        name = "restart mid english"
+        seed = 1
+        [protocol]
+        kind = "auction"
+        auction_type = "english"
+        increment = 1.0
+        [network]
+        latency_ms = 5
+        [[faults]]
+        at_ms = {crash_ms}
+        crash = "a"
+        [[faults]]
+        at_ms = {restart_ms}
+        restart = "a"
+        """
+        + AGENTS
+    )
+    result = report["result"]
+    got = (
+        result["winner"],
+        result["payment"],
+        result["rounds"],
+        result["bids_received"],
+        result["efficiency"],
+    )
+    assert got == expected
