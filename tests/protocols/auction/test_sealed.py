@@ -49,6 +49,16 @@ AGENTS = [f"a{i}" for i in range(6)]
             id="second-above-reserve",
         ),
         pytest.param(
+            [("a", 8.0), ("b", 4.9999999999)],
+            "second_price",
+            5.0,
+            Award("a", 5.0, 1),
+            id="second-meets-reserve-after-rounding-pays-max",
+        ),
+        pytest.param(
+            [("a", 8.0), ("b", 8.0)], "second_price", 0.0, Award("a", 8.0, 1), id="tie-second"
+        ),
+        pytest.param(
             [("a", 8.0)], "second_price", 2.0, Award("a", 2.0, 1), id="single-bid-reserve"
         ),
         pytest.param(

@@ -51,8 +51,8 @@ def settle_sealed(
     if payment_rule == "first_price":
         payment = amount
     elif len(valid) >= 2:
-        second = valid[1][2]
-        payment = second if round9(second) >= round9(reserve_price) else reserve_price
+        payment = max(valid[1][2], reserve_price)  # a valid second meets the reserve
+        # after rounding, yet may sit a hair under it: the rule's max is the larger one
     else:
         payment = reserve_price if reserve_price > 0 else amount
     return Award(winner, float(payment), 1)
