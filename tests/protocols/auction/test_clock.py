@@ -116,7 +116,9 @@ def test_english_price_within_one_increment_of_second_max(
     assert award.error is None
     assert award.payment is not None
     assert abs(award.payment - ranked[1]) <= increment + 1e-9
-    assert max_bids[award.winner or ""] == ranked[0]
+    # the highest max_bid wins, ties by agent id order
+    assert award.winner == min(a for a, m in max_bids.items() if m == ranked[0])
+    assert award.payment <= ranked[0]
 
 
 def test_dutch_example() -> None:
@@ -162,12 +164,15 @@ def test_dutch_rules(bids: dict[str, float], kwargs: dict[str, float], expected:
 )
 def test_dutch_highest_bid_wins_within_one_decrement(bids: list[float], decrement: float) -> None:
     """Dutch sells to the highest bid at a price within one decrement below it."""
-    award = run_dutch(
-        {f"a{i}": b for i, b in enumerate(bids)}, start=10.0, decrement=decrement, max_rounds=10_000
-    )
-    assert award.winner is not None
+    by_agent = {f"a{i}": b for i, b in enumerate(bids)}
+    award = run_dutch(by_agent, start=10.0, decrement=decrement, max_rounds=10_000)
+    assert award.winner == min(a for a, b in by_agent.items() if b == max(bids))
     assert award.payment is not None
     assert max(bids) - decrement - 1e-9 <= award.payment <= max(bids)
+    # the first price at or under the highest bid: p_r = round(10 - r * decrement, 9)
+    r = award.rounds - 1
+    assert award.payment == round(10.0 - r * decrement, 9)
+    assert r == 0 or round(10.0 - (r - 1) * decrement, 9) > max(bids)
 
 
 @pytest.mark.parametrize(
