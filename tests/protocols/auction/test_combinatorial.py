@@ -303,3 +303,14 @@ def test_huge_bids_do_not_overflow() -> None:
     mixed = [BundleOffer("a", 0, ("A",), 1.7e308), BundleOffer("b", 0, ("B",), 2.0)]
     assert settle_combinatorial(mixed, "vcg").payments == {"a": 2.0}
     assert determine_winners(mixed).total == 1.7e308
+
+
+def test_integer_bids_give_float_results() -> None:
+    """Integer bids are numbers like any other; results are plain floats (PROTOCOLS.md)."""
+    offers = [BundleOffer("a", 0, ("A",), 5), BundleOffer("b", 0, ("A",), 2)]
+    for rule, paid in (("first_price", 5.0), ("vcg", 2.0)):
+        outcome = settle_combinatorial(offers, rule)
+        assert outcome.payments == {"a": paid}
+        assert all(type(v) is float for v in (*outcome.payments.values(), outcome.total_value))
+    only = settle_combinatorial([BundleOffer("a", 0, ("A",), 1)], "vcg")
+    assert type(only.payments["a"]) is float

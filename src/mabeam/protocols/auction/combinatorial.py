@@ -382,7 +382,7 @@ def settle_combinatorial(
     for k in chosen:
         winner = solver.bids[k]
         if payment_rule != "vcg":
-            payments[winner.agent] = winner.bid
+            payments[winner.agent] = float(winner.bid)
             continue
         without = _Solver(
             (o for o in solver.bids if o.agent != winner.agent), deadline, unit=solver.unit
@@ -391,7 +391,7 @@ def settle_combinatorial(
         optimal = optimal and exact
         others = solver.total(j for j in chosen if j != k)
         payment = round9(solver.amount(without.total(best) - others))
-        payments[winner.agent] = min(max(payment, 0.0), winner.bid)
+        payments[winner.agent] = float(min(max(payment, 0.0), winner.bid))
     return CombinatorialOutcome(
         allocations={w.agent: list(w.items) for w in winners},
         payments=payments,
