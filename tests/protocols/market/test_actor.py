@@ -23,7 +23,14 @@ from mabeam.protocols.market import (
     TraderAgent,
     create_market,
 )
-from mabeam.protocols.market.messages import BookSide, SubmitOrder
+from mabeam.protocols.market.messages import (
+    BookSide,
+    BundleBid,
+    CallForOrders,
+    GetBook,
+    Orders,
+    SubmitOrder,
+)
 from mabeam.runtime import Actor
 from mabeam.sim import SimNetwork
 
@@ -328,3 +335,62 @@ async def test_bad_options_are_refused_by_name() -> None:
             await first.clear()
         with pytest.raises(ConfigError, match="agent"):
             await first.activity("nobody")
+
+
+class Liar(Actor):
+    """Answers the call with nonsense orders and bundles, then sends nonsense orders."""
+
+    async def receive(self, message: Any) -> Any:
+        if isinstance(message, CallForOrders):
+            return Orders(
+                agent="liar",
+                orders=[
+                    "buy",  # type: ignore[list-item]
+                    OrderSpec("buy", "cpu", 1, 10.0, at_ms="soon"),  # type: ignore[arg-type]
+                    OrderSpec("buy", "cpu", 1, 10.0, at_ms=-1.0),
+                    OrderSpec("buy", "cpu", 1, 10.0),
+                ],
+                bundles=[
+                    "A",  # type: ignore[list-item]
+                    BundleBid(items=["A", "A"], bid=1.0),
+                    BundleBid(items=["A"], bid=float("inf")),
+                    BundleBid(items=["A"], bid=None),  # type: ignore[arg-type]
+                ],
+            )
+        return None
+
+
+async def test_nonsense_from_a_trader_is_rejected_never_crashing_the_exchange() -> None:
+    seen: list[Any] = []
+    async with ActorSystem() as system:
+        await system.spawn(Liar, name="liar")
+        await system.spawn(TraderAgent, "s", [OrderSpec("sell", "cpu", 1, 1.0)], name="s")
+        call = await create_market(system, ["liar", "s"], pricing_mechanism="double_auction")
+        with capture_logs() as logs:
+            result = await call.clear()
+        combi = await create_market(system, ["liar"], pricing_mechanism="combinatorial_auction")
+        with capture_logs() as more:
+            auction = await combi.clear()
+        book = await create_market(system, ["s"], pricing_mechanism="continuous_trading")
+        await system.spawn(Collector, seen, name="odd")
+        await book.open()
+        odd = system.whereis("odd")
+        assert odd is not None
+        await book.exchange.ask(GetBook("cpu"))
+        book.exchange.tell(SubmitOrder(["x"], 0, "buy", "cpu", 1, 1.0))  # type: ignore[arg-type]
+        book.exchange.tell(SubmitOrder("x", "0", "buy", "cpu", 1, 1.0))  # type: ignore[arg-type]
+        closed = await book.close()
+    assert isinstance(result, CallMarketResult)
+    assert (result.volume, result.orders_received) == (1, 2)
+    fields = [e["field"] for e in logs if e["event"] == "order_rejected"]
+    assert fields == ["orders", "at_ms", "at_ms"]
+    assert isinstance(auction, CombinatorialMarketResult)
+    assert auction.allocations == {}
+    assert [e["field"] for e in more if e["event"] == "order_rejected"] == [
+        "bundles",
+        "bundles.items",
+        "bundles.bid",
+        "bundles.bid",
+    ]
+    assert closed.orders_rejected == 2
+    assert closed.trades == []

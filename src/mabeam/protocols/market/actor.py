@@ -19,6 +19,7 @@ new ref. Log events: ``market_opened``, ``market_cleared``, ``market_closed``,
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -72,6 +73,36 @@ class _SendOrders(msgspec.Struct, frozen=True, tag=True):
     """A trader's timer: send these orders (indexes) now."""
 
     indexes: list[int]
+
+
+def _listed(values: Any) -> list[Any]:
+    """What a trader sent as a list (anything else counts as nothing)."""
+    return values if isinstance(values, list) else []
+
+
+def _at_ms(value: Any) -> float:
+    """An order's at_ms, checked: a finite number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise OrderError("at_ms", f"must be a number of ms >= 0, got {value!r}")
+    if not (0 <= value < math.inf):
+        raise OrderError("at_ms", f"must be a number of ms >= 0, got {value!r}")
+    return float(value)
+
+
+def _offer(agent: str, index: int, bundle: Any) -> BundleOffer:
+    """A trader's bundle as a combinatorial offer, checked (items names, bid finite >= 0)."""
+    items = getattr(bundle, "items", None)
+    if not isinstance(bundle, BundleBid) or not isinstance(items, list) or not items:
+        raise OrderError("bundles", f"not a bundle of item names: {bundle!r}")
+    if not all(isinstance(item, str) and item for item in items) or len(set(items)) < len(items):
+        raise OrderError("bundles.items", f"must be distinct item names, got {items!r}")
+    try:
+        bid = check_order("buy", 1, bundle.bid)
+    except OrderError as error:
+        raise OrderError("bundles.bid", error.problem) from None
+    if bid is None:
+        raise OrderError("bundles.bid", "required")
+    return BundleOffer(agent, index, tuple(items), float(bundle.bid))
 
 
 def _spec(order: OrderSpec | Mapping[str, Any]) -> OrderSpec:
@@ -273,6 +304,15 @@ class Exchange(Actor):
 
     def _submit(self, message: SubmitOrder) -> None:
         agent, order_id = message.agent, message.order_id
+        if type(agent) is not str or type(order_id) is not int:
+            self._rejected += 1
+            sender = self.context.sender
+            if sender is not None:
+                problem = "agent must be a name and order_id an integer"
+                sender.tell(
+                    OrderRejected(order_id=repr(order_id), field="order_id", problem=problem)
+                )
+            return
         try:
             if not self._open:
                 if self.config.pricing_mechanism != "continuous_trading":
@@ -407,18 +447,26 @@ class Exchange(Actor):
         answers = await asyncio.gather(*(self._ask(a, request) for a in self.traders))
         orders: list[tuple[str, int, OrderSpec, float]] = []
         bundles: list[BundleOffer] = []
+        combinatorial = self.config.pricing_mechanism == "combinatorial_auction"
         for agent, answer in zip(self.traders, answers, strict=True):
             if not isinstance(answer, Orders):
                 continue
-            for index, spec in enumerate(answer.orders):
+            # a combinatorial market trades bundles only, the others orders only
+            for index, spec in enumerate(_listed(None if combinatorial else answer.orders)):
                 try:
+                    if not isinstance(spec, OrderSpec):
+                        raise OrderError("orders", f"not an order: {spec!r}")
                     self._check_call_order(spec.side, spec.resource, spec.quantity, spec.price)
+                    at_ms = _at_ms(spec.at_ms)
                 except OrderError as error:
                     self._reject(agent, index, error)
                     continue
-                orders.append((agent, index, spec, float(spec.at_ms)))
-            for index, bundle in enumerate(answer.bundles):
-                bundles.append(BundleOffer(agent, index, tuple(bundle.items), float(bundle.bid)))
+                orders.append((agent, index, spec, at_ms))
+            for index, bundle in enumerate(_listed(answer.bundles if combinatorial else None)):
+                try:
+                    bundles.append(_offer(agent, index, bundle))
+                except OrderError as error:
+                    self._reject(agent, index, error)
         for (agent, order_id), (message, at_ms) in self._pending.items():
             spec = OrderSpec(message.side, message.resource, message.quantity, message.price)
             orders.append((agent, order_id, spec, at_ms))
