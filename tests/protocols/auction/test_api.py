@@ -257,6 +257,8 @@ async def test_log_events() -> None:
         pytest.param({"bidders": ["a", "a"]}, "bidders[1]", id="bidder-twice"),
         pytest.param({"bidders": [""]}, "bidders[0]", id="bidder-empty"),
         pytest.param({"bidders": "ab"}, "bidders", id="bidders-string"),
+        pytest.param({"bidders": {"a", "b"}}, "bidders", id="bidders-set-has-no-order"),
+        pytest.param({"bidders": ["a", 3]}, "bidders[1]", id="bidder-not-a-name"),
         pytest.param({"variable": 3}, "variable", id="variable-not-str"),
     ],
 )

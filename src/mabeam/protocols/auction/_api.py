@@ -16,8 +16,10 @@ __all__ = ["run_auction"]
 
 def bidder_names(bidders: Sequence[str | ActorRef]) -> list[str]:
     """The agent ids of ``bidders`` (names, or refs registered under a name), checked."""
-    if isinstance(bidders, str | ActorRef):
-        raise ConfigError("bidders", "must be a sequence of actor names or refs")
+    if isinstance(bidders, str | ActorRef) or not isinstance(bidders, Sequence):
+        # A set has no order to keep: the list order is the auction's agent order.
+        problem = f"must be a sequence (list, tuple) of actor names or refs, got {bidders!r}"
+        raise ConfigError("bidders", problem)
     names: dict[str, int] = {}  # name -> position, in order
     for i, bidder in enumerate(bidders):
         name = bidder.name if isinstance(bidder, ActorRef) else bidder
