@@ -509,3 +509,24 @@ async def test_efficiency_from_bid_valuation_or_max_bid() -> None:
     assert (english.winner, english.payment, english.efficiency) == ("a", 8.0, 1.0)
     # dutch: accepts at p <= bid, so b takes it at 7
     assert (dutch.winner, dutch.payment, dutch.efficiency) == ("b", 7.0, 0.7)
+
+
+class PrivateBidder(Actor):
+    """English bidder that never tells its max_bid, not even when it drops."""
+
+    def __init__(self, max_bid: float) -> None:
+        self.max_bid = max_bid
+
+    async def receive(self, message: Any) -> Any:
+        return Stay() if message.price <= self.max_bid else Drop()
+
+
+async def test_english_all_drop_together_with_private_max_bids() -> None:
+    """Both drop at 6 and neither tells its max_bid: both are known to be >= 5, the
+    price both stayed at, so agent id order decides and the winner pays 5."""
+    async with ActorSystem() as system:
+        await system.spawn(PrivateBidder, 5.2, name="pa")
+        await system.spawn(PrivateBidder, 5.5, name="pb")
+        result = await run_auction(system, None, ["pb", "pa"], auction_type="english", increment=1)
+    assert (result.winner, result.payment, result.rounds, result.bids_received) == ("pa", 5.0, 7, 2)
+    assert result.efficiency is None  # nobody reported a valuation

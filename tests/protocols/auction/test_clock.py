@@ -95,13 +95,6 @@ def test_english_prices_are_rounded_products() -> None:
     assert [clock.price(r) for r in (1, 2, 3, 7)] == [0.1, 0.2, 0.3, 0.7]
 
 
-def test_english_silent_bidders_cannot_win_a_tie_round() -> None:
-    """If everyone still in drops and none told a max_bid, nobody wins."""
-    clock = EnglishClock(["a", "b"], increment=1.0)
-    assert clock.step(["a", "b"], {}) is None
-    assert clock.step([], {}) == Award(None, None, 2, "no_winning_bid")
-
-
 @given(
     st.lists(st.integers(0, 40).map(lambda x: x / 4), min_size=2, max_size=6),
     st.sampled_from([0.1, 0.25, 0.5, 1.0, 0.3]),
@@ -181,16 +174,19 @@ def test_dutch_highest_bid_wins_within_one_decrement(bids: list[float], decremen
         pytest.param({"a": 0.5, "b": 0.9}, Award("b", 0.0, 2), id="honest-highest-wins"),
         pytest.param({"a": 0.5, "b": 7.0}, Award("a", 0.0, 2), id="claim-at-or-above-price"),
         pytest.param({"a": 0.5, "b": 1.0}, Award("a", 0.0, 2), id="claim-equal-to-price"),
-        pytest.param({"b": -3.0}, Award(None, None, 2, "no_winning_bid"), id="claim-below-p_r-1"),
-        pytest.param({"a": 7.0, "b": -3.0}, Award(None, None, 2, "no_winning_bid"), id="none"),
+        pytest.param({"a": -3.0, "b": 0.0}, Award("a", 0.0, 2), id="claim-below-p_r-1"),
+        pytest.param({"a": 7.0, "b": 0.25}, Award("b", 0.0, 2), id="lie-ranks-as-p_r-1"),
+        pytest.param({"a": None, "b": None}, Award("a", 0.0, 2), id="kept-private-tie-by-id"),
+        pytest.param({"a": None, "b": 0.5}, Award("b", 0.0, 2), id="told-beats-untold"),
+        pytest.param({"b": None}, Award("b", 0.0, 2), id="silent-cannot-win"),
+        pytest.param({}, Award(None, None, 2, "no_winning_bid"), id="all-silent"),
     ],
 )
-def test_english_drop_claims_must_fit_the_answers(
-    claims: dict[str, float], expected: Award
-) -> None:
-    """All drop together at p_r: a bidder that stayed at p_(r-1) and dropped at p_r has
-    p_(r-1) <= max_bid < p_r, so a told max_bid outside that range is not believed (it
-    would buy the tie-break with a max_bid it did not bid)."""
+def test_english_all_drop_together(claims: dict[str, float | None], expected: Award) -> None:
+    """All drop together at p_r = 1 after staying at p_0 = 0: the highest max_bid among
+    those that answered wins at p_0. Each has 0 <= max_bid < 1 by its own answers, so a
+    told max_bid outside that range is not believed: it, and an untold one, count as 0.
+    A silent bidder (crashed) cannot win; none answered: no_winning_bid."""
     clock = EnglishClock(["a", "b"], increment=1.0)
     assert clock.step(["a", "b"], {}) is None
     assert clock.step([], claims) == expected

@@ -266,15 +266,15 @@ class Auctioneer(Actor):
             agents = list(clock.active)
             answers = await self._ask_all(agents, announcement)
             stayed: list[str] = []
-            max_bids: dict[str, float] = {}
+            max_bids: dict[str, float | None] = {}
             for agent, answer in zip(agents, answers, strict=True):
                 if isinstance(answer, Stay):
                     stayed.append(agent)
                     self._note(agent, answer)
                 elif isinstance(answer, Drop):
                     max_bid = _real(answer.max_bid)
-                    if math.isfinite(max_bid):
-                        max_bids[agent] = max_bid  # the clock believes it only if consistent
+                    # None: kept private (or no number); the clock checks a told one.
+                    max_bids[agent] = max_bid if math.isfinite(max_bid) else None
                     self._note(agent, answer, max_bid)
                 else:
                     continue

@@ -8,6 +8,7 @@ an :class:`~.sealed.Award` when the auction is over and None to go on. Prices ar
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping, Sequence
 
 from ._config import round9
@@ -21,7 +22,8 @@ class EnglishClock:
 
     After each round's answers: 2+ stay → next round; 1 stays → it wins at p_r; none
     stay → at r = 0 ``no_winning_bid``, else whoever has the highest ``max_bid`` among
-    those that just dropped together wins at p_(r-1) (ties: agent id order). At most
+    those that just dropped together (and answered) wins at p_(r-1) (ties: agent id
+    order). At most
     ``max_rounds`` prices: 2+ still in after the last one is ``auction_timeout``.
     """
 
@@ -47,12 +49,16 @@ class EnglishClock:
         """The current round and its price, for the bidders in :attr:`active`."""
         return self.round, self.price(self.round)
 
-    def step(self, stayed: Collection[str], max_bids: Mapping[str, float]) -> Award | None:
+    def step(self, stayed: Collection[str], max_bids: Mapping[str, float | None]) -> Award | None:
         """Close the round: ``stayed`` answered stay; the rest of :attr:`active` dropped.
 
-        ``max_bids`` holds the max_bid a dropping bidder told (a silent one told none);
-        only one consistent with its answers (p_(r-1) <= max_bid < p_r) settles a round
-        all drop in. Nobody told one (all crashed, say): ``no_winning_bid``.
+        ``max_bids`` has an entry for each bidder that answered drop: the max_bid it
+        told, or None if it kept it to itself; a silent bidder (crashed, late) has none.
+        When all drop together, the ranking is by max_bid among those that answered:
+        each stayed at p_(r-1) and dropped at p_r, so p_(r-1) <= max_bid < p_r; a told
+        max_bid outside that range contradicts its own answers and is not believed,
+        and like an untold one it counts as p_(r-1), all the auctioneer knows. Nobody
+        answered (all crashed, say): ``no_winning_bid``.
         """
         r = self.round
         stayed = set(stayed)  # membership only: the order is that of active
@@ -65,15 +71,17 @@ class EnglishClock:
             return None
         if len(staying) == 1:
             return Award(staying[0], self.price(r), r + 1)
-        # Each of them stayed at p_(r-1) and dropped at p_r: p_(r-1) <= max_bid < p_r. A
-        # told max_bid outside that range contradicts its answers and is not believed.
-        low, high = (self.price(r - 1), self.price(r)) if r > 0 else (0.0, 0.0)
-        told = ((round9(max_bids[a]), a) for a in self.active if a in max_bids)
-        known = [(m, a) for m, a in told if low <= m < high]
-        if r == 0 or not known:
+        answered = [agent for agent in self.active if agent in max_bids]
+        if r == 0 or not answered:
             return Award(None, None, r + 1, "no_winning_bid")
-        winner = min(known, key=lambda pair: (-pair[0], pair[1]))[1]
-        return Award(winner, self.price(r - 1), r + 1)
+        low, high = self.price(r - 1), self.price(r)
+
+        def rank(agent: str) -> tuple[float, str]:
+            told = max_bids[agent]
+            claim = round9(told) if told is not None and math.isfinite(told) else low
+            return (-claim if low <= claim < high else -low, agent)
+
+        return Award(min(answered, key=rank), low, r + 1)
 
 
 class DutchClock:
