@@ -8,6 +8,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 import mabeam.protocols.auction as package
@@ -25,8 +27,11 @@ from mabeam.protocols.auction import (
     Stay,
     run_auction,
 )
+from mabeam.protocols.auction.sealed import settle_sealed
 from mabeam.runtime import Actor
-from mabeam.sim import SimNetwork
+from mabeam.sim import SimNetwork, run_virtual
+
+from .test_clock import run_dutch, run_english
 
 pytestmark = pytest.mark.virtual_time
 
@@ -530,3 +535,54 @@ async def test_english_all_drop_together_with_private_max_bids() -> None:
         result = await run_auction(system, None, ["pb", "pa"], auction_type="english", increment=1)
     assert (result.winner, result.payment, result.rounds, result.bids_received) == ("pa", 5.0, 7, 2)
     assert result.efficiency is None  # nobody reported a valuation
+
+
+AMOUNT = st.integers(0, 16).map(lambda x: x / 2)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(AMOUNT, min_size=1, max_size=5),
+    st.sampled_from(["first_price", "second_price"]),
+    st.sampled_from([0.0, 2.5]),
+)
+def test_actors_agree_with_the_pure_rules(amounts: list[float], rule: str, reserve: float) -> None:
+    """Through actors (bidder order shuffled against id order), every auction type gives
+    exactly what its pure rule gives for the same private amounts."""
+    names = [f"x{len(amounts) - i}" for i in range(len(amounts))]  # listed in reverse id order
+    private = dict(zip(names, amounts, strict=True))
+
+    async def main() -> list[AuctionResult]:
+        async with ActorSystem() as system:
+            for name, amount in private.items():
+                await system.spawn(BidderAgent, name, bid=amount, value=name, name=name)
+            return [
+                await run_auction(system, None, names, payment_rule=rule, reserve_price=reserve),
+                await run_auction(system, None, names, auction_type="english", increment=0.5),
+                await run_auction(
+                    system,
+                    None,
+                    names,
+                    auction_type="dutch",
+                    starting_price=9,
+                    decrement=0.5,
+                    reserve_price=reserve,
+                ),
+            ]
+
+    sealed, english, dutch = run_virtual(main)
+    expected = [
+        settle_sealed(list(private.items()), rule, reserve),
+        run_english(private, increment=0.5),
+        run_dutch(private, start=9.0, decrement=0.5, reserve=reserve),
+    ]
+    for result, award in zip((sealed, english, dutch), expected, strict=True):
+        got = (result.winner, result.payment, result.rounds, result.error)
+        assert got == (award.winner, award.payment, award.rounds, award.error)
+        assert result.winning_value == award.winner
+        if award.winner is None:
+            assert result.efficiency is None
+        elif max(amounts) == 0:
+            assert result.efficiency == 1.0
+        else:
+            assert result.efficiency == private[award.winner] / max(amounts)

@@ -84,7 +84,11 @@ class Stay(msgspec.Struct, frozen=True, tag=True):
 
 
 class Drop(msgspec.Struct, frozen=True, tag=True):
-    """English: out from this price on, for good; ``max_bid`` settles a round all drop in."""
+    """English: out from this price on, for good.
+
+    ``max_bid`` (optional) ranks the bidders of a round that all drop together; one
+    their own answers contradict (outside [previous price, this price)) is not believed.
+    """
 
     max_bid: float | None = None
     value: Any = None
