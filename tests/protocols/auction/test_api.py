@@ -586,3 +586,35 @@ def test_actors_agree_with_the_pure_rules(amounts: list[float], rule: str, reser
             assert result.efficiency == 1.0
         else:
             assert result.efficiency == private[award.winner] / max(amounts)
+
+
+async def test_huge_values() -> None:
+    """Amounts near the float maximum are finite, hence valid: no overflow anywhere."""
+    async with ActorSystem() as system:
+        await spawn_bidders(
+            system,
+            a={"bid": 1.7e308, "bundles": [{"items": ["A"], "bid": 1.7e308}]},
+            b={"bid": 1e308, "bundles": [{"items": ["B"], "bid": 1.7e308}]},
+        )
+        sealed = await run_auction(system, None, ["a", "b"], payment_rule="second_price")
+        english = await run_auction(
+            system, None, ["a", "b"], auction_type="english", increment=1e307
+        )
+        dutch = await run_auction(
+            system, None, ["a", "b"], auction_type="dutch", starting_price=1.7e308, decrement=1e307
+        )
+        bundles = await run_auction(
+            system,
+            None,
+            ["a", "b"],
+            auction_type="combinatorial",
+            items=["A", "B"],
+            payment_rule="vcg",
+        )
+    assert (sealed.winner, sealed.payment, sealed.efficiency) == ("a", 1e308, 1.0)
+    # b stays up to 1e308 = p_10 and drops at p_11; a (1.7e308) stays alone
+    assert (english.winner, english.payment, english.rounds) == ("a", 1.1e308, 12)
+    assert (dutch.winner, dutch.payment, dutch.rounds) == ("a", 1.7e308, 1)
+    assert bundles.allocations == {"a": ["A"], "b": ["B"]}
+    assert bundles.payments == {"a": 0.0, "b": 0.0}
+    assert bundles.total_value == math.inf  # 3.4e308 is beyond the floats
