@@ -8,8 +8,10 @@ from typing import Any
 
 import msgspec
 import pytest
+import structlog
 
 from mabeam import ScenarioError
+from mabeam.cli import main
 from mabeam.scenario import load_scenario, parse_scenario, run_scenario
 
 SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "scenarios"
@@ -247,3 +249,29 @@ def test_english_bidder_restarted_mid_clock(
         result["efficiency"],
     )
     assert got == expected
+
+
+def test_cli_exit_codes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """mabeam run: an auction without agreement exits 1 with result null and the code;
+    a negative bid exits 2 naming the field, before anything runs."""
+    path = tmp_path / "below.toml"
+    path.write_text(
+        'name = "below reserve"\nseed = 1\n[protocol]\nkind = "auction"\nreserve_price = 11.0\n'
+        + AGENTS
+    )
+    try:
+        code = main(["run", str(path), "--json"])
+        out, _ = capsys.readouterr()
+        assert code == 1
+        report = json.loads(out)
+        assert (report["ok"], report["result"]) == (False, None)
+        assert report["error"]["code"] == "no_bids"
+        path.write_text(
+            'name = "bad"\nseed = 1\n[protocol]\nkind = "auction"\n'
+            '[[agents]]\nid = "a"\nbid = -1.0\n'
+        )
+        assert main(["run", str(path), "--json"]) == 2
+        _, err = capsys.readouterr()
+        assert "agents[0].bid" in err
+    finally:
+        structlog.reset_defaults()  # main() configured structlog for the command line
