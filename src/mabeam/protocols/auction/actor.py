@@ -4,7 +4,10 @@
 The auctioneer asks every bidder concurrently, each ask bounded by ``reply_timeout``:
 a bidder that is not running, crashes on the request, or answers late counts as a
 decline (sealed bid, dutch, combinatorial) or a drop (english), so the auction always
-ends. Bidders are addressed by name (``whereis``) at every request, as a restarted actor
+ends. An answer of the wrong type is no answer; a number in an answer that is not a
+finite number >= 0 (a string, None, NaN, a negative) makes a Bid invalid and an Accept
+a decline, and is never trusted as a valuation: a bidder cannot crash the auctioneer.
+Bidders are addressed by name (``whereis``) at every request, as a restarted actor
 has a new ref. The rules themselves are the pure cores in :mod:`.sealed`, :mod:`.clock`
 and :mod:`.combinatorial`.
 """
