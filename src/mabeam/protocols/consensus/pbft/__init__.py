@@ -1,0 +1,42 @@
+"""PBFT (Castro & Liskov, OSDI '99): pure replica and client cores, messages, authentication.
+
+``PbftReplica`` and ``PbftClient`` are sans-IO: feed them with ``step`` / ``tick``, take
+their output with ``ready``. The actor shells are in ``.actor``, the library API
+(:class:`PbftCluster`) in ``.api``, byzantine behaviours in ``.byzantine``.
+"""
+
+from .auth import Keyring as Keyring
+from .client import Accepted as Accepted
+from .client import PbftClient as PbftClient
+from .messages import Checkpoint as Checkpoint
+from .messages import Commit as Commit
+from .messages import NewView as NewView
+from .messages import PbftMessage as PbftMessage
+from .messages import Prepare as Prepare
+from .messages import PrePrepare as PrePrepare
+from .messages import Reply as Reply
+from .messages import Request as Request
+from .messages import ViewChange as ViewChange
+from .replica import PbftConfig as PbftConfig
+from .replica import PbftReplica as PbftReplica
+from .replica import faults_tolerated as faults_tolerated
+from .replica import quorum as quorum
+
+__all__ = [
+    "Accepted",
+    "Checkpoint",
+    "Commit",
+    "Keyring",
+    "NewView",
+    "PbftClient",
+    "PbftConfig",
+    "PbftMessage",
+    "PbftReplica",
+    "PrePrepare",
+    "Prepare",
+    "Reply",
+    "Request",
+    "ViewChange",
+    "faults_tolerated",
+    "quorum",
+]

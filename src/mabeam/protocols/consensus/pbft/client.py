@@ -1,0 +1,140 @@
+"""The pure PBFT client (§4.1): one request per timestamp, accepted on f + 1 matching replies.
+
+A client sends a request to the replica it believes is the primary; if no result arrives
+within ``retransmit_ms`` it sends the request to every replica (which starts their
+view-change timers) and keeps doing so on each timeout. A result is accepted once f + 1
+replicas — so at least one correct — sent the same result for the same timestamp; the
+view they report becomes the client's idea of the current view. Requests may be pipelined:
+each has its own timestamp, and ``acked_below`` tells replicas which results they may forget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from ...._errors import ConfigError
+from .auth import Keyring
+from .messages import Reply, Request
+from .replica import faults_tolerated
+
+_encode = msgspec.msgpack.Encoder().encode
+
+
+@dataclass
+class _Pending:
+    request: Request
+    due: float
+    votes: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    results: dict[bytes, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Accepted:
+    """A request's accepted result."""
+
+    timestamp: int
+    result: Any
+    view: int
+
+
+@dataclass
+class ClientReady:
+    """What the client produced: (replica, request) sends and accepted results."""
+
+    messages: list[tuple[str, Request]] = field(default_factory=list)
+    accepted: list[Accepted] = field(default_factory=list)
+
+
+class PbftClient:
+    """A client of ``replicas`` (in replica order) named ``client_id``."""
+
+    def __init__(
+        self,
+        client_id: str,
+        replicas: Sequence[str],
+        keyring: Keyring,
+        *,
+        retransmit_ms: float = 300.0,
+    ) -> None:
+        if not retransmit_ms > 0:
+            raise ConfigError("retransmit_ms", f"must be > 0, got {retransmit_ms}")
+        if not replicas:
+            raise ConfigError("replicas", "needs at least one replica")
+        self.id = client_id
+        self.replicas = tuple(replicas)
+        self.keyring = keyring
+        self.f = faults_tolerated(len(self.replicas))
+        self.retransmit_ms = retransmit_ms
+        self.view = 0
+        self.retransmissions = 0
+        self.dropped = 0
+        """Replies refused (bad MAC, unknown sender, not ours, garbage)."""
+        self._next = 1
+        self._pending: dict[int, _Pending] = {}
+        self._out: list[tuple[str, Request]] = []
+        self._accepted: list[Accepted] = []
+
+    @property
+    def outstanding(self) -> int:
+        """Requests not answered yet."""
+        return len(self._pending)
+
+    def submit(self, operation: Any, now: float) -> int:
+        """Send ``operation`` to the primary; its timestamp (the key of its result)."""
+        timestamp = self._next
+        self._next += 1
+        acked = min(self._pending, default=timestamp)
+        request = self.keyring.authenticator(
+            Request(self.id, timestamp, operation, acked), self.replicas
+        )
+        self._pending[timestamp] = _Pending(request, now + self.retransmit_ms)
+        self._out.append((self.replicas[self.view % len(self.replicas)], request))
+        return timestamp
+
+    def step(self, reply: Any, now: float) -> None:
+        """A replica's reply (anything else, or an unauthentic one, is counted and dropped)."""
+        try:
+            ok = (
+                isinstance(reply, Reply)
+                and reply.dst == self.id
+                and reply.src in self.replicas
+                and self.keyring.check(reply)
+            )
+        except (TypeError, ValueError, AttributeError):
+            ok = False
+        if not ok:
+            self.dropped += 1
+            return
+        pending = self._pending.get(reply.timestamp)
+        if pending is None:
+            return
+        key = _encode(reply.result)
+        pending.votes[reply.src] = (reply.view, key)
+        pending.results.setdefault(key, reply.result)
+        matching = [view for view, k in pending.votes.values() if k == key]
+        if len(matching) > self.f:
+            del self._pending[reply.timestamp]
+            self.view = max(self.view, max(matching))
+            self._accepted.append(Accepted(reply.timestamp, pending.results[key], self.view))
+
+    def deadline(self) -> float:
+        """The next retransmission time (inf: nothing outstanding)."""
+        return min((p.due for p in self._pending.values()), default=float("inf"))
+
+    def tick(self, now: float) -> None:
+        """Retransmit every request whose timer expired, to all replicas."""
+        for pending in self._pending.values():
+            if pending.due <= now:
+                pending.due = now + self.retransmit_ms
+                self.retransmissions += 1
+                self._out.extend((replica, pending.request) for replica in self.replicas)
+
+    def ready(self) -> ClientReady:
+        """Requests to send and results accepted since the last call."""
+        out, self._out = self._out, []
+        accepted, self._accepted = self._accepted, []
+        return ClientReady(out, accepted)

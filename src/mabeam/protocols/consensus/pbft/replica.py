@@ -1,0 +1,766 @@
+"""The pure PBFT replica (sans-IO): ``step(message, now)``, ``tick(now)``, ``deadline()``,
+``ready()`` — the same shape as the Raft node.
+
+Castro & Liskov, OSDI '99, §4.1-4.4:
+
+- **Quorums.** n replicas tolerate f = ⌊(n - 1)/3⌋ faults; a quorum is
+  q = ⌈(n + f + 1)/2⌉ replicas (:func:`quorum`). For n = 3f + 1 this is the paper's 2f + 1;
+  for other n, 2f + 1 is too small (n = 6, f = 1: two quorums of 3 may share nobody), while
+  two quorums of q always share at least f + 1 replicas, so at least one correct one, and
+  q ≤ n - f keeps the protocol live with f replicas silent.
+- **Normal case (§4.2).** The primary of view v (replica v mod n) assigns the next sequence
+  number to a request batch and sends a signed pre-prepare; a backup accepts it when it is in
+  its view, the sequence number lies in the water marks (h, h + L], the digest is the
+  batch's digest and it accepted no other digest for (v, n); it then sends a prepare.
+  *Prepared* = the pre-prepare plus q - 1 prepares matching (v, n, digest) from distinct
+  backups: the primary's vote is its pre-prepare, a prepare claiming to come from the
+  primary is dropped, one sender counts once, and the replica's own prepare counts as the
+  paper says (it "adds both messages to its log"; without it f crashed backups would stop
+  the protocol). *Committed-local* = prepared plus q matching commits from distinct replicas.
+  Batches execute strictly in sequence order, each request once (client sessions of
+  :class:`~..kv.KVStateMachine`), and every replica answers the client.
+- **Checkpoints (§4.3).** After every ``checkpoint_interval`` sequence numbers a replica
+  signs the digest of its execution history; q matching checkpoints make it stable: the low
+  water mark h advances and the log below it is dropped.
+- **View change (§4.4).** A backup waiting too long for a request it knows of moves to view
+  v + 1 and sends a signed view change with its stable checkpoint proof and a prepared
+  certificate for every prepared sequence number above it. The new primary, holding q valid
+  view changes, re-proposes for every n between the highest stable checkpoint and the
+  highest prepared n the digest prepared in the *highest view*, and a null request where
+  none prepared; backups recompute that set and check it. Executed sequence numbers are
+  never executed again. A replica that sees f + 1 view changes for higher views joins the
+  smallest; each failed view change doubles the timeout.
+
+Simplifications: no state transfer (a replica that falls behind a stable checkpoint stays
+behind), signatures simulated by per-replica HMAC keys (:mod:`.auth`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from ...._errors import ConfigError
+from ..kv import ClientCommand, KVStateMachine
+from .auth import Keyring
+from .messages import (
+    Checkpoint,
+    Commit,
+    NewView,
+    Prepare,
+    PreparedCert,
+    PrePrepare,
+    Reply,
+    Request,
+    ViewChange,
+)
+
+_encode = msgspec.msgpack.Encoder().encode
+NULL_DIGEST = hashlib.sha256(b"").hexdigest()
+"""The digest of the null request (an empty batch)."""
+
+
+def faults_tolerated(n: int) -> int:
+    """f = ⌊(n - 1)/3⌋."""
+    return (n - 1) // 3
+
+
+def quorum(n: int) -> int:
+    """q = ⌈(n + f + 1)/2⌉: two quorums share ≥ f + 1 replicas, and q ≤ n - f."""
+    f = faults_tolerated(n)
+    return (n + f + 2) // 2
+
+
+def request_digest(request: Request) -> str:
+    """SHA-256 (hex) of a request without its authenticator."""
+    data = _encode((request.client, request.timestamp, request.operation, request.acked_below))
+    return hashlib.sha256(data).hexdigest()
+
+
+def batch_digest(requests: Sequence[Request]) -> str:
+    """The digest a pre-prepare carries: over the requests' digests (empty: the null one)."""
+    if not requests:
+        return NULL_DIGEST
+    return hashlib.sha256("".join(request_digest(r) for r in requests).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class PbftConfig:
+    """Tuning of a replica (times in ms).
+
+    ``window`` is L, the span of the water marks (the paper uses 2 x the checkpoint
+    interval); ``batch_max`` caps requests per pre-prepare (1 = no batching) and
+    ``max_in_flight`` how many sequence numbers the primary keeps in progress before it
+    queues requests, which then go out as a batch.
+    """
+
+    checkpoint_interval: int = 100
+    window: int | None = None
+    view_change_timeout_ms: float = 200.0
+    batch_max: int = 1
+    max_in_flight: int = 64
+
+    def __post_init__(self) -> None:
+        for name in ("checkpoint_interval", "batch_max", "max_in_flight"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(name, f"must be an integer >= 1, got {value!r}")
+        if self.window is not None and self.window < self.checkpoint_interval:
+            raise ConfigError(
+                "window", f"must be >= checkpoint_interval, got {self.window}", allowed=">= 1"
+            )
+        if not self.view_change_timeout_ms > 0:
+            raise ConfigError(
+                "view_change_timeout_ms", f"must be > 0, got {self.view_change_timeout_ms}"
+            )
+
+    @property
+    def log_size(self) -> int:
+        """L (default 2 x checkpoint_interval)."""
+        return self.window if self.window is not None else 2 * self.checkpoint_interval
+
+
+@dataclass
+class Executed:
+    """One executed request: the sequence number, its digest and the state machine's result."""
+
+    seq: int
+    digest: str
+    request: Request
+    result: Any
+
+
+@dataclass
+class Ready:
+    """What a replica produced since the last :meth:`PbftReplica.ready`."""
+
+    messages: list[Any] = field(default_factory=list)
+    executed: list[Executed] = field(default_factory=list)
+
+
+@dataclass
+class _Slot:
+    """The pre-prepare accepted for a sequence number in the current view."""
+
+    pre_prepare: PrePrepare
+    prepared: bool = False
+    commit_sent: bool = False
+
+
+class PbftReplica:
+    """One replica (see the module docstring). ``replicas`` is the ordered membership."""
+
+    def __init__(
+        self,
+        replica_id: str,
+        replicas: Sequence[str],
+        keyring: Keyring,
+        config: PbftConfig | None = None,
+        *,
+        now: float = 0.0,
+    ) -> None:
+        replicas = tuple(replicas)
+        if replica_id not in replicas:
+            raise ConfigError("replica_id", f"{replica_id!r} is not a replica", allowed=replicas)
+        if len(set(replicas)) != len(replicas):
+            raise ConfigError("replicas", "replica ids must be distinct")
+        self.id = replica_id
+        self.replicas = replicas
+        self.position = replicas.index(replica_id)
+        self.keyring = keyring
+        self.config = config or PbftConfig()
+        self.n = len(replicas)
+        self.f = faults_tolerated(self.n)
+        self.q = quorum(self.n)
+        self.view = 0
+        self.active = True
+        """False while changing views (only checkpoint, view-change, new-view accepted)."""
+        self.low = 0
+        """h, the sequence number of the last stable checkpoint."""
+        self.next_seq = 1
+        self.last_executed = 0
+        self.machine = KVStateMachine()
+        self.history: list[tuple[int, str]] = []
+        """(seq, batch digest) of every executed sequence number, in order."""
+        self.executed_requests: list[str] = []
+        """Digests of the requests executed (duplicates and null requests excluded)."""
+        self.state_digest = NULL_DIGEST
+        self.dropped: dict[str, int] = {}
+        """Messages refused, by reason (``bad_mac``, ``garbage``, ``out_of_window``, ...)."""
+        self._slots: dict[int, _Slot] = {}
+        self._prepares: dict[tuple[int, int, str], dict[str, Prepare]] = {}
+        self._commits: dict[tuple[int, int, str], set[str]] = {}
+        self._committed: dict[int, PrePrepare] = {}
+        self._certs: dict[int, PreparedCert] = {}
+        self._checkpoints: dict[int, dict[str, Checkpoint]] = {}
+        self._stable_proof: tuple[Checkpoint, ...] = ()
+        self._own_checkpoints: dict[int, str] = {}
+        self._view_changes: dict[int, dict[str, ViewChange]] = {}
+        self._new_view: NewView | None = None
+        self._queue: list[Request] = []
+        self._assigned: set[tuple[str, int]] = set()
+        self._pending: dict[tuple[str, int], Request] = {}
+        self._replies: dict[str, Reply] = {}
+        self._timer: float | None = None
+        self._vc_attempts = 0
+        self._out: list[Any] = []
+        self._executed: list[Executed] = []
+        self._now = now
+
+    # ------------------------------------------------------------------ queries
+
+    def primary(self, view: int | None = None) -> str:
+        """The primary of ``view`` (default: the current one)."""
+        return self.replicas[(self.view if view is None else view) % self.n]
+
+    @property
+    def is_primary(self) -> bool:
+        return self.primary() == self.id
+
+    @property
+    def high(self) -> int:
+        """H = h + L."""
+        return self.low + self.config.log_size
+
+    def deadline(self) -> float:
+        """When :meth:`tick` must next run (inf: nothing timed)."""
+        return self._timer if self._timer is not None else float("inf")
+
+    def ready(self) -> Ready:
+        """Messages to send and requests executed since the last call."""
+        out, self._out = self._out, []
+        executed, self._executed = self._executed, []
+        return Ready(out, executed)
+
+    # ------------------------------------------------------------------ inputs
+
+    def step(self, message: Any, now: float) -> None:
+        """Handle one incoming message; anything unauthentic or malformed is counted, dropped."""
+        self._now = now
+        try:
+            self._step(message)
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError):
+            self._drop("malformed")
+
+    def tick(self, now: float) -> None:
+        """Time passed: a view-change timer may have expired."""
+        self._now = now
+        if self._timer is None or now < self._timer:
+            return
+        self._timer = None
+        self._start_view_change(self.view + 1)
+
+    def _drop(self, reason: str) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
+
+    def _step(self, message: Any) -> None:
+        if isinstance(message, Request):
+            self._on_request(message)
+            return
+        kind = type(message)
+        if kind not in _HANDLERS or not isinstance(message.src, str):
+            self._drop("garbage")
+            return
+        if message.dst != self.id or message.src not in self.replicas or message.src == self.id:
+            self._drop("misrouted")
+            return
+        if not self.keyring.check(message):
+            self._drop("bad_mac")
+            return
+        _HANDLERS[kind](self, message)
+
+    # ------------------------------------------------------------------ requests
+
+    def _on_request(self, request: Request) -> None:
+        if not (isinstance(request.client, str) and isinstance(request.timestamp, int)):
+            self._drop("garbage")
+            return
+        if not self.keyring.check_request(request, self.id, self.position):
+            self._drop("bad_mac")
+            return
+        key = (request.client, request.timestamp)
+        machine = self.machine
+        if machine.is_duplicate(request.client, request.timestamp):
+            cached = self._replies.get(request.client)
+            if cached is not None and cached.timestamp == request.timestamp:
+                self._out.append(cached)
+            else:
+                self._reply(request, machine.cached_result(request.client, request.timestamp))
+            return
+        if not self.active:
+            self._pending.setdefault(key, request)
+            return
+        if self.is_primary:
+            if key not in self._assigned:
+                self._assigned.add(key)
+                self._queue.append(request)
+                self._propose()
+            else:
+                self._retransmit(request)
+            return
+        # A backup (the client sent to all: the primary has it too): start the
+        # view-change timer (§4.4) and resend what we said about it, if anything.
+        if key not in self._pending:
+            self._pending[key] = request
+            self._arm()
+        self._retransmit(request)
+
+    def _retransmit(self, request: Request) -> None:
+        """A retried request: resend our own messages for the slot holding it."""
+        for seq in sorted(self._slots):
+            slot = self._slots[seq]
+            pp = slot.pre_prepare
+            if request not in pp.requests:
+                continue
+            if self.is_primary:
+                self._broadcast(pp, sign=False)
+            else:
+                self._broadcast(Prepare(self.id, "", pp.view, seq, pp.digest), sign=True)
+            if slot.commit_sent:
+                self._broadcast(Commit(self.id, "", pp.view, seq, pp.digest), sign=False)
+
+    def _propose(self) -> None:
+        """The primary: give queued requests sequence numbers while the window allows."""
+        config = self.config
+        while self._queue and self.active:
+            in_flight = self.next_seq - 1 - self.last_executed
+            if in_flight >= config.max_in_flight or self.next_seq > self.high:
+                return
+            batch = tuple(self._queue[: config.batch_max])
+            del self._queue[: config.batch_max]
+            seq = self.next_seq
+            self.next_seq += 1
+            self._pre_prepare(seq, batch)
+
+    def _pre_prepare(self, seq: int, batch: tuple[Request, ...]) -> None:
+        header = self.keyring.sign(
+            PrePrepare(self.id, "", self.view, seq, batch_digest(batch), batch)
+        )
+        self._slots[seq] = _Slot(header)
+        self._broadcast(header, sign=False)
+
+    # ------------------------------------------------------------------ normal case
+
+    def _in_window(self, seq: int) -> bool:
+        if self.low < seq <= self.high:
+            return True
+        self._drop("out_of_window")
+        return False
+
+    def _on_pre_prepare(self, pp: PrePrepare) -> None:
+        if not self._current(pp.view) or pp.src != self.primary(pp.view):
+            return
+        if not self._in_window(pp.seq):
+            return
+        if not self.keyring.verify(pp) or pp.digest != batch_digest(pp.requests):
+            self._drop("bad_pre_prepare")
+            return
+        for request in pp.requests:
+            if not self.keyring.check_request(request, self.id, self.position):
+                self._drop("bad_request_mac")
+                return
+        self._accept_pre_prepare(pp)
+
+    def _accept_pre_prepare(self, pp: PrePrepare) -> None:
+        slot = self._slots.get(pp.seq)
+        if slot is not None:
+            if slot.pre_prepare.digest != pp.digest:
+                self._drop("conflicting_pre_prepare")
+            else:
+                self._drop("duplicate")
+            return
+        self._slots[pp.seq] = _Slot(msgspec.structs.replace(pp, dst="", mac=b""))
+        for request in pp.requests:
+            self._assigned.add((request.client, request.timestamp))
+        if not self.is_primary:
+            own = self.keyring.sign(Prepare(self.id, "", pp.view, pp.seq, pp.digest))
+            self._prepares.setdefault((pp.view, pp.seq, pp.digest), {})[self.id] = own
+            self._broadcast(own, sign=False)
+        self._check_prepared(pp.seq)
+
+    def _current(self, view: int) -> bool:
+        if view == self.view and self.active:
+            return True
+        self._drop("stale_view" if view < self.view else "other_view")
+        return False
+
+    def _on_prepare(self, prepare: Prepare) -> None:
+        if prepare.view < self.view:
+            self._drop("stale_view")
+            return
+        if prepare.src == self.primary(prepare.view):
+            self._drop("prepare_from_primary")
+            return
+        if not self._in_window(prepare.seq):
+            return
+        if not self.keyring.verify(prepare):
+            self._drop("bad_signature")
+            return
+        votes = self._prepares.setdefault((prepare.view, prepare.seq, prepare.digest), {})
+        if prepare.src in votes:
+            self._drop("duplicate")
+            return
+        votes[prepare.src] = msgspec.structs.replace(prepare, dst="", mac=b"")
+        if prepare.view == self.view:
+            self._check_prepared(prepare.seq)
+
+    def _check_prepared(self, seq: int) -> None:
+        slot = self._slots.get(seq)
+        if slot is None or slot.prepared or not self.active:
+            return
+        pp = slot.pre_prepare
+        votes = self._prepares.get((pp.view, seq, pp.digest), {})
+        if len(votes) < self.q - 1:
+            return
+        slot.prepared = True
+        ordered = tuple(votes[r] for r in self.replicas if r in votes)[: self.q - 1]
+        self._certs[seq] = PreparedCert(pp.view, seq, pp.digest, pp.requests, pp.sig, ordered)
+        slot.commit_sent = True
+        self._commits.setdefault((pp.view, seq, pp.digest), set()).add(self.id)
+        self._broadcast(Commit(self.id, "", pp.view, seq, pp.digest), sign=False)
+        self._check_committed(seq)
+
+    def _on_commit(self, commit: Commit) -> None:
+        if commit.view < self.view:
+            self._drop("stale_view")
+            return
+        if not self._in_window(commit.seq):
+            return
+        votes = self._commits.setdefault((commit.view, commit.seq, commit.digest), set())
+        if commit.src in votes:
+            self._drop("duplicate")
+            return
+        votes.add(commit.src)
+        if commit.view == self.view:
+            self._check_committed(commit.seq)
+
+    def _check_committed(self, seq: int) -> None:
+        slot = self._slots.get(seq)
+        if slot is None or not slot.prepared or seq in self._committed:
+            return
+        pp = slot.pre_prepare
+        if len(self._commits.get((pp.view, seq, pp.digest), ())) < self.q:
+            return
+        self._committed[seq] = pp
+        self._execute()
+
+    def _execute(self) -> None:
+        """Execute committed batches strictly in sequence order, each sequence number once."""
+        machine = self.machine
+        progressed = False
+        while self.last_executed + 1 in self._committed:
+            seq = self.last_executed + 1
+            pp = self._committed[seq]
+            self.last_executed = seq
+            self.history.append((seq, pp.digest))
+            self.state_digest = hashlib.sha256(
+                f"{self.state_digest}:{seq}:{pp.digest}".encode()
+            ).hexdigest()
+            for request in pp.requests:
+                key = (request.client, request.timestamp)
+                self._pending.pop(key, None)
+                duplicate = machine.is_duplicate(request.client, request.timestamp)
+                command = ClientCommand(
+                    request.client, request.timestamp, request.operation, request.acked_below
+                )
+                result = machine.apply(machine.last_applied + 1, command)
+                if not duplicate:
+                    digest = request_digest(request)
+                    self.executed_requests.append(digest)
+                    self._executed.append(Executed(seq, digest, request, result))
+                self._reply(request, result)
+            if seq % self.config.checkpoint_interval == 0:
+                self._checkpoint(seq)
+            progressed = True
+        self._arm(restart=progressed)
+        if self.is_primary:
+            self._propose()
+
+    def _reply(self, request: Request, result: Any) -> None:
+        reply = self.keyring.seal(
+            Reply(self.id, request.client, self.view, request.timestamp, result)
+        )
+        previous = self._replies.get(request.client)
+        if previous is None or previous.timestamp <= request.timestamp:
+            self._replies[request.client] = reply
+        self._out.append(reply)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def _checkpoint(self, seq: int) -> None:
+        own = self.keyring.sign(Checkpoint(self.id, "", seq, self.state_digest))
+        self._own_checkpoints[seq] = self.state_digest
+        self._checkpoints.setdefault(seq, {})[self.id] = own
+        self._broadcast(own, sign=False)
+        self._check_stable(seq)
+
+    def _on_checkpoint(self, checkpoint: Checkpoint) -> None:
+        if checkpoint.seq <= self.low or checkpoint.seq > self.high:
+            self._drop("out_of_window")
+            return
+        if not self.keyring.verify(checkpoint):
+            self._drop("bad_signature")
+            return
+        votes = self._checkpoints.setdefault(checkpoint.seq, {})
+        if checkpoint.src in votes:
+            self._drop("duplicate")
+            return
+        votes[checkpoint.src] = msgspec.structs.replace(checkpoint, dst="", mac=b"")
+        self._check_stable(checkpoint.seq)
+
+    def _check_stable(self, seq: int) -> None:
+        votes = self._checkpoints.get(seq, {})
+        by_state: dict[str, list[Checkpoint]] = {}
+        for replica in self.replicas:
+            vote = votes.get(replica)
+            if vote is not None:
+                by_state.setdefault(vote.state, []).append(vote)
+        for proof in by_state.values():
+            if len(proof) >= self.q:
+                self._stabilize(seq, tuple(proof[: self.q]))
+                return
+
+    def _stabilize(self, seq: int, proof: tuple[Checkpoint, ...]) -> None:
+        """Checkpoint ``seq`` is stable: h advances, the log at or below it goes."""
+        if seq <= self.low:
+            return
+        self.low = seq
+        self._stable_proof = proof
+        for table in (self._slots, self._committed, self._certs, self._checkpoints):
+            for old in [s for s in table if s <= seq]:
+                del table[old]
+        for votes in (self._prepares, self._commits):
+            for key in [k for k in votes if k[1] <= seq]:
+                del votes[key]
+        if self.next_seq <= seq:
+            self.next_seq = seq + 1
+        if self.is_primary:
+            self._propose()
+
+    # ------------------------------------------------------------------ view change
+
+    def _arm(self, *, restart: bool = False) -> None:
+        """The view-change timer: runs while a backup waits for a request it knows of."""
+        if not self.active:
+            return
+        if not self._pending or self.is_primary:
+            self._timer = None
+        elif self._timer is None or restart:
+            self._timer = self._now + self.config.view_change_timeout_ms
+
+    def _start_view_change(self, new_view: int) -> None:
+        if new_view <= self.view:
+            return
+        self.view = new_view
+        self.active = False
+        self._vc_attempts += 1
+        self._timer = self._now + self.config.view_change_timeout_ms * 2 ** min(
+            self._vc_attempts, 10
+        )
+        for slot in self._slots.values():
+            for request in slot.pre_prepare.requests:
+                if not self.machine.is_duplicate(request.client, request.timestamp):
+                    self._pending.setdefault((request.client, request.timestamp), request)
+        for request in self._queue:
+            self._pending.setdefault((request.client, request.timestamp), request)
+        self._queue.clear()
+        certs = tuple(self._certs[s] for s in sorted(self._certs) if s > self.low)
+        own = self.keyring.sign(
+            ViewChange(self.id, "", new_view, self.low, self._stable_proof, certs)
+        )
+        self._view_changes.setdefault(new_view, {})[self.id] = own
+        self._broadcast(own, sign=False)
+        self._maybe_new_view(new_view)
+
+    def _valid_cert(self, cert: PreparedCert, vc: ViewChange) -> bool:
+        top = vc.stable_seq + self.config.log_size
+        if not (cert.view < vc.new_view and vc.stable_seq < cert.seq <= top):
+            return False
+        if cert.digest != batch_digest(cert.requests):
+            return False
+        primary = self.primary(cert.view)
+        header = PrePrepare(primary, "", cert.view, cert.seq, cert.digest, sig=cert.pre_prepare_sig)
+        if not self.keyring.verify(header):
+            return False
+        senders = set()
+        for prepare in cert.prepares:
+            if (prepare.view, prepare.seq, prepare.digest) != (cert.view, cert.seq, cert.digest):
+                return False
+            if prepare.src == primary or prepare.src in senders:
+                return False
+            if prepare.src not in self.replicas or not self.keyring.verify(prepare):
+                return False
+            senders.add(prepare.src)
+        return len(senders) >= self.q - 1
+
+    def _valid_view_change(self, vc: ViewChange) -> bool:
+        if not self.keyring.verify(vc):
+            return False
+        if vc.stable_seq:
+            senders = set()
+            for checkpoint in vc.checkpoint_proof:
+                if checkpoint.seq != vc.stable_seq or checkpoint.src not in self.replicas:
+                    return False
+                if checkpoint.state != vc.checkpoint_proof[0].state:
+                    return False
+                if checkpoint.src in senders or not self.keyring.verify(checkpoint):
+                    return False
+                senders.add(checkpoint.src)
+            if len(senders) < self.q:
+                return False
+        seqs = [cert.seq for cert in vc.prepared]
+        if len(set(seqs)) != len(seqs):
+            return False
+        return all(self._valid_cert(cert, vc) for cert in vc.prepared)
+
+    def _on_view_change(self, vc: ViewChange) -> None:
+        if vc.new_view < self.view or (vc.new_view == self.view and self.active):
+            if (
+                vc.new_view == self.view
+                and self._new_view is not None
+                and self._new_view.view == vc.new_view
+            ):
+                # A late view change: that replica missed our new-view.
+                self._send(msgspec.structs.replace(self._new_view, dst=vc.src))
+            else:
+                self._drop("stale_view")
+            return
+        if not self._valid_view_change(vc):
+            self._drop("bad_view_change")
+            return
+        votes = self._view_changes.setdefault(vc.new_view, {})
+        if vc.src in votes:
+            self._drop("duplicate")
+            return
+        votes[vc.src] = msgspec.structs.replace(vc, dst="", mac=b"")
+        # Liveness (§4.5): f + 1 replicas want higher views: join the smallest of them.
+        ahead: dict[str, int] = {}
+        for view in sorted(self._view_changes, reverse=True):
+            if view > self.view:
+                for src in self._view_changes[view]:
+                    ahead[src] = view
+        if len(ahead) > self.f:
+            self._start_view_change(min(ahead.values()))
+        self._maybe_new_view(vc.new_view)
+
+    def _maybe_new_view(self, view: int) -> None:
+        if view != self.view or self.active or self.primary(view) != self.id:
+            return
+        votes = self._view_changes.get(view, {})
+        if len(votes) < self.q:
+            return
+        chosen = tuple(votes[r] for r in self.replicas if r in votes)[: self.q]
+        pre_prepares = tuple(self.keyring.sign(pp) for pp in self._derive(view, chosen))
+        new_view = self.keyring.sign(NewView(self.id, "", view, chosen, pre_prepares))
+        self._new_view = new_view
+        self._broadcast(new_view, sign=False)
+        self._install(new_view)
+
+    def _derive(self, view: int, chosen: Iterable[ViewChange]) -> list[PrePrepare]:
+        """The set O of §4.4: for every n above the highest stable checkpoint up to the
+        highest prepared n, the digest prepared in the highest view, else a null request."""
+        chosen = list(chosen)
+        min_s = max(vc.stable_seq for vc in chosen)
+        best: dict[int, PreparedCert] = {}
+        for vc in chosen:
+            for cert in vc.prepared:
+                if cert.seq <= min_s:
+                    continue
+                current = best.get(cert.seq)
+                if current is None or (cert.view, cert.digest) > (current.view, current.digest):
+                    best[cert.seq] = cert
+        max_s = max(best, default=min_s)
+        primary = self.primary(view)
+        out = []
+        for seq in range(min_s + 1, max_s + 1):
+            chosen_cert = best.get(seq)
+            if chosen_cert is None:
+                out.append(PrePrepare(primary, "", view, seq, NULL_DIGEST, ()))
+            else:
+                out.append(
+                    PrePrepare(primary, "", view, seq, chosen_cert.digest, chosen_cert.requests)
+                )
+        return out
+
+    def _on_new_view(self, nv: NewView) -> None:
+        if nv.view < self.view or (nv.view == self.view and self.active):
+            self._drop("stale_view")
+            return
+        if nv.src != self.primary(nv.view) or not self.keyring.verify(nv):
+            self._drop("bad_new_view")
+            return
+        senders = set()
+        for vc in nv.view_changes:
+            if vc.new_view != nv.view or vc.src in senders or vc.src not in self.replicas:
+                self._drop("bad_new_view")
+                return
+            if not self._valid_view_change(vc):
+                self._drop("bad_new_view")
+                return
+            senders.add(vc.src)
+        if len(senders) < self.q:
+            self._drop("bad_new_view")
+            return
+        expected = self._derive(nv.view, nv.view_changes)
+        got = [msgspec.structs.replace(pp, sig=b"") for pp in nv.pre_prepares]
+        if got != expected or not all(self.keyring.verify(pp) for pp in nv.pre_prepares):
+            self._drop("bad_new_view")
+            return
+        self.view = nv.view
+        self._install(nv)
+
+    def _install(self, nv: NewView) -> None:
+        """Enter view ``nv.view`` with the pre-prepares of its set O."""
+        self.active = True
+        self._vc_attempts = 0
+        self._timer = None
+        min_s = max(vc.stable_seq for vc in nv.view_changes)
+        if min_s > self.low:
+            proof = next(vc.checkpoint_proof for vc in nv.view_changes if vc.stable_seq == min_s)
+            self._stabilize(min_s, proof)
+        self._slots = {}
+        self._assigned = set()
+        for view in [v for v in self._view_changes if v <= nv.view]:
+            del self._view_changes[view]
+        for pp in nv.pre_prepares:
+            self._accept_pre_prepare(pp)
+        self.next_seq = max([self.low, *(pp.seq for pp in nv.pre_prepares)]) + 1
+        pending = [r for k, r in self._pending.items() if k not in self._assigned]
+        if self.is_primary:
+            for request in pending:
+                key = (request.client, request.timestamp)
+                self._pending.pop(key, None)
+                if not self.machine.is_duplicate(*key):
+                    self._assigned.add(key)
+                    self._queue.append(request)
+            self._propose()
+        self._execute()
+        self._arm(restart=True)
+
+    # ------------------------------------------------------------------ output
+
+    def _send(self, message: Any) -> None:
+        self._out.append(self.keyring.seal(message))
+
+    def _broadcast(self, message: Any, *, sign: bool) -> None:
+        if sign:
+            message = self.keyring.sign(message)
+        replace = msgspec.structs.replace
+        seal = self.keyring.seal
+        for replica in self.replicas:
+            if replica != self.id:
+                self._out.append(seal(replace(message, dst=replica)))
+
+
+_HANDLERS: dict[type, Any] = {
+    PrePrepare: PbftReplica._on_pre_prepare,
+    Prepare: PbftReplica._on_prepare,
+    Commit: PbftReplica._on_commit,
+    Checkpoint: PbftReplica._on_checkpoint,
+    ViewChange: PbftReplica._on_view_change,
+    NewView: PbftReplica._on_new_view,
+}
