@@ -290,6 +290,7 @@ class PbftReplica:
                 self._out.append(cached)
             else:
                 self._reply(request, machine.cached_result(request.client, request.timestamp))
+            self._retransmit(request)
             return
         if not self.active:
             self._pending.setdefault(key, request)
@@ -297,8 +298,10 @@ class PbftReplica:
         if self.is_primary:
             if key not in self._assigned:
                 self._assigned.add(key)
+                self._pending[key] = request
                 self._queue.append(request)
                 self._propose()
+                self._arm()
             else:
                 self._retransmit(request)
             return
@@ -544,13 +547,26 @@ class PbftReplica:
     # ------------------------------------------------------------------ view change
 
     def _arm(self, *, restart: bool = False) -> None:
-        """The view-change timer: runs while a backup waits for a request it knows of."""
+        """The view-change timer, while a replica knows of a request not yet executed.
+
+        The paper runs it at backups; the primary runs it too, so a primary whose own
+        progress stalls (its backups drifted into a view change) joins them.
+        """
         if not self.active:
             return
-        if not self._pending or self.is_primary:
+        if not self._pending:
             self._timer = None
         elif self._timer is None or restart:
             self._timer = self._now + self.config.view_change_timeout_ms
+
+    def _arm_view_change(self) -> None:
+        """While changing to view v: time out towards v + 1 only once q replicas want v
+        (§4.4: a lone replica must not run ahead through views), doubling each time."""
+        if self.active or self._timer is not None:
+            return
+        if len(self._view_changes.get(self.view, {})) >= self.q:
+            timeout = self.config.view_change_timeout_ms * 2 ** min(self._vc_attempts, 10)
+            self._timer = self._now + timeout
 
     def _start_view_change(self, new_view: int) -> None:
         if new_view <= self.view:
@@ -558,9 +574,7 @@ class PbftReplica:
         self.view = new_view
         self.active = False
         self._vc_attempts += 1
-        self._timer = self._now + self.config.view_change_timeout_ms * 2 ** min(
-            self._vc_attempts, 10
-        )
+        self._timer = None
         for slot in self._slots.values():
             for request in slot.pre_prepare.requests:
                 if not self.machine.is_duplicate(request.client, request.timestamp):
@@ -574,6 +588,7 @@ class PbftReplica:
         )
         self._view_changes.setdefault(new_view, {})[self.id] = own
         self._broadcast(own, sign=False)
+        self._arm_view_change()
         self._maybe_new_view(new_view)
 
     def _valid_cert(self, cert: PreparedCert, vc: ViewChange) -> bool:
@@ -645,6 +660,7 @@ class PbftReplica:
                     ahead[src] = view
         if len(ahead) > self.f:
             self._start_view_change(min(ahead.values()))
+        self._arm_view_change()
         self._maybe_new_view(vc.new_view)
 
     def _maybe_new_view(self, view: int) -> None:
@@ -733,7 +749,6 @@ class PbftReplica:
         if self.is_primary:
             for request in pending:
                 key = (request.client, request.timestamp)
-                self._pending.pop(key, None)
                 if not self.machine.is_duplicate(*key):
                     self._assigned.add(key)
                     self._queue.append(request)

@@ -1,0 +1,231 @@
+"""The PBFT actor shells: :class:`PbftReplicaActor` hosts a :class:`~.replica.PbftReplica`,
+:class:`PbftClientActor` a :class:`~.client.PbftClient`.
+
+Messages travel as tells between actors addressed by name (a restarted actor gets a new
+ref, the same name). Each shell keeps one ``send_after`` timer armed at its core's
+``deadline()``; after every input it takes ``ready()`` and sends. A replica actor hands every
+message to its core, which authenticates it: garbage of any shape is counted in
+``dropped`` and never raises. Replica state is volatile (no persistence, no state
+transfer): a crashed and restarted replica starts empty and stays behind.
+
+Log events: ``pbft_replica_started``, ``pbft_view_changed`` (replica, view, active),
+``pbft_checkpoint_stable`` (replica, seq), ``pbft_client_retransmit`` (client, count).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import msgspec
+
+from ....runtime import Actor, Timer
+from .auth import Keyring
+from .client import Accepted, PbftClient
+from .replica import PbftConfig, PbftReplica
+
+_EPSILON_MS = 1e-6
+
+
+class _Tick(msgspec.Struct, frozen=True, tag=True):
+    """A shell's timer fired."""
+
+
+_TICK = _Tick()
+
+
+class GetReplicaState(msgspec.Struct, frozen=True, tag=True):
+    """Ask a replica actor for its :class:`ReplicaState`."""
+
+
+class ReplicaState(msgspec.Struct, frozen=True):
+    """A replica's state now: view, execution (request digests in order), drop counts."""
+
+    id: str
+    view: int
+    active: bool
+    primary: str
+    last_executed: int
+    low: int
+    executed: list[str]
+    history: list[tuple[int, str]]
+    data: dict[str, Any]
+    dropped: dict[str, int]
+
+
+class ReplicaStatus(msgspec.Struct, frozen=True):
+    """What a replica reports to its observer after each change of view or execution."""
+
+    id: str
+    view: int
+    active: bool
+    last_executed: int
+
+
+ReplicaObserver = Callable[[ReplicaStatus], None]
+
+
+class _Timed:
+    """One ``send_after`` timer kept at the core's deadline (shared by both shells)."""
+
+    _timer: Timer | None = None
+    _armed_at: float = float("inf")
+    context: Any
+
+    def _now(self) -> float:
+        return float(self.context.time()) * 1000.0
+
+    def _fired(self) -> float:
+        now = self._now()
+        if self._timer is not None and not self._timer.active:
+            if self._armed_at - _EPSILON_MS <= now < self._armed_at:
+                now = self._armed_at
+            self._timer = None
+            self._armed_at = float("inf")
+        return now
+
+    def _arm(self, deadline: float) -> None:
+        if self._timer is not None and self._armed_at <= deadline:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._armed_at = deadline
+        if deadline != float("inf"):
+            delay = max(0.0, deadline - self._now()) / 1000.0
+            self._timer = self.context.send_after(delay, _TICK)
+
+
+class PbftReplicaActor(_Timed, Actor):
+    """An agent actor hosting one replica (see the module docstring)."""
+
+    def __init__(
+        self,
+        replica_id: str,
+        replicas: Sequence[str],
+        keyring: Keyring,
+        config: PbftConfig | None = None,
+        observer: ReplicaObserver | None = None,
+    ) -> None:
+        self.replica_id = replica_id
+        self.replicas = tuple(replicas)
+        self.keyring = keyring
+        self.config = config or PbftConfig()
+        self.observer = observer
+        self.core: PbftReplica
+        self._reported: tuple[int, bool, int, int] | None = None
+
+    async def on_start(self) -> None:
+        self.core = PbftReplica(
+            self.replica_id, self.replicas, self.keyring, self.config, now=self._now()
+        )
+        self.context.log.info("pbft_replica_started", replica=self.replica_id, n=self.core.n)
+        self._after()
+
+    async def receive(self, message: Any) -> Any:
+        core = self.core
+        if isinstance(message, _Tick):
+            core.tick(self._fired())
+        elif isinstance(message, GetReplicaState):
+            return self.state()
+        else:
+            core.step(message, self._now())
+        self._after()
+        return None
+
+    def _after(self) -> None:
+        core = self.core
+        ready = core.ready()
+        whereis = self.context.whereis
+        for message in ready.messages:
+            ref = whereis(message.dst)
+            if ref is not None:
+                ref.tell(message)
+        self._arm(core.deadline())
+        marks = (core.view, core.active, core.last_executed, core.low)
+        previous = self._reported
+        if previous == marks:
+            return
+        self._reported = marks
+        log = self.context.log
+        if previous is not None and previous[:2] != marks[:2]:
+            log.info(
+                "pbft_view_changed", replica=self.replica_id, view=core.view, active=core.active
+            )
+        if previous is not None and previous[3] != core.low:
+            log.info("pbft_checkpoint_stable", replica=self.replica_id, seq=core.low)
+        if self.observer is not None:
+            self.observer(
+                ReplicaStatus(self.replica_id, core.view, core.active, core.last_executed)
+            )
+
+    def state(self) -> ReplicaState:
+        core = self.core
+        return ReplicaState(
+            id=self.replica_id,
+            view=core.view,
+            active=core.active,
+            primary=core.primary(),
+            last_executed=core.last_executed,
+            low=core.low,
+            executed=list(core.executed_requests),
+            history=list(core.history),
+            data=dict(core.machine.data),
+            dropped=dict(core.dropped),
+        )
+
+
+class Submit(msgspec.Struct, frozen=True, tag=True):
+    """Application -> client actor: submit these (token, operation) pairs, in order."""
+
+    operations: tuple[tuple[int, Any], ...]
+
+
+ResultHandler = Callable[[int, Accepted], None]
+"""``(token, accepted)``: called by the client actor once f + 1 replicas agree."""
+
+
+class PbftClientActor(_Timed, Actor):
+    """The client of the replicated service; results go to ``on_result`` by token."""
+
+    def __init__(
+        self,
+        client_id: str,
+        replicas: Sequence[str],
+        keyring: Keyring,
+        on_result: ResultHandler,
+        *,
+        retransmit_ms: float = 300.0,
+    ) -> None:
+        self.core = PbftClient(client_id, replicas, keyring, retransmit_ms=retransmit_ms)
+        self.on_result = on_result
+        self._tokens: dict[int, int] = {}
+
+    async def receive(self, message: Any) -> Any:
+        core = self.core
+        if isinstance(message, Submit):
+            now = self._now()
+            for token, operation in message.operations:
+                self._tokens[core.submit(operation, now)] = token
+        elif isinstance(message, _Tick):
+            before = core.retransmissions
+            core.tick(self._fired())
+            if core.retransmissions != before:
+                self.context.log.info(
+                    "pbft_client_retransmit",
+                    client=core.id,
+                    count=core.retransmissions - before,
+                )
+        else:
+            core.step(message, self._now())
+        ready = core.ready()
+        whereis = self.context.whereis
+        for dst, request in ready.messages:
+            ref = whereis(dst)
+            if ref is not None:
+                ref.tell(request)
+        for accepted in ready.accepted:
+            if accepted.timestamp in self._tokens:
+                self.on_result(self._tokens.pop(accepted.timestamp), accepted)
+        self._arm(core.deadline())
+        return None

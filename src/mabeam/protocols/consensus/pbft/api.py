@@ -1,0 +1,247 @@
+"""PBFT for application code: a byzantine-fault-tolerant replicated key-value store.
+
+::
+
+    async with ActorSystem() as system:
+        async with PbftCluster(system, ["r0", "r1", "r2", "r3"], seed=7) as cluster:
+            await cluster.set("x", 1)
+            assert await cluster.get("x") == 1
+            done = await cluster.submit({"any": "operation"})   # result, view, timestamp
+            results = await cluster.submit_many([Add("n", 1)] * 100)
+
+Each replica is a :class:`~.actor.PbftReplicaActor` under a one-for-one supervisor,
+registered under its id; a :class:`~.actor.PbftClientActor` (registered as
+``client_name``) sends each operation to the primary, retransmits to every replica on
+timeout and accepts a result once f + 1 replicas sent the same one. Every operation is
+executed exactly once, in the same order, on every correct replica. With a
+:class:`~mabeam.sim.SimNetwork` as ``network`` the replicas and the client become network
+nodes; :meth:`PbftCluster.byzantine` makes a replica misbehave through the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Any
+
+import msgspec
+
+from ...._errors import ActorDeadError, ConfigError, MabeamError
+from ....runtime import ActorRef, ActorSystem, ChildSpec, Supervisor
+from ..kv import Delete, Get, Put
+from .actor import (
+    GetReplicaState,
+    PbftClientActor,
+    PbftReplicaActor,
+    ReplicaObserver,
+    ReplicaState,
+    Submit,
+)
+from .auth import Keyring
+from .byzantine import interceptor
+from .client import Accepted
+from .replica import PbftConfig
+
+
+class RequestTimeoutError(MabeamError, TimeoutError):
+    """Operations were not accepted within the timeout (more than f replicas faulty?)."""
+
+    def __init__(self, count: int, timeout: float) -> None:
+        super().__init__(f"{count} operation(s) not accepted within {timeout:g}s")
+        self.count = count
+        self.timeout = timeout
+
+
+class Executed(msgspec.Struct, frozen=True):
+    """An accepted operation: its result (f + 1 replicas agree), the view, the timestamp."""
+
+    result: Any
+    view: int
+    timestamp: int
+
+
+class PbftCluster:
+    """n replicas and a client (see the module docstring); keys derive from ``seed``."""
+
+    def __init__(
+        self,
+        system: ActorSystem,
+        replica_ids: Sequence[str],
+        *,
+        config: PbftConfig | None = None,
+        seed: int | str = 0,
+        client_name: str = "pbft-client",
+        network: Any = None,
+        retransmit_ms: float = 300.0,
+        observer: ReplicaObserver | None = None,
+    ) -> None:
+        ids = list(replica_ids)
+        if len(ids) < 1:
+            raise ConfigError("replica_ids", "needs at least one replica")
+        if len(set(ids)) != len(ids) or not all(isinstance(i, str) and i for i in ids):
+            raise ConfigError("replica_ids", f"must be unique non-empty strings, got {ids!r}")
+        if client_name in ids:
+            raise ConfigError("client_name", f"{client_name!r} is also a replica id")
+        self.system = system
+        self.replica_ids = ids
+        self.config = config if config is not None else PbftConfig()
+        self.keyring = Keyring(seed)
+        self.seed = seed
+        self.client_name = client_name
+        self.network = network
+        self.retransmit_ms = retransmit_ms
+        self.observer = observer
+        self._futures: dict[int, asyncio.Future[Executed]] = {}
+        self._next_token = 1
+        self._client: ActorRef | None = None
+        self._owned: list[ActorRef] = []
+
+    # ------------------------------------------------------------------ set-up
+
+    def replica_spec(
+        self, replica_id: str
+    ) -> tuple[type[PbftReplicaActor], tuple[Any, ...], dict[str, Any]]:
+        """(class, args, kwargs) of replica ``replica_id``: for a supervisor's ChildSpec."""
+        args = (replica_id, self.replica_ids, self.keyring, self.config, self.observer)
+        return PbftReplicaActor, args, {}
+
+    def client_spec(self) -> tuple[type[PbftClientActor], tuple[Any, ...], dict[str, Any]]:
+        """(class, args, kwargs) of the client actor."""
+        args = (self.client_name, self.replica_ids, self.keyring, self._on_result)
+        return PbftClientActor, args, {"retransmit_ms": self.retransmit_ms}
+
+    def attach(self, client: ActorRef) -> None:
+        """Use a client actor that someone else spawned (a scenario's coordinator)."""
+        self._client = client
+
+    def byzantine(self, replica_id: str, behavior: str) -> None:
+        """Make ``replica_id`` misbehave (needs the SimNetwork); ``None`` behavior heals."""
+        if self.network is None:
+            raise ConfigError("network", "byzantine replicas need a SimNetwork")
+        rng = random.Random(f"{self.seed}:byzantine:{replica_id}")
+        self.network.intercept(
+            replica_id, interceptor(behavior, replica_id, self.replica_ids, self.keyring, rng)
+        )
+
+    async def start(self) -> None:
+        """Spawn the replicas under a supervisor, and the client."""
+        if self._client is not None:
+            raise RuntimeError("the cluster is running already")
+        if self.network is not None:
+            for replica_id in self.replica_ids:
+                self.network.add_node(replica_id)
+            self.network.add_node(self.client_name, exempt=True)
+        specs = []
+        for replica_id in self.replica_ids:
+            actor, args, kwargs = self.replica_spec(replica_id)
+            specs.append(
+                ChildSpec(
+                    id=replica_id,
+                    actor=actor,
+                    args=args,
+                    kwargs=kwargs,
+                    name=replica_id,
+                    restart="transient",
+                    shutdown=0,
+                )
+            )
+        supervisor = await self.system.spawn(Supervisor, specs, intensity=1_000_000, period=1.0)
+        client_class, client_args, client_kwargs = self.client_spec()
+        client = await self.system.spawn(
+            client_class, *client_args, name=self.client_name, **client_kwargs
+        )
+        self._owned = [client, supervisor]
+        self.attach(client)
+
+    async def stop(self) -> None:
+        """Stop the client and the replicas; operations still waiting fail (ActorDeadError)."""
+        owned, self._owned = self._owned, []
+        for ref in owned:
+            if ref.is_alive:
+                await ref.stop()
+        self._client = None
+        for future in self._futures.values():
+            if not future.done():
+                future.set_exception(ActorDeadError(self.client_name, "submit"))
+        self._futures.clear()
+
+    async def __aenter__(self) -> PbftCluster:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------------ operations
+
+    async def submit(self, operation: Any, *, timeout: float | None = None) -> Executed:
+        """Execute ``operation``; return once f + 1 replicas agree on its result."""
+        return (await self.submit_many([operation], timeout=timeout))[0]
+
+    async def submit_many(
+        self, operations: Iterable[Any], *, timeout: float | None = None
+    ) -> list[Executed]:
+        """Execute ``operations`` (pipelined, in this order); each result once accepted."""
+        if self._client is None:
+            raise RuntimeError("the cluster is not started (use `async with PbftCluster(...)`)")
+        loop = asyncio.get_running_loop()
+        pairs = []
+        futures = []
+        for operation in operations:
+            token = self._next_token
+            self._next_token += 1
+            future: asyncio.Future[Executed] = loop.create_future()
+            self._futures[token] = future
+            pairs.append((token, operation))
+            futures.append(future)
+        if not pairs:
+            return []
+        self._client.tell(Submit(tuple(pairs)))
+        try:
+            return list(await asyncio.wait_for(asyncio.gather(*futures), timeout))
+        except TimeoutError:
+            for token, _ in pairs:
+                self._futures.pop(token, None)
+            assert timeout is not None
+            raise RequestTimeoutError(len(pairs), timeout) from None
+
+    async def set(self, key: str, value: Any, *, timeout: float | None = None) -> Any:
+        """Set ``key`` to ``value``; returns the previous value (None if none)."""
+        return (await self.submit(Put(key, value), timeout=timeout)).result
+
+    async def get(self, key: str, *, timeout: float | None = None) -> Any:
+        """The value of ``key`` (None if none), read through the agreement: linearizable."""
+        return (await self.submit(Get(key), timeout=timeout)).result
+
+    async def delete(self, key: str, *, timeout: float | None = None) -> Any:
+        """Remove ``key``; returns the value it had (None if none)."""
+        return (await self.submit(Delete(key), timeout=timeout)).result
+
+    def _on_result(self, token: int, accepted: Accepted) -> None:
+        future = self._futures.pop(token, None)
+        if future is not None and not future.done():
+            future.set_result(Executed(accepted.result, accepted.view, accepted.timestamp))
+
+    # ------------------------------------------------------------------ replicas
+
+    async def state(self, replica_id: str, *, timeout: float = 5.0) -> ReplicaState | None:
+        """Replica ``replica_id``'s state now (None if it is down or does not answer)."""
+        ref = self.system.whereis(replica_id)
+        if ref is None:
+            return None
+        try:
+            state: ReplicaState = await ref.ask(GetReplicaState(), timeout=timeout)
+        except MabeamError:
+            return None
+        return state
+
+    async def states(self) -> dict[str, ReplicaState | None]:
+        """Every replica's state, in replica order."""
+        return {replica_id: await self.state(replica_id) for replica_id in self.replica_ids}
