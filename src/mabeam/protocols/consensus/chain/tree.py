@@ -9,11 +9,26 @@ Rules (Clique, EIP-225, as PROTOCOLS.md states them):
   blocks before it.
 - fork choice: the heaviest chain; equal weights go to the smaller head hash. The choice
   is a function of the set of blocks held, never of their arrival order.
-- finality: a block is final once ``finality_depth`` blocks are built on it on the chosen
-  chain (head height >= its height + depth). A final block is never given up: fork choice
-  only considers chains through the last final block. (Clique itself has no finality; the
-  signing limit is what makes this safe: a minority of at most ``floor(N/2)`` validators
-  can extend a fork by at most ``floor(N/2)`` blocks, fewer than the default depth.)
+- finality (Clique itself has none; PROTOCOLS.md asks for a depth). Depth alone is not
+  safe: with message loss a validator may seal on one fork, switch to a heavier one and
+  seal there too, so two forks can each reach any depth (seed 3023 of the randomized
+  checker finalized two blocks at height 1 that way). So finality has two steps, after
+  Casper FFG's justify-then-finalize:
+
+  1. *lock*: a block with ``L = floor(N/2) + 1`` blocks on top of it on the chosen chain
+     has been built on by L distinct validators (the signing limit makes any L
+     consecutive blocks distinct signers: a majority). The deepest such block of the
+     head chain is the node's lock; fork choice only considers chains through the lock,
+     so a validator never leaves a locked block again.
+  2. *final*: a block is final once ``finality_depth`` more blocks (default L) are built
+     on top of the point where it was locked: head height >= its height + L +
+     finality_depth. Those blocks were sealed by validators already locked on it, at
+     least L distinct ones (a majority) when ``finality_depth >= L``; two conflicting
+     final blocks would need an honest validator locked on both.
+
+  A minority of at most ``floor(N/2)`` validators extends a fork by at most that many
+  blocks: it can neither lock nor finalize on its own, and it rejoins the majority's
+  chain once healed.
 
 A :class:`BlockTree` is a node's durable state: a restarted validator keeps it.
 """
@@ -54,22 +69,32 @@ def signing_limit(validators: int) -> int:
 class BlockTree:
     """Accepted blocks, the chosen head and the last final block (see the module docstring)."""
 
-    def __init__(self, validators: Sequence[str], finality_depth: int | None = None) -> None:
+    def __init__(
+        self,
+        validators: Sequence[str],
+        finality_depth: int | None = None,
+        *,
+        lock_depth: int | None = None,
+    ) -> None:
         if not validators:
             raise ValueError("validators: at least one is needed")
         self.validators = tuple(validators)
         self.index = {v: i for i, v in enumerate(self.validators)}
-        self.window = signing_limit(len(self.validators)) - 1
-        self.finality_depth = (
-            signing_limit(len(self.validators)) if finality_depth is None else finality_depth
-        )
+        limit = signing_limit(len(self.validators))
+        self.window = limit - 1
+        self.finality_depth = limit if finality_depth is None else finality_depth
         if self.finality_depth < 1:
             raise ValueError("finality_depth: must be >= 1")
+        self.lock_depth = limit if lock_depth is None else lock_depth
+        """Blocks on top that lock a block (L; a huge value: plain heaviest chain)."""
+        if self.lock_depth < 1:
+            raise ValueError("lock_depth: must be >= 1")
         root = genesis()
         entry = _Entry(root, None, 0, (), frozenset())
         self._entries: dict[str, _Entry] = {root.hash: entry}
         self.genesis = root
         self._head = entry
+        self._lock = entry
         self._final = entry
 
     # ------------------------------------------------------------------ queries
@@ -95,6 +120,11 @@ class BlockTree:
     @property
     def finalized(self) -> Block:
         return self._final.block
+
+    @property
+    def locked(self) -> Block:
+        """The deepest block with ``lock_depth`` blocks on top on the head chain."""
+        return self._lock.block
 
     def weight(self, digest: str) -> int:
         return self._entries[digest].weight
@@ -143,8 +173,8 @@ class BlockTree:
         ids = [tx.id for tx in block.proposals]
         if len(set(ids)) != len(ids) or not parent.included.isdisjoint(ids):
             return "duplicate_proposal"
-        if block.height <= self._final.block.height:
-            return "below_finality"
+        if block.height <= self._lock.block.height:
+            return "below_lock"
         return None
 
     def add(self, block: Block) -> list[Block]:
@@ -162,8 +192,9 @@ class BlockTree:
             included = included | {tx.id for tx in block.proposals}
         entry = _Entry(block, parent, weight, recent, included)
         self._entries[block.hash] = entry
-        if self._better(entry, self._head) and self._extends_final(entry):
+        if self._better(entry, self._head) and self._extends(entry, self._lock):
             self._head = entry
+            self._lock = self._ancestor(entry, entry.block.height - self.lock_depth, self._lock)
             return self._finalize()
         return []
 
@@ -172,16 +203,27 @@ class BlockTree:
         """Heavier, or as heavy with the smaller head hash."""
         return a.weight > b.weight or (a.weight == b.weight and a.block.hash < b.block.hash)
 
-    def _extends_final(self, entry: _Entry) -> bool:
-        final = self._final
-        height = final.block.height
+    @staticmethod
+    def _extends(entry: _Entry, base: _Entry) -> bool:
+        """Whether ``base`` is ``entry`` or one of its ancestors."""
+        height = base.block.height
         node: _Entry | None = entry
         while node is not None and node.block.height > height:
             node = node.parent
-        return node is final
+        return node is base
+
+    @staticmethod
+    def _ancestor(entry: _Entry, height: int, floor: _Entry) -> _Entry:
+        """``entry``'s ancestor at ``height``, or ``floor`` if that is not above it."""
+        if height <= floor.block.height:
+            return floor
+        node = entry
+        while node.block.height > height and node.parent is not None:
+            node = node.parent
+        return node
 
     def _finalize(self) -> list[Block]:
-        target = self._head.block.height - self.finality_depth
+        target = self._head.block.height - self.lock_depth - self.finality_depth
         if target <= self._final.block.height:
             return []
         newly: list[Block] = []

@@ -38,7 +38,7 @@ class ChainConfig(msgspec.Struct, frozen=True, kw_only=True):
 
     period_ms: float = 20.0
     wiggle_ms: float = 10.0
-    finality_depth: int | None = None  # None: floor(N/2) + 1
+    finality_depth: int | None = None  # blocks after the lock; None: floor(N/2) + 1
     sync_batch: int = 64
     max_orphans: int = 4096
     max_block_proposals: int = 1024
@@ -167,8 +167,8 @@ class Validator:
         if isinstance(block.hash, str) and block.hash in tree:
             return
         reason = self.keyring.verify(block)
-        if reason is None and block.height <= tree.finalized.height:
-            return  # older than what is final here: it cannot change anything
+        if reason is None and block.height <= tree.locked.height:
+            return  # not above this node's lock: it cannot change anything
         if reason is None and block.parent not in tree:
             self._orphan(block, sender, now)
             return
