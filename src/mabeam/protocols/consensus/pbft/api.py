@@ -55,11 +55,13 @@ class RequestTimeoutError(MabeamError, TimeoutError):
 
 
 class Executed(msgspec.Struct, frozen=True):
-    """An accepted operation: its result (f + 1 replicas agree), the view, the timestamp."""
+    """An accepted operation: its result (f + 1 replicas agree), the view, the client's
+    timestamp and the sequence number it was executed at."""
 
     result: Any
     view: int
     timestamp: int
+    seq: int
 
 
 class PbftCluster:
@@ -227,7 +229,8 @@ class PbftCluster:
     def _on_result(self, token: int, accepted: Accepted) -> None:
         future = self._futures.pop(token, None)
         if future is not None and not future.done():
-            future.set_result(Executed(accepted.result, accepted.view, accepted.timestamp))
+            executed = Executed(accepted.result, accepted.view, accepted.timestamp, accepted.seq)
+            future.set_result(executed)
 
     # ------------------------------------------------------------------ replicas
 

@@ -3,9 +3,10 @@
 A client sends a request to the replica it believes is the primary; if no result arrives
 within ``retransmit_ms`` it sends the request to every replica (which starts their
 view-change timers) and keeps doing so on each timeout. A result is accepted once f + 1
-replicas — so at least one correct — sent the same result for the same timestamp; the
-view they report becomes the client's idea of the current view. Requests may be pipelined:
-each has its own timestamp, and ``acked_below`` tells replicas which results they may forget.
+replicas - so at least one correct - sent the same result at the same sequence number for
+the same timestamp; the view they report becomes the client's idea of the current view.
+Requests may be pipelined: each has its own timestamp, and ``acked_below`` tells replicas
+which results they may forget.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Accepted:
     timestamp: int
     result: Any
     view: int
+    seq: int
 
 
 @dataclass
@@ -112,14 +114,16 @@ class PbftClient:
         pending = self._pending.get(reply.timestamp)
         if pending is None:
             return
-        key = _encode(reply.result)
+        key = _encode((reply.seq, reply.result))
         pending.votes[reply.src] = (reply.view, key)
         pending.results.setdefault(key, reply.result)
         matching = [view for view, k in pending.votes.values() if k == key]
         if len(matching) > self.f:
             del self._pending[reply.timestamp]
             self.view = max(self.view, max(matching))
-            self._accepted.append(Accepted(reply.timestamp, pending.results[key], self.view))
+            self._accepted.append(
+                Accepted(reply.timestamp, pending.results[key], self.view, reply.seq)
+            )
 
     def deadline(self) -> float:
         """The next retransmission time (inf: nothing outstanding)."""

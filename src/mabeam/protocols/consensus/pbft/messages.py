@@ -70,12 +70,14 @@ class Commit(msgspec.Struct, frozen=True, tag=True):
 
 
 class Reply(msgspec.Struct, frozen=True, tag=True):
-    """Replica -> client: the result of the client's request ``timestamp``."""
+    """Replica -> client: the result of the client's request ``timestamp``, executed at
+    sequence number ``seq``."""
 
     src: str
     dst: str
     view: int
     timestamp: int
+    seq: int
     result: Any = None
     mac: bytes = b""
 

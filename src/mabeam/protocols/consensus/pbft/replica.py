@@ -204,7 +204,8 @@ class PbftReplica:
         self._queue: list[Request] = []
         self._assigned: set[tuple[str, int]] = set()
         self._pending: dict[tuple[str, int], Request] = {}
-        self._replies: dict[str, Reply] = {}
+        self._replies: dict[str, dict[int, Reply]] = {}
+        """Replies sent, by client and timestamp (those below ``acked_below`` forgotten)."""
         self._timer: float | None = None
         self._vc_attempts = 0
         self._out: list[Any] = []
@@ -285,11 +286,7 @@ class PbftReplica:
         key = (request.client, request.timestamp)
         machine = self.machine
         if machine.is_duplicate(request.client, request.timestamp):
-            cached = self._replies.get(request.client)
-            if cached is not None and cached.timestamp == request.timestamp:
-                self._out.append(cached)
-            else:
-                self._reply(request, machine.cached_result(request.client, request.timestamp))
+            self._resend_reply(request)
             self._retransmit(request)
             return
         if not self.active:
@@ -471,11 +468,13 @@ class PbftReplica:
                     request.client, request.timestamp, request.operation, request.acked_below
                 )
                 result = machine.apply(machine.last_applied + 1, command)
-                if not duplicate:
+                if duplicate:
+                    self._resend_reply(request)
+                else:
                     digest = request_digest(request)
                     self.executed_requests.append(digest)
                     self._executed.append(Executed(seq, digest, request, result))
-                self._reply(request, result)
+                    self._reply(request, result, seq)
             if seq % self.config.checkpoint_interval == 0:
                 self._checkpoint(seq)
             progressed = True
@@ -483,14 +482,22 @@ class PbftReplica:
         if self.is_primary:
             self._propose()
 
-    def _reply(self, request: Request, result: Any) -> None:
+    def _reply(self, request: Request, result: Any, seq: int) -> None:
         reply = self.keyring.seal(
-            Reply(self.id, request.client, self.view, request.timestamp, result)
+            Reply(self.id, request.client, self.view, request.timestamp, seq, result)
         )
-        previous = self._replies.get(request.client)
-        if previous is None or previous.timestamp <= request.timestamp:
-            self._replies[request.client] = reply
+        cache = self._replies.setdefault(request.client, {})
+        cache[request.timestamp] = reply
+        if request.acked_below:
+            for old in [t for t in cache if t < request.acked_below]:
+                del cache[old]
         self._out.append(reply)
+
+    def _resend_reply(self, request: Request) -> None:
+        """A request executed before: send the reply again, if it is still cached."""
+        reply = self._replies.get(request.client, {}).get(request.timestamp)
+        if reply is not None:
+            self._out.append(reply)
 
     # ------------------------------------------------------------------ checkpoints
 
