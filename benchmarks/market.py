@@ -4,11 +4,17 @@ through the exchange actor, against the plain tell throughput of the same run; a
 call market (uniform double auction) among 10,000 trader actors.
 
 Through the actor, the orders are told to the :class:`Exchange` (open for continuous
-trading) from application code, and an ask queued behind them waits for the last one to
-be handled; every fill is told to both traders (100 counting actors). The baseline is
-the same number of plain tells to a counting actor. The call market is compared with
-one plain ask to each of the same number of idle actors (the exchange asks every
-trader for its orders once). Both run on the default asyncio loop, without a network.
+trading) from application code; every fill is told to both traders (100 counting
+actors). Like the plain tells, it is counted to completion: the clock stops when the
+exchange has answered an ask queued behind the last order *and* every trader has
+handled all its fills (an ask to each, counts checked). The baseline is the same number
+of plain tells to one counting actor, answered by an ask. A third contender, the
+*messaging floor*, is the exchange's traffic without the exchange: an actor that
+receives the same orders and tells the same fills (precomputed) to the same traders,
+so ``exchange_over_floor`` is the share of the time spent on messages the protocol
+must send, whatever the book costs. The call market is compared with one plain ask to
+each of the same number of idle actors (the exchange asks every trader for its orders
+once). All run on the default asyncio loop, without a network.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Any
 
 from mabeam import Actor, ActorSystem
 from mabeam.protocols.market import OrderBook, OrderSpec, TraderAgent, create_market
-from mabeam.protocols.market.messages import GetBook, SubmitOrder
+from mabeam.protocols.market.messages import Fill, GetBook, SubmitOrder
 
 from ._common import (
     Json,
@@ -78,7 +84,36 @@ class _Idle(Actor):
         return None
 
 
-async def _actor(orders: list[tuple[int, str, str, int, float]]) -> float:
+_IDLE_RESOURCE = "none"
+"""The exchange answers ``GetBook`` of a resource nobody trades at once: the ask that marks
+the end of the orders costs no more than the plain tells' final ask."""
+
+FillPlan = list[list[tuple[str, int, str, int, int, float]]]
+"""Per order: (buyer, buy id, seller, sell id, quantity, price) of each fill it makes."""
+
+
+def _fill_plan(orders: list[tuple[int, str, str, int, float]]) -> tuple[FillPlan, int]:
+    """The fills each order makes (from the core), for the messaging floor; and their count."""
+    book = OrderBook("cpu")
+    plan: FillPlan = []
+    for order_id, agent, side, quantity, price in orders:
+        made = []
+        for f in book.submit(order_id, agent, side, quantity, price).fills:
+            assert isinstance(f.buy_order, int)
+            assert isinstance(f.sell_order, int)
+            made.append((f.buyer, f.buy_order, f.seller, f.sell_order, f.quantity, f.price))
+        plan.append(made)
+    return plan, sum(len(made) for made in plan)
+
+
+async def _count_to_completion(system: ActorSystem, names: list[str]) -> int:
+    """Every trader's count once it has handled what it was told (an ask each, at once)."""
+    refs = [system.whereis(name) for name in names]
+    counts: list[int] = await asyncio.gather(*(ref.ask(None, timeout=None) for ref in refs if ref))
+    return sum(counts) - len(names)  # the asks counted themselves
+
+
+async def _actor(orders: list[tuple[int, str, str, int, float]], fills: int) -> float:
     async with ActorSystem() as system:
         names = [f"t{i}" for i in range(TRADERS)]
         for name in names:
@@ -90,10 +125,51 @@ async def _actor(orders: list[tuple[int, str, str, int, float]]) -> float:
         started = timer()
         for message in messages:
             tell(message)
-        await market.exchange.ask(GetBook("cpu"), timeout=None)
+        await market.exchange.ask(GetBook(_IDLE_RESOURCE), timeout=None)
+        told = await _count_to_completion(system, names)
         seconds = timer() - started
         result = await market.close()
     assert result.orders_received == len(orders)
+    # each trader also got the StartTrading of market.open()
+    assert told - len(names) == 2 * fills == 2 * len(result.trades), (told, fills)
+    return seconds
+
+
+class _Floor(Actor):
+    """The exchange's messages without its book: each order's fills, told as the exchange
+    tells them (a :class:`Fill` to the buyer and one to the seller, looked up by name)."""
+
+    def __init__(self, plan: FillPlan) -> None:
+        self.plan = plan
+
+    async def receive(self, message: Any) -> Any:
+        if type(message) is SubmitOrder:
+            whereis = self.context.whereis
+            for buyer, b_id, seller, s_id, quantity, price in self.plan[message.order_id]:
+                ref = whereis(buyer)
+                if ref is not None:
+                    ref.tell(Fill(b_id, "buy", "cpu", seller, quantity, price, 0.0))
+                ref = whereis(seller)
+                if ref is not None:
+                    ref.tell(Fill(s_id, "sell", "cpu", buyer, quantity, price, 0.0))
+        return None
+
+
+async def _floor(orders: list[tuple[int, str, str, int, float]], plan: FillPlan) -> float:
+    async with ActorSystem() as system:
+        names = [f"t{i}" for i in range(TRADERS)]
+        for name in names:
+            await system.spawn(_Counter, name=name)
+        floor = await system.spawn(_Floor, plan)
+        messages = [SubmitOrder(a, i, s, "cpu", q, p) for i, a, s, q, p in orders]
+        tell = floor.tell
+        started = timer()
+        for message in messages:
+            tell(message)
+        await floor.ask(None, timeout=None)
+        told = await _count_to_completion(system, names)
+        seconds = timer() - started
+    assert told == 2 * sum(len(fills) for fills in plan)
     return seconds
 
 
@@ -140,11 +216,12 @@ def run(quick: bool) -> Json:
     n = scaled(ORDERS, quick)
     agents = scaled(CALL_AGENTS, quick)
     orders = _orders(n)
-    fills = _core(orders)[1]
+    plan, fills = _fill_plan(orders)
     best = best_of_rounds(
         {
             "core": lambda: {"seconds": _core(orders)[0]},
-            "actor": lambda: {"seconds": asyncio.run(_actor(orders))},
+            "actor": lambda: {"seconds": asyncio.run(_actor(orders, fills))},
+            "floor": lambda: {"seconds": asyncio.run(_floor(orders, plan))},
             "plain_tell": lambda: {"seconds": asyncio.run(_plain_tell(n))},
             "call": lambda: {"seconds": asyncio.run(_call(agents))},
             "call_plain": lambda: {"seconds": asyncio.run(_plain_ask(agents))},
@@ -155,8 +232,12 @@ def run(quick: bool) -> Json:
     core = throughput(n, best["core"]["seconds"])
     actor = throughput(n, best["actor"]["seconds"])
     plain = throughput(n, best["plain_tell"]["seconds"])
+    floor = throughput(n, best["floor"]["seconds"])
     actor_share = ratio(best["plain_tell"]["seconds"], best["actor"]["seconds"])
-    progress(f"market: core {core['per_second']}/s, actor {actor['per_second']}/s")
+    progress(
+        f"market: core {core['per_second']}/s, actor {actor['per_second']}/s, "
+        f"floor {floor['per_second']}/s, plain tell {plain['per_second']}/s"
+    )
     return {
         "order_book": {
             "what": (
@@ -166,9 +247,24 @@ def run(quick: bool) -> Json:
             "core": core,
             "exchange_actor": actor,
             "plain_tell": plain,
+            "messaging_floor": {
+                **floor,
+                "what": (
+                    f"the same {n} orders and {2 * fills} fill messages through an actor "
+                    "with no book (fills precomputed): what the exchange cannot beat"
+                ),
+            },
             "ratios": {
-                "meaning": "orders/s through the exchange actor over plain tells/s",
+                "meaning": (
+                    "orders/s through the exchange actor over plain tells/s (the target); "
+                    "the messaging floor over plain tells/s (the best any exchange could "
+                    "do on this runtime, sending every fill); the exchange over its floor"
+                ),
                 "actor_over_plain_tell": actor_share,
+                "floor_over_plain_tell": ratio(
+                    best["plain_tell"]["seconds"], best["floor"]["seconds"]
+                ),
+                "actor_over_floor": ratio(best["floor"]["seconds"], best["actor"]["seconds"]),
             },
             **verdict(
                 [

@@ -75,6 +75,25 @@ def test_cancel_takes_the_order_out_and_unknown_ids_are_refused() -> None:
     assert book.bids() == []
 
 
+def test_an_id_used_again_after_a_cancel_is_a_new_order() -> None:
+    """A cancelled order left behind in its level (dropped lazily) never comes back to
+    life when its id is used again, at another price or the same."""
+    book = OrderBook("cpu")
+    book.submit(1, "a", "sell", 2, 10.0)
+    book.submit(2, "b", "sell", 2, 10.0)
+    assert book.cancel(2) == 2
+    book.submit(2, "c", "sell", 1, 11.0)
+    book.submit(4, "d", "sell", 1, 10.0)
+    assert book.asks() == [("a", 2, 10.0), ("d", 1, 10.0), ("c", 1, 11.0)]
+    fills = book.submit(3, "x", "buy", 5, 11.0).fills
+    assert [(f.seller, f.sell_order, f.quantity, f.price) for f in fills] == [
+        ("a", 1, 2, 10.0),
+        ("d", 4, 1, 10.0),
+        ("c", 2, 1, 11.0),
+    ]
+    assert (book.resting(3), len(book), book.best_bid()) == (1, 1, 11.0)
+
+
 @pytest.mark.parametrize(
     ("side", "quantity", "price", "field"),
     [

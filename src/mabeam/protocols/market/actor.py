@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import msgspec
 
 from ..._errors import ActorError
-from ...runtime import Actor
+from ...runtime import Actor, ActorRef
 from ..auction.combinatorial import BundleOffer, settle_combinatorial
 from ._config import MarketConfig
 from .book import ContinuousMarket, OrderError, check_order
+from .book import Fill as BookFill
 from .call import CallOrder, clear_call
 from .messages import (
     Activity,
@@ -212,6 +213,9 @@ class TraderAgent(Actor):
 class Exchange(Actor):
     """One market among ``traders`` (actor names, in agent order) under ``config``."""
 
+    _clock: Callable[[], float]  # the context's clock, set in on_start
+    _whereis: Callable[[str], ActorRef | None]  # the system's name lookup, set in on_start
+
     def __init__(
         self, traders: Sequence[str], config: MarketConfig, market_id: str | None = None
     ) -> None:
@@ -231,9 +235,34 @@ class Exchange(Actor):
     async def on_start(self) -> None:
         if not self.market_id:
             self.market_id = self.context.name or f"market-{self.context.id}"
-        self._t0 = self.context.time()
+        self._clock = self.context.time
+        self._whereis = self.context.system.whereis
+        self._t0 = self._clock()
 
     async def receive(self, message: Any) -> Any:
+        if type(message) is SubmitOrder and self._open:
+            # The hot path: an order while continuous trading is open.
+            agent, order_id = message.agent, message.order_id
+            if type(agent) is str and type(order_id) is int:
+                try:
+                    fills, _, cancelled = self.market._submit(
+                        agent,
+                        order_id,
+                        message.side,
+                        message.resource,
+                        message.quantity,
+                        message.price,
+                        self._clock,
+                    )
+                except OrderError as error:
+                    self._reject(agent, order_id, error)
+                    return None
+                self._received += 1
+                if fills:
+                    self._tell_fills(fills)
+                if cancelled:
+                    self._tell(agent, OrderCancelled(order_id=order_id, quantity=cancelled))
+                return None
         if isinstance(message, SubmitOrder):
             self._submit(message)
             return None
@@ -266,9 +295,30 @@ class Exchange(Actor):
         return round((clock - self._t0) * 1000.0, 6)
 
     def _tell(self, agent: str, message: Any) -> None:
-        ref = self.context.whereis(agent)
+        ref = self._whereis(agent)
         if ref is not None:
             ref.tell(message)
+
+    def _tell_fills(self, fills: list[BookFill]) -> None:
+        """Tell both sides of each continuous trade their fill, and every subscriber the trade.
+
+        One clock reading (the first fill's) stamps them all: they come from one order.
+        """
+        at_ms = self._ms(fills[0].at_ms)
+        whereis = self._whereis
+        subscribers = self.subscribers
+        # the market keys orders (agent, order id): [1] is the agent's own id
+        for buyer, seller, resource, quantity, price, buy_key, sell_key, _ in fills:
+            ref = whereis(buyer)
+            if ref is not None:
+                buy_id = buy_key[1]  # type: ignore[index]
+                ref.tell(Fill(buy_id, "buy", resource, seller, quantity, price, at_ms))
+            ref = whereis(seller)
+            if ref is not None:
+                sell_id = sell_key[1]  # type: ignore[index]
+                ref.tell(Fill(sell_id, "sell", resource, buyer, quantity, price, at_ms))
+            for name in subscribers:
+                self._tell(name, TradeEvent(buyer, seller, resource, quantity, price, at_ms))
 
     def _reject(self, agent: str, order_id: Any, error: OrderError) -> None:
         self._rejected += 1
@@ -321,28 +371,23 @@ class Exchange(Actor):
                 state = "closed" if self._closed else "not open yet"
                 raise OrderError("market", f"continuous trading is {state}")
             # The book keeps the clock reading; it becomes ms since opening when reported.
-            execution = self.market.submit(
+            fills, _, cancelled = self.market._submit(
                 agent,
                 order_id,
                 message.side,
                 message.resource,
                 message.quantity,
                 message.price,
-                self.context.time(),
+                self._clock,
             )
         except OrderError as error:
             self._reject(agent, order_id, error)
             return
         self._received += 1
-        if execution.fills:
-            at_ms = self._ms(execution.fills[0].at_ms)
-            for fill in execution.fills:
-                buy, sell = fill.buy_order, fill.sell_order
-                assert isinstance(buy, tuple)
-                assert isinstance(sell, tuple)
-                self._fill(buy, sell, fill.resource, fill.quantity, (fill.price, fill.price), at_ms)
-        if execution.cancelled:
-            self._tell(agent, OrderCancelled(order_id=order_id, quantity=execution.cancelled))
+        if fills:
+            self._tell_fills(fills)
+        if cancelled:
+            self._tell(agent, OrderCancelled(order_id=order_id, quantity=cancelled))
 
     def _hold(self, message: SubmitOrder) -> None:
         """A call market keeps submitted orders until it runs (checked now)."""

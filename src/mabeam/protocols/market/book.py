@@ -9,15 +9,17 @@ order keeps its place; the unfilled rest of a limit order rests, that of a marke
 Each side is a dict of price levels (a deque of resting orders each, in arrival order)
 and a heap of the level prices; cancelled orders are marked and dropped lazily when
 they reach the front, so submit and cancel are O(log levels) amortised. Prices are
-rounded to 9 places on entry, as every price comparison is.
+rounded to 9 places on entry, as every price comparison is. The hot path (the
+exchange's :meth:`ContinuousMarket._submit`) checks an ordinary order in one
+expression, reaches its book in one dict lookup and reads the clock only if it trades.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from heapq import heappop, heappush
 from typing import NamedTuple
 
 from ..._errors import ConfigError
@@ -54,17 +56,6 @@ class Execution(NamedTuple):
 
 _new = tuple.__new__
 """Builds a NamedTuple from a tuple without its (Python-level) ``__new__``: faster."""
-
-
-class _Resting:
-    __slots__ = ("agent", "order_id", "price", "remaining", "side")
-
-    def __init__(self, order_id: Hashable, agent: str, side: str, remaining: int, price: float):
-        self.order_id = order_id
-        self.agent = agent
-        self.side = side
-        self.remaining = remaining
-        self.price = price
 
 
 _INF = math.inf
@@ -109,16 +100,29 @@ def _check_slowly(side: object, quantity: object, price: object) -> float | None
     return _round9(float(price))
 
 
+def _constant(value: float) -> Callable[[], float]:
+    """A clock that always reads ``value`` (an ``at_ms`` given by the caller)."""
+    return lambda: value
+
+
 class OrderBook:
-    """The bids and asks of one ``resource``; orders are keyed by a caller-chosen id."""
+    """The bids and asks of one ``resource``; orders are keyed by a caller-chosen id.
+
+    A resting order is an immutable ``(number, agent, order id)`` in its price level; its
+    units left are in a dict by number (the number is unique to the book, so an id used
+    again after a cancel never revives the cancelled entry). Nothing per order is a
+    mutable container: a book of many orders costs the garbage collector little.
+    """
 
     def __init__(self, resource: str = "") -> None:
         self.resource = resource
-        self._bids: dict[float, deque[_Resting]] = {}
-        self._asks: dict[float, deque[_Resting]] = {}
+        self._bids: dict[float, deque[tuple[int, str, Hashable]]] = {}
+        self._asks: dict[float, deque[tuple[int, str, Hashable]]] = {}
         self._bid_heap: list[float] = []  # negated prices
         self._ask_heap: list[float] = []
-        self._orders: dict[Hashable, _Resting] = {}
+        self._orders: dict[Hashable, int] = {}  # resting order id -> its number
+        self._left: dict[int, int] = {}  # resting order number -> units left
+        self._count = 0
 
     def __len__(self) -> int:
         """The number of resting orders."""
@@ -142,75 +146,125 @@ class OrderBook:
         limit = check_order(side, quantity, price)
         if order_id in self._orders:
             raise OrderError("order_id", f"order {order_id!r} is already in the book")
-        return self._execute(order_id, agent, side, quantity, limit, at_ms)
+        clock = _constant(at_ms)
+        return _new(
+            Execution, self._execute(order_id, agent, side == "buy", quantity, limit, clock)
+        )
 
     def _execute(
         self,
         order_id: Hashable,
         agent: str,
-        side: str,
+        buy: bool,
         quantity: int,
         limit: float | None,
-        at_ms: float,
-    ) -> Execution:
-        """:meth:`submit` on an order already checked (``limit`` rounded)."""
+        clock: Callable[[], float],
+    ) -> tuple[list[Fill], int, int]:
+        """:meth:`submit` on an order already checked (``limit`` rounded): (fills, resting,
+        cancelled). ``clock`` is read once, at the first fill (the fills' ``at_ms``)."""
         fills: list[Fill] = []
-        remaining = quantity
-        resource = self.resource
-        buy = side == "buy"
-        levels, heap = (self._asks, self._ask_heap) if buy else (self._bids, self._bid_heap)
-        orders = self._orders
-        while remaining and heap:
-            best = heap[0] if buy else -heap[0]
-            if limit is not None and (best > limit if buy else best < limit):
-                break
-            level = levels[best]
-            while level and remaining:
-                front = level[0]
-                if not front.remaining:  # cancelled
+        wanted = quantity
+        left = self._left
+        at: float | None = None
+        if buy:
+            heap, levels = self._ask_heap, self._asks
+            while heap:
+                best = heap[0]
+                if limit is not None and best > limit:
+                    break
+                level = levels[best]
+                while level:
+                    number, other, other_id = level[0]
+                    units = left.get(number)
+                    if units is None:  # cancelled
+                        level.popleft()
+                        continue
+                    if at is None:
+                        at = clock()
+                    if units > wanted:
+                        left[number] = units - wanted
+                        fill = (agent, other, self.resource, wanted, best, order_id, other_id, at)
+                        fills.append(_new(Fill, fill))
+                        wanted = 0
+                        break
                     level.popleft()
-                    continue
-                n = remaining if remaining < front.remaining else front.remaining
-                remaining -= n
-                front.remaining -= n
-                if buy:
-                    fill = (agent, front.agent, resource, n, best, order_id, front.order_id, at_ms)
-                else:
-                    fill = (front.agent, agent, resource, n, best, front.order_id, order_id, at_ms)
-                fills.append(_new(Fill, fill))
-                if not front.remaining:
+                    del left[number]
+                    del self._orders[other_id]
+                    fill = (agent, other, self.resource, units, best, order_id, other_id, at)
+                    fills.append(_new(Fill, fill))
+                    wanted -= units
+                    if not wanted:
+                        break
+                if not level:
+                    del levels[best]
+                    heappop(heap)
+                if not wanted:
+                    return fills, 0, 0
+        else:
+            heap, levels = self._bid_heap, self._bids
+            while heap:
+                best = -heap[0]
+                if limit is not None and best < limit:
+                    break
+                level = levels[best]
+                while level:
+                    number, other, other_id = level[0]
+                    units = left.get(number)
+                    if units is None:  # cancelled
+                        level.popleft()
+                        continue
+                    if at is None:
+                        at = clock()
+                    if units > wanted:
+                        left[number] = units - wanted
+                        fill = (other, agent, self.resource, wanted, best, other_id, order_id, at)
+                        fills.append(_new(Fill, fill))
+                        wanted = 0
+                        break
                     level.popleft()
-                    del orders[front.order_id]
-            if not level:
-                del levels[best]
-                heapq.heappop(heap)
-        if not remaining:
-            return _new(Execution, (fills, 0, 0))
+                    del left[number]
+                    del self._orders[other_id]
+                    fill = (other, agent, self.resource, units, best, other_id, order_id, at)
+                    fills.append(_new(Fill, fill))
+                    wanted -= units
+                    if not wanted:
+                        break
+                if not level:
+                    del levels[best]
+                    heappop(heap)
+                if not wanted:
+                    return fills, 0, 0
         if limit is None:
-            return _new(Execution, (fills, 0, remaining))
-        entry = _Resting(order_id, agent, side, remaining, limit)
-        orders[order_id] = entry
-        own, own_heap = (self._bids, self._bid_heap) if buy else (self._asks, self._ask_heap)
+            return fills, 0, wanted
+        self._count = number = self._count + 1
+        self._orders[order_id] = number
+        left[number] = wanted
+        entry = (number, agent, order_id)
+        own = self._bids if buy else self._asks
         resting = own.get(limit)
         if resting is None:
             own[limit] = resting = deque()
-            heapq.heappush(own_heap, -limit if buy else limit)
+            if buy:
+                heappush(self._bid_heap, -limit)
+            else:
+                heappush(self._ask_heap, limit)
         resting.append(entry)
-        return _new(Execution, (fills, remaining, 0))
+        return fills, wanted, 0
 
     def cancel(self, order_id: Hashable) -> int:
         """Take a resting order out; returns the units cancelled. Unknown id: OrderError."""
-        entry = self._orders.pop(order_id, None)
-        if entry is None:
+        number = self._orders.pop(order_id, None)
+        if number is None:
             raise OrderError("order_id", f"no resting order {order_id!r} in the book")
-        units, entry.remaining = entry.remaining, 0
-        self._settle(buy=entry.side == "buy")
+        units = self._left.pop(number)
+        self._settle(buy=True)  # if it was at the front of the best level
+        self._settle(buy=False)
         return units
 
     def resting(self, order_id: Hashable) -> int:
         """Units of ``order_id`` still resting (0 if it is not in the book)."""
-        entry = self._orders.get(order_id)
-        return 0 if entry is None else entry.remaining
+        number = self._orders.get(order_id)
+        return 0 if number is None else self._left[number]
 
     # ------------------------------------------------------------------ reading
 
@@ -233,27 +287,29 @@ class OrderBook:
         return self._side(self._asks, reverse=False)
 
     def _side(
-        self, levels: dict[float, deque[_Resting]], *, reverse: bool
+        self, levels: dict[float, deque[tuple[int, str, Hashable]]], *, reverse: bool
     ) -> list[tuple[str, int, float]]:
+        left = self._left
         return [
-            (entry.agent, entry.remaining, price)
+            (agent, left[number], price)
             for price in sorted(levels, reverse=reverse)
-            for entry in levels[price]
-            if entry.remaining
+            for number, agent, _ in levels[price]
+            if number in left
         ]
 
     def _settle(self, *, buy: bool) -> None:
         """Drop cancelled orders at the front of the best level, and emptied levels."""
         levels, heap = (self._bids, self._bid_heap) if buy else (self._asks, self._ask_heap)
+        left = self._left
         while heap:
             best = -heap[0] if buy else heap[0]
             level = levels[best]
-            while level and not level[0].remaining:
+            while level and level[0][0] not in left:
                 level.popleft()
             if level:
                 return
             del levels[best]
-            heapq.heappop(heap)
+            heappop(heap)
 
 
 class ContinuousMarket:
@@ -265,7 +321,7 @@ class ContinuousMarket:
     def __init__(self) -> None:
         self.books: dict[str, OrderBook] = {}
         self.trades: list[Fill] = []
-        self._resource: dict[tuple[str, Hashable], str] = {}  # every order id used
+        self._used: dict[tuple[str, Hashable], OrderBook] = {}  # every order id used
 
     def submit(
         self,
@@ -278,34 +334,63 @@ class ContinuousMarket:
         at_ms: float = 0.0,
     ) -> Execution:
         """Hand the order to its resource's book; a bad order raises and changes nothing."""
-        limit = check_order(side, quantity, price)
+        clock = _constant(at_ms)
+        return _new(
+            Execution, self._submit(agent, order_id, side, resource, quantity, price, clock)
+        )
+
+    def _submit(
+        self,
+        agent: str,
+        order_id: Hashable,
+        side: object,
+        resource: object,
+        quantity: object,
+        price: object,
+        clock: Callable[[], float],
+    ) -> tuple[list[Fill], int, int]:
+        """:meth:`submit` for the exchange: (fills, resting, cancelled); ``clock`` is read
+        once, and only if the order trades."""
+        if (
+            (side == "buy" or side == "sell")
+            and type(quantity) is int
+            and quantity > 0
+            and type(price) is float
+            and 0.0 <= price < _INF
+        ):
+            limit = _ROUNDED.get(price)
+            if limit is None:
+                limit = _round9(price)
+        else:
+            limit = check_order(side, quantity, price)
         book = self.books.get(resource) if type(resource) is str else None
         if book is None and (not isinstance(resource, str) or not resource.strip()):
             raise OrderError("resource", f"must be a non-empty name, got {resource!r}")
         key = (agent, order_id)
-        if key in self._resource:
+        used = self._used
+        if key in used:
             raise OrderError("order_id", f"{agent!r} already used order id {order_id!r}")
         if book is None:
             assert isinstance(resource, str)
             book = self.books[resource] = OrderBook(resource)
-        self._resource[key] = book.resource
-        execution = book._execute(key, agent, side, quantity, limit, at_ms)  # type: ignore[arg-type]
-        if execution.fills:
-            self.trades += execution.fills
-        return execution
+        used[key] = book
+        result = book._execute(key, agent, side == "buy", quantity, limit, clock)  # type: ignore[arg-type]
+        if result[0]:
+            self.trades += result[0]
+        return result
 
     def cancel(self, agent: str, order_id: Hashable) -> int:
         """Cancel ``agent``'s resting order; returns the units cancelled."""
         key = (agent, order_id)
-        resource = self._resource.get(key)
-        if resource is None or key not in self.books[resource]:
+        book = self._used.get(key)
+        if book is None or key not in book:
             raise OrderError("order_id", f"{agent!r} has no resting order {order_id!r}")
-        return self.books[resource].cancel(key)
+        return book.cancel(key)
 
     def resting(self, agent: str, order_id: Hashable) -> int:
         """Units of ``agent``'s order still resting."""
-        resource = self._resource.get((agent, order_id))
-        return 0 if resource is None else self.books[resource].resting((agent, order_id))
+        book = self._used.get((agent, order_id))
+        return 0 if book is None else book.resting((agent, order_id))
 
     def vwap(self) -> dict[str, float]:
         """Volume-weighted average trade price per traded resource, in name order."""
