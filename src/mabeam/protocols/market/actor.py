@@ -240,29 +240,14 @@ class Exchange(Actor):
         self._t0 = self._clock()
 
     async def receive(self, message: Any) -> Any:
-        if type(message) is SubmitOrder and self._open:
-            # The hot path: an order while continuous trading is open.
-            agent, order_id = message.agent, message.order_id
-            if type(agent) is str and type(order_id) is int:
-                try:
-                    fills, _, cancelled = self.market._submit(
-                        agent,
-                        order_id,
-                        message.side,
-                        message.resource,
-                        message.quantity,
-                        message.price,
-                        self._clock,
-                    )
-                except OrderError as error:
-                    self._reject(agent, order_id, error)
-                    return None
-                self._received += 1
-                if fills:
-                    self._tell_fills(fills)
-                if cancelled:
-                    self._tell(agent, OrderCancelled(order_id=order_id, quantity=cancelled))
-                return None
+        if (
+            type(message) is SubmitOrder
+            and self._open
+            and type(message.agent) is str
+            and type(message.order_id) is int
+        ):
+            self._trade(message)  # the hot path: an order while continuous trading is open
+            return None
         if isinstance(message, SubmitOrder):
             self._submit(message)
             return None
@@ -363,14 +348,23 @@ class Exchange(Actor):
                     OrderRejected(order_id=repr(order_id), field="order_id", problem=problem)
                 )
             return
+        if self._open:  # a subclass of SubmitOrder (receive's hot path takes the rest)
+            self._trade(message)
+            return
         try:
-            if not self._open:
-                if self.config.pricing_mechanism != "continuous_trading":
-                    self._hold(message)
-                    return
-                state = "closed" if self._closed else "not open yet"
-                raise OrderError("market", f"continuous trading is {state}")
-            # The book keeps the clock reading; it becomes ms since opening when reported.
+            if self.config.pricing_mechanism != "continuous_trading":
+                self._hold(message)
+                return
+            state = "closed" if self._closed else "not open yet"
+            raise OrderError("market", f"continuous trading is {state}")
+        except OrderError as error:
+            self._reject(agent, order_id, error)
+
+    def _trade(self, message: SubmitOrder) -> None:
+        """Match an order of an open continuous market (agent and order_id checked)."""
+        agent, order_id = message.agent, message.order_id
+        try:
+            # The book reads the clock at the first fill; it becomes ms since opening when told.
             fills, _, cancelled = self.market._submit(
                 agent,
                 order_id,
