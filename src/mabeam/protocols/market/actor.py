@@ -29,8 +29,7 @@ from ..._errors import ActorError
 from ...runtime import Actor, ActorRef
 from ..auction.combinatorial import BundleOffer, settle_combinatorial
 from ._config import MarketConfig
-from .book import ContinuousMarket, OrderError, check_order
-from .book import Fill as BookFill
+from .book import ContinuousMarket, OrderError, Trade, check_order
 from .call import CallOrder, clear_call
 from .messages import (
     Activity,
@@ -284,12 +283,12 @@ class Exchange(Actor):
         if ref is not None:
             ref.tell(message)
 
-    def _tell_fills(self, fills: list[BookFill]) -> None:
+    def _tell_fills(self, fills: list[Trade]) -> None:
         """Tell both sides of each continuous trade their fill, and every subscriber the trade.
 
         One clock reading (the first fill's) stamps them all: they come from one order.
         """
-        at_ms = self._ms(fills[0].at_ms)
+        at_ms = self._ms(fills[0][7])
         whereis = self._whereis
         subscribers = self.subscribers
         # the market keys orders (agent, order id): [1] is the agent's own id

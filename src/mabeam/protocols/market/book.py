@@ -24,7 +24,15 @@ from typing import NamedTuple
 
 from ..._errors import ConfigError
 
-__all__ = ["Execution", "Fill", "OrderBook", "OrderError", "check_order"]
+__all__ = [
+    "ContinuousMarket",
+    "Execution",
+    "Fill",
+    "OrderBook",
+    "OrderError",
+    "Trade",
+    "check_order",
+]
 
 SIDES = ("buy", "sell")
 
@@ -53,6 +61,10 @@ class Execution(NamedTuple):
     resting: int
     cancelled: int
 
+
+Trade = tuple[str, str, str, int, float, Hashable, Hashable, float]
+"""A :class:`Fill` as a plain tuple, as the book keeps it: a NamedTuple is never untracked
+by the garbage collector, a plain tuple of names and numbers is (a long run keeps many)."""
 
 _new = tuple.__new__
 """Builds a NamedTuple from a tuple without its (Python-level) ``__new__``: faster."""
@@ -146,10 +158,11 @@ class OrderBook:
         limit = check_order(side, quantity, price)
         if order_id in self._orders:
             raise OrderError("order_id", f"order {order_id!r} is already in the book")
-        clock = _constant(at_ms)
-        return _new(
-            Execution, self._execute(order_id, agent, side == "buy", quantity, limit, clock)
+        buy = side == "buy"
+        fills, resting, cancelled = self._execute(
+            order_id, agent, buy, quantity, limit, _constant(at_ms)
         )
+        return _new(Execution, ([_new(Fill, f) for f in fills], resting, cancelled))
 
     def _execute(
         self,
@@ -159,10 +172,10 @@ class OrderBook:
         quantity: int,
         limit: float | None,
         clock: Callable[[], float],
-    ) -> tuple[list[Fill], int, int]:
+    ) -> tuple[list[Trade], int, int]:
         """:meth:`submit` on an order already checked (``limit`` rounded): (fills, resting,
         cancelled). ``clock`` is read once, at the first fill (the fills' ``at_ms``)."""
-        fills: list[Fill] = []
+        fills: list[Trade] = []
         wanted = quantity
         left = self._left
         at: float | None = None
@@ -184,14 +197,14 @@ class OrderBook:
                     if units > wanted:
                         left[number] = units - wanted
                         fill = (agent, other, self.resource, wanted, best, order_id, other_id, at)
-                        fills.append(_new(Fill, fill))
+                        fills.append(fill)
                         wanted = 0
                         break
                     level.popleft()
                     del left[number]
                     del self._orders[other_id]
                     fill = (agent, other, self.resource, units, best, order_id, other_id, at)
-                    fills.append(_new(Fill, fill))
+                    fills.append(fill)
                     wanted -= units
                     if not wanted:
                         break
@@ -218,14 +231,14 @@ class OrderBook:
                     if units > wanted:
                         left[number] = units - wanted
                         fill = (other, agent, self.resource, wanted, best, other_id, order_id, at)
-                        fills.append(_new(Fill, fill))
+                        fills.append(fill)
                         wanted = 0
                         break
                     level.popleft()
                     del left[number]
                     del self._orders[other_id]
                     fill = (other, agent, self.resource, units, best, other_id, order_id, at)
-                    fills.append(_new(Fill, fill))
+                    fills.append(fill)
                     wanted -= units
                     if not wanted:
                         break
@@ -320,7 +333,7 @@ class ContinuousMarket:
 
     def __init__(self) -> None:
         self.books: dict[str, OrderBook] = {}
-        self.trades: list[Fill] = []
+        self._trades: list[Trade] = []
         self._used: dict[tuple[str, Hashable], OrderBook] = {}  # every order id used
 
     def submit(
@@ -335,9 +348,15 @@ class ContinuousMarket:
     ) -> Execution:
         """Hand the order to its resource's book; a bad order raises and changes nothing."""
         clock = _constant(at_ms)
-        return _new(
-            Execution, self._submit(agent, order_id, side, resource, quantity, price, clock)
+        fills, resting, cancelled = self._submit(
+            agent, order_id, side, resource, quantity, price, clock
         )
+        return _new(Execution, ([_new(Fill, f) for f in fills], resting, cancelled))
+
+    @property
+    def trades(self) -> list[Fill]:
+        """Every fill so far, in execution order."""
+        return [_new(Fill, t) for t in self._trades]
 
     def _submit(
         self,
@@ -348,7 +367,7 @@ class ContinuousMarket:
         quantity: object,
         price: object,
         clock: Callable[[], float],
-    ) -> tuple[list[Fill], int, int]:
+    ) -> tuple[list[Trade], int, int]:
         """:meth:`submit` for the exchange: (fills, resting, cancelled); ``clock`` is read
         once, and only if the order trades."""
         if (
@@ -376,7 +395,7 @@ class ContinuousMarket:
         used[key] = book
         result = book._execute(key, agent, side == "buy", quantity, limit, clock)  # type: ignore[arg-type]
         if result[0]:
-            self.trades += result[0]
+            self._trades += result[0]
         return result
 
     def cancel(self, agent: str, order_id: Hashable) -> int:
