@@ -28,7 +28,11 @@ Rules (Clique, EIP-225, as PROTOCOLS.md states them):
 
   A minority of at most ``floor(N/2)`` validators extends a fork by at most that many
   blocks: it can neither lock nor finalize on its own, and it rejoins the majority's
-  chain once healed.
+  chain once healed. The price of the lock is liveness under heavy loss: validators
+  locked on a fork that lost (two forks each built on by a majority, which takes
+  validators sealing on both) stay on it; they finalize nothing wrong, but stop helping
+  (in the random checker with 5-30 % loss, a minority of validators in about 3 % of
+  runs). Casper-style unlocking to a higher lock would need slashing-style rules.
 
 A :class:`BlockTree` is a node's durable state: a restarted validator keeps it.
 """
@@ -104,6 +108,10 @@ class BlockTree:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def blocks(self) -> list[Block]:
+        """Every block held (forks too), in the order they were added, genesis first."""
+        return [entry.block for entry in self._entries.values()]
 
     def get(self, digest: str) -> Block | None:
         entry = self._entries.get(digest)
@@ -192,11 +200,11 @@ class BlockTree:
             included = included | {tx.id for tx in block.proposals}
         entry = _Entry(block, parent, weight, recent, included)
         self._entries[block.hash] = entry
-        if self._better(entry, self._head) and self._extends(entry, self._lock):
-            self._head = entry
-            self._lock = self._ancestor(entry, entry.block.height - self.lock_depth, self._lock)
-            return self._finalize()
-        return []
+        if not self._better(entry, self._head) or not self._extends(entry, self._lock):
+            return []
+        self._head = entry
+        self._lock = self._ancestor(entry, entry.block.height - self.lock_depth, self._lock)
+        return self._finalize()
 
     @staticmethod
     def _better(a: _Entry, b: _Entry) -> bool:

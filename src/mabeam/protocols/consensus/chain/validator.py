@@ -11,12 +11,15 @@ validator that may seal block h (the signing limit) waits ``period_ms`` if it is
 in-turn signer, else ``period_ms + wiggle_ms * (1 + u * (floor(N/2) + 1))`` with ``u``
 uniform in [0, 1) from the injected ``random.Random`` (Clique: a random wiggle of up to
 ``(N/2 + 1) * 500 ms``; here the out-of-turn signers also always give the in-turn one at
-least one ``wiggle_ms`` head start). It then seals the pending proposals its chain does not
-hold yet and announces the block to every peer. A block whose parent is unknown is kept
-aside and its parent asked from the sender (:class:`BlockRequest`, answered with up to
-``sync_batch`` blocks), so a node that was cut off catches up. Anything that is not a
-chain message, or a block that fails verification or the chain rules, is counted and
-dropped: a byzantine peer can never crash a correct validator.
+least one ``wiggle_ms`` head start). It then seals the pending proposals its chain does
+not hold yet and announces the block to every peer. A head unchanged for ``resync_ms``
+(default ``5 * period_ms``) is announced again, so a lost announcement or sync answer
+cannot stall the chain (every validator may be waiting on the signing limit). A block
+whose parent is unknown is kept aside and its oldest missing ancestor asked from the
+sender (:class:`BlockRequest`, answered with up to ``sync_batch`` blocks), so a node that
+was cut off catches up. Anything that is not a chain message, or a block that fails
+verification or the chain rules, is counted and dropped: a byzantine peer can never
+crash a correct validator.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class ChainConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_orphans: int = 4096
     max_block_proposals: int = 1024
     max_pending: int = 65_536
+    resync_ms: float | None = None  # None: 5 * period_ms
 
 
 class Outbound(msgspec.Struct, frozen=True):
@@ -103,6 +107,8 @@ class Validator:
         self._sealed: list[Block] = []
         self._seal_at = math.inf
         self._scheduled_on = ""
+        self._resync = config.resync_ms if config.resync_ms is not None else 5 * config.period_ms
+        self._announce_at = now + self._resync
         self._schedule(now)
 
     # ------------------------------------------------------------------ inputs
@@ -132,7 +138,13 @@ class Validator:
             self.pending[tx.id] = tx
 
     def tick(self, now: float) -> None:
-        """Seal a block if the time has come."""
+        """Seal a block if the time has come; announce the head again if it is stale."""
+        if now >= self._announce_at:
+            self._announce_at = now + self._resync
+            head = self.tree.head
+            if head.height > 0:
+                announce = NewBlock(self.node_id, head)
+                self._out.extend(Outbound(peer, announce) for peer in self.peers)
         if now < self._seal_at:
             return
         tree = self.tree
@@ -151,8 +163,8 @@ class Validator:
         self._out.extend(Outbound(peer, announce) for peer in self.peers)
 
     def deadline(self) -> float:
-        """When ``tick`` next has something to do (inf: nothing scheduled)."""
-        return self._seal_at
+        """When ``tick`` next has something to do."""
+        return min(self._seal_at, self._announce_at)
 
     def ready(self) -> Ready:
         """Take the messages, final blocks, rejections and sealed blocks produced so far."""
@@ -222,15 +234,14 @@ class Validator:
         only after ``4 * period_ms``. At ``max_orphans`` the
         waiting blocks are forgotten (the next announcement starts a fresh sync).
         """
-        if block.hash in self._orphan_hashes:
-            return
-        if self._orphan_count >= self.config.max_orphans:
-            self._orphans.clear()
-            self._orphan_hashes.clear()
-            self._orphan_count = 0
-        self._orphans.setdefault(block.parent, []).append((sender, block))
-        self._orphan_hashes[block.hash] = block.parent
-        self._orphan_count += 1
+        if block.hash not in self._orphan_hashes:
+            if self._orphan_count >= self.config.max_orphans:
+                self._orphans.clear()
+                self._orphan_hashes.clear()
+                self._orphan_count = 0
+            self._orphans.setdefault(block.parent, []).append((sender, block))
+            self._orphan_hashes[block.hash] = block.parent
+            self._orphan_count += 1
         if sender not in self.tree.index:
             return
         missing = block.parent
@@ -260,6 +271,7 @@ class Validator:
         tree = self.tree
         head = tree.head
         self._scheduled_on = head.hash
+        self._announce_at = now + self._resync
         if not tree.may_sign(head, self.node_id):
             self._seal_at = math.inf
             return

@@ -1,0 +1,52 @@
+"""Random fault schedules for the pure chain: crashes, partitions, loss, byzantine peers."""
+
+from __future__ import annotations
+
+import random
+
+from mabeam.protocols.consensus.chain import Tx
+
+from ._support import PureChain
+
+BEHAVIORS = ("equivocate", "wrong_digest", "forge_sender", "silent", "random")
+
+
+def random_run(seed: int, *, duration_ms: float = 2_000.0) -> PureChain:
+    """One seeded schedule, run to the end; :meth:`PureChain.check` is left to the caller.
+
+    N in 4..7, latency 1..(1-12) ms, loss 0-20 %, up to floor((N-1)/2) byzantine
+    validators (a minority) with random behaviours, and every 50-250 ms a crash, a
+    restart, a random partition or a heal.
+    """
+    rng = random.Random(seed)
+    n = rng.randint(4, 7)
+    chain = PureChain(
+        n,
+        seed=seed,
+        latency_ms=(1.0, float(rng.randint(1, 12))),
+        drop_rate=rng.choice((0.0, 0.0, 0.05, 0.2)),
+    )
+    faulty = rng.sample(chain.ids, rng.randint(0, (n - 1) // 2))
+    for node_id in faulty:
+        chain.make_byzantine(node_id, rng.choice(BEHAVIORS))
+    now = 0.0
+    proposal = 0
+    while now < duration_ms:
+        now += rng.uniform(50.0, 250.0)
+        chain.run_until(now)
+        action = rng.random()
+        if action < 0.25:
+            chain.crash(rng.choice(chain.ids))
+        elif action < 0.5 and chain.down:
+            chain.restart(rng.choice(sorted(chain.down)))
+        elif action < 0.7:
+            ids = chain.ids[:]
+            rng.shuffle(ids)
+            cut = rng.randint(1, n - 1)
+            chain.partition(ids[:cut], ids[cut:])
+        elif action < 0.85:
+            chain.heal()
+        else:
+            proposal += 1
+            chain.submit(Tx(f"p{proposal}", proposal))
+    return chain

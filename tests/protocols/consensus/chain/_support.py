@@ -1,0 +1,203 @@
+"""A pure, seeded network of chain validators (no actors) and the safety checks.
+
+:class:`PureChain` delivers the validators' messages with random latency, loss, crashes,
+partitions and byzantine interceptors (the scenario driver's own), ticking each validator
+at its deadline: thousands of schedules run in seconds. Every block a validator makes
+final is recorded; :meth:`PureChain.check` fails if one node ever replaced a final block
+or two honest nodes made different blocks final at the same height.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import heapq
+import math
+import random
+from collections.abc import Callable
+from typing import Any
+
+from mabeam.protocols.consensus.chain import (
+    BlockTree,
+    ChainConfig,
+    Keyring,
+    NewBlock,
+    Submit,
+    Tx,
+    Validator,
+)
+from mabeam.scenario import _chain
+from mabeam.scenario._run import generic_byzantine
+from mabeam.sim import DROP
+
+
+class SafetyError(AssertionError):
+    """Two final blocks at one height (on one node over time, or on two honest nodes)."""
+
+
+class PureChain:
+    """``n`` validators v1..vn on a simulated network (see the module docstring)."""
+
+    def __init__(
+        self,
+        n: int = 5,
+        *,
+        seed: int = 1,
+        config: ChainConfig | None = None,
+        latency_ms: tuple[float, float] = (1.0, 1.0),
+        drop_rate: float = 0.0,
+    ) -> None:
+        self.ids = [f"v{i + 1}" for i in range(n)]
+        self.seed = seed
+        self.config = config if config is not None else ChainConfig()
+        self.keyring = Keyring.from_seed(seed, self.ids)
+        self.rng = random.Random(f"{seed}:net")
+        self.latency_ms = latency_ms
+        self.drop_rate = drop_rate
+        self.trees = {i: BlockTree(self.ids, self.config.finality_depth) for i in self.ids}
+        self.rngs = {i: random.Random(f"{seed}:{i}") for i in self.ids}
+        self.now = 0.0
+        self.nodes: dict[str, Validator] = {i: self._boot(i) for i in self.ids}
+        self.down: set[str] = set()
+        self.groups: dict[str, int] | None = None
+        self.interceptors: dict[str, Callable[[Any, str], Any]] = {}
+        self.byzantine: set[str] = set()
+        self.finals: dict[str, dict[int, str]] = {i: {} for i in self.ids}
+        self.log: list[tuple[float, str, str, str]] = []
+        self.delivered = 0
+        self._queue: list[tuple[float, int, str, str, Any]] = []
+        self._seq = 0
+        for node_id in self.ids:
+            self._flush(node_id)
+
+    def _boot(self, node_id: str) -> Validator:
+        return Validator(
+            node_id,
+            self.trees[node_id],
+            self.keyring,
+            self.config,
+            self.rngs[node_id],
+            now=self.now,
+        )
+
+    # ------------------------------------------------------------------ faults
+
+    def crash(self, node_id: str) -> None:
+        self.down.add(node_id)
+
+    def restart(self, node_id: str) -> None:
+        if node_id in self.down:
+            self.down.discard(node_id)
+            self.nodes[node_id] = self._boot(node_id)
+            self._flush(node_id)
+
+    def partition(self, *groups: list[str]) -> None:
+        self.groups = {name: index for index, group in enumerate(groups) for name in group}
+
+    def heal(self) -> None:
+        self.groups = None
+
+    def make_byzantine(self, node_id: str, behavior: str) -> None:
+        """Tamper with what ``node_id`` sends, exactly as a scenario's fault does."""
+        context = contextvars.copy_context()
+        context.run(_chain._KEYRING.set, self.keyring)
+        interceptor = context.run(_chain.byzantine, node_id, behavior)
+        if interceptor is None:
+            interceptor = generic_byzantine(behavior, random.Random(f"{self.seed}:{node_id}"))
+        self.interceptors[node_id] = interceptor
+        self.byzantine.add(node_id)
+
+    # ------------------------------------------------------------------ inputs
+
+    def submit(self, tx: Tx) -> None:
+        for node_id in self.ids:
+            self._send("client", node_id, Submit(tx))
+
+    def inject(self, dst: str, message: Any, src: str = "client") -> None:
+        """Deliver ``message`` to ``dst`` after the usual latency."""
+        self._send(src, dst, message)
+
+    # ------------------------------------------------------------------ running
+
+    def run_until(self, until_ms: float) -> None:
+        """Deliver messages and fire deadlines in time order up to ``until_ms``."""
+        while True:
+            when, target = self._next()
+            if when > until_ms:
+                self.now = until_ms
+                return
+            self.now = when
+            if target is None:
+                _, _, _src, dst, message = heapq.heappop(self._queue)
+                if dst in self.down:
+                    continue
+                self.delivered += 1
+                self.nodes[dst].step(message, when)
+                self._flush(dst)
+            else:
+                self.nodes[target].tick(when)
+                self._flush(target)
+
+    def _next(self) -> tuple[float, str | None]:
+        best, target = math.inf, None
+        if self._queue:
+            best = self._queue[0][0]
+        for node_id in self.ids:
+            if node_id in self.down:
+                continue
+            deadline = self.nodes[node_id].deadline()
+            if deadline < best:
+                best, target = deadline, node_id
+        return best, target
+
+    def _flush(self, node_id: str) -> None:
+        ready = self.nodes[node_id].ready()
+        for block in ready.sealed:
+            self.log.append((self.now, node_id, "sealed", block.hash))
+        for out in ready.messages:
+            self._send(node_id, out.dst, out.message)
+        history = self.finals[node_id]
+        for block in ready.finalized:
+            previous = history.get(block.height)
+            if previous is not None and previous != block.hash:
+                raise SafetyError(f"{node_id} replaced final block {block.height}")
+            history[block.height] = block.hash
+
+    def _send(self, src: str, dst: str, message: Any) -> None:
+        interceptor = self.interceptors.get(src)
+        if interceptor is not None:
+            message = interceptor(message, dst)
+            if message is DROP:
+                return
+        groups = self.groups
+        if src in self.ids and groups is not None and groups.get(src, -1) != groups.get(dst, -1):
+            return
+        if self.drop_rate and self.rng.random() < self.drop_rate:
+            return
+        low, high = self.latency_ms
+        self._seq += 1
+        delay = low if low == high else self.rng.uniform(low, high)
+        heapq.heappush(self._queue, (self.now + delay, self._seq, src, dst, message))
+
+    # ------------------------------------------------------------------ checks
+
+    def honest(self) -> list[str]:
+        return [i for i in self.ids if i not in self.byzantine]
+
+    def check(self) -> None:
+        """No two honest nodes made different blocks final at the same height."""
+        seen: dict[int, tuple[str, str]] = {}
+        for node_id in self.honest():
+            for height, digest in self.finals[node_id].items():
+                other = seen.setdefault(height, (node_id, digest))
+                if other[1] != digest:
+                    raise SafetyError(
+                        f"height {height}: {other[0]} final {other[1][:8]}, "
+                        f"{node_id} final {digest[:8]}"
+                    )
+
+    def head_chain(self, node_id: str) -> list[Any]:
+        return self.trees[node_id].chain()
+
+
+def announce(block: Any, sender: str) -> NewBlock:
+    return NewBlock(sender, block)
