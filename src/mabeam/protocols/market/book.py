@@ -112,29 +112,37 @@ def _check_slowly(side: object, quantity: object, price: object) -> float | None
     return _round9(float(price))
 
 
+def _fills(trades: list[Trade]) -> list[Fill]:
+    """The book's trade tuples as :class:`Fill` NamedTuples."""
+    return [_new(Fill, t) for t in trades] if trades else []
+
+
 def _constant(value: float) -> Callable[[], float]:
     """A clock that always reads ``value`` (an ``at_ms`` given by the caller)."""
     return lambda: value
 
 
+_Entry = tuple[str, Hashable]
+"""A resting order in its price level: (agent, order id)."""
+
+
 class OrderBook:
     """The bids and asks of one ``resource``; orders are keyed by a caller-chosen id.
 
-    A resting order is an immutable ``(number, agent, order id)`` in its price level; its
-    units left are in a dict by number (the number is unique to the book, so an id used
-    again after a cancel never revives the cancelled entry). Nothing per order is a
-    mutable container: a book of many orders costs the garbage collector little.
+    A resting order is an immutable ``(agent, order id)`` entry in its price level; the
+    book maps its id to ``(entry, units left)``, and an entry counts only while that
+    record holds that very entry (so an id used again after a cancel never revives the
+    cancelled entry, dropped lazily). Nothing per order is a mutable container: a book
+    of many orders costs the garbage collector little.
     """
 
     def __init__(self, resource: str = "") -> None:
         self.resource = resource
-        self._bids: dict[float, deque[tuple[int, str, Hashable]]] = {}
-        self._asks: dict[float, deque[tuple[int, str, Hashable]]] = {}
+        self._bids: dict[float, deque[_Entry]] = {}
+        self._asks: dict[float, deque[_Entry]] = {}
         self._bid_heap: list[float] = []  # negated prices
         self._ask_heap: list[float] = []
-        self._orders: dict[Hashable, int] = {}  # resting order id -> its number
-        self._left: dict[int, int] = {}  # resting order number -> units left
-        self._count = 0
+        self._orders: dict[Hashable, tuple[_Entry, int]] = {}  # id -> (entry, units left)
 
     def __len__(self) -> int:
         """The number of resting orders."""
@@ -162,7 +170,7 @@ class OrderBook:
         fills, resting, cancelled = self._execute(
             order_id, agent, buy, quantity, limit, _constant(at_ms)
         )
-        return _new(Execution, ([_new(Fill, f) for f in fills], resting, cancelled))
+        return _new(Execution, (_fills(fills), resting, cancelled))
 
     def _execute(
         self,
@@ -177,7 +185,7 @@ class OrderBook:
         cancelled). ``clock`` is read once, at the first fill (the fills' ``at_ms``)."""
         fills: list[Trade] = []
         wanted = quantity
-        left = self._left
+        orders = self._orders
         at: float | None = None
         if buy:
             heap, levels = self._ask_heap, self._asks
@@ -187,22 +195,23 @@ class OrderBook:
                     break
                 level = levels[best]
                 while level:
-                    number, other, other_id = level[0]
-                    units = left.get(number)
-                    if units is None:  # cancelled
+                    front = level[0]
+                    other, other_id = front
+                    record = orders.get(other_id)
+                    if record is None or record[0] is not front:  # cancelled
                         level.popleft()
                         continue
+                    units = record[1]
                     if at is None:
                         at = clock()
                     if units > wanted:
-                        left[number] = units - wanted
+                        orders[other_id] = (front, units - wanted)
                         fill = (agent, other, self.resource, wanted, best, order_id, other_id, at)
                         fills.append(fill)
                         wanted = 0
                         break
                     level.popleft()
-                    del left[number]
-                    del self._orders[other_id]
+                    del orders[other_id]
                     fill = (agent, other, self.resource, units, best, order_id, other_id, at)
                     fills.append(fill)
                     wanted -= units
@@ -221,22 +230,23 @@ class OrderBook:
                     break
                 level = levels[best]
                 while level:
-                    number, other, other_id = level[0]
-                    units = left.get(number)
-                    if units is None:  # cancelled
+                    front = level[0]
+                    other, other_id = front
+                    record = orders.get(other_id)
+                    if record is None or record[0] is not front:  # cancelled
                         level.popleft()
                         continue
+                    units = record[1]
                     if at is None:
                         at = clock()
                     if units > wanted:
-                        left[number] = units - wanted
+                        orders[other_id] = (front, units - wanted)
                         fill = (other, agent, self.resource, wanted, best, other_id, order_id, at)
                         fills.append(fill)
                         wanted = 0
                         break
                     level.popleft()
-                    del left[number]
-                    del self._orders[other_id]
+                    del orders[other_id]
                     fill = (other, agent, self.resource, units, best, other_id, order_id, at)
                     fills.append(fill)
                     wanted -= units
@@ -249,10 +259,8 @@ class OrderBook:
                     return fills, 0, 0
         if limit is None:
             return fills, 0, wanted
-        self._count = number = self._count + 1
-        self._orders[order_id] = number
-        left[number] = wanted
-        entry = (number, agent, order_id)
+        entry = (agent, order_id)
+        orders[order_id] = (entry, wanted)
         own = self._bids if buy else self._asks
         resting = own.get(limit)
         if resting is None:
@@ -266,18 +274,18 @@ class OrderBook:
 
     def cancel(self, order_id: Hashable) -> int:
         """Take a resting order out; returns the units cancelled. Unknown id: OrderError."""
-        number = self._orders.pop(order_id, None)
-        if number is None:
+        record = self._orders.pop(order_id, None)
+        if record is None:
             raise OrderError("order_id", f"no resting order {order_id!r} in the book")
-        units = self._left.pop(number)
+        units = record[1]
         self._settle(buy=True)  # if it was at the front of the best level
         self._settle(buy=False)
         return units
 
     def resting(self, order_id: Hashable) -> int:
         """Units of ``order_id`` still resting (0 if it is not in the book)."""
-        number = self._orders.get(order_id)
-        return 0 if number is None else self._left[number]
+        record = self._orders.get(order_id)
+        return 0 if record is None else record[1]
 
     # ------------------------------------------------------------------ reading
 
@@ -300,27 +308,28 @@ class OrderBook:
         return self._side(self._asks, reverse=False)
 
     def _side(
-        self, levels: dict[float, deque[tuple[int, str, Hashable]]], *, reverse: bool
+        self, levels: dict[float, deque[_Entry]], *, reverse: bool
     ) -> list[tuple[str, int, float]]:
-        left = self._left
+        orders = self._orders
         return [
-            (agent, left[number], price)
+            (entry[0], record[1], price)
             for price in sorted(levels, reverse=reverse)
-            for number, agent, _ in levels[price]
-            if number in left
+            for entry in levels[price]
+            if (record := orders.get(entry[1])) is not None and record[0] is entry
         ]
 
     def _settle(self, *, buy: bool) -> None:
         """Drop cancelled orders at the front of the best level, and emptied levels."""
         levels, heap = (self._bids, self._bid_heap) if buy else (self._asks, self._ask_heap)
-        left = self._left
+        orders = self._orders
         while heap:
             best = -heap[0] if buy else heap[0]
             level = levels[best]
-            while level and level[0][0] not in left:
-                level.popleft()
-            if level:
-                return
+            while level:
+                record = orders.get(level[0][1])
+                if record is not None and record[0] is level[0]:
+                    return
+                level.popleft()  # cancelled
             del levels[best]
             heappop(heap)
 
@@ -351,12 +360,12 @@ class ContinuousMarket:
         fills, resting, cancelled = self._submit(
             agent, order_id, side, resource, quantity, price, clock
         )
-        return _new(Execution, ([_new(Fill, f) for f in fills], resting, cancelled))
+        return _new(Execution, (_fills(fills), resting, cancelled))
 
     @property
     def trades(self) -> list[Fill]:
         """Every fill so far, in execution order."""
-        return [_new(Fill, t) for t in self._trades]
+        return _fills(self._trades)
 
     def _submit(
         self,
