@@ -70,7 +70,7 @@ class Keyring:
 
     def mac_bytes(self, src: str, dst: str, data: bytes) -> bytes:
         """HMAC-SHA256 of ``data`` under the pair key of ``src`` and ``dst``."""
-        return hmac.new(self.pair_key(src, dst), data, hashlib.sha256).digest()
+        return hmac.digest(self.pair_key(src, dst), data, "sha256")
 
     def seal(self, message: Any) -> Any:
         """``message`` with its ``mac`` set for its (src, dst)."""
@@ -84,13 +84,13 @@ class Keyring:
 
     def sign(self, message: Any) -> Any:
         """``message`` with ``sig`` set by its ``src`` (only the sender's own key is used)."""
-        sig = hmac.new(self._sign_key(message.src), signed_fields(message), hashlib.sha256)
-        return msgspec.structs.replace(message, sig=sig.digest())
+        sig = hmac.digest(self._sign_key(message.src), signed_fields(message), "sha256")
+        return msgspec.structs.replace(message, sig=sig)
 
     def verify(self, message: Any) -> bool:
         """Whether ``message.sig`` is its ``src``'s signature (a public-key check)."""
-        sig = hmac.new(self._sign_key(message.src), signed_fields(message), hashlib.sha256)
-        return hmac.compare_digest(sig.digest(), message.sig)
+        sig = hmac.digest(self._sign_key(message.src), signed_fields(message), "sha256")
+        return hmac.compare_digest(sig, message.sig)
 
     def authenticator(self, request: Request, replicas: tuple[str, ...]) -> Request:
         """``request`` with one MAC per replica (the client's authenticator)."""

@@ -11,6 +11,7 @@ which results they may forget.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,6 +78,8 @@ class PbftClient:
         """Replies refused (bad MAC, unknown sender, not ours, garbage)."""
         self._next = 1
         self._pending: dict[int, _Pending] = {}
+        self._by_due: deque[int] = deque()
+        """Outstanding timestamps in order of their due time (answered ones skipped lazily)."""
         self._out: list[tuple[str, Request]] = []
         self._accepted: list[Accepted] = []
 
@@ -89,11 +92,13 @@ class PbftClient:
         """Send ``operation`` to the primary; its timestamp (the key of its result)."""
         timestamp = self._next
         self._next += 1
-        acked = min(self._pending, default=timestamp)
+        # Timestamps enter in increasing order and dicts keep it: the first is the lowest.
+        acked = next(iter(self._pending), timestamp)
         request = self.keyring.authenticator(
             Request(self.id, timestamp, operation, acked), self.replicas
         )
         self._pending[timestamp] = _Pending(request, now + self.retransmit_ms)
+        self._by_due.append(timestamp)
         self._out.append((self.replicas[self.view % len(self.replicas)], request))
         return timestamp
 
@@ -127,15 +132,28 @@ class PbftClient:
 
     def deadline(self) -> float:
         """The next retransmission time (inf: nothing outstanding)."""
-        return min((p.due for p in self._pending.values()), default=float("inf"))
+        order = self._by_due
+        while order and order[0] not in self._pending:
+            order.popleft()
+        return self._pending[order[0]].due if order else float("inf")
 
     def tick(self, now: float) -> None:
         """Retransmit every request whose timer expired, to all replicas."""
-        for pending in self._pending.values():
-            if pending.due <= now:
-                pending.due = now + self.retransmit_ms
-                self.retransmissions += 1
-                self._out.extend((replica, pending.request) for replica in self.replicas)
+        order = self._by_due
+        pending = self._pending
+        while order:
+            timestamp = order[0]
+            entry = pending.get(timestamp)
+            if entry is None:
+                order.popleft()
+                continue
+            if entry.due > now:
+                break
+            order.popleft()
+            entry.due = now + self.retransmit_ms
+            order.append(timestamp)  # now + retransmit_ms: no earlier than any other due
+            self.retransmissions += 1
+            self._out.extend((replica, entry.request) for replica in self.replicas)
 
     def ready(self) -> ClientReady:
         """Requests to send and results accepted since the last call."""

@@ -38,6 +38,7 @@ behind), signatures simulated by per-replica HMAC keys (:mod:`.auth`).
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -201,11 +202,12 @@ class PbftReplica:
         self._own_checkpoints: dict[int, str] = {}
         self._view_changes: dict[int, dict[str, ViewChange]] = {}
         self._new_view: NewView | None = None
-        self._queue: list[Request] = []
+        self._queue: deque[Request] = deque()
         self._assigned: set[tuple[str, int]] = set()
         self._pending: dict[tuple[str, int], Request] = {}
         self._replies: dict[str, dict[int, Reply]] = {}
         """Replies sent, by client and timestamp (those below ``acked_below`` forgotten)."""
+        self._acked: dict[str, int] = {}
         self._timer: float | None = None
         self._vc_attempts = 0
         self._out: list[Any] = []
@@ -330,8 +332,8 @@ class PbftReplica:
             in_flight = self.next_seq - 1 - self.last_executed
             if in_flight >= config.max_in_flight or self.next_seq > self.high:
                 return
-            batch = tuple(self._queue[: config.batch_max])
-            del self._queue[: config.batch_max]
+            queue = self._queue
+            batch = tuple(queue.popleft() for _ in range(min(config.batch_max, len(queue))))
             seq = self.next_seq
             self.next_seq += 1
             self._pre_prepare(seq, batch)
@@ -488,7 +490,8 @@ class PbftReplica:
         )
         cache = self._replies.setdefault(request.client, {})
         cache[request.timestamp] = reply
-        if request.acked_below:
+        if request.acked_below > self._acked.get(request.client, 0):
+            self._acked[request.client] = request.acked_below
             for old in [t for t in cache if t < request.acked_below]:
                 del cache[old]
         self._out.append(reply)
