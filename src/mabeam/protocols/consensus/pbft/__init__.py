@@ -15,6 +15,7 @@ from .messages import PbftMessage as PbftMessage
 from .messages import Prepare as Prepare
 from .messages import PrePrepare as PrePrepare
 from .messages import Reply as Reply
+from .messages import ReplyEntry as ReplyEntry
 from .messages import Request as Request
 from .messages import ViewChange as ViewChange
 from .replica import PbftConfig as PbftConfig
@@ -35,6 +36,7 @@ __all__ = [
     "PrePrepare",
     "Prepare",
     "Reply",
+    "ReplyEntry",
     "Request",
     "ViewChange",
     "faults_tolerated",

@@ -60,7 +60,10 @@ def interceptor(
             if isinstance(payload, PrePrepare | Prepare | Commit):
                 return _reseal(keyring, replace(payload, digest=_wrong(payload.digest)))
             if isinstance(payload, Reply):
-                return keyring.seal(replace(payload, result=f"forged:{payload.result!r}"))
+                forged = tuple(
+                    replace(entry, result=f"forged:{entry.result!r}") for entry in payload.results
+                )
+                return keyring.seal(replace(payload, results=forged))
             return payload
 
         return wrong_digest

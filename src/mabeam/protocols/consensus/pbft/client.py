@@ -20,7 +20,7 @@ import msgspec
 
 from ...._errors import ConfigError
 from .auth import Keyring
-from .messages import Reply, Request
+from .messages import Reply, ReplyEntry, Request
 from .replica import faults_tolerated
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -110,24 +110,29 @@ class PbftClient:
                 and reply.dst == self.id
                 and reply.src in self.replicas
                 and self.keyring.check(reply)
+                and all(isinstance(entry, ReplyEntry) for entry in reply.results)
             )
-        except (TypeError, ValueError, AttributeError):
+        except (TypeError, ValueError, AttributeError, msgspec.EncodeError):
             ok = False
         if not ok:
             self.dropped += 1
             return
-        pending = self._pending.get(reply.timestamp)
+        for entry in reply.results:
+            self._vote(reply.src, reply.view, entry)
+
+    def _vote(self, src: str, view: int, entry: ReplyEntry) -> None:
+        pending = self._pending.get(entry.timestamp)
         if pending is None:
             return
-        key = _encode((reply.seq, reply.result))
-        pending.votes[reply.src] = (reply.view, key)
-        pending.results.setdefault(key, reply.result)
-        matching = [view for view, k in pending.votes.values() if k == key]
+        key = _encode((entry.seq, entry.result))
+        pending.votes[src] = (view, key)
+        pending.results.setdefault(key, entry.result)
+        matching = [v for v, k in pending.votes.values() if k == key]
         if len(matching) > self.f:
-            del self._pending[reply.timestamp]
+            del self._pending[entry.timestamp]
             self.view = max(self.view, max(matching))
             self._accepted.append(
-                Accepted(reply.timestamp, pending.results[key], self.view, reply.seq)
+                Accepted(entry.timestamp, pending.results[key], self.view, entry.seq)
             )
 
     def deadline(self) -> float:

@@ -69,16 +69,22 @@ class Commit(msgspec.Struct, frozen=True, tag=True):
     mac: bytes = b""
 
 
+class ReplyEntry(msgspec.Struct, frozen=True, array_like=True):
+    """The result of the client's request ``timestamp``, executed at sequence number ``seq``."""
+
+    timestamp: int
+    seq: int
+    result: Any = None
+
+
 class Reply(msgspec.Struct, frozen=True, tag=True):
-    """Replica -> client: the result of the client's request ``timestamp``, executed at
-    sequence number ``seq``."""
+    """Replica -> client: results of the client's requests. A replica answers each request
+    of a batch it executes, to the same client, in one message (one MAC)."""
 
     src: str
     dst: str
     view: int
-    timestamp: int
-    seq: int
-    result: Any = None
+    results: tuple[ReplyEntry, ...]
     mac: bytes = b""
 
 

@@ -56,6 +56,7 @@ from .messages import (
     PreparedCert,
     PrePrepare,
     Reply,
+    ReplyEntry,
     Request,
     ViewChange,
 )
@@ -205,13 +206,15 @@ class PbftReplica:
         self._queue: deque[Request] = deque()
         self._assigned: set[tuple[str, int]] = set()
         self._pending: dict[tuple[str, int], Request] = {}
-        self._replies: dict[str, dict[int, Reply]] = {}
+        self._replies: dict[str, dict[int, ReplyEntry]] = {}
         """Replies sent, by client and timestamp (those below ``acked_below`` forgotten)."""
         self._acked: dict[str, int] = {}
         self._timer: float | None = None
         self._vc_attempts = 0
         self._out: list[Any] = []
         self._executed: list[Executed] = []
+        self._answers: dict[str, list[ReplyEntry]] = {}
+        """Reply entries per client, sent as one Reply per client by :meth:`_flush_replies`."""
         self._now = now
 
     # ------------------------------------------------------------------ queries
@@ -248,6 +251,8 @@ class PbftReplica:
             self._step(message)
         except (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError):
             self._drop("malformed")
+        if self._answers:
+            self._flush_replies()
 
     def tick(self, now: float) -> None:
         """Time passed: a view-change timer may have expired."""
@@ -485,22 +490,26 @@ class PbftReplica:
             self._propose()
 
     def _reply(self, request: Request, result: Any, seq: int) -> None:
-        reply = self.keyring.seal(
-            Reply(self.id, request.client, self.view, request.timestamp, seq, result)
-        )
+        entry = ReplyEntry(request.timestamp, seq, result)
         cache = self._replies.setdefault(request.client, {})
-        cache[request.timestamp] = reply
+        cache[request.timestamp] = entry
         if request.acked_below > self._acked.get(request.client, 0):
             self._acked[request.client] = request.acked_below
             for old in [t for t in cache if t < request.acked_below]:
                 del cache[old]
-        self._out.append(reply)
+        self._answers.setdefault(request.client, []).append(entry)
 
     def _resend_reply(self, request: Request) -> None:
         """A request executed before: send the reply again, if it is still cached."""
-        reply = self._replies.get(request.client, {}).get(request.timestamp)
-        if reply is not None:
-            self._out.append(reply)
+        entry = self._replies.get(request.client, {}).get(request.timestamp)
+        if entry is not None:
+            self._answers.setdefault(request.client, []).append(entry)
+
+    def _flush_replies(self) -> None:
+        answers, self._answers = self._answers, {}
+        seal = self.keyring.seal
+        for client, entries in answers.items():
+            self._out.append(seal(Reply(self.id, client, self.view, tuple(entries))))
 
     # ------------------------------------------------------------------ checkpoints
 
