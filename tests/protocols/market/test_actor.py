@@ -394,3 +394,34 @@ async def test_nonsense_from_a_trader_is_rejected_never_crashing_the_exchange() 
     ]
     assert closed.orders_rejected == 2
     assert closed.trades == []
+
+
+async def test_a_trade_with_a_trader_gone_down_still_fills_the_other_side() -> None:
+    """The exchange looks each side up by name when it tells a fill: a resting order's
+    trader that stopped gets nothing, its counterparty its fill, the trade is recorded;
+    and a buyer gone when its own order executes costs the seller nothing either."""
+    async with ActorSystem() as system:
+        names = await traders(system, {"a": [], "b": [], "c": []})
+        market = await create_market(system, names, pricing_mechanism="continuous_trading")
+        await market.open()
+        await market.submit("a", "sell", "cpu", 2, 10.0)
+        await market.submit("c", "buy", "cpu", 1, 9.0)
+        for gone in ("a", "c"):
+            ref = system.whereis(gone)
+            assert ref is not None
+            await ref.stop()
+        await market.submit("b", "buy", "cpu", 2, 10.0)  # fills a's order, a is down
+        market.exchange.tell(SubmitOrder("c", 7, "buy", "cpu", 1, 12.0))  # c is down
+        await market.submit("b", "sell", "cpu", 1, 9.0)  # fills c's best bid, 12
+        await asyncio.sleep(0.01)
+        b = await market.activity("b")
+        result = await market.close()
+    assert [(f.order_id, f.side, f.counterparty, f.quantity) for f in b.fills] == [
+        (0, "buy", "a", 2),
+        (1, "sell", "c", 1),
+    ]
+    assert [(t.buyer, t.seller, t.quantity, t.price) for t in result.trades] == [
+        ("b", "a", 2, 10.0),
+        ("c", "b", 1, 12.0),
+    ]
+    assert result.book["cpu"] == BookSide(bids=[("c", 1, 9.0)], asks=[])

@@ -94,6 +94,16 @@ def test_an_id_used_again_after_a_cancel_is_a_new_order() -> None:
     assert (book.resting(3), len(book), book.best_bid()) == (1, 1, 11.0)
 
 
+def test_a_cancelled_order_behind_the_front_is_skipped_when_matching_reaches_it() -> None:
+    book = OrderBook("cpu")
+    for order_id, agent in ((1, "a"), (2, "b"), (3, "c")):
+        book.submit(order_id, agent, "buy", 2, 10.0)
+    assert book.cancel(2) == 2  # not at the front: left in its level, dropped lazily
+    fills = book.submit(4, "s", "sell", 3, 10.0).fills
+    assert [(f.buyer, f.buy_order, f.quantity) for f in fills] == [("a", 1, 2), ("c", 3, 1)]
+    assert (book.bids(), book.resting(3), 2 in book) == ([("c", 1, 10.0)], 1, False)
+
+
 @pytest.mark.parametrize(
     ("side", "quantity", "price", "field"),
     [
