@@ -77,6 +77,12 @@ def byzantine(agent: str, behavior: str) -> Interceptor | None:
     return interceptor(behavior, agent, cluster.replica_ids, cluster.keyring, rng)
 
 
+def running() -> bool:
+    """Whether a PBFT run is in progress in this context (a dispatcher shared with other
+    algorithms of the kind can route ``byzantine`` on it)."""
+    return _CLUSTER.get() is not None
+
+
 def digest_label(digest: str) -> str:
     """A request digest as results show it: the first 16 hex digits."""
     return digest[:16]

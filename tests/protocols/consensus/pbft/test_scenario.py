@@ -127,3 +127,4 @@ def test_byzantine_outside_a_run_is_a_stand_in() -> None:
     """The runner checks support before any run: known behaviours give an interceptor."""
     assert _pbft.byzantine("", "equivocate") is not None
     assert _pbft.byzantine("", "nonsense") is None
+    assert not _pbft.running()
