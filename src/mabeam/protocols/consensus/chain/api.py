@@ -35,6 +35,8 @@ from .messages import Tx
 from .tree import BlockTree
 from .validator import ChainConfig
 
+_EPSILON_S = 1e-9
+
 
 class FinalityTimeoutError(MabeamError, TimeoutError):
     """A proposal was not final on a majority of validators within the timeout."""
@@ -248,16 +250,17 @@ class ChainCluster:
         deadline = None if timeout is None else loop.time() + timeout
         view = self.view
         while True:
-            client.tell(Broadcast(tx))
             wait = self.resend_ms / 1000.0
             if deadline is not None:
-                wait = min(wait, deadline - loop.time())
+                left = deadline - loop.time()
+                if left < _EPSILON_S:  # float rounding: now + left may equal now
+                    assert timeout is not None
+                    raise FinalityTimeoutError(tx.id, timeout)
+                wait = min(wait, left)
+            client.tell(Broadcast(tx))
             try:
                 await view.wait(lambda: view.final_on_majority(tx.id) is not None, wait)
             except TimeoutError:
-                if deadline is not None and loop.time() >= deadline:
-                    assert timeout is not None
-                    raise FinalityTimeoutError(tx.id, timeout) from None
                 continue
             final = view.final_on_majority(tx.id)
             assert final is not None
