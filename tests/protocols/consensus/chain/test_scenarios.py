@@ -218,3 +218,21 @@ async def test_api_refuses_bad_arguments() -> None:
         async with chain:
             with pytest.raises(RuntimeError, match="running"):
                 await chain.start()
+
+
+@pytest.mark.virtual_time
+async def test_in_turn_rotation_through_actors() -> None:
+    """B1: on actors with everyone up, final block h is sealed by v(h mod N + 1), in turn."""
+    network = SimNetwork(seed=5, latency_ms=1.0)
+    async with ActorSystem("chain", transport=network) as system:
+        ids = [f"v{i + 1}" for i in range(5)]
+        async with ChainCluster(system, ids, seed=5, network=network) as chain:
+            signers: dict[int, str] = {}
+
+            def watch(status: Any) -> None:
+                if status.id == "v1":
+                    signers.update({b.height: b.signer for b in status.newly_final})
+
+            chain.view.listeners.append(watch)
+            await chain.view.wait(lambda: len(signers) >= 12, 5.0)
+            assert [signers[h] for h in range(1, 13)] == [ids[h % 5] for h in range(1, 13)]
