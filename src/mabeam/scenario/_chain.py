@@ -121,6 +121,15 @@ async def drive(run: ScenarioRun) -> Outcome:
 # ---------------------------------------------------------------------- byzantine
 
 
+def active() -> bool:
+    """Whether a blockchain run is in progress in this context (its keyring is set).
+
+    The consensus kind has one byzantine factory for all its algorithms and the factory
+    is not told which one runs: it can ask this to hand the fault to the chain.
+    """
+    return _KEYRING.get() is not None
+
+
 def byzantine(agent: str, behavior: str) -> Interceptor | None:
     """The interceptor of a byzantine validator, or None for a behaviour left generic."""
     if behavior not in BEHAVIORS:

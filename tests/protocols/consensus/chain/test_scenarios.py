@@ -24,7 +24,9 @@ def blockchain(monkeypatch: pytest.MonkeyPatch) -> None:
 
     async def drive(run: _run.ScenarioRun) -> _run.Outcome:
         if run.options.algorithm == "blockchain":
-            return await _chain.drive(run)
+            outcome = await _chain.drive(run)
+            assert _chain.active()
+            return outcome
         return await consensus.driver(run)
 
     monkeypatch.setitem(_run._PROTOCOLS, "consensus", _run._Protocol(drive, _chain.byzantine))
@@ -128,6 +130,7 @@ def test_unknown_behavior_is_left_generic() -> None:
     interceptor = _chain.byzantine("v1", "equivocate")  # outside a run: no key, no twin
     assert interceptor is not None
     assert interceptor("payload", "v2") == "payload"
+    assert not _chain.active()
 
 
 @pytest.mark.virtual_time
