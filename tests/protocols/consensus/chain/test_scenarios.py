@@ -221,6 +221,8 @@ async def test_api_refuses_bad_arguments() -> None:
         async with chain:
             with pytest.raises(RuntimeError, match="running"):
                 await chain.start()
+            with pytest.raises(ConfigError, match="value"):
+                await chain.submit(object())
 
 
 @pytest.mark.virtual_time

@@ -186,7 +186,9 @@ def test_sync_request_and_orphan_limits() -> None:
     assert not node.ready().messages  # the same parent is not asked for twice
     node.step(Submit(Tx("x")), 1.0)
     node.step(Submit(Tx("x")), 1.0)
+    node.step(Submit(Tx("y", object())), 1.0)  # could never be hashed: dropped
     assert list(node.pending) == ["x"]
+    assert node.garbage == 1
     node.step(BlockRequest("b", tree.head.hash, 99), 2.0)
     answer = node.ready().messages[-1].message
     assert isinstance(answer, Blocks)

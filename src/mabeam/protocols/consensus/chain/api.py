@@ -30,7 +30,7 @@ from ...._errors import ConfigError, MabeamError
 from ....runtime import ActorRef, ActorSystem, ChildSpec, Supervisor
 from ....runtime.supervision import restart_child, terminate_child
 from .actor import Broadcast, ChainClient, ChainStatus, ValidatorAgent
-from .block import Keyring
+from .block import Keyring, encodable
 from .messages import Tx
 from .tree import BlockTree
 from .validator import ChainConfig
@@ -245,6 +245,8 @@ class ChainCluster:
         """Put ``value`` on the chain; return once its block is final on a majority."""
         client = self._require_client()
         tx = Tx(f"{self.client_name}:{self._next_seq}", value)
+        if not encodable(tx):
+            raise ConfigError("value", f"cannot be encoded into a block: {value!r}")
         self._next_seq += 1
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout

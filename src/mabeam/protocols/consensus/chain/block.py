@@ -39,6 +39,15 @@ def block_hash(parent: str, height: int, signer: str, proposals: tuple[Tx, ...])
     return hashlib.sha256(preimage).hexdigest()
 
 
+def encodable(tx: Tx) -> bool:
+    """Whether a proposal can be hashed (msgpack-encodable: no arbitrary objects)."""
+    try:
+        _ENCODER.encode(tx)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return True
+
+
 def genesis() -> Block:
     """The common first block: height 0, no signer, no proposals, no seal."""
     return Block(ZERO_HASH, 0, "", (), block_hash(ZERO_HASH, 0, "", ()), "")

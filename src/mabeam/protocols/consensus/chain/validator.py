@@ -31,7 +31,7 @@ from typing import Any
 
 import msgspec
 
-from .block import Keyring
+from .block import Keyring, encodable
 from .messages import Block, BlockRequest, Blocks, NewBlock, Submit, Tx
 from .tree import BlockTree
 
@@ -133,6 +133,9 @@ class Validator:
     def submit(self, tx: Tx, now: float) -> None:
         """Queue a proposal for the next block this validator seals (once per id)."""
         if not isinstance(tx.id, str) or tx.id in self.tree.included(self.tree.head.hash):
+            return
+        if tx.id not in self.pending and not encodable(tx):
+            self.garbage += 1  # a block holding it could not be hashed
             return
         if tx.id not in self.pending and len(self.pending) < self.config.max_pending:
             self.pending[tx.id] = tx
