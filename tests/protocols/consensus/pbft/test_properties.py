@@ -53,6 +53,15 @@ def test_quorum_property(n: int) -> None:
         assert 2 * f + 1 == 3
 
 
+def test_mac_is_the_last_field() -> None:
+    """auth.canonical() covers every field but the last: the MAC (a request's authenticator)."""
+    from mabeam.protocols.consensus.pbft import Reply
+
+    for kind in (PrePrepare, Prepare, Commit, Checkpoint, ViewChange, NewView, Reply):
+        assert kind.__struct_fields__[-1] == "mac"
+    assert Request.__struct_fields__[-1] == "auth"
+
+
 _FIELDS = st.one_of(
     st.none(), st.integers(-3, 300), st.text(max_size=4), st.binary(max_size=4), st.floats()
 )

@@ -24,10 +24,9 @@ _encode = msgspec.msgpack.Encoder().encode
 
 
 def canonical(message: Any) -> bytes:
-    """The bytes a MAC covers: the message with ``mac`` (and, for requests, ``auth``) empty."""
-    if isinstance(message, Request):
-        return _encode(msgspec.structs.replace(message, auth=()))
-    return _encode(msgspec.structs.replace(message, mac=b""))
+    """The bytes a MAC covers: the message's type and every field but the last (``mac``;
+    for a request, its authenticator ``auth``)."""
+    return _encode((type(message).__name__, *msgspec.structs.astuple(message)[:-1]))
 
 
 def signed_fields(message: Any) -> bytes:
