@@ -7,11 +7,14 @@ order keeps its place; the unfilled rest of a limit order rests, that of a marke
 (no price) is cancelled (``PROTOCOLS.md`` "Markets", continuous trading).
 
 Each side is a dict of price levels (a deque of resting orders each, in arrival order)
-and a heap of the level prices; cancelled orders are marked and dropped lazily when
-they reach the front, so submit and cancel are O(log levels) amortised. Prices are
-rounded to 9 places on entry, as every price comparison is. The hot path (the
-exchange's :meth:`ContinuousMarket._submit`) checks an ordinary order in one
-expression, reaches its book in one dict lookup and reads the clock only if it trades.
+and a heap of the level prices; a cancel removes the order's record at once and its
+level entry is dropped lazily when it reaches the front, so submit and cancel are
+O(log levels) amortised. Prices are rounded to 9 places on entry, as every price
+comparison is. The hot path (the exchange's :meth:`ContinuousMarket._submit`) checks
+an ordinary order in one expression, reaches its book in one dict lookup and reads the
+clock only if it trades; resting orders and trades are plain tuples, which the garbage
+collector stops tracking (a long-running book would otherwise make every full
+collection walk all of them).
 """
 
 from __future__ import annotations
