@@ -128,3 +128,20 @@ def test_byzantine_outside_a_run_is_a_stand_in() -> None:
     assert _pbft.byzantine("", "equivocate") is not None
     assert _pbft.byzantine("", "nonsense") is None
     assert not _pbft.running()
+
+
+def test_restarted_replica_rejoins_empty() -> None:
+    """A backup crashed and restarted comes back with empty volatile state (no state
+    transfer): it takes part in later agreement; the others agree throughout."""
+    faults = '[[faults]]\nat_ms = 0\ncrash = "a3"\n\n[[faults]]\nat_ms = 20\nrestart = "a3"\n'
+    text = _scenario(faults).replace('"second"]', '"second", "third", "fourth"]')
+    document = _run(text)
+    assert document["ok"] is True
+    result = document["result"]
+    assert isinstance(result, dict)
+    nodes = result["nodes"]
+    correct = [nodes[a]["executed"] for a in ("a0", "a1", "a2")]
+    assert correct[0] == correct[1] == correct[2]
+    assert len(correct[0]) == 4
+    assert nodes["a3"]["view"] == 0
+    assert len(nodes["a3"]["executed"]) < 4
