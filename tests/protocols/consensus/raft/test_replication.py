@@ -555,3 +555,36 @@ def test_memory_storage_rejects_a_gap() -> None:
     storage = MemoryStorage()
     with pytest.raises(ValueError, match="does not follow"):
         storage.append(log_of_terms([1, 1])[1:])
+
+
+def test_propose_many_replicates_a_batch_in_few_messages() -> None:
+    """A batch of 200 commands is one append: per follower ceil(200 / 64) AppendEntries,
+    not 200 (etcd's MsgProp with many entries); all commit in order on every node."""
+    cluster = Cluster(3, seed=4)
+    leader = cluster.wait_leader()
+    cluster.settle()
+    node = cluster.node(leader)
+    before = cluster.messages_sent(AppendEntries)
+    indices = node.propose_many(list(range(200)), cluster.now)
+    first = indices[0]
+    assert indices == list(range(first, first + 200))
+    cluster._flush(node)
+    sent_at_once = cluster.messages_sent(AppendEntries) - before
+    assert sent_at_once == 2  # one message per follower, the first 64 entries each
+    assert cluster.run_until(lambda: cluster.n_applied(indices[-1]) == 3, 2_000.0)
+    for peer in cluster.alive():
+        assert [e.data for e in peer.log[first - 1 :]] == list(range(200))
+    assert cluster.messages_sent(AppendEntries) - before <= 2 * 4 + 4  # 4 batches + heartbeats
+
+
+def test_propose_many_off_the_leader_and_empty() -> None:
+    """A follower refuses a batch with NotLeaderError; an empty batch appends nothing."""
+    cluster = Cluster(3, seed=5)
+    leader = cluster.wait_leader()
+    follower = next(n for n in cluster.alive() if n.node_id != leader)
+    with pytest.raises(NotLeaderError):
+        follower.propose_many([1, 2], cluster.now)
+    node = cluster.node(leader)
+    last = node.last_index
+    assert node.propose_many([], cluster.now) == []
+    assert node.last_index == last

@@ -234,13 +234,29 @@ class RaftNode:
 
         Raises :class:`NotLeaderError` (with the leader this node knows) on any other node.
         """
+        return self.propose_many([data], now)[0]
+
+    def propose_many(self, datas: Sequence[Any], now: float) -> list[int]:
+        """Append every item of ``datas``, in order, and replicate them together.
+
+        One append to storage and one round of AppendEntries for the whole batch (etcd's
+        ``MsgProp`` with several entries), each message carrying up to
+        ``max_entries_per_message`` entries. Returns the indices. Raises
+        :class:`NotLeaderError` on any node but the leader.
+        """
         if self.role != "leader":
             raise NotLeaderError(self.node_id, self.leader_id)
-        index = self.last_index + 1
-        self._raft_log.append([Entry(term=self.term, index=index, data=data)])
+        first = self.last_index + 1
+        entries = [
+            Entry(term=self.term, index=first + offset, data=data)
+            for offset, data in enumerate(datas)
+        ]
+        if not entries:
+            return []
+        self._raft_log.append(entries)
         self._broadcast_append()
         self._maybe_commit()
-        return index
+        return [entry.index for entry in entries]
 
     def campaign(self, now: float) -> None:
         """Start an election now: a pre-vote round with PreVote on, else a real one."""
