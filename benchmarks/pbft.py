@@ -54,7 +54,7 @@ def run(quick: bool) -> Json:
     batched = PbftConfig(checkpoint_interval=100, batch_max=256, max_in_flight=2)
     small = scaled(REQUESTS, quick)
     big = scaled(BATCHED_REQUESTS, quick)
-    rounds = scaled(200, quick)
+    rounds = scaled(2000, quick)
     best = best_of_rounds(
         {
             "plain_network": lambda: {
