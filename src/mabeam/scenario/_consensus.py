@@ -1,4 +1,7 @@
-"""The ``consensus`` scenario kind: voting (three rules) and Raft; PBFT and chain later.
+"""The ``consensus`` scenario kind: voting (three rules), Raft, PBFT and the PoA chain.
+
+PBFT and the proof-of-authority chain have their own drivers (:mod:`._pbft`,
+:mod:`._chain`); this module dispatches to them and gives the kind one byzantine factory.
 
 Voting: each agent is a :class:`~mabeam.protocols.consensus.voting_actor.Voter`, the
 coordinator asks each for its ballot within ``reply_timeout_ms`` and counts.
@@ -27,12 +30,14 @@ from ..protocols.consensus.raft.actor import NodeState
 from ..protocols.consensus.raft.api import Committed, CommitTimeoutError, RaftCluster
 from ..protocols.consensus.voting import VOTING_ALGORITHMS, VotingOutcome
 from ..protocols.consensus.voting_actor import RunVote, Voter, VotingCoordinator
+from ..sim import Interceptor
+from . import _chain, _pbft
 from ._run import Outcome, RunError, ScenarioRun, register_protocol
 from ._schema import AgentSpec, ConsensusOptions, Scenario
 
 _log = structlog.get_logger("mabeam.consensus")
 
-IMPLEMENTED = (*VOTING_ALGORITHMS, "raft")
+IMPLEMENTED = (*VOTING_ALGORITHMS, "raft", "pbft", "blockchain")
 """The algorithms of ``kind = "consensus"`` that run today."""
 
 
@@ -80,7 +85,22 @@ async def drive(run: ScenarioRun) -> Outcome:
     options: ConsensusOptions = run.options
     if options.algorithm == "raft":
         return await _raft(run, options)
+    if options.algorithm == "pbft":
+        return await _pbft.drive(run)
+    if options.algorithm == "blockchain":
+        return await _chain.drive(run)
     return await _vote(run, options)
+
+
+def byzantine(agent: str, behavior: str) -> Interceptor | None:
+    """The kind's byzantine factory: the chain's while a chain run is on, else PBFT's.
+
+    (The loader allows byzantine faults only with pbft and blockchain. Outside a run, the
+    runner's check asks whether a behavior is supported at all: PBFT's answer.)
+    """
+    if _chain.active():
+        return _chain.byzantine(agent, behavior)
+    return _pbft.byzantine(agent, behavior)
 
 
 # ---------------------------------------------------------------------- voting
@@ -231,4 +251,4 @@ async def _settle(run: ScenarioRun, cluster: RaftCluster, start: float, index: i
 
 def register() -> None:
     """Make ``kind = "consensus"`` runnable."""
-    register_protocol("consensus", drive, refuse=refuse)
+    register_protocol("consensus", drive, refuse=refuse, byzantine=byzantine)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -170,20 +171,26 @@ def test_decisions_are_logged() -> None:
 _DOWN = '[[faults]]\nat_ms = 0\ncrash = "n1"\n[[faults]]\nat_ms = 0\ncrash = "n2"\n'
 
 
-@pytest.mark.parametrize("algorithm", ["pbft", "blockchain"])
-def test_cli_refuses_unimplemented_algorithms_with_exit_2(
-    algorithm: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("algorithm", "fields"),
+    [
+        pytest.param("pbft", {"view", "sequence", "primary", "replies", "nodes"}, id="pbft"),
+        pytest.param("blockchain", {"height", "block_hash", "finalized", "nodes"}, id="chain"),
+    ],
+)
+def test_cli_runs_pbft_and_blockchain(
+    algorithm: str, fields: set[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`mabeam run` exits 2 with one line naming protocol.algorithm, before any actor."""
-    path = tmp_path / "later.toml"
+    """`mabeam run` dispatches pbft and blockchain to their drivers: exit 0, their fields."""
+    path = tmp_path / "bft.toml"
     path.write_text(raft(4).replace('"raft"', f'"{algorithm}"'))
     try:
         code = main(["run", str(path), "--json"])
     finally:
         structlog.reset_defaults()
     out, err = capsys.readouterr()
-    assert code == 2
-    assert out == ""
-    assert err.count("\n") == 1
-    assert "protocol.algorithm" in err
-    assert "not implemented yet" in err
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["ok"] is True
+    assert fields <= set(document["result"])
+    assert set(document["result"]["nodes"]) == {"n1", "n2", "n3", "n4"}

@@ -135,9 +135,20 @@ def test_unanimous_success() -> None:
 
 
 @pytest.mark.parametrize("algorithm", ["pbft", "blockchain"])
-def test_unimplemented_algorithms_are_refused_before_running(algorithm: str) -> None:
-    """pbft and blockchain are a later issue: refused (ScenarioError) naming the field."""
+def test_pbft_and_blockchain_are_runnable(algorithm: str) -> None:
+    """Every algorithm of the kind is implemented: check_runnable accepts them."""
     parsed = parse_scenario(scenario(algorithm, [0, 0]), path="x.toml", fmt="toml")
+    check_runnable(parsed, "x.toml")
+
+
+def test_an_algorithm_not_implemented_is_refused_before_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The kind's refuse hook names protocol.algorithm for an algorithm it cannot run."""
+    from mabeam.scenario import _consensus
+
+    monkeypatch.setattr(_consensus, "IMPLEMENTED", ("raft",))
+    parsed = parse_scenario(scenario("unanimous", [0, 0]), path="x.toml", fmt="toml")
     with pytest.raises(ScenarioError, match="not implemented yet") as info:
         check_runnable(parsed, "x.toml")
     assert info.value.field == "protocol.algorithm"
