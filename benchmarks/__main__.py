@@ -11,7 +11,18 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from . import auction, bargaining, chain, conflict, consensus, hierarchy, market, runtime, sim
+from . import (
+    auction,
+    bargaining,
+    chain,
+    conflict,
+    consensus,
+    hierarchy,
+    market,
+    pbft,
+    runtime,
+    sim,
+)
 from ._common import QUICK_DIVISOR, Json, configure_logging, environment, progress
 
 SUITES: dict[str, Callable[[bool], Json]] = {
@@ -23,6 +34,7 @@ SUITES: dict[str, Callable[[bool], Json]] = {
     "auction": auction.run,
     "bargaining": bargaining.run,
     "market": market.run,
+    "pbft": pbft.run,
     "chain": chain.run,
 }
 """Every suite by name, run in this order when no ``--suite`` is given."""
