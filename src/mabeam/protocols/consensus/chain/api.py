@@ -27,8 +27,9 @@ from typing import Any
 import msgspec
 
 from ...._errors import ConfigError, MabeamError
-from ....runtime import ActorRef, ActorSystem, ChildSpec, Supervisor
+from ....runtime import ActorRef, ActorSystem
 from ....runtime.supervision import restart_child, terminate_child
+from .._cluster import spawn_cluster, stop_all
 from .actor import Broadcast, ChainClient, ChainStatus, ValidatorAgent
 from .block import Keyring, encodable
 from .messages import Tx
@@ -193,28 +194,13 @@ class ChainCluster:
         """Spawn the validators under a supervisor, and the client."""
         if self._client is not None:
             raise RuntimeError("the chain is running already")
-        if self.network is not None:
-            for node_id in self.node_ids:
-                self.network.add_node(node_id)
-            self.network.add_node(self.client_name, exempt=True)
-        specs = []
-        for node_id in self.node_ids:
-            actor, args, kwargs = self.agent_spec(node_id)
-            specs.append(
-                ChildSpec(
-                    id=node_id,
-                    actor=actor,
-                    args=args,
-                    kwargs=kwargs,
-                    name=node_id,
-                    restart="transient",
-                    shutdown=0,
-                )
-            )
-        supervisor = await self.system.spawn(Supervisor, specs, intensity=1_000_000, period=1.0)
-        client_class, client_args, client_kwargs = self.client_spec()
-        client = await self.system.spawn(
-            client_class, *client_args, name=self.client_name, **client_kwargs
+        client, supervisor = await spawn_cluster(
+            self.system,
+            self.node_ids,
+            self.agent_spec,
+            self.client_spec(),
+            self.client_name,
+            self.network,
         )
         self._owned = [client, supervisor]
         self.attach(client, supervisor)
@@ -222,9 +208,7 @@ class ChainCluster:
     async def stop(self) -> None:
         """Stop the client and the validators."""
         owned, self._owned = self._owned, []
-        for ref in owned:
-            if ref.is_alive:
-                await ref.stop()
+        await stop_all(owned)
         self._client = None
 
     async def __aenter__(self) -> ChainCluster:

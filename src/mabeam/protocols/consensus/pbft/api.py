@@ -29,7 +29,8 @@ from typing import Any
 import msgspec
 
 from ...._errors import ActorDeadError, ConfigError, MabeamError
-from ....runtime import ActorRef, ActorSystem, ChildSpec, Supervisor
+from ....runtime import ActorRef, ActorSystem
+from .._cluster import spawn_cluster, stop_all
 from ..kv import Delete, Get, Put
 from .actor import (
     GetReplicaState,
@@ -131,28 +132,13 @@ class PbftCluster:
         """Spawn the replicas under a supervisor, and the client."""
         if self._client is not None:
             raise RuntimeError("the cluster is running already")
-        if self.network is not None:
-            for replica_id in self.replica_ids:
-                self.network.add_node(replica_id)
-            self.network.add_node(self.client_name, exempt=True)
-        specs = []
-        for replica_id in self.replica_ids:
-            actor, args, kwargs = self.replica_spec(replica_id)
-            specs.append(
-                ChildSpec(
-                    id=replica_id,
-                    actor=actor,
-                    args=args,
-                    kwargs=kwargs,
-                    name=replica_id,
-                    restart="transient",
-                    shutdown=0,
-                )
-            )
-        supervisor = await self.system.spawn(Supervisor, specs, intensity=1_000_000, period=1.0)
-        client_class, client_args, client_kwargs = self.client_spec()
-        client = await self.system.spawn(
-            client_class, *client_args, name=self.client_name, **client_kwargs
+        client, supervisor = await spawn_cluster(
+            self.system,
+            self.replica_ids,
+            self.replica_spec,
+            self.client_spec(),
+            self.client_name,
+            self.network,
         )
         self._owned = [client, supervisor]
         self.attach(client)
@@ -160,9 +146,7 @@ class PbftCluster:
     async def stop(self) -> None:
         """Stop the client and the replicas; operations still waiting fail (ActorDeadError)."""
         owned, self._owned = self._owned, []
-        for ref in owned:
-            if ref.is_alive:
-                await ref.stop()
+        await stop_all(owned)
         self._client = None
         for future in self._futures.values():
             if not future.done():
