@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import selectors
 import threading
 import time
+from typing import Any
 
 import anyio
 import pytest
@@ -188,9 +190,34 @@ async def test_call_soon_threadsafe_from_thread_wakes_idle_loop() -> None:
     """With nothing scheduled the loop blocks on the real selector and a thread can wake it."""
     loop = asyncio.get_running_loop()
     fut: asyncio.Future[int] = loop.create_future()
+    selector = loop._selector  # type: ignore[attr-defined]
+    real = selector._real
+    blocking = threading.Event()
+
+    class Recording(selectors.BaseSelector):
+        """The real selector, telling the thread when the loop blocks in select(None)."""
+
+        def select(self, timeout: float | None = None) -> Any:
+            if timeout is None:
+                blocking.set()
+            return real.select(timeout)
+
+        def register(self, fileobj: Any, events: int, data: Any = None) -> Any:
+            return real.register(fileobj, events, data)
+
+        def unregister(self, fileobj: Any) -> Any:
+            return real.unregister(fileobj)
+
+        def get_map(self) -> Any:
+            return real.get_map()
+
+        def close(self) -> None:
+            real.close()
+
+    selector._real = Recording()
 
     def from_thread() -> None:
-        time.sleep(0.05)  # let the loop block in the real select() first
+        assert blocking.wait(5)  # the loop is blocked in the real select() now
         loop.call_soon_threadsafe(fut.set_result, 42)
 
     thread = threading.Thread(target=from_thread)
@@ -199,6 +226,7 @@ async def test_call_soon_threadsafe_from_thread_wakes_idle_loop() -> None:
         assert await fut == 42
     finally:
         thread.join()
+        selector._real = real
     assert loop.time() == 0.0
 
 
@@ -231,11 +259,18 @@ def test_run_virtual_propagates_exceptions() -> None:
 def test_run_virtual_waits_for_default_executor_in_real_time() -> None:
     """Closing the loop joins executor threads still running, without a virtual-time timeout."""
 
+    finished: list[bool] = []
+
+    def real_work() -> None:
+        time.sleep(0.05)  # the work under test: it takes real time in its thread
+        finished.append(True)
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        loop.run_in_executor(None, time.sleep, 0.05)  # still running when main returns
+        loop.run_in_executor(None, real_work)  # still running when main returns
 
     run_virtual(main)  # on 3.13 asyncio would time out its 300 s join at once and warn
+    assert finished == [True]
 
 
 def test_is_virtual_outside_a_running_loop_is_false() -> None:
