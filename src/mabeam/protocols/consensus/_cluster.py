@@ -9,7 +9,8 @@ partitions, as a scenario's coordinator is.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from ...runtime import Actor, ActorRef, ActorSystem, ChildSpec, Supervisor
 
@@ -55,3 +56,66 @@ async def stop_all(refs: Iterable[ActorRef]) -> None:
     for ref in refs:
         if ref.is_alive:
             await ref.stop()
+
+
+class ClusterLifecycle:
+    """Start, stop and ``async with`` for a cluster API: its nodes and one client actor.
+
+    A subclass sets ``system``, ``client_name``, ``network`` and says who its members are
+    (:meth:`_members`) and how to spawn the client (``client_spec``); :meth:`_stopped`
+    is its hook to fail what was still waiting when the cluster stopped.
+    """
+
+    system: ActorSystem
+    client_name: str
+    network: Any
+    _noun = "cluster"
+    _client: ActorRef | None = None
+    _supervisor: ActorRef | None = None
+    _owned: Sequence[ActorRef] = ()
+
+    def _members(self) -> tuple[Sequence[str], Callable[[str], ActorSpec]]:
+        """The node ids, and the spec of each node's actor."""
+        raise NotImplementedError
+
+    def client_spec(self) -> ActorSpec:
+        """(class, args, kwargs) of the client actor."""
+        raise NotImplementedError
+
+    def _stopped(self) -> None:
+        """Called once the client and nodes are stopped (nothing by default)."""
+
+    def attach(self, client: ActorRef, supervisor: ActorRef | None = None) -> None:
+        """Use a client actor (and the nodes' supervisor) that someone else spawned."""
+        self._client = client
+        self._supervisor = supervisor
+
+    async def start(self) -> None:
+        """Spawn the nodes under a supervisor, and the client."""
+        if self._client is not None:
+            raise RuntimeError(f"the {self._noun} is running already")
+        node_ids, node_spec = self._members()
+        client, supervisor = await spawn_cluster(
+            self.system, node_ids, node_spec, self.client_spec(), self.client_name, self.network
+        )
+        self._owned = [client, supervisor]
+        self.attach(client, supervisor)
+
+    async def stop(self) -> None:
+        """Stop the client and the nodes this cluster spawned."""
+        owned, self._owned = self._owned, ()
+        await stop_all(owned)
+        self._client = None
+        self._stopped()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Sequence
-from types import TracebackType
 from typing import Any
 
 import msgspec
@@ -29,7 +28,7 @@ import msgspec
 from ...._errors import ConfigError, MabeamError
 from ....runtime import ActorRef, ActorSystem
 from ....runtime.supervision import restart_child, terminate_child
-from .._cluster import spawn_cluster, stop_all
+from .._cluster import ActorSpec, ClusterLifecycle
 from .actor import Broadcast, ChainClient, ChainStatus, ValidatorAgent
 from .block import Keyring, encodable
 from .messages import Tx
@@ -120,13 +119,15 @@ class ChainView:
                 waiter.cancel()
 
 
-class ChainCluster:
+class ChainCluster(ClusterLifecycle):
     """Validators and a client (see the module docstring).
 
     ``seed`` drives the validators' random wiggles and, unless ``keyring`` is given, their
     signing keys. ``resend_ms`` (default: ``10 * period_ms``) is how long a proposal waits
     before the client hands it out again (a validator may have been down).
     """
+
+    _noun = "chain"
 
     def __init__(
         self,
@@ -161,9 +162,6 @@ class ChainCluster:
         self.view = ChainView(ids)
         self._rngs = {i: random.Random(f"{seed}:chain:{i}") for i in ids}
         self._next_seq = 1
-        self._client: ActorRef | None = None
-        self._supervisor: ActorRef | None = None
-        self._owned: list[ActorRef] = []
 
     # ------------------------------------------------------------------ set-up
 
@@ -185,43 +183,8 @@ class ChainCluster:
         """(class, args, kwargs) of the client actor."""
         return ChainClient, (self.node_ids,), {}
 
-    def attach(self, client: ActorRef, supervisor: ActorRef | None = None) -> None:
-        """Use a client actor (and the validators' supervisor) that someone else spawned."""
-        self._client = client
-        self._supervisor = supervisor
-
-    async def start(self) -> None:
-        """Spawn the validators under a supervisor, and the client."""
-        if self._client is not None:
-            raise RuntimeError("the chain is running already")
-        client, supervisor = await spawn_cluster(
-            self.system,
-            self.node_ids,
-            self.agent_spec,
-            self.client_spec(),
-            self.client_name,
-            self.network,
-        )
-        self._owned = [client, supervisor]
-        self.attach(client, supervisor)
-
-    async def stop(self) -> None:
-        """Stop the client and the validators."""
-        owned, self._owned = self._owned, []
-        await stop_all(owned)
-        self._client = None
-
-    async def __aenter__(self) -> ChainCluster:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
+    def _members(self) -> tuple[Sequence[str], Callable[[str], ActorSpec]]:
+        return self.node_ids, self.agent_spec
 
     # ------------------------------------------------------------------ proposals
 

@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterable, Sequence
-from types import TracebackType
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import msgspec
 
 from ...._errors import ActorDeadError, ConfigError, MabeamError
-from ....runtime import ActorRef, ActorSystem
-from .._cluster import spawn_cluster, stop_all
+from ....runtime import ActorSystem
+from .._cluster import ActorSpec, ClusterLifecycle
 from ..kv import Delete, Get, Put
 from .actor import (
     GetReplicaState,
@@ -65,7 +64,7 @@ class Executed(msgspec.Struct, frozen=True):
     seq: int
 
 
-class PbftCluster:
+class PbftCluster(ClusterLifecycle):
     """n replicas and a client (see the module docstring); keys derive from ``seed``."""
 
     def __init__(
@@ -98,8 +97,6 @@ class PbftCluster:
         self.observer = observer
         self._futures: dict[int, asyncio.Future[Executed]] = {}
         self._next_token = 1
-        self._client: ActorRef | None = None
-        self._owned: list[ActorRef] = []
 
     # ------------------------------------------------------------------ set-up
 
@@ -115,10 +112,6 @@ class PbftCluster:
         args = (self.client_name, self.replica_ids, self.keyring, self._on_result)
         return PbftClientActor, args, {"retransmit_ms": self.retransmit_ms}
 
-    def attach(self, client: ActorRef) -> None:
-        """Use a client actor that someone else spawned (a scenario's coordinator)."""
-        self._client = client
-
     def byzantine(self, replica_id: str, behavior: str) -> None:
         """Make ``replica_id`` misbehave (needs the SimNetwork); ``None`` behavior heals."""
         if self.network is None:
@@ -128,42 +121,15 @@ class PbftCluster:
             replica_id, interceptor(behavior, replica_id, self.replica_ids, self.keyring, rng)
         )
 
-    async def start(self) -> None:
-        """Spawn the replicas under a supervisor, and the client."""
-        if self._client is not None:
-            raise RuntimeError("the cluster is running already")
-        client, supervisor = await spawn_cluster(
-            self.system,
-            self.replica_ids,
-            self.replica_spec,
-            self.client_spec(),
-            self.client_name,
-            self.network,
-        )
-        self._owned = [client, supervisor]
-        self.attach(client)
+    def _members(self) -> tuple[Sequence[str], Callable[[str], ActorSpec]]:
+        return self.replica_ids, self.replica_spec
 
-    async def stop(self) -> None:
-        """Stop the client and the replicas; operations still waiting fail (ActorDeadError)."""
-        owned, self._owned = self._owned, []
-        await stop_all(owned)
-        self._client = None
+    def _stopped(self) -> None:
+        """Operations still waiting fail with ActorDeadError."""
         for future in self._futures.values():
             if not future.done():
                 future.set_exception(ActorDeadError(self.client_name, "submit"))
         self._futures.clear()
-
-    async def __aenter__(self) -> PbftCluster:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # ------------------------------------------------------------------ operations
 

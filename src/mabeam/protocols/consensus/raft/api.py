@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Iterable, Sequence
-from types import TracebackType
 from typing import Any
 
 import msgspec
@@ -33,7 +32,7 @@ import msgspec
 from ...._errors import ActorDeadError, ActorError, ConfigError, MabeamError
 from ....runtime import ActorRef, ActorSystem
 from ....runtime.supervision import restart_child, terminate_child
-from .._cluster import spawn_cluster, stop_all
+from .._cluster import ActorSpec, ClusterLifecycle
 from ..kv import Delete, Get, Put
 from .actor import (
     Cancel,
@@ -122,7 +121,7 @@ class ClusterView:
                 waiter.cancel()
 
 
-class RaftCluster:
+class RaftCluster(ClusterLifecycle):
     """A Raft cluster of actors and a client to it (see the module docstring).
 
     ``seed`` (or ``rng``) drives every random choice of the nodes (election timeouts);
@@ -166,9 +165,6 @@ class RaftCluster:
         self._rngs = {i: random.Random(f"{seed}:raft:{i}") for i in ids}
         self._futures: dict[int, asyncio.Future[Committed]] = {}
         self._next_seq = 1
-        self._client: ActorRef | None = None
-        self._supervisor: ActorRef | None = None
-        self._owned: list[ActorRef] = []
 
     # ------------------------------------------------------------------ set-up
 
@@ -189,47 +185,15 @@ class RaftCluster:
         kwargs = {"retry_ms": self.retry_ms, "backoff_ms": self.config.heartbeat_ms}
         return RaftClient, (self.node_ids, self._on_result), kwargs
 
-    def attach(self, client: ActorRef, supervisor: ActorRef | None = None) -> None:
-        """Use a client actor (and the nodes' supervisor) that someone else spawned."""
-        self._client = client
-        self._supervisor = supervisor
+    def _members(self) -> tuple[Sequence[str], Callable[[str], ActorSpec]]:
+        return self.node_ids, self.agent_spec
 
-    async def start(self) -> None:
-        """Spawn the nodes under a supervisor, and the client."""
-        if self._client is not None:
-            raise RuntimeError("the cluster is running already")
-        client, supervisor = await spawn_cluster(
-            self.system,
-            self.node_ids,
-            self.agent_spec,
-            self.client_spec(),
-            self.client_name,
-            self.network,
-        )
-        self._owned = [client, supervisor]
-        self.attach(client, supervisor)
-
-    async def stop(self) -> None:
-        """Stop the client and the nodes; commands still waiting fail with ActorDeadError."""
-        owned, self._owned = self._owned, []
-        await stop_all(owned)
-        self._client = None
+    def _stopped(self) -> None:
+        """Commands still waiting fail with ActorDeadError."""
         for future in self._futures.values():
             if not future.done():
                 future.set_exception(ActorDeadError(self.client_name, "propose"))
         self._futures.clear()
-
-    async def __aenter__(self) -> RaftCluster:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # ------------------------------------------------------------------ commands
 
