@@ -156,15 +156,17 @@ def _index(proposals: Sequence[Any], value: Any) -> int | None:
     return None
 
 
-async def decide_compromise(
+async def _settle_as_conflict(
     system: ActorSystem,
     variable: str,
     current: Any,
     agents: Sequence[str],
-    options: Mapping[str, Any],
     reply_timeout: float,
+    details_of: Sequence[str],
+    **resolve: Any,
 ) -> Verdict:
-    opts = _options(options, ("compromise_method", "fallback_strategy"), "compromise")
+    """Ask each participant its preference and resolve them as one conflict over
+    ``variable`` (``resolve``: the strategy and its options); copy ``details_of``."""
     wanted = await preferences(system, variable, current, agents, reply_timeout)
     if not wanted:
         return Verdict(ok=False, error="no_preferences")
@@ -176,19 +178,36 @@ async def decide_compromise(
     )
     traits = {a: AgentTraits(weight=wanted[a].weight) for a in order}
     result = await resolve_conflicts(
-        system,
-        [conflict],
-        strategy="compromise",
-        agents=traits,
-        reply_timeout=reply_timeout,
-        **opts,
+        system, [conflict], agents=traits, reply_timeout=reply_timeout, **resolve
     )
     (resolution,) = result.resolutions
     details: dict[str, Any] = {"resolution_type": type(resolution).__struct_config__.tag}
     if not result.ok or not hasattr(resolution, "resolved_value"):
         return Verdict(ok=False, error=getattr(resolution, "error", result.error), details=details)
-    details["compromise_method"] = getattr(resolution, "compromise_method", None)
+    for name in details_of:
+        details[name] = getattr(resolution, name, None)
     return Verdict(ok=True, value=resolution.resolved_value, details=details)
+
+
+async def decide_compromise(
+    system: ActorSystem,
+    variable: str,
+    current: Any,
+    agents: Sequence[str],
+    options: Mapping[str, Any],
+    reply_timeout: float,
+) -> Verdict:
+    opts = _options(options, ("compromise_method", "fallback_strategy"), "compromise")
+    return await _settle_as_conflict(
+        system,
+        variable,
+        current,
+        agents,
+        reply_timeout,
+        ("compromise_method",),
+        strategy="compromise",
+        **opts,
+    )
 
 
 async def decide_bargaining(
@@ -200,31 +219,17 @@ async def decide_bargaining(
     reply_timeout: float,
 ) -> Verdict:
     opts = _options(options, ("bargaining_outcomes", "fallback_strategy"), "bargaining")
-    wanted = await preferences(system, variable, current, agents, reply_timeout)
-    if not wanted:
-        return Verdict(ok=False, error="no_preferences")
-    order = [a for a in agents if a in wanted]
-    conflict = Conflict(
-        variable_id=variable,
-        conflicting_agents=order,
-        requested_values=[wanted[a].value for a in order],
-    )
-    result = await resolve_conflicts(
+    return await _settle_as_conflict(
         system,
-        [conflict],
+        variable,
+        current,
+        agents,
+        reply_timeout,
+        ("step", "offers", "nash_value", "satisfaction_scores", "concessions"),
         strategy="negotiated_settlement",
         negotiation_type="bargaining",
-        reply_timeout=reply_timeout,
         **opts,
     )
-    (resolution,) = result.resolutions
-    details: dict[str, Any] = {"resolution_type": type(resolution).__struct_config__.tag}
-    if not result.ok or not hasattr(resolution, "resolved_value"):
-        return Verdict(ok=False, error=getattr(resolution, "error", result.error), details=details)
-    for name in ("step", "offers", "nash_value", "satisfaction_scores", "concessions"):
-        if hasattr(resolution, name):
-            details[name] = getattr(resolution, name)
-    return Verdict(ok=True, value=resolution.resolved_value, details=details)
 
 
 async def decide_raft(
