@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-import structlog
 
 from .._errors import (
     ActorCrashedError,
@@ -28,6 +27,7 @@ from .._errors import (
     ConfigError,
     MabeamError,
 )
+from .._log import get_logger
 from ..runtime import Actor, ActorRef, ActorSystem, ChildSpec, Down, DynamicSupervisor, Exit
 from ..runtime._signals import describe_reason, is_orderly
 from ..runtime.supervision import start_child, terminate_child, which_children
@@ -46,7 +46,7 @@ from ._config import (
     resolve_actor,
 )
 
-_log = structlog.get_logger("mabeam.agents")
+_log = get_logger("mabeam.agents")
 
 
 # ---------------------------------------------------------------- requests (client → actor)

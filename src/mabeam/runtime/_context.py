@@ -17,8 +17,6 @@ import inspect
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
-import structlog
-
 from .._errors import (
     ActorCrashedError,
     ActorDeadError,
@@ -27,6 +25,7 @@ from .._errors import (
     MailboxFullError,
     SystemClosedError,
 )
+from .._log import Logger, get_logger
 from ._actor import Actor, overrides
 from ._mailbox import Mailbox
 from ._ref import ActorRef
@@ -46,7 +45,8 @@ from ._state import DEAD, RUNNING, STARTING, STOPPING, current_context
 if TYPE_CHECKING:
     from ._system import ActorSystem
 
-_log = structlog.get_logger("mabeam.runtime")
+_log = get_logger("mabeam.runtime")
+_actor_log = get_logger("mabeam.actor")
 
 _BUDGET: Final = 128
 """Messages an actor handles before it yields to the event loop."""
@@ -227,9 +227,13 @@ class ActorContext:
         self._trap_exit = bool(value)
 
     @property
-    def log(self) -> Any:
-        """A structlog logger bound with this actor's name and id."""
-        return _log.bind(actor=self._label, actor_id=self._id)
+    def log(self) -> Logger:
+        """A logger (``mabeam.actor``) bound with this actor's name and id.
+
+        ``self.context.log.info("decided", value=v)``: silent below WARNING unless the
+        application turns it on, as every mabeam event (see :mod:`mabeam._log`).
+        """
+        return _actor_log.bind(actor=self._label, actor_id=self._id)
 
     def time(self) -> float:
         """The system clock in seconds (virtual time in simulation)."""

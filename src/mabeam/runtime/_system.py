@@ -10,9 +10,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 import msgspec
-import structlog
 
 from .._errors import ActorDeadError, ConfigError, NameTakenError, SystemClosedError
+from .._log import get_logger
 from ._actor import Actor
 from ._context import ActorContext
 from ._mailbox import Mailbox
@@ -23,7 +23,7 @@ from ._state import RUNNING, STOPPING, current_context
 if TYPE_CHECKING:
     from .supervision import Supervisor
 
-_log = structlog.get_logger("mabeam.runtime")
+_log = get_logger("mabeam.runtime")
 
 
 class Transport(Protocol):

@@ -27,16 +27,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
 import msgspec
-import structlog
 
 from .._errors import ActorStartError, ConfigError, MabeamError
+from .._log import get_logger
 from ._actor import Actor
 from ._context import ActorContext
 from ._mailbox import Mailbox
 from ._ref import ActorRef
 from ._signals import SHUTDOWN, Exit, ExitReason, describe_reason, is_orderly
 
-_log = structlog.get_logger("mabeam.runtime")
+_log = get_logger("mabeam.runtime")
 
 Strategy: TypeAlias = Literal["one_for_one", "one_for_all", "rest_for_one"]
 Restart: TypeAlias = Literal["permanent", "transient", "temporary"]

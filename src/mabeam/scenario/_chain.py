@@ -24,8 +24,8 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
-import structlog
 
+from .._log import get_logger
 from ..protocols.consensus.chain.api import ChainCluster, FinalityTimeoutError, Finalized
 from ..protocols.consensus.chain.block import Keyring
 from ..protocols.consensus.chain.messages import Block, NewBlock, Tx
@@ -34,7 +34,7 @@ from ..sim import Interceptor
 from ._run import Outcome, RunError, ScenarioRun
 from ._schema import ConsensusOptions
 
-_log = structlog.get_logger("mabeam.consensus")
+_log = get_logger("mabeam.consensus")
 
 _KEYRING: contextvars.ContextVar[Keyring | None] = contextvars.ContextVar(
     "mabeam_chain_keyring", default=None

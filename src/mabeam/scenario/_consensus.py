@@ -22,8 +22,8 @@ import contextlib
 from typing import Any
 
 import msgspec
-import structlog
 
+from .._log import get_logger
 from ..protocols.consensus.kv import ClientCommand
 from ..protocols.consensus.raft import Entry, RaftConfig
 from ..protocols.consensus.raft.actor import NodeState
@@ -35,7 +35,7 @@ from . import _chain, _pbft
 from ._run import Outcome, RunError, ScenarioRun, register_protocol
 from ._schema import AgentSpec, ConsensusOptions, Scenario
 
-_log = structlog.get_logger("mabeam.consensus")
+_log = get_logger("mabeam.consensus")
 
 IMPLEMENTED = (*VOTING_ALGORITHMS, "raft", "pbft", "blockchain")
 """The algorithms of ``kind = "consensus"`` that run today."""

@@ -21,8 +21,8 @@ from collections import Counter
 from typing import Any
 
 import msgspec
-import structlog
 
+from .._log import get_logger
 from ..protocols.consensus.pbft.actor import ReplicaState
 from ..protocols.consensus.pbft.api import Executed, PbftCluster, RequestTimeoutError
 from ..protocols.consensus.pbft.byzantine import BEHAVIORS, interceptor
@@ -31,7 +31,7 @@ from ..sim import DROP, Interceptor
 from ._run import Outcome, RunError, ScenarioRun
 from ._schema import ConsensusOptions
 
-_log = structlog.get_logger("mabeam.consensus")
+_log = get_logger("mabeam.consensus")
 
 _CLUSTER: contextvars.ContextVar[PbftCluster | None] = contextvars.ContextVar(
     "mabeam_pbft_cluster", default=None

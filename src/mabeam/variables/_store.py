@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-import structlog
 
 from .._errors import ConfigError, MabeamError
+from .._log import get_logger
 from ..runtime import Actor, ActorRef, ActorSystem
 from ._protocols import DECIDERS, Verdict
 from ._variable import Change, Decision, Protocol, Variable, VariableError, check_protocol
 from .messages import VariableChanged
 
-_log = structlog.get_logger("mabeam.variables")
+_log = get_logger("mabeam.variables")
 
 
 class _Define(msgspec.Struct, frozen=True):
