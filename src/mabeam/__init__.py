@@ -16,6 +16,7 @@ from ._errors import MailboxFullError as MailboxFullError
 from ._errors import NameTakenError as NameTakenError
 from ._errors import ScenarioError as ScenarioError
 from ._errors import SystemClosedError as SystemClosedError
+from ._errors import UnsupportedEventLoopError as UnsupportedEventLoopError
 from ._log import configure_logging as configure_logging
 from .runtime import KILLED as KILLED
 from .runtime import NOPROC as NOPROC
@@ -66,5 +67,6 @@ __all__ = [
     "Supervisor",
     "SupervisorError",
     "SystemClosedError",
+    "UnsupportedEventLoopError",
     "configure_logging",
 ]

@@ -11,6 +11,7 @@ Every error is a subclass of :class:`MabeamError`::
     │   └── ActorStartError         on_start raised: the actor never ran (__cause__)
     ├── NameTakenError              a registered name is already in use
     ├── SystemClosedError           the ActorSystem is not running
+    ├── UnsupportedEventLoopError   entered outside asyncio (mabeam runs on asyncio)
     └── ConfigError (ValueError)    bad input: names the field and what was allowed
         └── ScenarioError           a scenario file is invalid (names file and field)
 
@@ -96,6 +97,10 @@ class NameTakenError(MabeamError):
 
 class SystemClosedError(MabeamError):
     """The actor system is not running (not entered yet, or already closed)."""
+
+
+class UnsupportedEventLoopError(MabeamError, RuntimeError):
+    """An :class:`~mabeam.ActorSystem` was entered on something other than asyncio (trio)."""
 
 
 class ConfigError(MabeamError, ValueError):

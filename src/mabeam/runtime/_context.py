@@ -559,6 +559,10 @@ class ActorContext:
             reason = await self._process()
         except asyncio.CancelledError:
             if self._kill_reason is None:
+                # Cancelled from outside the runtime (asyncio.run ending, or code that
+                # cancels every task): the actor cannot go on, so it exits as killed
+                # (links, monitors and its supervisor are told) instead of lingering.
+                self._finalize(KILLED)
                 raise
             task = self._task
             if task is not None:
@@ -665,12 +669,13 @@ class ActorContext:
             return
         self._kill_reason = reason
         task = self._task
-        if task is not None and _started(task):
+        if task is not None and not task.done() and _started(task):
             task.cancel()
         else:
             if task is not None:
                 # A drain task that has not started yet would die without running a line
-                # of _run (so without _exit): drop it and exit in a task of our own.
+                # of _run (so without _exit), and one already gone cannot be cancelled:
+                # drop it and exit in a task of our own.
                 task.cancel()
             self._idle = False
             self._task = self._loop.create_task(self._exit(reason))
@@ -719,6 +724,12 @@ class ActorContext:
         """Ask this actor to exit after its current message; kill it past its timeout."""
         if self._state == DEAD:
             return
+        task = self._task
+        if self._state <= RUNNING and task is not None and task.done():
+            # Its drain task was cancelled before it ran a line (asyncio.run ending): the
+            # actor is idle in fact, so a new drain task can run the stop and on_stop.
+            self._task = None
+            self._idle = True
         timeout = self._shutdown_timeout
         if self._state <= RUNNING and self._can_finish_now():
             self._state = STOPPING

@@ -11,9 +11,16 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 import msgspec
 
-from .._errors import ActorDeadError, ConfigError, NameTakenError, SystemClosedError
+from .._errors import (
+    ActorDeadError,
+    ConfigError,
+    NameTakenError,
+    SystemClosedError,
+    UnsupportedEventLoopError,
+)
 from .._log import get_logger
 from ._actor import Actor
+from ._cleanup import finish
 from ._context import ActorContext
 from ._mailbox import Mailbox
 from ._ref import ActorRef
@@ -154,8 +161,15 @@ class ActorSystem:
 
         if self._entered:
             raise SystemClosedError(f"actor system {self.name!r} was already started")
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise UnsupportedEventLoopError(
+                "mabeam runs on asyncio: enter ActorSystem from code running on an asyncio "
+                "event loop (asyncio.run, or anyio with its default asyncio backend), not trio"
+            ) from None
         self._entered = True
-        self._loop = asyncio.get_running_loop()
+        self._loop = loop
         self._closed = False
         root_actor = Supervisor(intensity=self._intensity, period=self._period)
         root = ActorContext(self, root_actor, self._next_id(), "root", None, Mailbox(), None)
@@ -176,7 +190,15 @@ class ActorSystem:
         await self.shutdown()
 
     async def shutdown(self) -> None:
-        """Stop every actor, children before parents, in reverse start order; then close."""
+        """Stop every actor, children before parents, in reverse start order; then close.
+
+        It runs to the end even when the caller is being cancelled (anyio's cancel scopes,
+        ``asyncio.timeout``, ``task.cancel()``), and lets the cancellation go on after: when
+        it returns or raises, no actor of the system runs and :attr:`closed` is true.
+        """
+        await finish(self._shutdown())
+
+    async def _shutdown(self) -> None:
         root = self._root
         if root is None:
             return
