@@ -21,12 +21,12 @@ from .._errors import (
     ActorCrashedError,
     ActorDeadError,
     ActorStartError,
-    ConfigError,
     MailboxFullError,
     SystemClosedError,
 )
 from .._log import Logger, get_logger
 from ._actor import Actor, overrides
+from ._checks import check_seconds
 from ._mailbox import Mailbox
 from ._ref import ActorRef
 from ._signals import (
@@ -308,13 +308,15 @@ class ActorContext:
 
     def send_after(self, delay: float, message: Any) -> Timer:
         """Send ``message`` to this actor after ``delay`` seconds (cancelled if it exits)."""
-        return self._add_timer(Timer(self, message, self._loop.time() + delay, None))
+        seconds = check_seconds("delay", delay)
+        assert seconds is not None
+        return self._add_timer(Timer(self, message, self._loop.time() + seconds, None))
 
     def send_interval(self, interval: float, message: Any) -> Timer:
         """Send ``message`` to this actor every ``interval`` seconds until cancelled or exit."""
-        if interval <= 0:
-            raise ConfigError("interval", f"must be seconds > 0, got {interval!r}")
-        return self._add_timer(Timer(self, message, self._loop.time() + interval, interval))
+        seconds = check_seconds("interval", interval, allow_zero=False)
+        assert seconds is not None
+        return self._add_timer(Timer(self, message, self._loop.time() + seconds, seconds))
 
     def stop(self, reason: ExitReason = NORMAL) -> None:
         """Exit with ``reason`` once the current message is handled (pending ones are dropped)."""

@@ -6,6 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ActorDeadError, ActorError, AskTimeoutError
+from ._checks import check_seconds
 from ._state import DEAD, RUNNING, current_context
 
 if TYPE_CHECKING:
@@ -13,6 +14,8 @@ if TYPE_CHECKING:
 
 DEFAULT_ASK_TIMEOUT = 5.0
 """Seconds an ``ask`` waits by default: OTP's ``gen_server:call`` default."""
+
+_INF = float("inf")
 
 
 def _expire(reply: asyncio.Future[Any], actor: str, message: Any, timeout: float) -> None:
@@ -94,10 +97,15 @@ class ActorRef:
         """Send and wait for what ``receive`` returns.
 
         Raises :class:`~mabeam.AskTimeoutError` (names the actor and message type) after
-        ``timeout`` seconds (None: wait forever), :class:`~mabeam.ActorDeadError` at once if
-        the actor is not running (or when it dies first), and
+        ``timeout`` seconds (``None`` or ``math.inf``: wait forever; a negative or NaN
+        timeout raises ``ConfigError``, a non-number ``TypeError``, before anything is
+        sent), :class:`~mabeam.ActorDeadError` at once if the actor is not running (or
+        when it dies first), and
         :class:`~mabeam.ActorCrashedError` (``__cause__`` = the original) if it crashed on it.
         """
+        if timeout is not None and not (type(timeout) is float and 0.0 <= timeout < _INF):
+            # Anything but a plain finite float (the usual case) is checked in full.
+            timeout = check_seconds("timeout", timeout, allow_none=True, allow_infinite=True)
         cell = self._cell
         if cell._state > RUNNING:
             raise ActorDeadError(cell._label, "ask")
