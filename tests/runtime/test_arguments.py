@@ -112,3 +112,15 @@ async def test_timer_durations_that_are_fine(method: str, value: float) -> None:
     async with ActorSystem() as system:
         probe = await system.spawn(TimerProbe)
         assert await probe.ask((method, value)) == "ok"
+
+
+def test_check_seconds_none_where_not_allowed_and_optional_without_infinity() -> None:
+    """The helper's other shapes: None refused unless allowed; allowed None stays None."""
+    from mabeam.runtime._checks import check_seconds
+
+    with pytest.raises(TypeError, match=r"^shutdown: must be seconds >= 0, got None$"):
+        check_seconds("shutdown", None)
+    assert check_seconds("shutdown", None, allow_none=True) is None
+    with pytest.raises(ConfigError, match=r"^shutdown: must be seconds >= 0 or None, got -2$"):
+        check_seconds("shutdown", -2, allow_none=True)
+    assert check_seconds("shutdown", 3, allow_none=True) == 3.0
