@@ -1,6 +1,6 @@
 """Test kit for your own agents: a pytest plugin, loaded when mabeam is installed.
 
-pytest loads :mod:`mabeam.testing.plugin` by its ``pytest11`` entry point, so a project
+pytest loads its plugin (the module ``pytest_mabeam``) by its ``pytest11`` entry point, so a project
 that depends on mabeam gets, with nothing to configure:
 
 - the ``virtual_time`` marker: the async test runs on a

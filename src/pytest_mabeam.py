@@ -1,7 +1,9 @@
-"""The pytest plugin behind :mod:`mabeam.testing` (entry point ``pytest11``).
+"""mabeam's pytest plugin (entry point ``pytest11``), documented in :mod:`mabeam.testing`.
 
-Kept light: it imports mabeam only when a test uses one of its fixtures or the
-``virtual_time`` marker.
+A top-level module, outside the ``mabeam`` package, and importing mabeam only when a test
+uses one of its fixtures or the ``virtual_time`` marker: pytest loads entry-point plugins
+before coverage starts, and importing ``mabeam`` here would hide its module-level code
+from a project's coverage measurement.
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ import pytest
 
 if TYPE_CHECKING:
     from mabeam import ActorSystem
-
-    from ._events import CapturedEvents
+    from mabeam.testing import CapturedEvents
 
 try:
     import pytest_asyncio
@@ -55,7 +56,7 @@ def pytest_asyncio_loop_factories(
 @pytest.fixture
 def mabeam_events() -> Iterator[CapturedEvents]:
     """Every event mabeam logs during the test, from debug up (see ``capture_events``)."""
-    from ._events import capture_events
+    from mabeam.testing import capture_events
 
     with capture_events("debug") as events:
         yield events
