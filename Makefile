@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow lint bench format clean
+.PHONY: run test test-slow lint bench format docs clean
 
 # Set-up steps are silent (@) so that `make bench` prints nothing but its JSON on stdout.
 $(BIN)/python:
@@ -39,5 +39,9 @@ bench: $(STAMP)
 	@$(BIN)/python -m pip install --quiet -e '.[bench]' 1>&2
 	@$(BIN)/python -m benchmarks
 
+# The documentation site, into site/; strict: a broken link or reference fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site

@@ -1,0 +1,63 @@
+"""Every code block in README.md and docs/ is a test (collected by Sybil).
+
+- ```python blocks run in order, one namespace per document; a block that needs set-up
+  has it in the block itself (imports, an ``ActorSystem``, ``run_virtual``/``asyncio.run``).
+- ```sh blocks: each ``mabeam run ...`` line runs (from a scratch folder that sees the
+  repository's ``examples/``) and must exit 0, or the code its comment names (``# exit 1``).
+  Other lines (``make ...``) are documentation only.
+- ``<!-- skip: next -->`` before a block skips it (Sybil's own marker); none is used for
+  code that should run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from sybil import Example, Sybil
+from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser, SkipParser
+
+ROOT = Path(__file__).resolve().parent
+MABEAM = Path(sys.executable).parent / "mabeam"
+_EXIT = re.compile(r"#.*\bexit (\d+)\b")
+
+
+def _mabeam_lines(text: str) -> list[tuple[list[str], int]]:
+    """The ``mabeam run`` command lines of a shell block, each with its expected exit code."""
+    commands = []
+    for line in text.splitlines():
+        code, _, comment = line.partition("#")
+        words = shlex.split(code)
+        if len(words) >= 2 and Path(words[0]).name == "mabeam" and words[1] == "run":
+            expected = _EXIT.search("#" + comment) if comment else None
+            commands.append((words[1:], int(expected.group(1)) if expected else 0))
+    return commands
+
+
+def _run_shell_block(example: Example) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        os.symlink(ROOT / "examples", Path(scratch) / "examples")
+        for args, expected in _mabeam_lines(example.parsed):
+            done = subprocess.run(
+                [str(MABEAM), *args], cwd=scratch, capture_output=True, text=True, timeout=60
+            )
+            assert done.returncode == expected, (
+                f"`mabeam {shlex.join(args)}` exited {done.returncode}, expected {expected}\n"
+                f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+            )
+
+
+pytest_collect_file = Sybil(
+    parsers=[
+        PythonCodeBlockParser(),
+        CodeBlockParser(language="sh", evaluator=_run_shell_block),
+        SkipParser(),
+    ],
+    patterns=["README.md", "*.md"],
+    excludes=["node_modules/*"],
+).pytest()
