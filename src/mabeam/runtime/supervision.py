@@ -21,6 +21,7 @@ The functions at the bottom (``start_child``, ``terminate_child`` ...) are OTP's
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -73,15 +74,7 @@ class ChildSpec:
                 f"unknown restart type {self.restart!r}",
                 allowed=", ".join(RESTARTS),
             )
-        shutdown = self.shutdown
-        if (
-            shutdown != "default"
-            and shutdown is not None
-            and (not _is_number(shutdown) or not shutdown >= 0)
-        ):
-            raise ConfigError(
-                "child_spec.shutdown", f"must be seconds >= 0 or None, got {shutdown!r}"
-            )
+        _check_shutdown(self.shutdown)
 
     @property
     def shutdown_timeout(self) -> float | None:
@@ -164,6 +157,36 @@ def _should_restart(restart: Restart, reason: ExitReason) -> bool:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class _ConfigTypeError(ConfigError, TypeError):
+    """A setting of the wrong type: a ConfigError (names the field) and a TypeError."""
+
+
+_SHUTDOWN_ALLOWED = "seconds >= 0 (0 = brutal kill), None = infinity, or 'default'"
+
+
+def _check_shutdown(shutdown: object) -> None:
+    """``ChildSpec.shutdown``: finite seconds >= 0, None or "default" (no bool, nan, inf)."""
+    if shutdown is None or (isinstance(shutdown, str) and shutdown == "default"):
+        return
+    if not _is_number(shutdown):
+        raise _ConfigTypeError(
+            "child_spec.shutdown",
+            f"must be a number of seconds, got {type(shutdown).__name__} {shutdown!r}",
+            allowed=_SHUTDOWN_ALLOWED,
+        )
+    assert isinstance(shutdown, int | float)
+    try:
+        seconds = float(shutdown)
+    except OverflowError:
+        seconds = math.inf
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise ConfigError(
+            "child_spec.shutdown",
+            f"must be finite seconds >= 0, got {shutdown!r}",
+            allowed=_SHUTDOWN_ALLOWED,
+        )
 
 
 def _check_intensity(intensity: int, period: float) -> None:
