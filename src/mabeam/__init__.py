@@ -31,6 +31,7 @@ from .runtime import DynamicSupervisor as DynamicSupervisor
 from .runtime import Exit as Exit
 from .runtime import ExitReason as ExitReason
 from .runtime import Mailbox as Mailbox
+from .runtime import Shutdown as Shutdown
 from .runtime import Supervisor as Supervisor
 from .runtime import SupervisorError as SupervisorError
 
@@ -62,6 +63,7 @@ __all__ = [
     "MailboxFullError",
     "NameTakenError",
     "ScenarioError",
+    "Shutdown",
     "Supervisor",
     "SupervisorError",
     "SystemClosedError",

@@ -21,25 +21,38 @@ import contextlib
 import math
 from typing import Any
 
+import msgspec
 import pytest
+from structlog.testing import capture_logs
 
+import mabeam
 from mabeam import (
+    SHUTDOWN,
     ActorDeadError,
     ActorRef,
     ActorSystem,
     ChildSpec,
     ConfigError,
+    Exit,
     ExitReason,
+    Supervisor,
 )
+from mabeam.runtime import _signals
 from mabeam.runtime.supervision import (
+    ChildInfo,
     count_children,
+    which_children,
 )
 
 from ._support import (
     Boom,
     Crash,
     Events,
+    Exits,
+    Puppet,
     Recorder,
+    link_to,
+    run_in,
 )
 
 
@@ -102,6 +115,98 @@ def flaky(tag: str, events: Events, plan: Plan, **options: Any) -> ChildSpec:
 
 def worker(tag: str, events: Events, **options: Any) -> ChildSpec:
     return ChildSpec(tag, Recorder, (events, tag), name=tag, **options)
+
+
+# -- 4. Shutdown(payload): OTP's {shutdown, Term} --------------------------------------
+
+
+class StopWith(msgspec.Struct, frozen=True):
+    reason: Any
+
+
+class Stopper(Recorder):
+    async def receive(self, message: Any) -> Any:
+        if isinstance(message, StopWith):
+            self.context.stop(message.reason)
+            return None
+        return await super().receive(message)
+
+
+def test_shutdown_with_a_payload_is_orderly() -> None:
+    """Shutdown(payload) is exported, compares by value and counts as orderly."""
+    assert mabeam.Shutdown is mabeam.runtime.Shutdown is _signals.Shutdown
+    reason = mabeam.Shutdown("maintenance")
+    assert reason == mabeam.Shutdown("maintenance")
+    assert reason.payload == "maintenance"
+    assert _signals.is_orderly(reason)
+    assert _signals.is_orderly(mabeam.Shutdown())
+    assert reason != SHUTDOWN
+    assert "maintenance" in _signals.describe_reason(reason)
+
+
+@pytest.mark.virtual_time
+@pytest.mark.parametrize(
+    ("restart", "restarted"),
+    [("permanent", True), ("transient", False), ("temporary", False)],
+)
+async def test_shutdown_payload_exit_and_restart_types(restart: str, restarted: bool) -> None:
+    """A transient child that stops with Shutdown(payload) is not restarted (as shutdown)."""
+    events = Events()
+    reason = mabeam.Shutdown({"why": "maintenance"})
+    async with ActorSystem() as system:
+        sup = await system.spawn(
+            Supervisor, [ChildSpec("w", Stopper, (events, "w"), name="w", restart=restart)]
+        )
+        child = ref_of(system, "w")
+        with capture_logs() as logs:
+            child.tell(StopWith(reason))
+            await child.join()
+            await settle(sup)
+        running = [c.ref for c in await which_children(sup) if c.ref is not None]
+        assert bool(running) is restarted
+    assert ("stop", "w", reason) in events.items
+    if restarted:
+        assert ("restart", "w", reason) in events.items
+    exited = [e for e in logs if e["event"] in ("actor_exited", "actor_crashed")]
+    assert [(e["event"], e["log_level"]) for e in exited] == [("actor_exited", "debug")]
+
+
+@pytest.mark.virtual_time
+async def test_shutdown_payload_travels_links_as_shutdown() -> None:
+    """A link passes Shutdown(payload) on: a trapping actor gets it as an Exit, a transient
+    supervised child killed by it is not restarted, and it is no crash."""
+    events = Events()
+    reason = mabeam.Shutdown("maintenance")
+    async with ActorSystem() as system:
+        exits = Exits(system)
+        sup = await system.spawn(
+            Supervisor,
+            [ChildSpec("p", Puppet, name="p", restart="transient")],
+        )
+        source = await system.spawn(Stopper, events, "source")
+        trapper = await system.spawn(Puppet, trap_exit=True)
+        linked = ref_of(system, "p")
+        await link_to(linked, source)
+        await link_to(trapper, source)
+        source.tell(StopWith(reason))
+        await source.join()
+        await linked.join()
+        await settle(sup)
+        assert exits.reason("p") == reason
+        assert await which_children(sup) == [
+            ChildInfo(id="p", ref=None, restart="transient", kind="worker")
+        ]
+        await settle(trapper)
+        trapped = [e for e in (await _puppet_events(trapper)).items if isinstance(e, Exit)]
+        assert [(e.actor, e.reason) for e in trapped] == [(source, reason)]
+
+
+async def _puppet_events(puppet: ActorRef) -> Events:
+    async def get(actor: Puppet) -> Events:
+        return actor.events
+
+    result: Events = await run_in(puppet, get)
+    return result
 
 
 # -- 6. ChildSpec.shutdown is checked ---------------------------------------------------

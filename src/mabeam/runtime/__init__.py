@@ -13,6 +13,7 @@ from ._signals import SHUTDOWN as SHUTDOWN
 from ._signals import Down as Down
 from ._signals import Exit as Exit
 from ._signals import ExitReason as ExitReason
+from ._signals import Shutdown as Shutdown
 from ._system import ACTOR_NOT_RUNNING as ACTOR_NOT_RUNNING
 from ._system import NO_SUCH_NAME as NO_SUCH_NAME
 from ._system import ActorSystem as ActorSystem
@@ -46,6 +47,7 @@ __all__ = [
     "ExitReason",
     "Mailbox",
     "NamedTransport",
+    "Shutdown",
     "Supervisor",
     "SupervisorError",
     "Timer",
