@@ -25,6 +25,7 @@ from .runtime import ActorContext as ActorContext
 from .runtime import ActorRef as ActorRef
 from .runtime import ActorSystem as ActorSystem
 from .runtime import ChildSpec as ChildSpec
+from .runtime import ChildStartError as ChildStartError
 from .runtime import DeadLetter as DeadLetter
 from .runtime import Down as Down
 from .runtime import DynamicSupervisor as DynamicSupervisor
@@ -52,6 +53,7 @@ __all__ = [
     "ActorSystem",
     "AskTimeoutError",
     "ChildSpec",
+    "ChildStartError",
     "ConfigError",
     "DeadLetter",
     "Down",

@@ -30,9 +30,11 @@ from mabeam import (
     SHUTDOWN,
     ActorDeadError,
     ActorRef,
+    ActorStartError,
     ActorSystem,
     ChildSpec,
     ConfigError,
+    DynamicSupervisor,
     Exit,
     ExitReason,
     Supervisor,
@@ -40,7 +42,9 @@ from mabeam import (
 from mabeam.runtime import _signals
 from mabeam.runtime.supervision import (
     ChildInfo,
+    ChildStartError,
     count_children,
+    start_child,
     which_children,
 )
 
@@ -115,6 +119,62 @@ def flaky(tag: str, events: Events, plan: Plan, **options: Any) -> ChildSpec:
 
 def worker(tag: str, events: Events, **options: Any) -> ChildSpec:
     return ChildSpec(tag, Recorder, (events, tag), name=tag, **options)
+
+
+# -- 3. a child that fails to start is named by its spec id ----------------------------
+
+
+class FailingStart(Recorder):
+    async def on_start(self) -> None:
+        raise Boom(f"{self.tag} cannot start")
+
+
+async def test_start_child_failure_names_the_child_spec_id() -> None:
+    """start_child raises ChildStartError (an ActorStartError) carrying the spec id."""
+    events = Events()
+    async with ActorSystem() as system:
+        for sup_class in (Supervisor, DynamicSupervisor):
+            sup = await system.spawn(sup_class)
+            with pytest.raises(ActorStartError) as info:
+                await start_child(sup, ChildSpec("db", FailingStart, (events, "db")))
+            error = info.value
+            assert isinstance(error, ChildStartError)
+            assert error.child_id == "db"
+            assert "'db'" in str(error)
+            assert error.actor.startswith("FailingStart#")  # the generated name, as before
+            assert isinstance(error.reason, Boom)
+            assert isinstance(error.__cause__, Boom)
+            assert await which_children(sup) == []
+
+
+async def test_supervisor_start_failure_names_the_child_spec_id() -> None:
+    """A supervisor whose child fails to start fails naming that child's id."""
+    events = Events()
+    specs = [worker("a", events), ChildSpec("db", FailingStart, (events, "db"))]
+    async with ActorSystem() as system:
+        with pytest.raises(ActorStartError) as info:
+            await system.spawn(Supervisor, specs, name="sup")
+        assert info.value.actor == "sup"
+        assert "failed to start child 'db'" in str(info.value)
+        cause = info.value.reason
+        assert isinstance(cause, ChildStartError)
+        assert cause.child_id == "db"
+
+
+@pytest.mark.virtual_time
+async def test_failed_restart_is_logged_with_the_child_id() -> None:
+    """child_restart_failed names the spec id and the reason."""
+    events = Events()
+    plan = Plan({"w": 1})
+    async with ActorSystem() as system:
+        sup = await system.spawn(Supervisor, [flaky("w", events, plan)])
+        with capture_logs() as logs:
+            await crash(system, "w")
+            await asyncio.sleep(1)
+            await settle(sup)
+    (failed,) = [e for e in logs if e["event"] == "child_restart_failed"]
+    assert failed["child"] == "w"
+    assert "cannot restart" in failed["reason"]
 
 
 # -- 4. Shutdown(payload): OTP's {shutdown, Term} --------------------------------------

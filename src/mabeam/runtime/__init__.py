@@ -22,6 +22,7 @@ from ._system import DeadLetters as DeadLetters
 from ._system import NamedTransport as NamedTransport
 from ._system import Transport as Transport
 from .supervision import ChildSpec as ChildSpec
+from .supervision import ChildStartError as ChildStartError
 from .supervision import DynamicSupervisor as DynamicSupervisor
 from .supervision import Supervisor as Supervisor
 from .supervision import SupervisorError as SupervisorError
@@ -39,6 +40,7 @@ __all__ = [
     "ActorRef",
     "ActorSystem",
     "ChildSpec",
+    "ChildStartError",
     "DeadLetter",
     "DeadLetters",
     "Down",

@@ -30,7 +30,7 @@ from typing import Any, Literal, TypeAlias
 import msgspec
 import structlog
 
-from .._errors import ActorStartError, ConfigError, MabeamError
+from .._errors import ActorError, ActorStartError, ConfigError, MabeamError
 from ._actor import Actor
 from ._context import ActorContext
 from ._mailbox import Mailbox
@@ -133,6 +133,23 @@ class CountChildren(msgspec.Struct, frozen=True):
 
 class SupervisorError(MabeamError):
     """A supervisor refused a request (unknown child, child running, max_children ...)."""
+
+
+class ChildStartError(ActorStartError):
+    """A supervised child failed to start: OTP's ``{failed_to_start_child, Id, Reason}``.
+
+    An :class:`~mabeam.ActorStartError` that also names the child spec (``child_id``);
+    ``actor`` is the actor's label and ``reason`` (also ``__cause__``) what it raised.
+    """
+
+    def __init__(self, child_id: str, actor: str, reason: BaseException) -> None:
+        ActorError.__init__(
+            self,
+            f"failed to start child {child_id!r} (actor {actor!r}): {reason!r}",
+            actor=actor,
+        )
+        self.child_id = child_id
+        self.reason = reason
 
 
 class _Refused(msgspec.Struct, frozen=True):
@@ -409,16 +426,19 @@ class Supervisor(Actor):
 
     async def _start(self, child: _Child, restart_reason: ExitReason | None) -> ActorContext:
         spec = child.spec
-        cell = await self.context._spawn_child(
-            spec.actor,
-            spec.args,
-            dict(spec.kwargs),
-            name=spec.name,
-            mailbox=spec.mailbox,
-            link=True,
-            shutdown=spec.shutdown_timeout,
-            restart_reason=restart_reason,
-        )
+        try:
+            cell = await self.context._spawn_child(
+                spec.actor,
+                spec.args,
+                dict(spec.kwargs),
+                name=spec.name,
+                mailbox=spec.mailbox,
+                link=True,
+                shutdown=spec.shutdown_timeout,
+                restart_reason=restart_reason,
+            )
+        except ActorStartError as exc:
+            raise ChildStartError(spec.id, exc.actor, exc.reason) from exc.reason
         child.cell = cell
         return cell
 
