@@ -19,8 +19,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import random
+import sys
+from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
+import anyio
 import msgspec
 import pytest
 from structlog.testing import capture_logs
@@ -38,13 +43,18 @@ from mabeam import (
     Exit,
     ExitReason,
     Supervisor,
+    SupervisorError,
 )
-from mabeam.runtime import _signals
+from mabeam.runtime import _signals, supervision
 from mabeam.runtime.supervision import (
+    ChildCounts,
     ChildInfo,
     ChildStartError,
     count_children,
+    delete_child,
+    restart_child,
     start_child,
+    terminate_child,
     which_children,
 )
 
@@ -56,6 +66,7 @@ from ._support import (
     Puppet,
     Recorder,
     link_to,
+    now,
     run_in,
 )
 
@@ -119,6 +130,231 @@ def flaky(tag: str, events: Events, plan: Plan, **options: Any) -> ChildSpec:
 
 def worker(tag: str, events: Events, **options: Any) -> ChildSpec:
     return ChildSpec(tag, Recorder, (events, tag), name=tag, **options)
+
+
+# -- 1. a failing restart loop does not hold the supervisor ----------------------------
+
+
+@pytest.mark.virtual_time
+async def test_which_children_answers_between_restart_attempts() -> None:
+    """A child whose restarts keep failing is listed as restarting (ref None), not awaited."""
+    events = Events()
+    plan = Plan({"w": 5})
+    async with ActorSystem() as system:
+        sup = await system.spawn(
+            Supervisor, [worker("a", events), flaky("w", events, plan)], intensity=100
+        )
+        await crash(system, "w")
+        children = await which_children(sup)
+        assert children == [
+            ChildInfo(id="a", ref=ref_of(system, "a"), restart="permanent", kind="worker"),
+            ChildInfo(id="w", ref=None, restart="permanent", kind="worker", restarting=True),
+        ]
+        assert await count_children(sup) == ChildCounts(specs=2, active=1, supervisors=0, workers=2)
+        assert plan.tries["w"] < 6  # the retries did not all run inside the exit message
+        await asyncio.sleep(1)  # the retries run, one message each, at virtual t=0
+        await settle(sup)
+        assert plan.tries["w"] == 6
+        (a, w) = await which_children(sup)
+        assert w.ref is ref_of(system, "w")
+        assert not w.restarting
+        assert a.ref is ref_of(system, "a")
+
+
+@pytest.mark.virtual_time
+async def test_terminate_child_ends_a_restart_loop() -> None:
+    """terminate_child on a restarting child stops the retries; its spec is kept."""
+    events = Events()
+    plan = Plan({"w": 1000}, delay=2.0)
+    async with ActorSystem() as system:
+        sup = await system.spawn(Supervisor, [flaky("w", events, plan)])
+        await crash(system, "w")  # t=0; each attempt takes 2 s and fails
+        await asyncio.sleep(3)
+        children = await which_children(sup)  # answered when attempt 2 ends (t=4)
+        assert now() == 4.0
+        assert children == [
+            ChildInfo(id="w", ref=None, restart="permanent", kind="worker", restarting=True)
+        ]
+        await terminate_child(sup, "w")
+        tries = plan.tries["w"]
+        await asyncio.sleep(20)
+        assert plan.tries["w"] == tries  # no attempt after terminate_child
+        assert await which_children(sup) == [
+            ChildInfo(id="w", ref=None, restart="permanent", kind="worker")
+        ]
+        assert system.whereis("w") is None
+        assert sup.is_alive
+        restarted = await restart_child(sup, "w")  # a fresh start (on_start) succeeds
+        assert restarted is ref_of(system, "w")
+
+
+@pytest.mark.virtual_time
+async def test_restart_and_delete_child_refuse_a_restarting_child() -> None:
+    """As OTP's {error, restarting}: a restarting child can be terminated, not restarted."""
+    events = Events()
+    plan = Plan({"w": 1000}, delay=1.0)
+    async with ActorSystem() as system:
+        sup = await system.spawn(Supervisor, [flaky("w", events, plan)], intensity=10_000)
+        await crash(system, "w")
+        for call in (restart_child, delete_child):
+            with pytest.raises(SupervisorError, match="restarting"):
+                await call(sup, "w")
+        await terminate_child(sup, "w")
+        await delete_child(sup, "w")
+        assert await which_children(sup) == []
+
+
+@pytest.mark.virtual_time
+async def test_shutdown_requested_while_restarting_completes_after_the_current_attempt() -> None:
+    """System shutdown during a restart loop (default intensity) ends after that attempt."""
+    events = Events()
+    plan = Plan({"w": 1000}, delay=2.0)  # one failure per 2 s: never 4 within 5 s
+    system = ActorSystem()
+    async with system:
+        await system.spawn(Supervisor, [flaky("w", events, plan)], name="sup")
+        await crash(system, "w")
+        await asyncio.sleep(3)  # in the middle of attempt 2 (t = 2..4)
+        with anyio.fail_after(60):
+            await system.shutdown()
+        assert now() == 4.0
+        assert plan.tries["w"] == 2
+        assert system.actor_count == 0
+
+
+@pytest.mark.virtual_time
+async def test_supervisor_stop_while_restarting_stops_the_other_children() -> None:
+    """Stopping a supervisor between attempts stops its running children, in reverse."""
+    events = Events()
+    plan = Plan({"w": 1000}, delay=1.0)
+    async with ActorSystem() as system:
+        sup = await system.spawn(
+            Supervisor, [worker("a", events), flaky("w", events, plan), worker("b", events)]
+        )
+        await crash(system, "w")
+        await asyncio.sleep(1.5)
+        with anyio.fail_after(60):
+            await sup.stop()
+        assert now() == 2.0
+        assert lifecycle(events)[-2:] == [("stop", "b"), ("stop", "a")]
+
+
+@pytest.mark.virtual_time
+async def test_each_failed_attempt_counts_and_escalates_without_holding_the_supervisor() -> None:
+    """Restart intensity is counted per attempt; between attempts requests are answered."""
+    events = Events()
+    plan = Plan({"w": 1000}, delay=1.0)
+    async with ActorSystem() as system:
+        sup = await system.spawn(
+            Supervisor, [flaky("w", events, plan)], intensity=2, period=5.0, name="sup"
+        )
+        with capture_logs() as logs:
+            await crash(system, "w")  # restart 1 at t=0
+            await asyncio.sleep(0.5)
+            children = await which_children(sup)  # answered after attempt 1 (t=1)
+            assert children[0].restarting
+            with anyio.fail_after(60):
+                await sup.join()  # restart 2 at t=1 fails at t=2; the 3rd in 5 s escalates
+        assert now() == 2.0
+        assert plan.tries["w"] == 2
+    kinds = [e["event"] for e in logs if e["event"].startswith(("child_", "supervisor_"))]
+    assert kinds == [
+        "child_exited",
+        "child_restart_failed",
+        "child_restart_failed",
+        "supervisor_escalated",
+    ]
+
+
+@pytest.mark.virtual_time
+async def test_dynamic_supervisor_retries_a_failed_restart_by_message() -> None:
+    """A DynamicSupervisor child that fails to restart shows as restarting, then runs."""
+    events = Events()
+    plan = Plan({"w": 2}, delay=1.0)
+    async with ActorSystem() as system:
+        sup = await system.spawn(DynamicSupervisor, intensity=10)
+        first = await start_child(sup, ChildSpec("w", FlakyRestart, (events, "w", plan)))
+        first.tell(Crash())
+        await first.join()
+        await asyncio.sleep(0.5)
+        (child,) = await which_children(sup)
+        assert (child.ref, child.restarting) == (None, True)
+        await asyncio.sleep(5)
+        (child,) = await which_children(sup)
+        assert child.ref is not None
+        assert child.ref.is_alive
+        assert not child.restarting
+
+
+# -- 2. another child fails to start during a group restart ----------------------------
+
+
+@pytest.mark.virtual_time
+async def test_one_for_all_other_child_fails_restart() -> None:
+    """one_for_all: child 2 fails to restart, so restarted child 1 is stopped, then all retry."""
+    events = Events()
+    plan = Plan({"2": 2}, delay=1.0)
+    specs = [worker("1", events), flaky("2", events, plan), worker("3", events)]
+    async with ActorSystem() as system:
+        sup = await system.spawn(Supervisor, specs, strategy="one_for_all", intensity=10)
+        await crash(system, "1")
+        await asyncio.sleep(1.5)  # attempt 2 is under way
+        children = await which_children(sup)  # answered when it fails (t=2)
+        assert [(c.id, c.ref is not None, c.restarting) for c in children] == [
+            ("1", True, False),
+            ("2", False, True),
+            ("3", False, False),
+        ]
+        await asyncio.sleep(10)
+        children = await which_children(sup)
+        assert all(c.ref is not None and c.ref.is_alive for c in children)
+    assert lifecycle(events)[3:] == [
+        ("stop", "1"),  # crashed
+        ("stop", "3"),
+        ("stop", "2"),
+        ("restart", "1"),  # attempt 1: 2 fails
+        ("stop", "1"),
+        ("restart", "1"),  # attempt 2: 2 fails
+        ("stop", "1"),
+        ("restart", "1"),  # attempt 3
+        ("restart", "2"),
+        ("restart", "3"),
+        ("stop", "3"),  # the system closes
+        ("stop", "2"),
+        ("stop", "1"),
+    ]
+    assert events.tags("restart_failed") == ["2", "2"]
+
+
+@pytest.mark.virtual_time
+async def test_rest_for_one_other_child_fails_restart() -> None:
+    """rest_for_one: b fails to restart after a crashed; a is kept, b and c are retried."""
+    events = Events()
+    plan = Plan({"b": 2}, delay=1.0)
+    specs = [worker("a", events), flaky("b", events, plan), worker("c", events)]
+    async with ActorSystem() as system:
+        sup = await system.spawn(Supervisor, specs, strategy="rest_for_one", intensity=10)
+        await crash(system, "a")
+        await asyncio.sleep(1.5)
+        children = await which_children(sup)
+        new_a = ref_of(system, "a")
+        assert [(c.id, c.ref, c.restarting) for c in children] == [
+            ("a", new_a, False),
+            ("b", None, True),
+            ("c", None, False),
+        ]
+        await asyncio.sleep(10)
+        assert ref_of(system, "a") is new_a  # never restarted again
+        children = await which_children(sup)
+        assert all(c.ref is not None and c.ref.is_alive for c in children)
+    assert lifecycle(events)[3:9] == [
+        ("stop", "a"),
+        ("stop", "c"),
+        ("stop", "b"),
+        ("restart", "a"),
+        ("restart", "b"),
+        ("restart", "c"),
+    ]
+    assert events.tags("restart_failed") == ["b", "b"]
 
 
 # -- 3. a child that fails to start is named by its spec id ----------------------------
@@ -267,6 +503,83 @@ async def _puppet_events(puppet: ActorRef) -> Events:
 
     result: Events = await run_in(puppet, get)
     return result
+
+
+# -- 5. a child's exit is O(1) ---------------------------------------------------------
+
+
+class Quitter(mabeam.Actor):
+    """Stops itself on any message."""
+
+    async def receive(self, message: Any) -> Any:
+        self.context.stop()
+
+
+@contextlib.contextmanager
+def lines_executed_in(module: Any) -> Iterator[list[int]]:
+    """Count the bytecodes of ``module`` executed in the block (C calls count as one)."""
+    filename = module.__file__
+    counter = [0]
+
+    def local(frame: FrameType, event: str, arg: Any) -> Any:
+        if event == "opcode":
+            counter[0] += 1
+        return local
+
+    def global_(frame: FrameType, event: str, arg: Any) -> Any:
+        if frame.f_code.co_filename == filename:
+            frame.f_trace_opcodes = True
+            frame.f_trace_lines = False
+            return local
+        return None
+
+    previous = sys.gettrace()
+    sys.settrace(global_)
+    try:
+        yield counter
+    finally:
+        sys.settrace(previous)
+
+
+async def _exit_work(children: int) -> int:
+    """Bytecodes of supervision.py run while ``children`` dynamic children stop themselves,
+    in a shuffled (seeded) order: a list scan would cost half the list per exit."""
+    async with ActorSystem() as system:
+        sup = await system.spawn(DynamicSupervisor)
+        spec = ChildSpec("q", Quitter, restart="temporary")
+        refs = [await start_child(sup, spec) for _ in range(children)]
+        random.Random(children).shuffle(refs)
+        with lines_executed_in(supervision) as counter:
+            for ref in refs:
+                ref.tell("stop")
+            for ref in refs:
+                await ref.join()
+            assert await count_children(sup) == ChildCounts(0, 0, 0, 0)
+        return counter[0]
+
+
+async def test_child_exit_handling_is_constant_work_per_exit() -> None:
+    """10x the children exiting runs ~10x the supervisor's code (not 100x: no list scan)."""
+    small, large = 200, 2000
+    small_work = await _exit_work(small)
+    large_work = await _exit_work(large)
+    per_exit_small = small_work / small
+    per_exit_large = large_work / large
+    assert per_exit_large <= per_exit_small * 1.2, (per_exit_small, per_exit_large)
+
+
+async def test_which_children_keeps_start_order_across_exits_and_restarts() -> None:
+    """The children table keeps start order when children exit, restart and are removed."""
+    events = Events()
+    async with ActorSystem() as system:
+        sup = await system.spawn(Supervisor, [worker(t, events) for t in "abcde"])
+        await crash(system, "b")
+        await terminate_child(sup, "d")
+        await delete_child(sup, "d")
+        await start_child(sup, worker("f", events))
+        await crash(system, "a")
+        await settle(sup)
+        assert [c.id for c in await which_children(sup)] == ["a", "b", "c", "e", "f"]
 
 
 # -- 6. ChildSpec.shutdown is checked ---------------------------------------------------
