@@ -22,6 +22,7 @@ from . import (
     pbft,
     runtime,
     sim,
+    supervision,
 )
 from ._common import QUICK_DIVISOR, Json, configure_logging, environment, progress
 
@@ -36,6 +37,7 @@ SUITES: dict[str, Callable[[bool], Json]] = {
     "market": market.run,
     "pbft": pbft.run,
     "chain": chain.run,
+    "supervision": supervision.run,
 }
 """Every suite by name, run in this order when no ``--suite`` is given."""
 

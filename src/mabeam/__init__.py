@@ -27,12 +27,14 @@ from .runtime import ActorContext as ActorContext
 from .runtime import ActorRef as ActorRef
 from .runtime import ActorSystem as ActorSystem
 from .runtime import ChildSpec as ChildSpec
+from .runtime import ChildStartError as ChildStartError
 from .runtime import DeadLetter as DeadLetter
 from .runtime import Down as Down
 from .runtime import DynamicSupervisor as DynamicSupervisor
 from .runtime import Exit as Exit
 from .runtime import ExitReason as ExitReason
 from .runtime import Mailbox as Mailbox
+from .runtime import Shutdown as Shutdown
 from .runtime import Supervisor as Supervisor
 from .runtime import SupervisorError as SupervisorError
 
@@ -53,6 +55,7 @@ __all__ = [
     "ActorSystem",
     "AskTimeoutError",
     "ChildSpec",
+    "ChildStartError",
     "ConfigError",
     "DeadLetter",
     "Down",
@@ -64,6 +67,7 @@ __all__ = [
     "MailboxFullError",
     "NameTakenError",
     "ScenarioError",
+    "Shutdown",
     "Supervisor",
     "SupervisorError",
     "SystemClosedError",

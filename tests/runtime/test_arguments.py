@@ -86,6 +86,7 @@ class TimerProbe(Actor):
         ("send_after", -1, ConfigError, r"^delay: must be seconds >= 0, got -1$"),
         ("send_after", math.nan, ConfigError, r"^delay: must be seconds >= 0, got nan$"),
         ("send_after", math.inf, ConfigError, r"^delay: must be seconds >= 0 and finite"),
+        ("send_after", 10**400, ConfigError, r"^delay: must be seconds >= 0 and finite"),
         ("send_interval", "1", TypeError, r"^interval: must be seconds > 0, got '1' \(str\)$"),
         ("send_interval", 0, ConfigError, r"^interval: must be seconds > 0, got 0$"),
         ("send_interval", -0.5, ConfigError, r"^interval: must be seconds > 0, got -0.5$"),

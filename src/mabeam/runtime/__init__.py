@@ -13,6 +13,7 @@ from ._signals import SHUTDOWN as SHUTDOWN
 from ._signals import Down as Down
 from ._signals import Exit as Exit
 from ._signals import ExitReason as ExitReason
+from ._signals import Shutdown as Shutdown
 from ._system import ACTOR_NOT_RUNNING as ACTOR_NOT_RUNNING
 from ._system import NO_SUCH_NAME as NO_SUCH_NAME
 from ._system import ActorSystem as ActorSystem
@@ -21,6 +22,7 @@ from ._system import DeadLetters as DeadLetters
 from ._system import NamedTransport as NamedTransport
 from ._system import Transport as Transport
 from .supervision import ChildSpec as ChildSpec
+from .supervision import ChildStartError as ChildStartError
 from .supervision import DynamicSupervisor as DynamicSupervisor
 from .supervision import Supervisor as Supervisor
 from .supervision import SupervisorError as SupervisorError
@@ -38,6 +40,7 @@ __all__ = [
     "ActorRef",
     "ActorSystem",
     "ChildSpec",
+    "ChildStartError",
     "DeadLetter",
     "DeadLetters",
     "Down",
@@ -46,6 +49,7 @@ __all__ = [
     "ExitReason",
     "Mailbox",
     "NamedTransport",
+    "Shutdown",
     "Supervisor",
     "SupervisorError",
     "Timer",

@@ -34,7 +34,10 @@ def check_seconds(
         raise TypeError(f"{field}: must be {allowed}, got None")
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"{field}: must be {allowed}, got {value!r} ({type(value).__name__})")
-    seconds = float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int too large for a float: as infinite
+        seconds = math.inf
     if math.isnan(seconds):
         raise ConfigError(field, f"must be {allowed}, got nan")
     if seconds < 0 or (seconds == 0 and not allow_zero):

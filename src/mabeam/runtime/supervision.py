@@ -9,11 +9,19 @@ A :class:`Supervisor` is an actor that traps exits. It starts its children in or
   it and them in order.
 
 Whether an exited child is restarted is its ``restart`` type: ``permanent`` always,
-``transient`` unless it exited ``normal`` or ``shutdown``, ``temporary`` never. More than
+``transient`` unless it exited ``normal`` or ``shutdown`` (or ``Shutdown(payload)``),
+``temporary`` never. More than
 ``intensity`` restarts within ``period`` seconds and the supervisor gives up: it stops
 its children in reverse order and exits with reason ``shutdown``, so its own supervisor
 decides next (escalation). A supervisor stops its children in reverse start order,
 each within its ``shutdown`` timeout, after which the child is cancelled (``killed``).
+
+A restart that fails (the child's ``on_start`` or ``on_restart`` raises) counts toward
+intensity too and is retried by a message the supervisor sends itself, as OTP's
+``try_again_restart``: in between it answers requests (``which_children`` shows the
+child ``restarting``), ``terminate_child`` ends the retries, and a shutdown is not held
+up. In a one_for_all group the retry stops the children restarted before it first;
+rest_for_one retries from the child that failed.
 
 The functions at the bottom (``start_child``, ``terminate_child`` ...) are OTP's
 ``supervisor`` module API, as messages to the supervisor actor.
@@ -21,6 +29,7 @@ The functions at the bottom (``start_child``, ``terminate_child`` ...) are OTP's
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +37,7 @@ from typing import Any, Literal, TypeAlias
 
 import msgspec
 
-from .._errors import ActorStartError, ConfigError, MabeamError
+from .._errors import ActorError, ActorStartError, ConfigError, MabeamError
 from .._log import get_logger
 from ._actor import Actor
 from ._context import ActorContext
@@ -73,15 +82,7 @@ class ChildSpec:
                 f"unknown restart type {self.restart!r}",
                 allowed=", ".join(RESTARTS),
             )
-        shutdown = self.shutdown
-        if (
-            shutdown != "default"
-            and shutdown is not None
-            and (not _is_number(shutdown) or not shutdown >= 0)
-        ):
-            raise ConfigError(
-                "child_spec.shutdown", f"must be seconds >= 0 or None, got {shutdown!r}"
-            )
+        _check_shutdown(self.shutdown)
 
     @property
     def shutdown_timeout(self) -> float | None:
@@ -97,12 +98,17 @@ class ChildSpec:
 
 
 class ChildInfo(msgspec.Struct, frozen=True):
-    """One row of :func:`which_children`: ``ref`` is None while the child is not running."""
+    """One row of :func:`which_children`: ``ref`` is None while the child is not running.
+
+    ``restarting`` is True while a restart of it failed and the next attempt is pending
+    (OTP shows ``restarting`` in place of the pid); ``ref`` is None then.
+    """
 
     id: str
     ref: ActorRef | None
     restart: Restart
     kind: Literal["worker", "supervisor"]
+    restarting: bool = False
 
 
 class ChildCounts(msgspec.Struct, frozen=True):
@@ -142,16 +148,49 @@ class SupervisorError(MabeamError):
     """A supervisor refused a request (unknown child, child running, max_children ...)."""
 
 
+class ChildStartError(ActorStartError):
+    """A supervised child failed to start: OTP's ``{failed_to_start_child, Id, Reason}``.
+
+    An :class:`~mabeam.ActorStartError` that also names the child spec (``child_id``);
+    ``actor`` is the actor's label and ``reason`` (also ``__cause__``) what it raised.
+    """
+
+    def __init__(self, child_id: str, actor: str, reason: BaseException) -> None:
+        ActorError.__init__(
+            self,
+            f"failed to start child {child_id!r} (actor {actor!r}): {reason!r}",
+            actor=actor,
+        )
+        self.child_id = child_id
+        self.reason = reason
+
+
 class _Refused(msgspec.Struct, frozen=True):
     error: Any
 
 
 class _Child:
-    __slots__ = ("cell", "spec")
+    """One child of a supervisor: its spec, its running cell, and its pending retry.
+
+    ``retry`` is the number of the pending :class:`_TryAgain` while a restart that
+    failed waits for its next attempt (OTP's ``restarting``), else None.
+    """
+
+    __slots__ = ("cell", "failure", "retry", "retry_reason", "spec")
 
     def __init__(self, spec: ChildSpec) -> None:
         self.spec = spec
         self.cell: ActorContext | None = None
+        self.retry: int | None = None
+        self.retry_reason: ExitReason = SHUTDOWN
+        self.failure: ExitReason = SHUTDOWN
+
+
+class _TryAgain(msgspec.Struct, frozen=True):
+    """A supervisor's message to itself: try the failed restart of ``child`` again."""
+
+    child: Any
+    attempt: int
 
 
 def _should_restart(restart: Restart, reason: ExitReason) -> bool:
@@ -164,6 +203,36 @@ def _should_restart(restart: Restart, reason: ExitReason) -> bool:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class _ConfigTypeError(ConfigError, TypeError):
+    """A setting of the wrong type: a ConfigError (names the field) and a TypeError."""
+
+
+_SHUTDOWN_ALLOWED = "seconds >= 0 (0 = brutal kill), None = infinity, or 'default'"
+
+
+def _check_shutdown(shutdown: object) -> None:
+    """``ChildSpec.shutdown``: finite seconds >= 0, None or "default" (no bool, nan, inf)."""
+    if shutdown is None or (isinstance(shutdown, str) and shutdown == "default"):
+        return
+    if not _is_number(shutdown):
+        raise _ConfigTypeError(
+            "child_spec.shutdown",
+            f"must be a number of seconds, got {type(shutdown).__name__} {shutdown!r}",
+            allowed=_SHUTDOWN_ALLOWED,
+        )
+    assert isinstance(shutdown, int | float)
+    try:
+        seconds = float(shutdown)
+    except OverflowError:
+        seconds = math.inf
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise ConfigError(
+            "child_spec.shutdown",
+            f"must be finite seconds >= 0, got {shutdown!r}",
+            allowed=_SHUTDOWN_ALLOWED,
+        )
 
 
 def _check_intensity(intensity: int, period: float) -> None:
@@ -202,13 +271,21 @@ class Supervisor(Actor):
         self.strategy: Strategy = strategy
         self.intensity = intensity
         self.period = period
-        self._children = [_Child(spec) for spec in children]
+        # The children in start order (a dict: O(1) removal, order kept across restarts),
+        # the running ones by cell (an exit is found in O(1)) and, for a static
+        # supervisor, all by spec id (ids are unique there).
+        self._children: dict[_Child, None] = {}
+        self._by_cell: dict[ActorContext, _Child] = {}
+        self._by_id: dict[str, _Child] = {}
         self._restarts: deque[float] = deque()
+        self._retries = 0
+        for spec in children:
+            self._add(_Child(spec))
 
     # ---------------------------------------------------------------- lifecycle
 
     async def on_start(self) -> None:
-        for child in self._children:
+        for child in list(self._children):
             try:
                 await self._start(child, None)
             except BaseException:
@@ -222,10 +299,40 @@ class Supervisor(Actor):
         if isinstance(message, Exit):
             await self._on_exit(message)
             return None
+        if isinstance(message, _TryAgain):
+            await self._try_again(message)
+            return None
         try:
             return await self._request(message)
         except MabeamError as exc:
             return _Refused(exc)
+
+    # ---------------------------------------------------------------- the children table
+
+    def _add(self, child: _Child) -> None:
+        self._children[child] = None
+        if not self.dynamic:
+            self._by_id[child.spec.id] = child
+
+    def _remove(self, child: _Child) -> None:
+        """Forget a child that is not running."""
+        child.retry = None
+        self._children.pop(child, None)
+        if not self.dynamic and self._by_id.get(child.spec.id) is child:
+            del self._by_id[child.spec.id]
+
+    def _find_child(self, key: Any) -> _Child:
+        child: _Child | None = None
+        if isinstance(key, ActorRef):
+            child = self._by_cell.get(key._cell)
+        elif isinstance(key, str):
+            if self.dynamic:
+                child = next((c for c in self._children if c.spec.id == key), None)
+            else:
+                child = self._by_id.get(key)
+        if child is None:
+            raise SupervisorError(f"no child {key!r} under {self.context._label}")
+        return child
 
     # ---------------------------------------------------------------- requests
 
@@ -234,21 +341,15 @@ class Supervisor(Actor):
             return await self._start_new(message.spec)
         if isinstance(message, TerminateChild):
             child = self._find_child(message.child)
-            if child.cell is not None:
-                await self._terminate(child)
+            await self._terminate(child)  # also ends a restart loop (OTP)
             if self.dynamic or child.spec.restart == "temporary":
-                self._children.remove(child)
+                self._remove(child)
             return None
         if isinstance(message, RestartChild):
-            child = self._find_child(message.child_id)
-            if child.cell is not None:
-                raise SupervisorError(f"child {child.spec.id!r} is running")
+            child = self._check_stopped(self._find_child(message.child_id))
             return (await self._start(child, None))._ref
         if isinstance(message, DeleteChild):
-            child = self._find_child(message.child_id)
-            if child.cell is not None:
-                raise SupervisorError(f"child {child.spec.id!r} is running")
-            self._children.remove(child)
+            self._remove(self._check_stopped(self._find_child(message.child_id)))
             return None
         if isinstance(message, WhichChildren):
             return [
@@ -257,6 +358,7 @@ class Supervisor(Actor):
                     ref=None if c.cell is None else c.cell._ref,
                     restart=c.spec.restart,
                     kind=c.spec.kind,
+                    restarting=c.retry is not None,
                 )
                 for c in self._children
             ]
@@ -264,7 +366,7 @@ class Supervisor(Actor):
             supervisors = sum(1 for c in self._children if c.spec.kind == "supervisor")
             return ChildCounts(
                 specs=len(self._children),
-                active=sum(1 for c in self._children if c.cell is not None),
+                active=len(self._by_cell),
                 supervisors=supervisors,
                 workers=len(self._children) - supervisors,
             )
@@ -275,30 +377,30 @@ class Supervisor(Actor):
         )
         return None
 
+    @staticmethod
+    def _check_stopped(child: _Child) -> _Child:
+        """OTP's {error, running} and {error, restarting}."""
+        if child.cell is not None:
+            raise SupervisorError(f"child {child.spec.id!r} is running")
+        if child.retry is not None:
+            raise SupervisorError(f"child {child.spec.id!r} is restarting")
+        return child
+
     async def _start_new(self, spec: Any) -> ActorRef:
         if not isinstance(spec, ChildSpec):
             raise ConfigError("spec", f"expected ChildSpec, got {spec!r}")
-        if not self.dynamic and any(c.spec.id == spec.id for c in self._children):
+        if not self.dynamic and spec.id in self._by_id:
             raise SupervisorError(f"a child with id {spec.id!r} already exists")
         child = _Child(spec)
         cell = await self._start(child, None)
-        self._children.append(child)
+        self._add(child)
         return cell._ref
 
-    def _find_child(self, key: Any) -> _Child:
-        for child in self._children:
-            if isinstance(key, ActorRef):
-                if child.cell is key._cell:
-                    return child
-            elif child.spec.id == key:
-                return child
-        raise SupervisorError(f"no child {key!r} under {self.context._label}")
-
-    # ---------------------------------------------------------------- exits
+    # ---------------------------------------------------------------- exits and restarts
 
     async def _on_exit(self, message: Exit) -> None:
         cell = message.actor._cell
-        child = next((c for c in self._children if c.cell is cell), None)
+        child = self._by_cell.pop(cell, None)
         if child is None:
             if cell is self.context._parent and message.reason != "normal":
                 self.context.stop(message.reason)
@@ -313,27 +415,69 @@ class Supervisor(Actor):
         )
         if not _should_restart(child.spec.restart, reason):
             if child.spec.restart == "temporary" or self.dynamic:
-                self._children.remove(child)
+                self._remove(child)
             return
+        await self._restart(child, reason, reason)
+
+    async def _try_again(self, message: _TryAgain) -> None:
+        """OTP's try_again_restart: one more attempt, unless the child was dealt with since."""
+        child = message.child
+        if child.retry != message.attempt or child not in self._children:
+            return
+        await self._restart(child, child.retry_reason, child.failure)
+
+    async def _restart(self, child: _Child, reason: ExitReason, cause: ExitReason) -> None:
+        """One restart attempt (it counts toward intensity) of ``child`` and its group.
+
+        If a child of the group fails to start, the attempt ends there: that child is
+        marked restarting and a :class:`_TryAgain` to ourselves retries it, so requests
+        (and a shutdown) are handled between attempts. The retry restarts the group
+        again: one_for_all stops the children this attempt started, rest_for_one starts
+        from the child that failed. ``cause`` is the reason given if this escalates.
+        """
         if not self._note_restart():
-            await self._escalate(child, reason)
+            await self._escalate(child, cause)
             return
-        index = self._children.index(child)
         if self.strategy == "one_for_one":
             group = [child]
         elif self.strategy == "one_for_all":
             group = list(self._children)
         else:
-            group = self._children[index:]
+            children = list(self._children)
+            group = children[children.index(child) :]
         for other in reversed(group):
-            if other.cell is not None:
-                await self._terminate(other)
+            await self._terminate(other)
         for other in group:
             if other is not child and other.spec.restart == "temporary":
-                self._children.remove(other)
+                self._remove(other)
                 continue
-            if not await self._restart(other, reason if other is child else SHUTDOWN):
+            other_reason = reason if other is child else SHUTDOWN
+            try:
+                await self._start(other, other_reason)
+            except ActorStartError as exc:
+                self._retry_later(other, other_reason, exc)
                 return
+            _log.info(
+                "child_restarted",
+                supervisor=self.context._label,
+                child=other.spec.id,
+                reason=describe_reason(other_reason),
+                restarts=len(self._restarts),
+            )
+
+    def _retry_later(self, child: _Child, reason: ExitReason, error: ActorStartError) -> None:
+        _log.error(
+            "child_restart_failed",
+            supervisor=self.context._label,
+            child=child.spec.id,
+            reason=describe_reason(error.reason),
+        )
+        self._retries += 1
+        child.retry = self._retries
+        child.retry_reason = reason
+        child.failure = error.reason
+        # As OTP's timer:apply_after(0, ...): behind what is already in the mailbox.
+        self.context.send_after(0, _TryAgain(child, self._retries))
 
     def _note_restart(self) -> bool:
         """Record a restart; False when it is one more than ``intensity`` within ``period``."""
@@ -344,30 +488,6 @@ class Supervisor(Actor):
         while restarts and restarts[0] < now - self.period:
             restarts.popleft()
         return len(restarts) <= self.intensity
-
-    async def _restart(self, child: _Child, reason: ExitReason) -> bool:
-        while True:
-            try:
-                await self._start(child, reason)
-            except ActorStartError as exc:
-                _log.error(
-                    "child_restart_failed",
-                    supervisor=self.context._label,
-                    child=child.spec.id,
-                    reason=describe_reason(exc.reason),
-                )
-                if not self._note_restart():
-                    await self._escalate(child, exc.reason)
-                    return False
-                continue
-            _log.info(
-                "child_restarted",
-                supervisor=self.context._label,
-                child=child.spec.id,
-                reason=describe_reason(reason),
-                restarts=len(self._restarts),
-            )
-            return True
 
     async def _escalate(self, child: _Child, reason: ExitReason) -> None:
         _log.error(
@@ -386,29 +506,37 @@ class Supervisor(Actor):
 
     async def _start(self, child: _Child, restart_reason: ExitReason | None) -> ActorContext:
         spec = child.spec
-        cell = await self.context._spawn_child(
-            spec.actor,
-            spec.args,
-            dict(spec.kwargs),
-            name=spec.name,
-            mailbox=spec.mailbox,
-            link=True,
-            shutdown=spec.shutdown_timeout,
-            restart_reason=restart_reason,
-        )
+        try:
+            cell = await self.context._spawn_child(
+                spec.actor,
+                spec.args,
+                dict(spec.kwargs),
+                name=spec.name,
+                mailbox=spec.mailbox,
+                link=True,
+                shutdown=spec.shutdown_timeout,
+                restart_reason=restart_reason,
+            )
+        except ActorStartError as exc:
+            raise ChildStartError(spec.id, exc.actor, exc.reason) from exc.reason
         child.cell = cell
+        child.retry = None
+        self._by_cell[cell] = child
         return cell
 
     async def _terminate(self, child: _Child) -> None:
+        """Stop a running child (unlinked first: no Exit comes back); end its retries."""
+        child.retry = None
         cell = child.cell
         if cell is None:
             return
         child.cell = None
+        del self._by_cell[cell]
         self.context.unlink(cell._ref)
         await cell._shutdown(SHUTDOWN)
 
     async def _terminate_all(self) -> None:
-        for child in reversed(self._children):
+        for child in reversed(list(self._children)):
             await self._terminate(child)
 
 
