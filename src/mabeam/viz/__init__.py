@@ -19,4 +19,10 @@ from .timeline import timeline, write_timeline
 
 milestones = derive_milestones
 
-__all__ = ["Milestone", "label_of", "milestones", "timeline", "write_timeline"]
+__all__ = [
+    "Milestone",
+    "label_of",
+    "milestones",
+    "timeline",
+    "write_timeline",
+]

@@ -112,8 +112,13 @@ def derive_milestones(trace: Trace) -> list[Milestone]:
         seen.add(key)
         return True
 
-    for now, event, _mid, src, _dst, _kind, payload, _note in records:
-        if event != "send":
+    sent: set[int] = set()
+    for now, event, mid, src, dst, _kind, payload, _note in records:
+        # What a node emitted: its sends, and messages dropped before they were sent (a
+        # byzantine interceptor drops a silent primary's pre-prepares at the source).
+        if event == "send":
+            sent.add(mid)
+        elif event != "drop" or mid in sent:
             continue
         name = type(payload).__name__
         if name == "AppendEntries" and once(("leader", src, payload.term)):
@@ -150,6 +155,10 @@ def derive_milestones(trace: Trace) -> list[Milestone]:
         elif name == "Bid":
             amount = payload.amount
             out.append(Milestone(now, src, "bid", f"bid {_num(amount)}", {"amount": amount}))
+        elif name == "Partial" and dst == "coordinator":
+            args = {"request": payload.request, "missing": len(payload.missing)}
+            label = f"aggregate answered ({len(payload.missing)} missing)"
+            out.append(Milestone(now, src, "aggregated", label, args))
         elif name == "Fill" and payload.side == "buy":
             args = {"price": payload.price, "quantity": payload.quantity}
             label = f"trade {payload.quantity} @ {_num(payload.price)}"
