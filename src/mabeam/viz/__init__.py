@@ -15,6 +15,7 @@ and OpenTelemetry are imported only when a plot or a span is asked for.
 from __future__ import annotations
 
 from ._milestones import Milestone, derive_milestones, label_of
+from .plots import plot
 from .timeline import timeline, write_timeline
 
 milestones = derive_milestones
@@ -23,6 +24,7 @@ __all__ = [
     "Milestone",
     "label_of",
     "milestones",
+    "plot",
     "timeline",
     "write_timeline",
 ]
