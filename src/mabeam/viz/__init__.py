@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from ._milestones import Milestone, derive_milestones, label_of
 from .plots import plot
+from .report import report
 from .timeline import timeline, write_timeline
 
 milestones = derive_milestones
@@ -25,6 +26,7 @@ __all__ = [
     "label_of",
     "milestones",
     "plot",
+    "report",
     "timeline",
     "write_timeline",
 ]
