@@ -686,7 +686,8 @@ def _messages(report: dict[str, Any], trace: Trace) -> Figure:
     """Any run: deliveries and drops per receiver over time, faults marked."""
     end = _end_ms(report, trace)
     records = [r for r in trace.records() if r[1] in ("deliver", "drop")]
-    nodes = sorted({r[4] for r in records} | {r[3] for r in records})
+    targets = {target for _t, _kind, target in _faults(trace) if target != "network"}
+    nodes = sorted({r[4] for r in records} | {r[3] for r in records} | targets)
     rows = {n: i for i, n in enumerate(nodes)}
     figure = _figure(height=max(3.0, min(10.0, 0.3 * len(nodes) + 1.5)))
     (ax,) = figure.axes
