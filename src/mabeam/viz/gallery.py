@@ -1,11 +1,15 @@
 """Small scenarios, one per picture, that the docs' images and the tests are made from.
 
 ``python -m mabeam.viz.gallery DIR`` runs each and writes ``DIR/<name>.svg`` (its plot),
-plus a timeline, a Mermaid diagram and a report of the Raft run: the docs' pictures are
-generated, never hand-drawn.
+plus a timeline, a Mermaid diagram and a report of the Raft run (and a screenshot of the
+report where chromium is installed): the docs' pictures are generated, never hand-drawn.
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
 
 GALLERY: dict[str, str] = {
     "english": """
@@ -220,3 +224,80 @@ heal = true
 """,
 }
 """Scenario documents (TOML) by picture name."""
+
+
+def run(name: str) -> tuple[Any, Any]:
+    """Run one gallery scenario: ``(report, network)``."""
+    from ..scenario import parse_scenario, run_scenario
+
+    return run_scenario(parse_scenario(GALLERY[name].encode(), path=f"{name}.toml", fmt="toml"))
+
+
+def write_gallery(directory: str | Path) -> list[Path]:
+    """Write every picture of the docs into ``directory``; returns the files written.
+
+    ``<name>.svg`` for each scenario's plot, ``raft.mmd`` (its Mermaid diagram),
+    ``raft-timeline.json`` (its Trace Event Format timeline) and ``raft-report.html``;
+    with Debian's chromium installed, also ``raft-report.png``, a screenshot of the report.
+    """
+    from .plots import plot
+    from .report import report
+    from .timeline import write_timeline
+
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name in GALLERY:
+        run_report, network = run(name)
+        plot(run_report, network.trace, target / f"{name}.svg")
+        written.append(target / f"{name}.svg")
+        if name == "raft":
+            (target / "raft.mmd").write_text(network.trace.to_mermaid())
+            write_timeline(network.trace, target / "raft-timeline.json", name=run_report.scenario)
+            report(run_report, network.trace, target / "raft-report.html")
+            written += [target / "raft.mmd", target / "raft-timeline.json"]
+            written.append(target / "raft-report.html")
+            shot = _screenshot(target / "raft-report.html", target / "raft-report.png")
+            if shot is not None:
+                written.append(shot)
+    return written
+
+
+def _screenshot(page: Path, out: Path) -> Path | None:
+    import shutil
+    import subprocess
+    import tempfile
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        return None
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                f"--user-data-dir={profile}",
+                "--window-size=1000,1500",
+                f"--screenshot={out.resolve()}",
+                page.resolve().as_uri(),
+            ],
+            capture_output=True,
+            check=True,
+            timeout=120,
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mabeam.viz.gallery [DIR]`` (default ``docs/images``)."""
+    args = sys.argv[1:] if argv is None else argv
+    for path in write_gallery(args[0] if args else "docs/images"):
+        sys.stdout.write(f"{path}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
