@@ -18,6 +18,7 @@ import structlog
 
 from ._errors import ScenarioError
 from .scenario import RunReport, load_scenario, run_scenario
+from .viz import _cli as viz
 
 
 class _Parser(argparse.ArgumentParser):
@@ -90,6 +91,7 @@ def _run(args: argparse.Namespace) -> int:
             network.trace.write_jsonl(out)
     if args.mermaid is not None and network.trace is not None:
         Path(args.mermaid).write_text(network.trace.to_mermaid())
+    viz.write_outputs(args, report, network)
     if args.json:
         sys.stdout.write(msgspec.json.encode(report).decode() + "\n")
     else:
@@ -107,8 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     run.add_argument("--trace", type=Path, default=None, help="write the trace as JSON lines")
     run.add_argument("--mermaid", type=Path, default=None, help="write a Mermaid diagram")
+    viz.add_arguments(run)
     run.add_argument("-v", "--verbose", action="store_true", help="log runtime events")
     args = parser.parse_args(argv)
+    if (problem := viz.check_arguments(args)) is not None:
+        parser.error(problem)
     _configure_logging(args.verbose)
     if args.command == "run":
         return _run(args)

@@ -368,9 +368,10 @@ def test_trace_exports_jsonl_and_mermaid() -> None:
     mermaid = network.trace.to_mermaid()
     assert mermaid.splitlines() == [
         "sequenceDiagram",
+        "    autonumber",
         "    participant src",
         "    participant dst",
-        "    src->>dst: 2.0 ms Note",
+        "    src->>dst: 2.0 ms Note seq=1",
     ]
 
 

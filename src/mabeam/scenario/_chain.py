@@ -31,7 +31,7 @@ from ..protocols.consensus.chain.block import Keyring
 from ..protocols.consensus.chain.messages import Block, NewBlock, Tx
 from ..protocols.consensus.chain.validator import ChainConfig
 from ..sim import Interceptor
-from ._run import Outcome, RunError, ScenarioRun
+from ._run import COORDINATOR, Outcome, RunError, ScenarioRun
 from ._schema import ConsensusOptions
 
 _log = get_logger("mabeam.consensus")
@@ -96,6 +96,15 @@ async def drive(run: ScenarioRun) -> Outcome:
                 nodes=len(final.nodes),
             )
             finals.append(final)
+            if run.network.trace is not None:  # a milestone for mabeam.viz; not in JSON lines
+                run.network.trace.milestone(
+                    loop.time(),
+                    COORDINATOR,
+                    "block_finalized",
+                    height=final.height,
+                    block=final.block_hash[:12],
+                    nodes=len(final.nodes),
+                )
     except FinalityTimeoutError:
         _log.info("chain_no_quorum", final=len(finals), timeout_ms=options.timeout_ms)
         message = (

@@ -20,7 +20,8 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -29,6 +30,9 @@ from ..runtime import Actor, ActorRef, ActorSystem, ChildSpec, Supervisor
 from ..runtime.supervision import restart_child, terminate_child, which_children
 from ..sim import DROP, Interceptor, SimNetwork, run_virtual
 from ._schema import AgentSpec, FaultSpec, Scenario
+
+if TYPE_CHECKING:
+    from ..sim import Trace
 
 COORDINATOR = "coordinator"
 """The coordinator's node name: exempt from partitions, as SCENARIOS.md says."""
@@ -61,6 +65,16 @@ class RunReport(msgspec.Struct, frozen=True):
     result: Any
     error: RunError | None
     stats: RunStats
+
+    def plot(self, trace: Trace | None, path: str | Path | None = None) -> Any:
+        """The run's picture, drawn from ``trace`` (``network.trace``): a matplotlib Figure,
+        also written to ``path`` (``.png`` / ``.svg``) when given. Needs ``mabeam[plot]``;
+        see :func:`mabeam.viz.plot`."""
+        from ..viz.plots import plot
+
+        if trace is None:
+            raise ValueError("plot: the run has no trace (the network recorded none)")
+        return plot(self, trace, path)
 
 
 @dataclass(frozen=True)

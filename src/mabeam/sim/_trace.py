@@ -60,6 +60,7 @@ class Trace:
 
     def __init__(self) -> None:
         self._records: list[_Record] = []
+        self._milestones: list[tuple[float, str, str, dict[str, Any]]] = []
 
     def __len__(self) -> int:
         return len(self._records)
@@ -109,33 +110,116 @@ class Trace:
         self.write_jsonl(buffer)
         return buffer.getvalue()
 
-    def to_mermaid(self, *, max_events: int = 500) -> str:
-        """A Mermaid sequence diagram of deliveries, drops and faults (for small runs)."""
-        lines = ["sequenceDiagram"]
+    def milestone(self, now: float, node: str, name: str, **args: Any) -> None:
+        """Note a protocol milestone the messages do not show (e.g. a block made final).
+
+        Milestones live beside the records: they never appear in :meth:`write_jsonl`,
+        so the JSON-lines trace of a run is the same with or without them.
+        """
+        self._milestones.append((now, node, name, args))
+
+    def noted_milestones(self) -> list[tuple[float, str, str, dict[str, Any]]]:
+        """The milestones noted with :meth:`milestone`, in the order they were noted."""
+        return list(self._milestones)
+
+    def records(self) -> list[_Record]:
+        """The raw records ``(seconds, event, id, from, to, kind, payload, note)``, live
+        payloads included (for the visualisations in :mod:`mabeam.viz`)."""
+        return list(self._records)
+
+    def to_mermaid(self, *, max_events: int = 500, max_participants: int = 24) -> str:
+        """A Mermaid sequence diagram of deliveries, drops, faults and role changes.
+
+        Messages are numbered (``autonumber``) and labelled with the fields that matter
+        (term and index for Raft, price for bids, view and sequence for PBFT); role
+        changes (candidate, leader, primary) and faults are notes. At most
+        ``max_participants`` lanes are drawn: the busiest ones, the others are folded into
+        one lane ``others`` and a note says how many. Past ``max_events`` a note says the
+        diagram is truncated and by how much.
+        """
+        from ..viz._milestones import ROLE_CHANGES, derive_milestones, label_of
+
+        if max_events < 1 or max_participants < 2:
+            raise ValueError("max_events must be >= 1 and max_participants >= 2")
+        events = [r for r in self._records if r[1] != "send"]
+        notes = {(m.t, m.node, m.label) for m in derive_milestones(self) if m.name in ROLE_CHANGES}
+        activity: dict[str, int] = {}
+        for _now, event, _mid, src, dst, _kind, _payload, _note in events:
+            if event != "fault":
+                activity[src] = activity.get(src, 0) + 1
+            activity[dst] = activity.get(dst, 0) + 1
+        # The coordinator first, then the busiest (ties: in order of appearance).
+        order = {name: i for i, name in enumerate(activity)}
+        lanes = sorted(activity, key=lambda n: (n != "coordinator", -activity[n], order[n]))
+        folded: set[str] = set()
+        if len(lanes) > max_participants:
+            folded = set(lanes[max_participants - 1 :])
+
+        def lane(name: str) -> str:
+            return OTHERS if name in folded else name
+
+        # Role changes are notes at the time of the message that reveals them.
+        pending = sorted(notes, key=lambda n: n[0])
         participants: dict[str, None] = {}
         body: list[str] = []
-        shown = 0
-        for now, event, _mid, src, dst, _kind, payload, note in self._records:
-            if event == "send":
+        shown = skipped = 0
+        total = 0
+        for now, event, _mid, src, dst, _kind, payload, note in events:
+            while pending and pending[0][0] <= now:
+                t, node, label = pending.pop(0)
+                if shown < max_events and node not in folded:
+                    participants.setdefault(node, None)
+                    body.append(f"    Note over {_mm(node)}: {round(t * 1000.0, 3)} ms {label}")
+            total += 1
+            if event != "fault" and src in folded and dst in folded:
+                skipped += 1
                 continue
-            type_name = payload if event == "fault" else type(payload).__name__
             if shown >= max_events:
-                body.append(f"    Note over {next(iter(participants), 'sim')}: trace truncated")
-                break
+                continue
             shown += 1
             t_ms = round(now * 1000.0, 3)
             if event == "fault":
-                participants.setdefault(dst, None)
-                body.append(f"    Note over {_mm(dst)}: {t_ms} ms {type_name}{_detail(note)}")
+                target = lane(dst)
+                participants.setdefault(target, None)
+                body.append(
+                    f"    Note over {_mm(target)}: {t_ms} ms "
+                    + _text(f"{payload}{_detail(note)}{f' ({dst})' if dst in folded else ''}")
+                )
                 continue
-            participants.setdefault(src, None)
-            participants.setdefault(dst, None)
+            a, b = lane(src), lane(dst)
+            participants.setdefault(a, None)
+            participants.setdefault(b, None)
             arrow = "->>" if event == "deliver" else "-x"
-            label = type_name if event == "deliver" else f"{type_name} dropped{_detail(note)}"
-            body.append(f"    {_mm(src)}{arrow}{_mm(dst)}: {t_ms} ms {label}")
+            label = label_of(payload)
+            if event == "drop":
+                label = f"{label} dropped{_detail(note)}"
+            body.append(f"    {_mm(a)}{arrow}{_mm(b)}: {t_ms} ms {_text(label)}")
+        lines = ["sequenceDiagram", "    autonumber"]
         lines.extend(f"    participant {_mm(p)}" for p in participants)
+        first = _mm(next(iter(participants), "sim"))
+        if folded:
+            lines.append(
+                f"    Note over {first}: {len(activity)} participants, the "
+                f"{max_participants - 1} busiest shown; {len(folded)} folded into "
+                f"{OTHERS}, {skipped} messages among them not drawn"
+            )
         lines.extend(body)
+        drawable = total - skipped
+        if drawable > shown:
+            lines.append(
+                f"    Note over {first}: truncated: {shown} of {drawable} events shown, "
+                f"{drawable - shown} more not drawn (max_events={max_events})"
+            )
         return "\n".join(lines) + "\n"
+
+
+OTHERS: Final = "others"
+"""The lane that participants past the cap of a Mermaid diagram are folded into."""
+
+
+def _text(label: str) -> str:
+    """Mermaid message text: no ``;`` or ``#`` (they end or escape a statement)."""
+    return label.replace(";", ",").replace("#", "no.")
 
 
 def _detail(note: str | None) -> str:

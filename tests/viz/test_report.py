@@ -1,0 +1,138 @@
+"""The HTML report: summary, inline SVG, Mermaid block, fault schedule, nothing external."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+
+from mabeam.cli import main
+from mabeam.viz import report
+
+from ._support import big_run, gallery_run
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ping.toml"
+
+
+class Page(HTMLParser):
+    """Collects sections, tags, text and every URL-bearing attribute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.section: str | None = None
+        self.text: dict[str, list[str]] = {}
+        self.urls: list[str] = []
+        self.stack: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        self.tags.append((tag, attributes))
+        if tag == "section":
+            self.section = attributes.get("id")
+        for key in ("src", "href", "xlink:href", "action", "data"):
+            value = attributes.get(key)
+            if value is not None:
+                self.urls.append(value)
+        style = attributes.get("style") or ""
+        if "url(" in style:
+            self.urls.append(style)
+
+    def handle_data(self, data: str) -> None:
+        if self.section is not None:
+            self.text.setdefault(self.section, []).append(data)
+
+
+def parse(path: Path) -> Page:
+    page = Page()
+    page.feed(path.read_text())
+    page.close()
+    return page
+
+
+def check_self_contained(page: Page) -> None:
+    tags = {tag for tag, _ in page.tags}
+    assert "script" not in tags
+    assert "link" not in tags
+    assert "iframe" not in tags
+    for url in page.urls:
+        assert url.startswith("#"), url
+
+
+def test_report_has_summary_plot_diagram_and_faults(tmp_path: Path) -> None:
+    run, network = gallery_run("raft")
+    assert network.trace is not None
+    size = report(run, network.trace, tmp_path / "raft.html")
+    assert size == (tmp_path / "raft.html").stat().st_size
+    page = parse(tmp_path / "raft.html")
+    check_self_contained(page)
+    summary = " ".join(page.text["summary"])
+    assert "consensus" in summary
+    assert "ok" in summary
+    assert "delivered" in summary
+    assert sum(1 for tag, _ in page.tags if tag == "svg") == 1
+    assert any(tag == "path" for tag, _ in page.tags)
+    pre = [a for tag, a in page.tags if tag == "pre"]
+    assert {"class": "mermaid"} in pre
+    diagram = "".join(page.text["sequence"])
+    assert "sequenceDiagram" in diagram
+    assert "autonumber" in diagram
+    faults = " ".join(page.text["faults"])
+    assert "crash" in faults
+    assert "leader t=" in " ".join(page.text["milestones"])
+
+
+def test_a_big_run_gets_no_diagram_but_says_why(tmp_path: Path) -> None:
+    run, network = big_run()
+    assert network.trace is not None
+    report(run, network.trace, tmp_path / "big.html", plot=False)
+    page = parse(tmp_path / "big.html")
+    check_self_contained(page)
+    assert "Not drawn" in " ".join(page.text["sequence"])
+    assert "No faults were injected." in " ".join(page.text["faults"])
+    assert not any(tag == "svg" for tag, _ in page.tags)
+
+
+@pytest.fixture(autouse=True)
+def _restore_structlog() -> Any:
+    yield
+    structlog.reset_defaults()
+
+
+def test_cli_writes_timeline_plot_and_report(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    timeline, picture, page = tmp_path / "t.json", tmp_path / "p.svg", tmp_path / "r.html"
+    code = main(
+        [
+            "run",
+            str(EXAMPLE),
+            "--json",
+            "--timeline",
+            str(timeline),
+            "--plot",
+            str(picture),
+            "--report",
+            str(page),
+        ]
+    )
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["ok"] is True
+    assert json.loads(timeline.read_bytes())["traceEvents"]
+    assert picture.read_text().lstrip().startswith("<?xml")
+    parsed = parse(page)
+    check_self_contained(parsed)
+    assert "ping with faults" in " ".join(parsed.text["summary"])
+    assert "partition" in " ".join(parsed.text["faults"])
+
+
+def test_cli_refuses_a_plot_it_cannot_write(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(EXAMPLE), "--plot", "out.gif"])
+    assert exit_info.value.code == 2
+    assert "--plot" in capsys.readouterr().err
