@@ -1,6 +1,7 @@
 """Every code block in README.md and docs/ is a test (collected by Sybil).
 
-- ```python blocks run in order, one namespace per document; a block that needs set-up
+- ```python blocks run in order, one namespace per document, in a scratch folder that sees
+  the repository's ``examples/`` (files a snippet writes go there); a block that needs set-up
   has it in the block itself (imports, an ``ActorSystem``, ``run_virtual``/``asyncio.run``).
 - ```sh blocks: each ``mabeam run ...`` line runs (from a scratch folder that sees the
   repository's ``examples/``) and must exit 0, or the code its comment names (``# exit 1``).
@@ -52,7 +53,24 @@ def _run_shell_block(example: Example) -> None:
             )
 
 
+def _enter_scratch(namespace: dict[str, object]) -> None:
+    """Each document's Python blocks run in a scratch folder that sees ``examples/``, so a
+    snippet that writes files (``ping.svg``) leaves nothing in the repository."""
+    scratch = tempfile.TemporaryDirectory()
+    os.symlink(ROOT / "examples", Path(scratch.name) / "examples")
+    namespace["__scratch__"] = (scratch, Path.cwd())
+    os.chdir(scratch.name)
+
+
+def _leave_scratch(namespace: dict[str, object]) -> None:
+    scratch, cwd = namespace.pop("__scratch__")  # type: ignore[misc]
+    os.chdir(cwd)
+    scratch.cleanup()
+
+
 pytest_collect_file = Sybil(
+    setup=_enter_scratch,
+    teardown=_leave_scratch,
     parsers=[
         PythonCodeBlockParser(),
         CodeBlockParser(language="sh", evaluator=_run_shell_block),
