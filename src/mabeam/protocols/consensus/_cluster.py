@@ -27,9 +27,7 @@ ActorSpec = tuple[type[Actor], tuple[Any, ...], dict[str, Any]]
 """(actor class, args, kwargs) of one actor to spawn."""
 
 
-def node_specs(
-    node_ids: Sequence[str], node_spec: Callable[[str], ActorSpec]
-) -> list[ChildSpec]:
+def node_specs(node_ids: Sequence[str], node_spec: Callable[[str], ActorSpec]) -> list[ChildSpec]:
     """One supervisor child per node: registered under its id, transient, killed on stop."""
     specs = []
     for node_id in node_ids:
