@@ -17,7 +17,7 @@ from mabeam.scenario import _run as run_module
 from mabeam.scenario import protocol_kinds
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "scenarios"
+SCENARIOS = REPO / "tests" / "scenarios"
 EXAMPLE = REPO / "examples" / "ping.toml"
 
 
@@ -188,9 +188,9 @@ def test_console_script_prints_no_traceback_on_invalid_input(tmp_path: Path) -> 
 
 
 def _shared_cases() -> list[Any]:
-    if not SHARED.is_dir():
+    if not SCENARIOS.is_dir():
         return [pytest.param(None, id="shared-scenarios-missing")]
-    return [pytest.param(path, id=path.stem) for path in sorted(SHARED.glob("*.toml"))]
+    return [pytest.param(path, id=path.stem) for path in sorted(SCENARIOS.glob("*.toml"))]
 
 
 def _subset(expected: Any, actual: Any) -> bool:
@@ -212,7 +212,7 @@ def _subset(expected: Any, actual: Any) -> bool:
 def test_shared_scenarios(capsys: pytest.CaptureFixture[str], path: Path | None) -> None:
     """Each shared scenario gives its expected exit, ok and result fields when its protocol
     is implemented, and is refused with exit 2 (naming protocol.kind) until then."""
-    assert path is not None, f"the shared scenarios are missing: expected them in {SHARED}"
+    assert path is not None, f"the shared scenarios are missing: expected them in {SCENARIOS}"
     expect = json.loads(path.with_suffix(".expect.json").read_text())
     code, out, err = run_cli(capsys, str(path), "--json")
     kind = _kind(path)

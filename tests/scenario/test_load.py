@@ -26,15 +26,15 @@ from mabeam.scenario._schema import (
     Scenario,
 )
 
-SHARED = Path(__file__).parents[2] / ".." / "shared" / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
 
 def _shared(invalid: bool) -> list[Any]:
     """The shared example scenarios (``invalid-*`` ones or the others) as test params."""
-    if not SHARED.is_dir():
-        # CI lays shared/ beside the clone; without it these tests fail, never skip.
+    if not SCENARIOS.is_dir():
+        # Never skip: missing cases are a failure.
         return [pytest.param(None, id="shared-scenarios-missing")]
-    files = sorted(SHARED.glob("*.toml"))
+    files = sorted(SCENARIOS.glob("*.toml"))
     chosen = [p for p in files if p.name.startswith("invalid-") == invalid]
     return [pytest.param(p, id=p.stem) for p in chosen]
 
@@ -740,7 +740,7 @@ def test_invalid_table_is_large() -> None:
 @pytest.mark.parametrize("path", _shared(invalid=False))
 def test_shared_scenario_loads(path: Path | None) -> None:
     """Every shared example scenario that is not ``invalid-*`` loads."""
-    assert path is not None, f"the shared scenarios are missing: expected {SHARED}"
+    assert path is not None, f"the shared scenarios are missing: expected {SCENARIOS}"
     scenario = load_scenario(path)
     assert scenario.agents
     assert isinstance(scenario, Scenario)
@@ -749,7 +749,7 @@ def test_shared_scenario_loads(path: Path | None) -> None:
 @pytest.mark.parametrize("path", _shared(invalid=True))
 def test_shared_invalid_scenario_is_refused(path: Path | None) -> None:
     """Each shared ``invalid-*`` scenario raises ScenarioError mentioning every expected string."""
-    assert path is not None, f"the shared scenarios are missing: expected {SHARED}"
+    assert path is not None, f"the shared scenarios are missing: expected {SCENARIOS}"
     expect = json.loads(path.with_suffix(".expect.json").read_text())
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
@@ -762,7 +762,7 @@ def test_shared_invalid_scenario_is_refused(path: Path | None) -> None:
 @pytest.mark.parametrize("path", _shared(invalid=False) + _shared(invalid=True))
 def test_shared_scenario_same_as_json(path: Path | None) -> None:
     """The JSON spelling of a shared scenario gives the same Scenario (or the same error)."""
-    assert path is not None, f"the shared scenarios are missing: expected {SHARED}"
+    assert path is not None, f"the shared scenarios are missing: expected {SCENARIOS}"
     text = path.read_text()
     as_json = json.dumps(tomllib.loads(text))
 

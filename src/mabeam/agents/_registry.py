@@ -29,6 +29,7 @@ from .._errors import (
 )
 from .._log import get_logger
 from ..runtime import Actor, ActorRef, ActorSystem, ChildSpec, Down, DynamicSupervisor, Exit
+from ..runtime._cleanup import finish
 from ..runtime._signals import describe_reason, is_orderly
 from ..runtime.supervision import start_child, terminate_child, which_children
 from ._config import (
@@ -478,6 +479,6 @@ class AgentRegistry:
         return self.system.whereis(agent)
 
     async def stop(self) -> None:
-        """Stop the registry and every agent it runs."""
-        if self.ref.is_alive:
-            await self.ref.stop()
+        """Stop the registry and every agent it runs, to the end even if cancelled."""
+        ref = self.ref
+        await finish(ref.stop() if ref.is_alive else ref.join())

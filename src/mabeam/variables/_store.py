@@ -18,6 +18,7 @@ import msgspec
 from .._errors import ConfigError, MabeamError
 from .._log import get_logger
 from ..runtime import Actor, ActorRef, ActorSystem
+from ..runtime._cleanup import finish
 from ._protocols import DECIDERS, Verdict
 from ._variable import Change, Decision, Protocol, Variable, VariableError, check_protocol
 from .messages import VariableChanged
@@ -311,6 +312,6 @@ class Variables:
         return decision
 
     async def stop(self) -> None:
-        """Stop the store."""
-        if self.ref.is_alive:
-            await self.ref.stop()
+        """Stop the store (after a coordination under way), to the end even if cancelled."""
+        ref = self.ref
+        await finish(ref.stop() if ref.is_alive else ref.join())

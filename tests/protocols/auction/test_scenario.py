@@ -14,7 +14,7 @@ from mabeam import ScenarioError
 from mabeam.cli import main
 from mabeam.scenario import load_scenario, parse_scenario, run_scenario
 
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "scenarios"
+SHARED = Path(__file__).resolve().parents[2] / "scenarios"  # tests/scenarios
 SHARED_AUCTIONS = sorted(SHARED.glob("auction-*.toml"))
 
 

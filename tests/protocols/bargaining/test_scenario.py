@@ -12,7 +12,7 @@ import structlog
 from mabeam.cli import main
 from mabeam.scenario import parse_scenario, run_scenario
 
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "scenarios"
+SHARED = Path(__file__).resolve().parents[2] / "scenarios"  # tests/scenarios
 
 
 def scenario(seller: str, buyer: str, *, protocol: str = "", extra: str = "") -> bytes:
@@ -112,7 +112,7 @@ def test_cli_exit_codes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
 
 
 def test_shared_known_answer() -> None:
-    """../shared/scenarios/bargaining-linear: 5 at step 5."""
+    """tests/scenarios/bargaining-linear: 5 at step 5."""
     path = SHARED / "bargaining-linear.toml"
     expect = json.loads(path.with_suffix(".expect.json").read_text())
     report, _ = run(path.read_bytes())

@@ -18,7 +18,7 @@ from mabeam.scenario import parse_scenario, run_scenario
 
 from ._support import logs_consistent
 
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "scenarios"
+SHARED = Path(__file__).resolve().parents[2] / "scenarios"  # tests/scenarios
 
 
 def run_file(name: str, seed: int | None = None) -> tuple[dict[str, Any], Any]:

@@ -14,7 +14,7 @@ from mabeam.protocols.consensus import Voter, run_vote
 from mabeam.scenario import parse_scenario, run_scenario
 from mabeam.scenario._run import check_runnable
 
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "scenarios"
+SHARED = Path(__file__).resolve().parents[2] / "scenarios"  # tests/scenarios
 
 
 def scenario(

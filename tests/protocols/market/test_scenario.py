@@ -12,7 +12,7 @@ import pytest
 from mabeam import ScenarioError
 from mabeam.scenario import load_scenario, parse_scenario, run_scenario
 
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "scenarios"
+SHARED = Path(__file__).resolve().parents[2] / "scenarios"  # tests/scenarios
 SHARED_MARKETS = sorted(SHARED.glob("market-*.toml"))
 
 

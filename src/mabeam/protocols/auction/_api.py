@@ -7,6 +7,7 @@ from typing import Any
 
 from ..._errors import ConfigError
 from ...runtime import ActorRef, ActorSystem
+from ...runtime._cleanup import finish
 from ._config import AuctionConfig
 from .actor import Auctioneer
 from .messages import AuctionResult, RunAuction
@@ -71,6 +72,6 @@ async def run_auction(
     try:
         result: AuctionResult = await auctioneer.ask(RunAuction(), timeout=None)
     finally:
-        if auctioneer.is_alive:
-            await auctioneer.stop()
+        # To the end even if the caller is cancelled: no auctioneer outlives the call.
+        await finish(auctioneer.stop() if auctioneer.is_alive else auctioneer.join())
     return result

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from ..._errors import ConfigError
 from ...runtime import ActorRef, ActorSystem
+from ...runtime._cleanup import finish
 from .actor import Mediator
 from .messages import BargainingResult, RunBargaining
 from .strategies import Number, outcomes_of
@@ -73,6 +74,6 @@ async def negotiate(
     try:
         result: BargainingResult = await mediator.ask(RunBargaining(), timeout=None)
     finally:
-        if mediator.is_alive:
-            await mediator.stop()
+        # To the end even if the caller is cancelled: no mediator outlives the call.
+        await finish(mediator.stop() if mediator.is_alive else mediator.join())
     return result

@@ -16,6 +16,7 @@ import msgspec
 
 from ..._errors import ConfigError
 from ...runtime import ActorSystem
+from ...runtime._cleanup import finish
 from ..bargaining.strategies import EXPONENTS
 from ._types import CompromiseMethod, ConflictType, Strategy
 from .actor import ConflictCoordinator
@@ -90,7 +91,9 @@ async def resolve_conflicts(
     try:
         result: ConflictResult = await coordinator.ask(request, timeout=None)
     finally:
-        await coordinator.stop()
+        # To the end even if the caller is cancelled: no coordinator (nor the auction,
+        # session or Raft cluster it runs) outlives the call.
+        await finish(coordinator.stop())
     return result
 
 

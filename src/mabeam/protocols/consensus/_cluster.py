@@ -4,6 +4,11 @@ A cluster is its nodes, each registered under its id and restarted by one superv
 (``transient``, brutal kill: an injected crash loses volatile state), plus one client
 actor. On a simulated network the nodes are network nodes and the client is exempt from
 partitions, as a scenario's coordinator is.
+
+Starting and stopping are cancel-safe: a cluster whose caller is cancelled (by anyio's
+scopes or asyncio's ``timeout`` / ``task.cancel()``), during ``start`` or inside
+``async with``, stops every actor it spawned before the cancellation goes on, so no node
+keeps running and no name stays registered.
 """
 
 from __future__ import annotations
@@ -12,25 +17,18 @@ from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
+import anyio
+import anyio.lowlevel
+
 from ...runtime import Actor, ActorRef, ActorSystem, ChildSpec, Supervisor
+from ...runtime._cleanup import finish
 
 ActorSpec = tuple[type[Actor], tuple[Any, ...], dict[str, Any]]
 """(actor class, args, kwargs) of one actor to spawn."""
 
 
-async def spawn_cluster(
-    system: ActorSystem,
-    node_ids: Sequence[str],
-    node_spec: Callable[[str], ActorSpec],
-    client_spec: ActorSpec,
-    client_name: str,
-    network: Any = None,
-) -> tuple[ActorRef, ActorRef]:
-    """Spawn the nodes under a supervisor, then the client; returns (client, supervisor)."""
-    if network is not None:
-        for node_id in node_ids:
-            network.add_node(node_id)
-        network.add_node(client_name, exempt=True)
+def node_specs(node_ids: Sequence[str], node_spec: Callable[[str], ActorSpec]) -> list[ChildSpec]:
+    """One supervisor child per node: registered under its id, transient, killed on stop."""
     specs = []
     for node_id in node_ids:
         actor, args, kwargs = node_spec(node_id)
@@ -45,17 +43,16 @@ async def spawn_cluster(
                 shutdown=0,
             )
         )
-    supervisor = await system.spawn(Supervisor, specs, intensity=1_000_000, period=1.0)
-    client_class, client_args, client_kwargs = client_spec
-    client = await system.spawn(client_class, *client_args, name=client_name, **client_kwargs)
-    return client, supervisor
+    return specs
 
 
 async def stop_all(refs: Iterable[ActorRef]) -> None:
-    """Stop each actor that is still alive, in order."""
+    """Stop each actor that is still alive, in order; wait for those already stopping."""
     for ref in refs:
         if ref.is_alive:
             await ref.stop()
+        else:
+            await ref.join()
 
 
 class ClusterLifecycle:
@@ -91,22 +88,56 @@ class ClusterLifecycle:
         self._supervisor = supervisor
 
     async def start(self) -> None:
-        """Spawn the nodes under a supervisor, and the client."""
+        """Spawn the nodes under a supervisor, and the client.
+
+        If spawning fails or the caller is cancelled meanwhile, whatever was spawned is
+        stopped again before the error (or the cancellation) goes on. A cancellation waits
+        for the spawning under way to end (the nodes' ``on_start``), so that no half-made
+        supervisor is left behind.
+        """
         if self._client is not None:
             raise RuntimeError(f"the {self._noun} is running already")
+        try:
+            await finish(self._spawn())
+            # anyio holds back a cancel while the spawning is shielded: let it land here.
+            await anyio.lowlevel.checkpoint_if_cancelled()
+        except BaseException:
+            await finish(self._stop())
+            raise
+
+    async def _spawn(self) -> None:
         node_ids, node_spec = self._members()
-        client, supervisor = await spawn_cluster(
-            self.system, node_ids, node_spec, self.client_spec(), self.client_name, self.network
+        network = self.network
+        if network is not None:
+            for node_id in node_ids:
+                network.add_node(node_id)
+            network.add_node(self.client_name, exempt=True)
+        system = self.system
+        supervisor = await system.spawn(
+            Supervisor, node_specs(node_ids, node_spec), intensity=1_000_000, period=1.0
+        )
+        self._owned = [supervisor]
+        client_class, client_args, client_kwargs = self.client_spec()
+        client = await system.spawn(
+            client_class, *client_args, name=self.client_name, **client_kwargs
         )
         self._owned = [client, supervisor]
         self.attach(client, supervisor)
 
     async def stop(self) -> None:
-        """Stop the client and the nodes this cluster spawned."""
+        """Stop the client and the nodes this cluster spawned.
+
+        Runs to the end even if the caller is cancelled meanwhile (then re-raises that).
+        """
+        await finish(self._stop())
+
+    async def _stop(self) -> None:
         owned, self._owned = self._owned, ()
-        await stop_all(owned)
-        self._client = None
-        self._stopped()
+        try:
+            await stop_all(owned)
+        finally:
+            self._client = None
+            self._stopped()
 
     async def __aenter__(self) -> Self:
         await self.start()

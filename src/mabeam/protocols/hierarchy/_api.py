@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from ..._errors import ConfigError
 from ...runtime import ActorRef, ActorSystem, ChildSpec, Supervisor
+from ...runtime._cleanup import finish
 from ...runtime.supervision import STRATEGIES, Strategy
 from .actor import HierarchyAgent, HierarchyResult, HierarchyRound, round_result
 from .aggregate import check_aggregate
@@ -43,8 +44,8 @@ async def coordinate(
         coordinator.tell(Begin())
         return await round_result(coordinator, done)
     finally:
-        if coordinator.is_alive:
-            await coordinator.stop()
+        # To the end even if the caller is cancelled: no round outlives the call.
+        await finish(coordinator.stop() if coordinator.is_alive else coordinator.join())
 
 
 class Hierarchy:
@@ -120,6 +121,6 @@ class Hierarchy:
         )
 
     async def stop(self) -> None:
-        """Stop every agent and supervisor of the hierarchy."""
-        if self.supervisor.is_alive:
-            await self.supervisor.stop()
+        """Stop every agent and supervisor of the hierarchy (to the end, even if cancelled)."""
+        supervisor = self.supervisor
+        await finish(supervisor.stop() if supervisor.is_alive else supervisor.join())

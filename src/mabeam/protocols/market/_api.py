@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from ..._errors import ConfigError
 from ...runtime import ActorRef, ActorSystem
+from ...runtime._cleanup import finish
 from ._config import MarketConfig
 from .actor import Exchange, MarketResult
 from .book import check_order
@@ -124,9 +125,9 @@ class Market:
         await self.exchange.ask(Subscribe(name=name))
 
     async def stop(self) -> None:
-        """Stop the exchange (the traders are the caller's)."""
-        if self.exchange.is_alive:
-            await self.exchange.stop()
+        """Stop the exchange (the traders are the caller's), to the end even if cancelled."""
+        exchange = self.exchange
+        await finish(exchange.stop() if exchange.is_alive else exchange.join())
 
     def _trader(self, agent: str) -> ActorRef:
         ref = self.system.whereis(agent)
