@@ -9,6 +9,7 @@ from typing import Any
 
 from mabeam import ActorSystem
 from mabeam.protocols.consensus import RaftCluster
+from mabeam.protocols.consensus.kv import StateMachineFactory
 from mabeam.protocols.consensus.raft import Entry, RaftConfig
 from mabeam.protocols.consensus.raft.actor import NodeState
 from mabeam.sim import SimNetwork
@@ -25,12 +26,16 @@ async def raft_cluster(
     config: RaftConfig | None = None,
     latency_ms: float | tuple[float, float] = 1.0,
     drop_rate: float = 0.0,
+    machine: StateMachineFactory | None = None,
 ) -> AsyncIterator[tuple[RaftCluster, SimNetwork]]:
-    """``n`` nodes n1..nn and a client on a seeded SimNetwork (run on virtual time)."""
+    """``n`` nodes n1..nn and a client on a seeded SimNetwork (run on virtual time);
+    ``machine`` makes the nodes' state machines (default the key-value store)."""
     network = SimNetwork(seed=seed, latency_ms=latency_ms, drop_rate=drop_rate)
     async with ActorSystem("raft-test", transport=network) as system:
         ids = [f"n{i + 1}" for i in range(n)]
-        async with RaftCluster(system, ids, seed=seed, config=config, network=network) as cluster:
+        extra = {} if machine is None else {"machine": machine}
+        cluster = RaftCluster(system, ids, seed=seed, config=config, network=network, **extra)
+        async with cluster:
             yield cluster, network
 
 
