@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import msgspec
 import pytest
 
 from mabeam.protocols.consensus import (
@@ -26,7 +25,7 @@ from mabeam.protocols.consensus import (
 from mabeam.protocols.consensus.raft.actor import ClientReply
 from mabeam.sim import DROP
 
-from ._support import T, logs_consistent, raft_cluster
+from ._support import Account, Pay, T, logs_consistent, raft_cluster
 
 pytestmark = pytest.mark.virtual_time
 
@@ -180,25 +179,6 @@ async def test_a_retried_request_gets_the_recorded_error_and_executes_once() -> 
         assert len(recorder.made) == 3
         recorder.agree()
         assert [(m.failed, m.data) for m in recorder.made] == [(1, {"x": "text", "y": 1})] * 3
-
-
-class Pay(msgspec.Struct, frozen=True, tag=True):
-    """Take ``amount`` out of the account."""
-
-    amount: int
-
-
-class Account(KVStateMachine):
-    """A user state machine: the balance starts at 10 and may not go below zero."""
-
-    def execute(self, command: Any) -> Any:
-        if isinstance(command, Pay):
-            balance = self.data.get("balance", 10)
-            if command.amount > balance:
-                raise ValueError(f"insufficient funds: {balance} < {command.amount}")
-            self.data["balance"] = balance - command.amount
-            return self.data["balance"]
-        return super().execute(command)
 
 
 async def test_a_user_state_machine_that_refuses_a_command() -> None:
