@@ -124,3 +124,22 @@ class ScenarioError(ConfigError):
         self.path = path
         # Rebuild the message so it leads with the file, as the CLI prints it on one line.
         self.args = (f"{path}: {self.args[0]}",)
+
+
+class CommandFailedError(MabeamError):
+    """A replicated command was committed but raised when applied.
+
+    Applying is deterministic, so every replica recorded the same error result and moved
+    on; ``error_type`` and ``error_message`` are that result (the exception's class name
+    and text). ``outcome`` is the protocol's record of the command, e.g. where it sits in
+    the log, when the caller has one.
+    """
+
+    def __init__(self, error_type: str, error_message: str, *, outcome: Any = None) -> None:
+        text = f"command failed when applied: {error_type}"
+        if error_message:
+            text += f": {error_message}"
+        super().__init__(text)
+        self.error_type = error_type
+        self.error_message = error_message
+        self.outcome = outcome

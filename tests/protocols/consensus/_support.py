@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+import msgspec
+
 from mabeam import ActorSystem
 from mabeam.protocols.consensus import RaftCluster
+from mabeam.protocols.consensus.kv import KVStateMachine
 from mabeam.protocols.consensus.raft import Entry, RaftConfig
 from mabeam.protocols.consensus.raft.actor import NodeState
 from mabeam.sim import SimNetwork
@@ -25,12 +28,16 @@ async def raft_cluster(
     config: RaftConfig | None = None,
     latency_ms: float | tuple[float, float] = 1.0,
     drop_rate: float = 0.0,
+    machine: Callable[[], KVStateMachine] | None = None,
 ) -> AsyncIterator[tuple[RaftCluster, SimNetwork]]:
-    """``n`` nodes n1..nn and a client on a seeded SimNetwork (run on virtual time)."""
+    """``n`` nodes n1..nn and a client on a seeded SimNetwork (run on virtual time);
+    ``machine`` makes the nodes' state machines (default the key-value store)."""
     network = SimNetwork(seed=seed, latency_ms=latency_ms, drop_rate=drop_rate)
     async with ActorSystem("raft-test", transport=network) as system:
         ids = [f"n{i + 1}" for i in range(n)]
-        async with RaftCluster(system, ids, seed=seed, config=config, network=network) as cluster:
+        extra = {} if machine is None else {"machine": machine}
+        cluster = RaftCluster(system, ids, seed=seed, config=config, network=network, **extra)
+        async with cluster:
             yield cluster, network
 
 
@@ -61,3 +68,22 @@ def logs_consistent(states: Mapping[str, NodeState]) -> None:
 def commands(log: list[Entry]) -> list[Any]:
     """The client commands of a log (no-ops left out)."""
     return [entry.data.command for entry in log if entry.data is not None]
+
+
+class Pay(msgspec.Struct, frozen=True, tag=True):
+    """Take ``amount`` out of the account."""
+
+    amount: int
+
+
+class Account(KVStateMachine):
+    """A user state machine: the balance starts at 10 and may not go below zero."""
+
+    def execute(self, command: Any) -> Any:
+        if isinstance(command, Pay):
+            balance = self.data.get("balance", 10)
+            if command.amount > balance:
+                raise ValueError(f"insufficient funds: {balance} < {command.amount}")
+            self.data["balance"] = balance - command.amount
+            return self.data["balance"]
+        return super().execute(command)

@@ -5,7 +5,9 @@ voter actors. Raft lives in :mod:`mabeam.protocols.consensus.raft` (the pure nod
 :class:`RaftCluster` (actors, a client and a key-value store, for application code).
 """
 
+from ..._errors import CommandFailedError as CommandFailedError
 from .kv import Add as Add
+from .kv import ApplyError as ApplyError
 from .kv import ClientCommand as ClientCommand
 from .kv import Delete as Delete
 from .kv import Get as Get
@@ -26,7 +28,9 @@ from .voting_actor import run_vote as run_vote
 __all__ = [
     "VOTING_ALGORITHMS",
     "Add",
+    "ApplyError",
     "ClientCommand",
+    "CommandFailedError",
     "CommitTimeoutError",
     "Committed",
     "Delete",

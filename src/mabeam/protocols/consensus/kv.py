@@ -10,14 +10,26 @@ same request can reach the log twice; the state machine executes it once and ans
 duplicate with the first execution's result. Clients may pipeline: ``acked_below`` tells
 the state machine that every sequence number below it has been answered, so their cached
 results can go. Everything here is a function of the log, so every node agrees.
+
+A command whose execution raises (``Put("x", "text")`` then ``Add("x", 1)``) is applied
+all the same: its result is an :class:`ApplyError` naming the exception, the same on every
+node (applying is deterministic, so is its failure), a retry gets it from the session
+cache, and the log moves on. Your own state machine subclasses :class:`KVStateMachine` and
+overrides :meth:`~KVStateMachine.execute`; the Raft and PBFT clusters take its class (any
+factory) as ``machine``, so each node, and each restart of one, gets a fresh machine. It
+gets the same sessions and the same rule.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+
+from ..._errors import CommandFailedError
 
 
 class Put(msgspec.Struct, frozen=True, tag=True):
@@ -58,6 +70,40 @@ class ClientCommand(msgspec.Struct, frozen=True, tag=True):
     acked_below: int = 0
 
 
+class ApplyError(msgspec.Struct, frozen=True, tag=True):
+    """The result of a command whose execution raised: ``error`` is the exception's class
+    name, ``message`` its text.
+
+    Deterministic (no traceback, no memory address), so every node records the same one
+    and it encodes like any other result (replies, PBFT's f + 1 matching votes); encoded,
+    its ``type`` tag says "ApplyError".
+    """
+
+    error: str
+    message: str
+
+    @classmethod
+    def from_exception(cls, exc: Exception) -> ApplyError:
+        """The error result recording ``exc``."""
+        try:
+            text = str(exc)
+        except Exception:  # a broken __str__ must not break applying
+            text = ""
+        text = _ADDRESS.sub("", text)
+        if len(text) > _MAX_MESSAGE:
+            text = text[: _MAX_MESSAGE - 3] + "..."
+        return cls(type(exc).__name__, text)
+
+    def exception(self, outcome: Any = None) -> CommandFailedError:
+        """This failure as the exception the library API raises."""
+        return CommandFailedError(self.error, self.message, outcome=outcome)
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+"""`` at 0x7f...`` in a default repr: differs between processes, so never recorded."""
+_MAX_MESSAGE = 500
+
+
 _Command = ClientCommand | Put | Get | Delete | Add
 _TAGS = frozenset({"ClientCommand", "Put", "Get", "Delete", "Add"})
 
@@ -93,6 +139,8 @@ class KVStateMachine:
         self.executed = 0
         """Commands executed (a duplicate is not executed again)."""
         self.duplicates = 0
+        self.failed = 0
+        """Commands whose execution raised (their result is an :class:`ApplyError`)."""
         self._sessions: dict[str, _Session] = {}
 
     def apply(self, index: int, data: Any) -> Any:
@@ -111,7 +159,7 @@ class KVStateMachine:
             data = restore(data)
         if isinstance(data, ClientCommand):
             return self._apply_session(data)
-        return self._execute(data)
+        return self._run(data)
 
     def is_duplicate(self, client: str, seq: int) -> bool:
         """Whether (client, seq) was executed already (or is below the client's floor)."""
@@ -134,12 +182,33 @@ class KVStateMachine:
         if request.seq < session.floor or request.seq in session.results:
             self.duplicates += 1
             return session.results.get(request.seq)
-        result = self._execute(request.command)
+        result = self._run(request.command)
         session.results[request.seq] = result
         return result
 
-    def _execute(self, command: Any) -> Any:
+    def _run(self, command: Any) -> Any:
+        """Execute ``command``; an exception becomes its :class:`ApplyError` result.
+
+        Only ``Exception``: a ``BaseException`` (cancellation, exit) propagates, and so
+        does ``MemoryError``, which says something about this node, not about the command
+        (recording it would let nodes disagree). Nothing is rolled back: what ``execute``
+        changed before raising stays changed, the same on every node.
+        """
         self.executed += 1
+        try:
+            return self.execute(command)
+        except MemoryError:
+            raise
+        except Exception as exc:
+            self.failed += 1
+            return ApplyError.from_exception(exc)
+
+    def execute(self, command: Any) -> Any:
+        """Execute one command (a duplicate never reaches here); its result.
+
+        The hook for your own state machine: override it (keep it deterministic: a function
+        of the commands applied before). Raising fails only this command.
+        """
         data = self.data
         if isinstance(command, Put):
             previous = data.get(command.key)
@@ -154,3 +223,7 @@ class KVStateMachine:
             data[command.key] = total
             return total
         return command
+
+
+StateMachineFactory = Callable[[], KVStateMachine]
+"""What the clusters take as ``machine``: a fresh state machine for each node incarnation."""

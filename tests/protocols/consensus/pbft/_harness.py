@@ -49,13 +49,18 @@ class Net:
         latency: tuple[float, float] = (1.0, 1.0),
         drop_rate: float = 0.0,
         retransmit_ms: float = 300.0,
+        machine: Callable[[], Any] | None = None,
     ) -> None:
         self.rng = random.Random(seed)
         self.keyring = Keyring(seed)
         self.ids = [f"r{i}" for i in range(n)]
         self.config = config or PbftConfig()
+        extra: Callable[[], dict[str, Any]] = (
+            dict if machine is None else lambda: {"machine": machine()}
+        )
         self.replicas = {
-            rid: PbftReplica(rid, self.ids, self.keyring, self.config) for rid in self.ids
+            rid: PbftReplica(rid, self.ids, self.keyring, self.config, **extra())
+            for rid in self.ids
         }
         self.clients = {
             cid: PbftClient(cid, self.ids, self.keyring, retransmit_ms=retransmit_ms)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 
@@ -19,13 +20,19 @@ pytestmark = pytest.mark.virtual_time
 
 @asynccontextmanager
 async def pbft_cluster(
-    n: int = 4, *, seed: int = 1, drop_rate: float = 0.0, config: PbftConfig | None = None
+    n: int = 4,
+    *,
+    seed: int = 1,
+    drop_rate: float = 0.0,
+    config: PbftConfig | None = None,
+    machine: Callable[[], Any] | None = None,
 ) -> AsyncIterator[tuple[PbftCluster, SimNetwork]]:
     network = SimNetwork(seed=seed, latency_ms=1.0, drop_rate=drop_rate)
     async with ActorSystem("pbft-test", transport=network) as system:
         ids = [f"r{i}" for i in range(n)]
+        extra = {} if machine is None else {"machine": machine}
         cluster = PbftCluster(
-            system, ids, seed=seed, network=network, config=config, retransmit_ms=100
+            system, ids, seed=seed, network=network, config=config, retransmit_ms=100, **extra
         )
         async with cluster:
             yield cluster, network

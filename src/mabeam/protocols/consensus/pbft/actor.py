@@ -6,7 +6,9 @@ ref, the same name). Each shell keeps one ``send_after`` timer armed at its core
 ``deadline()``; after every input it takes ``ready()`` and sends. A replica actor hands every
 message to its core, which authenticates it: garbage of any shape is counted in
 ``dropped`` and never raises. Replica state is volatile (no persistence, no state
-transfer): a crashed and restarted replica starts empty and stays behind.
+transfer): a crashed and restarted replica starts empty and stays behind. ``machine``
+(optional) makes each incarnation's state machine (default
+:class:`~..kv.KVStateMachine`).
 
 Log events: ``pbft_replica_started``, ``pbft_view_changed`` (replica, view, active),
 ``pbft_checkpoint_stable`` (replica, seq), ``pbft_client_retransmit`` (client, count).
@@ -20,6 +22,7 @@ from typing import Any
 import msgspec
 
 from ....runtime import Actor, Timer
+from ..kv import StateMachineFactory
 from .auth import Keyring
 from .client import Accepted, PbftClient
 from .replica import PbftConfig, PbftReplica
@@ -106,18 +109,27 @@ class PbftReplicaActor(_Timed, Actor):
         keyring: Keyring,
         config: PbftConfig | None = None,
         observer: ReplicaObserver | None = None,
+        *,
+        machine: StateMachineFactory | None = None,
     ) -> None:
         self.replica_id = replica_id
         self.replicas = tuple(replicas)
         self.keyring = keyring
         self.config = config or PbftConfig()
         self.observer = observer
+        self.machine = machine
         self.core: PbftReplica
         self._reported: tuple[int, bool, int, int] | None = None
 
     async def on_start(self) -> None:
+        machine = None if self.machine is None else self.machine()
         self.core = PbftReplica(
-            self.replica_id, self.replicas, self.keyring, self.config, now=self._now()
+            self.replica_id,
+            self.replicas,
+            self.keyring,
+            self.config,
+            now=self._now(),
+            machine=machine,
         )
         self.context.log.info("pbft_replica_started", replica=self.replica_id, n=self.core.n)
         self._after()

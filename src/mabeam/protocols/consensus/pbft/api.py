@@ -16,6 +16,13 @@ timeout and accepts a result once f + 1 replicas sent the same one. Every operat
 executed exactly once, in the same order, on every correct replica. With a
 :class:`~mabeam.sim.SimNetwork` as ``network`` the replicas and the client become network
 nodes; :meth:`PbftCluster.byzantine` makes a replica misbehave through the network.
+
+An operation that raises when executed (``Add`` to a string) is executed all the same, as
+an :class:`~..kv.ApplyError` result on every correct replica: :meth:`PbftCluster.submit`
+and the key-value calls raise it as
+:class:`~mabeam.protocols.consensus.CommandFailedError`, a batch
+(:meth:`PbftCluster.submit_many`) returns it as that operation's ``result``; the service
+goes on. ``machine`` gives the replicas your own state machine (see :mod:`..kv`).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import msgspec
 from ...._errors import ActorDeadError, ConfigError, MabeamError
 from ....runtime import ActorSystem
 from .._cluster import ActorSpec, ClusterLifecycle
-from ..kv import Delete, Get, Put
+from ..kv import ApplyError, Delete, Get, Put, StateMachineFactory
 from .actor import (
     GetReplicaState,
     PbftClientActor,
@@ -55,8 +62,9 @@ class RequestTimeoutError(MabeamError, TimeoutError):
 
 
 class Executed(msgspec.Struct, frozen=True):
-    """An accepted operation: its result (f + 1 replicas agree), the view, the client's
-    timestamp and the sequence number it was executed at."""
+    """An accepted operation: its result (f + 1 replicas agree; an
+    :class:`~..kv.ApplyError` if executing it raised), the view, the client's timestamp
+    and the sequence number it was executed at."""
 
     result: Any
     view: int
@@ -65,7 +73,9 @@ class Executed(msgspec.Struct, frozen=True):
 
 
 class PbftCluster(ClusterLifecycle):
-    """n replicas and a client (see the module docstring); keys derive from ``seed``."""
+    """n replicas and a client (see the module docstring); keys derive from ``seed``;
+    ``machine`` makes each replica's state machine (default :class:`~..kv.KVStateMachine`).
+    """
 
     def __init__(
         self,
@@ -78,6 +88,7 @@ class PbftCluster(ClusterLifecycle):
         network: Any = None,
         retransmit_ms: float = 300.0,
         observer: ReplicaObserver | None = None,
+        machine: StateMachineFactory | None = None,
     ) -> None:
         ids = list(replica_ids)
         if len(ids) < 1:
@@ -95,6 +106,7 @@ class PbftCluster(ClusterLifecycle):
         self.network = network
         self.retransmit_ms = retransmit_ms
         self.observer = observer
+        self.machine = machine
         self._futures: dict[int, asyncio.Future[Executed]] = {}
         self._next_token = 1
 
@@ -105,7 +117,7 @@ class PbftCluster(ClusterLifecycle):
     ) -> tuple[type[PbftReplicaActor], tuple[Any, ...], dict[str, Any]]:
         """(class, args, kwargs) of replica ``replica_id``: for a supervisor's ChildSpec."""
         args = (replica_id, self.replica_ids, self.keyring, self.config, self.observer)
-        return PbftReplicaActor, args, {}
+        return PbftReplicaActor, args, {} if self.machine is None else {"machine": self.machine}
 
     def client_spec(self) -> tuple[type[PbftClientActor], tuple[Any, ...], dict[str, Any]]:
         """(class, args, kwargs) of the client actor."""
@@ -134,13 +146,25 @@ class PbftCluster(ClusterLifecycle):
     # ------------------------------------------------------------------ operations
 
     async def submit(self, operation: Any, *, timeout: float | None = None) -> Executed:
-        """Execute ``operation``; return once f + 1 replicas agree on its result."""
-        return (await self.submit_many([operation], timeout=timeout))[0]
+        """Execute ``operation``; return once f + 1 replicas agree on its result.
+
+        Raises :class:`~mabeam.protocols.consensus.CommandFailedError` if executing it
+        raised (on every correct replica; the error's ``outcome`` is its
+        :class:`Executed`).
+        """
+        executed = (await self.submit_many([operation], timeout=timeout))[0]
+        if isinstance(executed.result, ApplyError):
+            raise executed.result.exception(executed)
+        return executed
 
     async def submit_many(
         self, operations: Iterable[Any], *, timeout: float | None = None
     ) -> list[Executed]:
-        """Execute ``operations`` (pipelined, in this order); each result once accepted."""
+        """Execute ``operations`` (pipelined, in this order); each result once accepted.
+
+        An operation whose execution raised does not fail the batch: its ``result`` is the
+        :class:`~..kv.ApplyError` the replicas agreed on.
+        """
         if self._client is None:
             raise RuntimeError("the cluster is not started (use `async with PbftCluster(...)`)")
         loop = asyncio.get_running_loop()

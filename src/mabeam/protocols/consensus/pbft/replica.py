@@ -18,7 +18,10 @@ Castro & Liskov, OSDI '99, §4.1-4.4:
   paper says (it "adds both messages to its log"; without it f crashed backups would stop
   the protocol). *Committed-local* = prepared plus q matching commits from distinct replicas.
   Batches execute strictly in sequence order, each request once (client sessions of
-  :class:`~..kv.KVStateMachine`), and every replica answers the client.
+  :class:`~..kv.KVStateMachine`), and every replica answers the client. A request whose
+  execution raises is executed all the same: its result is the :class:`~..kv.ApplyError`
+  the machine records, the same at every correct replica, so the client gets f + 1
+  matching error replies and the batch, the history and the checkpoints go on as usual.
 - **Checkpoints (§4.3).** After every ``checkpoint_interval`` sequence numbers a replica
   signs the digest of its execution history; q matching checkpoints make it stable: the low
   water mark h advances and the log below it is dropped.
@@ -128,7 +131,8 @@ class PbftConfig:
 
 @dataclass
 class Executed:
-    """One executed request: the sequence number, its digest and the state machine's result."""
+    """One executed request: the sequence number, its digest and the state machine's result
+    (an :class:`~..kv.ApplyError` if executing it raised)."""
 
     seq: int
     digest: str
@@ -154,7 +158,9 @@ class _Slot:
 
 
 class PbftReplica:
-    """One replica (see the module docstring). ``replicas`` is the ordered membership."""
+    """One replica (see the module docstring). ``replicas`` is the ordered membership;
+    ``machine`` the state machine it executes on (default: a fresh
+    :class:`~..kv.KVStateMachine`)."""
 
     def __init__(
         self,
@@ -164,6 +170,7 @@ class PbftReplica:
         config: PbftConfig | None = None,
         *,
         now: float = 0.0,
+        machine: KVStateMachine | None = None,
     ) -> None:
         replicas = tuple(replicas)
         if replica_id not in replicas:
@@ -185,7 +192,7 @@ class PbftReplica:
         """h, the sequence number of the last stable checkpoint."""
         self.next_seq = 1
         self.last_executed = 0
-        self.machine = KVStateMachine()
+        self.machine = KVStateMachine() if machine is None else machine
         self.history: list[tuple[int, str]] = []
         """(seq, batch digest) of every executed sequence number, in order."""
         self.executed_requests: list[str] = []

@@ -4,7 +4,9 @@ Raft messages travel as tells between agent actors addressed by name (a restarte
 has a new ref, the same name). The shell keeps one ``send_after`` timer armed to
 ``node.deadline()``; after every input (a peer's message, the timer, a client request) it
 takes ``node.ready()``, sends its messages and applies its committed entries, in order, to
-its :class:`~..kv.KVStateMachine`.
+its :class:`~..kv.KVStateMachine` (or the ``machine`` given). A command that raises when
+applied does not stop the node: the machine records an :class:`~..kv.ApplyError` as its
+result, the same on every node, and the client gets that.
 
 Durable state lives in the storage object passed in (a ChildSpec argument), so every
 incarnation of a node, after a crash and a restart by its supervisor, gets the same
@@ -27,7 +29,7 @@ from typing import Any
 import msgspec
 
 from ....runtime import Actor, Timer
-from ..kv import ClientCommand, KVStateMachine
+from ..kv import ClientCommand, KVStateMachine, StateMachineFactory
 from .messages import AppendEntries, AppendEntriesResponse, Entry, RequestVote, RequestVoteResponse
 from .node import NotLeaderError, RaftConfig, RaftNode
 from .storage import RaftStorage
@@ -43,7 +45,8 @@ class ClientRequest(msgspec.Struct, frozen=True, tag=True):
 
 
 class CommandResult(msgspec.Struct, frozen=True):
-    """One applied command: where it sits in the log and what the state machine returned.
+    """One applied command: where it sits in the log and what the state machine returned
+    (an :class:`~..kv.ApplyError` if executing it raised).
 
     ``index`` is 0 when a leader answered a duplicate from its session cache.
     """
@@ -114,7 +117,8 @@ class RaftAgent(Actor):
     ``storage`` and ``rng`` are handed to every incarnation (ChildSpec args), so a
     restarted node keeps its term, vote and log and draws fresh election timeouts from
     the same stream. ``observer`` (optional) sees every change of role, term, commit
-    index or leader: a scenario finds ``@leader`` with it, tests wait on it.
+    index or leader: a scenario finds ``@leader`` with it, tests wait on it. ``machine``
+    (optional) makes this incarnation's state machine (default :class:`~..kv.KVStateMachine`).
     """
 
     def __init__(
@@ -125,6 +129,8 @@ class RaftAgent(Actor):
         config: RaftConfig,
         rng: random.Random,
         observer: Observer | None = None,
+        *,
+        machine: StateMachineFactory | None = None,
     ) -> None:
         self.node_id = node_id
         self.peers = tuple(peers)
@@ -132,7 +138,7 @@ class RaftAgent(Actor):
         self.config = config
         self.rng = rng
         self.observer = observer
-        self.machine = KVStateMachine()
+        self.machine = KVStateMachine() if machine is None else machine()
         self._pending: dict[int, tuple[str, int]] = {}
         self._timer: Timer | None = None
         self._armed_at = float("inf")

@@ -15,6 +15,12 @@ restarted with its storage), registered under its id; a :class:`~.actor.RaftClie
 elections. Every command is applied exactly once on every node, in log order; a read
 (:meth:`RaftCluster.get`) goes through the log, so it sees every write committed before it.
 
+A command that raises when applied (``Add`` to a string) is committed and applied all the
+same, as an :class:`~..kv.ApplyError` result on every node: :meth:`RaftCluster.propose` and
+the key-value calls raise it as :class:`~mabeam.protocols.consensus.CommandFailedError`, a
+batch (:meth:`RaftCluster.propose_many`) returns it as that command's ``result``; the
+cluster goes on serving. ``machine`` gives the nodes your own state machine (see :mod:`..kv`).
+
 On a :class:`~mabeam.sim.SimNetwork`, pass it as ``network`` and the nodes and the client
 become network nodes (latency, loss and partitions apply to them; the client, like a
 scenario's coordinator, is never cut off by a partition).
@@ -33,7 +39,7 @@ from ...._errors import ActorDeadError, ActorError, ConfigError, MabeamError
 from ....runtime import ActorRef, ActorSystem
 from ....runtime.supervision import restart_child, terminate_child
 from .._cluster import ActorSpec, ClusterLifecycle
-from ..kv import Delete, Get, Put
+from ..kv import ApplyError, Delete, Get, Put, StateMachineFactory
 from .actor import (
     Cancel,
     CommandResult,
@@ -58,7 +64,9 @@ class CommitTimeoutError(MabeamError, TimeoutError):
 
 
 class Committed(msgspec.Struct, frozen=True):
-    """A command applied by the cluster: its log position, the leader, the result."""
+    """A command applied by the cluster: its log position, the leader, the result (an
+    :class:`~..kv.ApplyError` if applying it raised; ``index`` 0: a retry answered from
+    the session cache)."""
 
     index: int
     term: int
@@ -126,7 +134,8 @@ class RaftCluster(ClusterLifecycle):
 
     ``seed`` (or ``rng``) drives every random choice of the nodes (election timeouts);
     ``storages`` gives each node its durable store (default: a fresh
-    :class:`~.storage.MemoryStorage` each, kept across restarts of the node).
+    :class:`~.storage.MemoryStorage` each, kept across restarts of the node); ``machine``
+    makes each node incarnation's state machine (default :class:`~..kv.KVStateMachine`).
     """
 
     def __init__(
@@ -140,6 +149,7 @@ class RaftCluster(ClusterLifecycle):
         client_name: str = "raft-client",
         network: Any = None,
         retry_ms: float | None = None,
+        machine: StateMachineFactory | None = None,
     ) -> None:
         ids = list(node_ids)
         if not ids:
@@ -162,6 +172,7 @@ class RaftCluster(ClusterLifecycle):
         high = self.config.election_timeout_ms[1]
         self.retry_ms = retry_ms if retry_ms is not None else 2.0 * high
         self.view = ClusterView(ids, system)
+        self.machine = machine
         self._rngs = {i: random.Random(f"{seed}:raft:{i}") for i in ids}
         self._futures: dict[int, asyncio.Future[Committed]] = {}
         self._next_seq = 1
@@ -178,7 +189,7 @@ class RaftCluster(ClusterLifecycle):
             self._rngs[node_id],
             self.view.update,
         )
-        return RaftAgent, args, {}
+        return RaftAgent, args, {} if self.machine is None else {"machine": self.machine}
 
     def client_spec(self) -> tuple[type[RaftClient], tuple[Any, ...], dict[str, Any]]:
         """(class, args, kwargs) of the client actor."""
@@ -198,13 +209,25 @@ class RaftCluster(ClusterLifecycle):
     # ------------------------------------------------------------------ commands
 
     async def propose(self, command: Any, *, timeout: float | None = None) -> Committed:
-        """Replicate ``command``; return once it is committed and applied."""
-        return (await self.propose_many([command], timeout=timeout))[0]
+        """Replicate ``command``; return once it is committed and applied.
+
+        Raises :class:`~mabeam.protocols.consensus.CommandFailedError` if applying it
+        raised (it is in the log all the same; the error's ``outcome`` is its
+        :class:`Committed`).
+        """
+        committed = (await self.propose_many([command], timeout=timeout))[0]
+        if isinstance(committed.result, ApplyError):
+            raise committed.result.exception(committed)
+        return committed
 
     async def propose_many(
         self, commands: Iterable[Any], *, timeout: float | None = None
     ) -> list[Committed]:
-        """Replicate ``commands`` as one batch, in order; return each once all are applied."""
+        """Replicate ``commands`` as one batch, in order; return each once all are applied.
+
+        A command whose application raised does not fail the batch: its ``result`` is the
+        :class:`~..kv.ApplyError` every node recorded.
+        """
         client = self._require_client()
         loop = asyncio.get_running_loop()
         pairs = []
