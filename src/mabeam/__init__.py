@@ -9,6 +9,7 @@ from ._errors import ActorCrashedError as ActorCrashedError
 from ._errors import ActorDeadError as ActorDeadError
 from ._errors import ActorError as ActorError
 from ._errors import ActorStartError as ActorStartError
+from ._errors import CommandFailedError as CommandFailedError
 from ._errors import AskTimeoutError as AskTimeoutError
 from ._errors import ConfigError as ConfigError
 from ._errors import MabeamError as MabeamError
@@ -55,6 +56,7 @@ __all__ = [
     "ActorSystem",
     "AskTimeoutError",
     "ChildSpec",
+    "CommandFailedError",
     "ChildStartError",
     "ConfigError",
     "DeadLetter",

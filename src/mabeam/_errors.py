@@ -9,6 +9,10 @@ Every error is a subclass of :class:`MabeamError`::
     │   ├── ActorCrashedError       the handler raised while answering an ask (__cause__)
     │   ├── MailboxFullError        a bounded mailbox refused a message (policy "fail")
     │   └── ActorStartError         on_start raised: the actor never ran (__cause__)
+    │       └── ChildStartError     a supervisor's child failed to start (names the spec id;
+    │                               defined in mabeam.runtime.supervision)
+    ├── CommandFailedError          a replicated command raised when applied (every replica
+    │                               recorded the same error; the cluster goes on)
     ├── NameTakenError              a registered name is already in use
     ├── SystemClosedError           the ActorSystem is not running
     ├── UnsupportedEventLoopError   entered outside asyncio (mabeam runs on asyncio)
