@@ -9,8 +9,8 @@ from ._errors import ActorCrashedError as ActorCrashedError
 from ._errors import ActorDeadError as ActorDeadError
 from ._errors import ActorError as ActorError
 from ._errors import ActorStartError as ActorStartError
-from ._errors import CommandFailedError as CommandFailedError
 from ._errors import AskTimeoutError as AskTimeoutError
+from ._errors import CommandFailedError as CommandFailedError
 from ._errors import ConfigError as ConfigError
 from ._errors import MabeamError as MabeamError
 from ._errors import MailboxFullError as MailboxFullError
@@ -56,8 +56,8 @@ __all__ = [
     "ActorSystem",
     "AskTimeoutError",
     "ChildSpec",
-    "CommandFailedError",
     "ChildStartError",
+    "CommandFailedError",
     "ConfigError",
     "DeadLetter",
     "Down",
