@@ -314,3 +314,22 @@ def test_integer_bids_give_float_results() -> None:
         assert all(type(v) is float for v in (*outcome.payments.values(), outcome.total_value))
     only = settle_combinatorial([BundleOffer("a", 0, ("A",), 1)], "vcg")
     assert type(only.payments["a"]) is float
+
+
+def test_a_tie_below_the_solvers_tolerance_still_goes_to_the_smallest_pair() -> None:
+    """Two equal bids of 6e-8 next to a bid of 1: the solver's tolerance (1e-7 relative)
+    cannot tell the optimum from the allocation without them, and once that allocation was
+    cut, a cut that forbade its supersets too lost the tie; the rule still picks (a2, 0).
+    Found by hypothesis in test_matches_brute_force_with_any_bids."""
+    tiny = 5.960464477539063e-08
+    offers = [
+        BundleOffer("a1", 0, ("A",), 0.0),
+        BundleOffer("a1", 1, ("A",), 1.0),
+        BundleOffer("a2", 0, ("B",), tiny),
+        BundleOffer("a2", 1, ("B",), tiny),
+    ]
+    allocation = determine_winners(offers)
+    assert [(w.agent, w.index) for w in allocation.winners] == [("a1", 1), ("a2", 0)]
+    assert (allocation.total, [(w.agent, w.index) for w in allocation.winners]) == brute_force(
+        offers
+    )

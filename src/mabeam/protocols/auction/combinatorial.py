@@ -160,8 +160,9 @@ class _Solver:
         """One MILP solve: the chosen bids, or None if infeasible; raises _OutOfTime.
 
         ``fixed`` pins bids to 0 or 1; ``min_total`` requires reaching that total;
-        ``cuts`` forbids those exact allocations; with ``first_of`` the objective is to
-        choose the earliest bid of that list (the lexicographic step) instead.
+        ``cuts`` forbids those exact allocations (and only those); with ``first_of`` the
+        objective is to choose the earliest bid of that list (the lexicographic step)
+        instead.
         """
         n, extra = self.n, len(first_of)
         width = n + extra
@@ -174,7 +175,19 @@ class _Solver:
         if min_total is not None:
             target = min_total / self.scale - _TOLERANCE
             rows.append((list(range(n)), list(self.cost), target, np.inf))
-        rows.extend((list(cut), [1.0] * len(cut), -np.inf, len(cut) - 1.0) for cut in cuts)
+        for cut in cuts:
+            # A no-good cut: forbid exactly this allocation (its bids, and none other), not
+            # every allocation that contains it: a superset of an answer the solver gave
+            # within its tolerance (a tiny bid left out) may be the optimum.
+            inside = set(cut)
+            rows.append(
+                (
+                    list(range(n)),
+                    [1.0 if k in inside else -1.0 for k in range(n)],
+                    -np.inf,
+                    len(cut) - 1.0,
+                )
+            )
         objective = np.zeros(width)
         if first_of:
             for position, k in enumerate(first_of):
