@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow lint bench format clean
+.PHONY: run test test-slow lint bench format schema clean
 
 # Set-up steps are silent (@) so that `make bench` prints nothing but its JSON on stdout.
 $(BIN)/python:
@@ -38,6 +38,10 @@ format: $(STAMP)
 bench: $(STAMP)
 	@$(BIN)/python -m pip install --quiet -e '.[bench]' 1>&2
 	@$(BIN)/python -m benchmarks
+
+# The JSON Schema of scenario files, generated from the msgspec types (a test checks it is current).
+schema: $(STAMP)
+	$(BIN)/python -m mabeam schema > docs/scenario.schema.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

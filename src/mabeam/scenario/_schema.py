@@ -400,3 +400,14 @@ class Scenario(_Spec, frozen=True, kw_only=True):
     network: NetworkSpec = msgspec.field(default_factory=NetworkSpec)
     faults: list[FaultSpec] = []
     conflicts: list[ConflictSpec] = []
+
+
+SCHEMA_ID = "https://json-schema.org/draft/2020-12/schema"
+
+
+def json_schema() -> str:
+    """The JSON Schema of scenario files, generated from :class:`Scenario` by msgspec
+    (``mabeam schema`` prints it; ``docs/scenario.schema.json`` is a copy), as indented
+    JSON ending in a newline. TOML files follow the same schema."""
+    schema = {"$schema": SCHEMA_ID, "title": "mabeam scenario", **msgspec.json.schema(Scenario)}
+    return msgspec.json.format(msgspec.json.encode(schema), indent=2).decode() + "\n"
