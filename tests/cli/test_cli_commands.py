@@ -144,7 +144,13 @@ def test_schema_is_generated_from_the_types_and_the_committed_copy_is_current(
     assert network["drop_rate"]["maximum"] == 1
     assert network["drop_rate"]["minimum"] == 0
     auction = schema["$defs"]["AuctionOptions"]["properties"]
-    assert auction["auction_type"]["enum"] == ["sealed_bid", "english", "dutch", "combinatorial"]
+    assert set(auction["auction_type"]["enum"]) == {
+        "sealed_bid",
+        "english",
+        "dutch",
+        "combinatorial",
+    }
+    assert schema["$defs"]["AgentSpec"]["properties"]["id"]["pattern"] == r"\S"  # not blank
     assert SCHEMA_FILE.read_text() == printed, "docs/scenario.schema.json is stale: make schema"
 
 
