@@ -42,6 +42,13 @@ EXIT_INVALID = 2
 EXIT_TIME_LIMIT = 3
 EXIT_INTERRUPTED = 130
 
+EXIT_CODES = f"""exit codes:
+  {EXIT_OK}    an outcome was reached (check: the scenario is valid)
+  {EXIT_NO_AGREEMENT}    the protocol ended without agreement
+  {EXIT_INVALID}    invalid scenario, output path or command line (one line on stderr)
+  {EXIT_TIME_LIMIT}    --time-limit ran out (the line says where the run was)
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)"""
+
 PROGRESS_AFTER_S = 1.0
 """Runs shorter than this show no progress display."""
 LIST_SHOWN = 20
@@ -76,7 +83,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every command; a new command is one more ``_add_*`` here."""
-    parser = _Parser(prog="mabeam", description="mabeam: multi-agent coordination on actors")
+    parser = _Parser(
+        prog="mabeam",
+        description="mabeam: multi-agent coordination on actors",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"mabeam {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_run, _add_check, _add_schema):
@@ -107,6 +119,7 @@ def _add_scenario_input(parser: argparse.ArgumentParser) -> None:
 
 def _add_run(commands: argparse._SubParsersAction[Any]) -> None:
     run = _subparser(commands, "run", _cmd_run, "run a scenario on the simulated network")
+    run.epilog, run.formatter_class = EXIT_CODES, argparse.RawDescriptionHelpFormatter
     _add_scenario_input(run)
     run.add_argument("--json", action="store_true", help="print one JSON document")
     run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")

@@ -44,6 +44,15 @@ def test_python_dash_m_mabeam_runs_the_cli() -> None:
     assert done.stdout == f"{PING}: ok (ping, 6 agents)\n"
 
 
+def test_help_lists_the_commands_and_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    """--help names every command and documents each exit code."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for word in ("run", "check", "schema", "--version", "130", "--time-limit ran out"):
+        assert word in out
+
+
 def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     """No command: exit 2 naming what is missing."""
     with pytest.raises(SystemExit) as exit_info:
