@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow lint bench format docs clean
+.PHONY: run test test-slow lint bench format docs schema clean
 
 # Set-up steps are silent (@) so that `make bench` prints nothing but its JSON on stdout.
 $(BIN)/python:
@@ -42,6 +42,10 @@ bench: $(STAMP)
 # The documentation site, into site/; strict: a broken link or reference fails the build.
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# The JSON Schema of scenario files, generated from the msgspec types (a test checks it is current).
+schema: $(STAMP)
+	$(BIN)/python -m mabeam schema > docs/scenario.schema.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site

@@ -29,8 +29,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import IO, Any, Final
 
-import structlog
-
 from ._errors import ConfigError
 
 LEVELS: Final = {
@@ -43,6 +41,18 @@ LEVELS: Final = {
 
 _force_stdlib = False
 """Set by :func:`configure_logging`: route to stdlib even when structlog is configured."""
+
+
+def _structlog() -> Any:
+    """The structlog module if the application configured it (and did not ask for stdlib).
+
+    mabeam never imports structlog itself: an application that has not imported it cannot
+    have configured it, and importing it costs a command-line start-up tens of ms.
+    """
+    module = sys.modules.get("structlog")
+    if module is None or _force_stdlib or not module.is_configured():
+        return None
+    return module
 
 
 class _Event:
@@ -77,8 +87,7 @@ class Logger:
         self._name = name
         self._bound: dict[str, Any] = dict(bound or {})
         self._std = logging.getLogger(name)
-        # A lazy proxy: it follows whatever configuration the application sets later.
-        self._struct: Any = structlog.get_logger(name)
+        self._struct: Any = None  # structlog's lazy proxy, made on first use
 
     @property
     def name(self) -> str:
@@ -106,13 +115,19 @@ class Logger:
 
     def is_enabled_for(self, level: int) -> bool:
         """Whether an event at ``level`` would be handled (stdlib routing), for costly fields."""
-        if structlog.is_configured() and not _force_stdlib:
+        if _structlog() is not None:
             return True
         return self._std.isEnabledFor(level)
 
     def _log(self, level: int, method: str, event: str, fields: dict[str, Any]) -> None:
-        if structlog.is_configured() and not _force_stdlib:
-            struct = self._struct.bind(**self._bound) if self._bound else self._struct
+        structlog = _structlog()
+        if structlog is not None:
+            struct = self._struct
+            if struct is None:
+                # A lazy proxy: it follows whatever configuration the application sets.
+                struct = self._struct = structlog.get_logger(self._name)
+            if self._bound:
+                struct = struct.bind(**self._bound)
             getattr(struct, method)(event, **fields)
             return
         std = self._std

@@ -1,33 +1,250 @@
-"""The ``mabeam`` command line: ``mabeam run FILE [--json] [--seed N] [--trace FILE]``.
+"""The ``mabeam`` command line (also ``python -m mabeam``).
 
-Exit codes (SCENARIOS.md): 0 an outcome was reached; 1 the protocol ended without
-agreement; 2 the scenario (or the command line) is invalid — one line on stderr naming
-the file, the field and what was expected, no traceback, no actor spawned.
+Commands, one function each (``_add_<name>`` declares it, ``_cmd_<name>`` runs it)::
+
+    mabeam run FILE|- [--format toml|json] [--json] [--seed N] [--trace F] [--mermaid F]
+                      [--timeline F] [--plot F.png|F.svg] [--report F.html]
+                      [--time-limit SECONDS] [--quiet] [-v]
+    mabeam check FILE|- [--format toml|json]
+    mabeam schema
+    mabeam --version
+
+Exit codes: 0 an outcome was reached (``check``: the file is valid); 1 the protocol
+ended without agreement; 2 the scenario, an output path or the command line is invalid
+(one line on stderr naming the file, the field and what was expected; no traceback, no
+actor spawned); 3 ``--time-limit`` ran out (the line says where the run was);
+130 interrupted by Ctrl-C. After 3 and 130 the trace recorded so far is still written.
+
+Start-up matters for a command: this module imports only the standard library at the
+top; each command imports what it uses (``rich`` only once a progress display starts).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
-import msgspec
-import structlog
-
-from ._errors import ScenarioError
-from .scenario import RunReport, load_scenario, run_scenario
+from . import __version__
 from .viz import _cli as viz
+
+if TYPE_CHECKING:
+    from .scenario import RunMonitor, RunReport, RunStatus, Scenario
+    from .sim import SimNetwork
+
+EXIT_OK = 0
+EXIT_NO_AGREEMENT = 1
+EXIT_INVALID = 2
+EXIT_TIME_LIMIT = 3
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES = f"""exit codes:
+  {EXIT_OK}    an outcome was reached (check: the scenario is valid)
+  {EXIT_NO_AGREEMENT}    the protocol ended without agreement
+  {EXIT_INVALID}    invalid scenario, output path or command line (one line on stderr)
+  {EXIT_TIME_LIMIT}    --time-limit ran out (the line says where the run was)
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)"""
+
+PROGRESS_AFTER_S = 1.0
+"""Runs shorter than this show no progress display."""
+LIST_SHOWN = 20
+"""Items of a long list the summary shows before saying how many more there are."""
+
+_Format = Literal["toml", "json"]
+_Command = Callable[[argparse.Namespace], int]
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"mabeam: error: {message}\n")
+        self.exit(EXIT_INVALID, f"mabeam: error: {message}\n")
+
+
+class _Failure(Exception):
+    """A command-line problem: printed as one line, exit 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``mabeam`` console script and ``python -m mabeam``."""
+    args = build_parser().parse_args(argv)
+    handler: _Command = args.handler
+    try:
+        return handler(args)
+    except _Failure as exc:
+        print(f"mabeam: error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("mabeam: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser with every command; a new command is one more ``_add_*`` here."""
+    parser = _Parser(
+        prog="mabeam",
+        description="mabeam: multi-agent coordination on actors",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"mabeam {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_run, _add_check, _add_schema):
+        add(commands)
+    return parser
+
+
+def _subparser(
+    commands: argparse._SubParsersAction[Any], name: str, handler: _Command, help_text: str
+) -> argparse.ArgumentParser:
+    sub: argparse.ArgumentParser = commands.add_parser(name, help=help_text, description=help_text)
+    sub.set_defaults(handler=handler)
+    return sub
+
+
+def _add_scenario_input(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="scenario file (.toml or .json), or - for standard input")
+    parser.add_argument(
+        "--format",
+        choices=("toml", "json"),
+        default=None,
+        help="the file's format (default: its extension; toml for standard input)",
+    )
+
+
+# ---------------------------------------------------------------- mabeam run
+
+
+def _add_run(commands: argparse._SubParsersAction[Any]) -> None:
+    run = _subparser(commands, "run", _cmd_run, "run a scenario on the simulated network")
+    run.epilog, run.formatter_class = EXIT_CODES, argparse.RawDescriptionHelpFormatter
+    _add_scenario_input(run)
+    run.add_argument("--json", action="store_true", help="print one JSON document")
+    run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    run.add_argument("--trace", type=Path, default=None, help="write the trace as JSON lines")
+    run.add_argument("--mermaid", type=Path, default=None, help="write a Mermaid diagram")
+    viz.add_arguments(run)
+    run.add_argument(
+        "--time-limit",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help=f"stop a run that takes longer in wall time (exit {EXIT_TIME_LIMIT})",
+    )
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    run.add_argument("-v", "--verbose", action="store_true", help="log runtime events")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    _configure_logging(args.verbose)
+    from .scenario import RunMonitor, RunStopped
+
+    if (problem := viz.check_arguments(args)) is not None:
+        raise _Failure(problem)
+    scenario, path = _load(args.file, args.format, args.seed)
+    outputs = _outputs(args)  # checked before any actor starts
+    for flag in ("--timeline", "--plot", "--report"):
+        if (picture := getattr(args, flag[2:])) is not None:
+            _check_writable(flag, picture)
+    monitor = RunMonitor()
+    with _time_limit(monitor, args.time_limit), _progress(monitor, enabled=not args.quiet):
+        try:
+            report, network = _run_checked(scenario, path, monitor)
+        except RunStopped as stopped:
+            _write_outputs(outputs, stopped.network)
+            print(_stopped_line(stopped.reason, stopped.status, args, outputs), file=sys.stderr)
+            return EXIT_TIME_LIMIT if stopped.reason == "time_limit" else EXIT_INTERRUPTED
+    _write_outputs(outputs, network)
+    viz.write_outputs(args, report, network)
+    if args.json:
+        import msgspec
+
+        sys.stdout.write(msgspec.json.encode(report).decode() + "\n")
+    else:
+        print(summary(report, scenario, network))
+    return EXIT_OK if report.ok else EXIT_NO_AGREEMENT
+
+
+def _run_checked(
+    scenario: Scenario, path: str, monitor: RunMonitor
+) -> tuple[RunReport, SimNetwork]:
+    from ._errors import ScenarioError
+    from .scenario import run_scenario
+
+    try:
+        return run_scenario(scenario, path=path, monitor=monitor)
+    except ScenarioError as exc:
+        raise _Failure(str(exc)) from None
+
+
+def _stopped_line(
+    reason: str, status: RunStatus | None, args: argparse.Namespace, outputs: dict[str, Path]
+) -> str:
+    what = (
+        f"time limit of {args.time_limit:g} s reached" if reason == "time_limit" else "interrupted"
+    )
+    where = "before the run started"
+    if status is not None:
+        where = (
+            f"at virtual time {status.virtual_ms:g} ms after {status.messages_sent} messages "
+            f"({status.messages_delivered} delivered, {status.messages_dropped} dropped, "
+            f"{status.in_flight} in flight)"
+        )
+    written = f"; {', '.join(map(str, outputs.values()))} written so far" if outputs else ""
+    return f"mabeam: {what} {where}, no outcome{written}"
+
+
+# ---------------------------------------------------------------- mabeam check
+
+
+def _add_check(commands: argparse._SubParsersAction[Any]) -> None:
+    check = _subparser(commands, "check", _cmd_check, "validate a scenario without running it")
+    _add_scenario_input(check)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    scenario, path = _load(args.file, args.format, None)
+    agents = len(scenario.agents)
+    kind = type(scenario.protocol).__struct_config__.tag
+    print(f"{path}: ok ({kind}, {agents} agent{'s' if agents != 1 else ''})")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- mabeam schema
+
+
+def _add_schema(commands: argparse._SubParsersAction[Any]) -> None:
+    _subparser(commands, "schema", _cmd_schema, "print the JSON Schema of scenario files")
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from .scenario import json_schema
+
+    sys.stdout.write(json_schema())
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- shared steps
 
 
 def _configure_logging(verbose: bool) -> None:
     """Logs go to stderr, so stdout carries only the result."""
+    import structlog
+
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
@@ -43,28 +260,189 @@ def _configure_logging(verbose: bool) -> None:
     )
 
 
-def _summary(report: RunReport) -> str:
-    lines = [f"scenario: {report.scenario}  (protocol {report.protocol}, seed {report.seed})"]
+def _load(file: str, fmt: _Format | None, seed: int | None) -> tuple[Scenario, str]:
+    """Read, decode and check the scenario (and that its protocol can run): exit 2 if not."""
+    import msgspec
+
+    from ._errors import ScenarioError
+    from .scenario import check_runnable, load_scenario, parse_scenario
+
+    try:
+        if file == "-":
+            path = "<stdin>"
+            scenario = parse_scenario(sys.stdin.buffer.read(), path=path, fmt=fmt or "toml")
+        elif fmt is not None:
+            path = file
+            try:
+                data = Path(file).read_bytes()
+            except OSError as exc:
+                raise _Failure(f"{file}: cannot read: {exc.strerror or exc}") from None
+            scenario = parse_scenario(data, path=path, fmt=fmt)
+        else:
+            path = file
+            scenario = load_scenario(path)
+        if seed is not None:
+            scenario = msgspec.structs.replace(scenario, seed=seed)
+        check_runnable(scenario, path)
+    except ScenarioError as exc:
+        raise _Failure(str(exc)) from None
+    return scenario, path
+
+
+def _outputs(args: argparse.Namespace) -> dict[str, Path]:
+    """The output files asked for, each checked writable now (not after a long run)."""
+    outputs = {
+        flag: path
+        for flag, path in (("--trace", args.trace), ("--mermaid", args.mermaid))
+        if path is not None
+    }
+    for flag, path in outputs.items():
+        _check_writable(flag, path)
+    return outputs
+
+
+def _check_writable(flag: str, path: Path) -> None:
+    if path.is_dir():
+        raise _Failure(f"{flag} {path}: is a directory (give a file name)")
+    if not path.parent.is_dir():
+        raise _Failure(f"{flag} {path}: folder {path.parent} does not exist")
+    existed = path.exists()
+    try:
+        with path.open("ab"):  # appends nothing: an existing file is left as it is
+            pass
+    except OSError as exc:
+        raise _Failure(f"{flag} {path}: cannot write: {exc.strerror or exc}") from None
+    if not existed:
+        path.unlink(missing_ok=True)
+
+
+def _write_outputs(outputs: dict[str, Path], network: SimNetwork) -> None:
+    trace = network.trace
+    if trace is None:
+        return
+    if "--trace" in outputs:
+        with outputs["--trace"].open("wb") as out:
+            trace.write_jsonl(out)
+    if "--mermaid" in outputs:
+        outputs["--mermaid"].write_text(trace.to_mermaid())
+
+
+@contextmanager
+def _time_limit(monitor: RunMonitor, seconds: float | None) -> Iterator[None]:
+    """Stop the run through ``monitor`` once ``seconds`` of wall time have passed."""
+    if seconds is None:
+        yield
+        return
+    timer = threading.Timer(seconds, monitor.stop, ("time_limit",))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+@contextmanager
+def _progress(monitor: RunMonitor, *, enabled: bool) -> Iterator[None]:
+    """A one-line progress display on stderr, from :data:`PROGRESS_AFTER_S` on, while the
+    run goes on; only when stderr is a terminal (never in a pipe or a log file)."""
+    if not enabled or not sys.stderr.isatty():
+        yield
+        return
+    display = _ProgressDisplay(monitor)
+    timer = threading.Timer(PROGRESS_AFTER_S, display.start)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        display.stop()
+
+
+class _ProgressDisplay:
+    """rich's ``Live`` redraws ``status()`` a few times a second from its own thread."""
+
+    def __init__(self, monitor: RunMonitor) -> None:
+        self.monitor = monitor
+        self.lock = threading.Lock()
+        self.live: Any = None
+        self.stopped = False
+
+    def start(self) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        with self.lock:
+            if self.stopped:
+                return
+            self.live = Live(
+                self,
+                console=Console(stderr=True),
+                refresh_per_second=4,
+                transient=True,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self.live.start()
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopped = True
+            if self.live is not None:
+                self.live.stop()
+
+    def __rich__(self) -> str:
+        status = self.monitor.status()
+        if status is None:
+            return "starting..."
+        return (
+            f"running: virtual time {status.virtual_ms:,.0f} ms, "
+            f"{status.messages_sent:,} messages sent, {status.messages_delivered:,} delivered, "
+            f"{status.in_flight:,} in flight, {status.actors_alive:,} actors alive"
+        )
+
+
+# ---------------------------------------------------------------- the summary
+
+
+def summary(report: RunReport, scenario: Scenario, network: SimNetwork) -> str:
+    """The human-readable report: counts over the agents, ids in natural order, long lists
+    shortened at an item (never inside a value), messages still in flight explained."""
+    agents = [agent.id for agent in scenario.agents]
+    lines = [
+        f"scenario: {report.scenario}  (protocol {report.protocol}, seed {report.seed}, "
+        f"{_plural(len(agents), 'agent')})"
+    ]
     if report.ok:
         lines.append("outcome: ok")
     elif report.error is not None:
         lines.append(f"outcome: {report.error.code}: {report.error.message}")
+    else:
+        lines.append("outcome: no agreement")
     if report.result is not None:
         lines.append("result:")
         for key, value in _items(report.result):
-            if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-                # Records (e.g. conflict resolutions): one line each.
-                lines.append(f"  {key}:")
-                lines.extend(f"    - {_short(record, limit=600)}" for record in value)
-            else:
-                lines.append(f"  {key}: {_short(value)}")
+            lines.extend(_field_lines(key, value, set(agents)))
     stats = report.stats
     lines.append(
         f"messages: {stats.messages_sent} sent, {stats.messages_delivered} delivered, "
         f"{stats.messages_dropped} dropped; {stats.virtual_ms:g} virtual ms "
         f"in {stats.wall_ms:g} wall ms"
     )
+    in_flight = network.sent + network.duplicated - network.delivered - network.dropped
+    if in_flight > 0:
+        lines.append(
+            f"  {_plural(in_flight, 'message')} still in flight when the outcome was reached "
+            "(sent, not yet delivered: the protocol did not wait for them)"
+        )
+    if network.duplicated:
+        lines.append(f"  {_plural(network.duplicated, 'message')} duplicated by the network")
     return "\n".join(lines)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _items(result: Any) -> list[tuple[str, Any]]:
@@ -73,51 +451,58 @@ def _items(result: Any) -> list[tuple[str, Any]]:
     return [("value", result)]
 
 
-def _short(value: Any, limit: int = 200) -> str:
-    text = msgspec.json.encode(value).decode()
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _field_lines(key: str, value: Any, agents: set[str]) -> list[str]:
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        # Records (e.g. conflict resolutions): one line each.
+        shown = [f"    - {_compact(record, 600)}" for record in value[:LIST_SHOWN]]
+        return [f"  {key}: {_plural(len(value), 'record')}", *shown, *_more(len(value))]
+    if isinstance(value, list) and value and all(isinstance(v, str) and v in agents for v in value):
+        ids: list[str] = value
+        # A sorted list is a set of agents: show it in natural order (a2 before a10).
+        ordered = sorted(ids, key=natural_key) if ids == sorted(ids) else ids
+        listing = ", ".join(ordered[:LIST_SHOWN])
+        rest = len(ordered) - LIST_SHOWN
+        more = f", ... and {rest} more" if rest > 0 else ""
+        return [f"  {key}: {len(ids)}/{len(agents)} agents: {listing}{more}"]
+    if isinstance(value, list) and not value and key in ("answered", "unanswered"):
+        return [f"  {key}: 0/{len(agents)} agents"]
+    return [f"  {key}: {_compact(value, 200)}"]
 
 
-def _run(args: argparse.Namespace) -> int:
-    path = str(args.file)
-    try:
-        scenario = load_scenario(path, seed=args.seed)
-        report, network = run_scenario(scenario, path=path)
-    except ScenarioError as exc:
-        print(f"mabeam: error: {exc}", file=sys.stderr)
-        return 2
-    if args.trace is not None and network.trace is not None:
-        with Path(args.trace).open("wb") as out:
-            network.trace.write_jsonl(out)
-    if args.mermaid is not None and network.trace is not None:
-        Path(args.mermaid).write_text(network.trace.to_mermaid())
-    viz.write_outputs(args, report, network)
-    if args.json:
-        sys.stdout.write(msgspec.json.encode(report).decode() + "\n")
-    else:
-        print(_summary(report))
-    return 0 if report.ok else 1
+def _more(total: int) -> list[str]:
+    return [f"    ... and {total - LIST_SHOWN} more"] if total > LIST_SHOWN else []
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``mabeam`` console script."""
-    parser = _Parser(prog="mabeam", description="mabeam: multi-agent coordination on actors")
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run a scenario file on the simulated network")
-    run.add_argument("file", type=Path, help="scenario file (.toml or .json)")
-    run.add_argument("--json", action="store_true", help="print one JSON document")
-    run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
-    run.add_argument("--trace", type=Path, default=None, help="write the trace as JSON lines")
-    run.add_argument("--mermaid", type=Path, default=None, help="write a Mermaid diagram")
-    viz.add_arguments(run)
-    run.add_argument("-v", "--verbose", action="store_true", help="log runtime events")
-    args = parser.parse_args(argv)
-    if (problem := viz.check_arguments(args)) is not None:
-        parser.error(problem)
-    _configure_logging(args.verbose)
-    if args.command == "run":
-        return _run(args)
-    parser.error(f"unknown command {args.command!r}")
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key putting ``a2`` before ``a10``: digit runs compare as numbers."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part
+    )
+
+
+def _compact(value: Any, budget: int) -> str:
+    """JSON for ``value`` in about ``budget`` characters: a long list or table is cut
+    between items (saying how many are left out), never inside a string or a number."""
+    import msgspec
+
+    encode = msgspec.json.encode
+    if isinstance(value, list):
+        parts: list[str] = []
+        for index, item in enumerate(value):
+            text = _compact(item, max(budget // 2, 40))
+            if parts and sum(map(len, parts)) + len(text) > budget:
+                return f"[{', '.join(parts)}, ... {len(value) - index} more]"
+            parts.append(text)
+        return f"[{', '.join(parts)}]"
+    if isinstance(value, dict):
+        pairs: list[str] = []
+        for index, (key, item) in enumerate(value.items()):
+            text = f"{encode(key).decode()}: {_compact(item, max(budget // 2, 40))}"
+            if pairs and sum(map(len, pairs)) + len(text) > budget:
+                return f"{{{', '.join(pairs)}, ... {len(value) - index} more}}"
+            pairs.append(text)
+        return f"{{{', '.join(pairs)}}}"
+    return encode(value).decode()
 
 
 if __name__ == "__main__":

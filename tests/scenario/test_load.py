@@ -786,7 +786,7 @@ def test_json_and_toml_agree() -> None:
     from_json = parse(json.dumps(tomllib.loads(text)), "json")
     assert from_toml == from_json
     assert parse(msgspec.json.encode(from_toml).decode(), "json") == from_toml
-    assert from_toml.network.latency_ms == (1.0, 5.0)
+    assert from_toml.network.latency_ms == [1.0, 5.0]  # [lo, hi]: a list of two (Pair)
     assert from_toml.faults == [FaultSpec(at_ms=400, crash="@leader")]
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections import deque
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, overload
 
 from .._errors import (
     ActorCrashedError,
@@ -28,7 +29,7 @@ from .._log import Logger, get_logger
 from ._actor import Actor, overrides
 from ._checks import check_seconds
 from ._mailbox import Mailbox
-from ._ref import ActorRef
+from ._ref import ActorRef, Receives, ReplyT
 from ._signals import (
     KILLED,
     NOPROC,
@@ -41,6 +42,8 @@ from ._signals import (
     is_orderly,
 )
 from ._state import DEAD, RUNNING, STARTING, STOPPING, current_context
+
+_P = ParamSpec("_P")  # the actor class's __init__ parameters, for spawn
 
 if TYPE_CHECKING:
     from ._system import ActorSystem
@@ -239,26 +242,82 @@ class ActorContext:
         """The system clock in seconds (virtual time in simulation)."""
         return self._loop.time()
 
+    @overload
     async def spawn(
+        self, actor_class: Callable[_P, Receives[ReplyT]], /, *args: _P.args, **kwargs: _P.kwargs
+    ) -> ActorRef[ReplyT]: ...
+    # With name= or mailbox= the constructor's arguments go unchecked: PEP 612 allows no
+    # keyword options beside a ParamSpec. mypy deems these two unreachable (signature 1 is
+    # broader in the abstract), yet calls passing name= or mailbox= are matched by them.
+    @overload
+    async def spawn(  # type: ignore[overload-cannot-match]
+        self,
+        actor_class: Callable[..., Receives[ReplyT]],
+        /,
+        *args: Any,
+        name: str | None,
+        mailbox: Mailbox | None = None,
+        **kwargs: Any,
+    ) -> ActorRef[ReplyT]: ...
+    @overload
+    async def spawn(  # type: ignore[overload-cannot-match]
+        self,
+        actor_class: Callable[..., Receives[ReplyT]],
+        /,
+        *args: Any,
+        name: str | None = None,
+        mailbox: Mailbox,
+        **kwargs: Any,
+    ) -> ActorRef[ReplyT]: ...
+    async def spawn(  # type: ignore[misc]  # the overloads above are its typed face
         self,
         actor_class: type[Actor],
+        /,
         *args: Any,
         name: str | None = None,
         mailbox: Mailbox | None = None,
         **kwargs: Any,
-    ) -> ActorRef:
+    ) -> ActorRef[Any]:
         """Start a child actor owned by this one: it is shut down when this actor exits."""
         cell = await self._spawn_child(actor_class, args, kwargs, name=name, mailbox=mailbox)
         return cell._ref
 
+    @overload
     async def spawn_link(
+        self, actor_class: Callable[_P, Receives[ReplyT]], /, *args: _P.args, **kwargs: _P.kwargs
+    ) -> ActorRef[ReplyT]: ...
+    # With name= or mailbox= the constructor's arguments go unchecked: PEP 612 allows no
+    # keyword options beside a ParamSpec. mypy deems these two unreachable (signature 1 is
+    # broader in the abstract), yet calls passing name= or mailbox= are matched by them.
+    @overload
+    async def spawn_link(  # type: ignore[overload-cannot-match]
+        self,
+        actor_class: Callable[..., Receives[ReplyT]],
+        /,
+        *args: Any,
+        name: str | None,
+        mailbox: Mailbox | None = None,
+        **kwargs: Any,
+    ) -> ActorRef[ReplyT]: ...
+    @overload
+    async def spawn_link(  # type: ignore[overload-cannot-match]
+        self,
+        actor_class: Callable[..., Receives[ReplyT]],
+        /,
+        *args: Any,
+        name: str | None = None,
+        mailbox: Mailbox,
+        **kwargs: Any,
+    ) -> ActorRef[ReplyT]: ...
+    async def spawn_link(  # type: ignore[misc]  # the overloads above are its typed face
         self,
         actor_class: type[Actor],
+        /,
         *args: Any,
         name: str | None = None,
         mailbox: Mailbox | None = None,
         **kwargs: Any,
-    ) -> ActorRef:
+    ) -> ActorRef[Any]:
         """Like :meth:`spawn`, and linked: an abnormal exit of either one reaches the other."""
         cell = await self._spawn_child(
             actor_class, args, kwargs, name=name, mailbox=mailbox, link=True

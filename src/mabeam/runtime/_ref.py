@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol
+
+from typing_extensions import TypeVar
 
 from .._errors import ActorDeadError, ActorError, AskTimeoutError
 from ._checks import check_seconds
@@ -23,11 +25,26 @@ def _expire(reply: asyncio.Future[Any], actor: str, message: Any, timeout: float
         reply.set_exception(AskTimeoutError(actor, type(message).__name__, timeout))
 
 
-class ActorRef:
+ReplyT = TypeVar("ReplyT", default=Any)
+"""What an actor's ``receive`` returns: the type ``ask`` gives back (``Any`` unless known)."""
+_ReplyT_co = TypeVar("_ReplyT_co", covariant=True)
+
+
+class Receives(Protocol[_ReplyT_co]):
+    """Anything with an ``async receive(message)``: ``spawn`` reads the reply type off it."""
+
+    async def receive(self, message: Any, /) -> _ReplyT_co: ...
+
+
+class ActorRef(Generic[ReplyT]):
     """A handle on one actor incarnation. Only the runtime makes them (no public constructor).
 
     A restarted actor is a new incarnation with a new ref; find it again by name with
     ``system.whereis(name)``, as in OTP.
+
+    For type checkers, ``ActorRef[R]`` is a ref whose ``ask`` returns ``R``: ``spawn``
+    infers ``R`` from the return annotation of the actor class's ``receive`` (a bare
+    ``ActorRef`` is ``ActorRef[Any]``). The parameter exists only for type checkers.
     """
 
     __slots__ = ("_cell",)
@@ -37,7 +54,7 @@ class ActorRef:
         raise TypeError("ActorRef is made by the runtime: use system.spawn(...)")
 
     @classmethod
-    def _from_cell(cls, cell: ActorContext) -> ActorRef:
+    def _from_cell(cls, cell: ActorContext) -> ActorRef[Any]:
         ref = object.__new__(cls)
         ref._cell = cell
         return ref
@@ -93,7 +110,7 @@ class ActorRef:
             await cell._wait_for_room()
         self.tell(message)
 
-    async def ask(self, message: Any, *, timeout: float | None = DEFAULT_ASK_TIMEOUT) -> Any:
+    async def ask(self, message: Any, *, timeout: float | None = DEFAULT_ASK_TIMEOUT) -> ReplyT:
         """Send and wait for what ``receive`` returns.
 
         Raises :class:`~mabeam.AskTimeoutError` (names the actor and message type) after
@@ -118,7 +135,7 @@ class ActorRef:
         if cell._mailbox.overflow == "backpressure" and cell._mailbox.capacity is not None:
             await cell._wait_for_room()
         loop = cell._loop
-        reply: asyncio.Future[Any] = loop.create_future()
+        reply: asyncio.Future[ReplyT] = loop.create_future()
         transport = cell._system._transport
         if transport is None:
             cell._enqueue((message, sender, reply))

@@ -27,6 +27,8 @@ import msgspec
 
 from .._errors import ConfigError, ScenarioError
 from ._schema import (
+    _DECODING,
+    _FLOAT_MAX,
     BARGAINING_STRATEGIES,
     OPTIONS_BY_KIND,
     AuctionOptions,
@@ -42,7 +44,6 @@ __all__ = ["load_scenario", "parse_scenario"]
 
 _JSON_DECODER = msgspec.json.Decoder(Scenario)
 _FORMATS: dict[str, Literal["toml", "json"]] = {".toml": "toml", ".json": "json"}
-_AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _QUOTED = re.compile(r"`([^`]*)`")
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[([^\]]*)\]")
 _DOCUMENT = "<document>"
@@ -80,6 +81,7 @@ def parse_scenario(data: bytes, *, path: str, fmt: Literal["toml", "json"]) -> S
     except UnicodeDecodeError as exc:
         problem = f"not UTF-8 text (bad byte at offset {exc.start})"
         raise _error(path, _DOCUMENT, problem) from exc
+    decoding = _DECODING.set(True)  # msgspec checks the constraints: no second pass
     try:
         if fmt == "toml":
             scenario = msgspec.toml.decode(text, type=Scenario)
@@ -91,6 +93,8 @@ def parse_scenario(data: bytes, *, path: str, fmt: Literal["toml", "json"]) -> S
         raise _error(path, _DOCUMENT, f"invalid {fmt.upper()}: {_tidy(str(exc))}") from exc
     except RecursionError as exc:
         raise _error(path, _DOCUMENT, "nested too deeply") from exc
+    finally:
+        _DECODING.reset(decoding)
     _Rules(scenario, path).check()
     return scenario
 
@@ -98,32 +102,116 @@ def parse_scenario(data: bytes, *, path: str, fmt: Literal["toml", "json"]) -> S
 # ---------------------------------------------------------------- msgspec errors
 
 
-def _translate(path: str, exc: msgspec.ValidationError, plain: Any) -> ScenarioError:
-    """Turn msgspec's ``"<message> - at `$.a[0].b`"`` into a ScenarioError on ``a[0].b``."""
-    match = _AT.match(str(exc))
-    assert match is not None  # the pattern matches every string
-    message, field = match["message"], (match["path"] or "").lstrip(".")
+def _translate(
+    path: str, exc: msgspec.ValidationError, plain: Any, root: Any = Scenario
+) -> ScenarioError:
+    """Turn msgspec's ``"<message> - at `$.a[0].b`"`` into a ScenarioError on ``a[0].b``.
+
+    msgspec reports errors as text only, so the field path is read off that text; what
+    was allowed comes from the schema's types at that path (a ``Literal``'s values, a
+    Struct's fields, a ``msgspec.Meta`` constraint) and the offending value from the
+    document.
+    """
+    message, _, at = str(exc).partition(" - at `$")
+    field = at.rstrip("`").lstrip(".")
+    if "[...]" in field:  # a table's key: msgspec does not say which one
+        field = _fill_keys(field, plain, root)
     cause = exc.__cause__
     if isinstance(cause, ConfigError):  # raised by a Struct's __post_init__
         field = _join(field, cause.field) or _DOCUMENT
         return _error(path, field, cause.problem, cause.allowed)
     allowed: str | None = None
+    kind, value = _lookup(field, plain, root, raw=True)
     if message.startswith(("Object missing required field", "Object contains unknown field")):
         parent, name = field, _QUOTED.search(message)
         field = _join(field, name[1] if name else "?")
         if message.startswith("Object missing"):
-            problem, allowed = "missing required field", _allowed(_lookup(field, plain))
+            problem, allowed = "missing required field", _allowed(_lookup(field, plain, root))
         else:
-            problem, allowed = "unknown field", _field_names(_lookup(parent, plain))
-    elif value := re.fullmatch(r"Invalid (?:enum )?value (.*)", message):
-        problem = f"invalid value {value[1]}"
-        allowed = _allowed(_lookup(field, plain))
+            problem, allowed = "unknown field", _field_names(_lookup(parent, plain, root))
+    elif message.startswith(("Invalid value ", "Invalid enum value ")):
+        problem = "invalid value " + message.split(" value ", 1)[1]
+        allowed = _allowed(_resolve(kind, value))
+    elif (found := _meta(kind, value)) is not None and _broken(message):
+        meta, base = found
+        problem = describe(meta, base)
+        if value is not None and meta.min_length is None and meta.pattern is None:
+            problem += f", got {value!r}"
     else:
-        problem, allowed = _tidy(message), _allowed(_lookup(field, plain))
+        problem, allowed = _tidy(message), _allowed(_resolve(kind, value))
     if field == "protocol.kind":
         allowed = ", ".join(OPTIONS_BY_KIND)
         problem = problem.replace("invalid value", "unknown protocol kind")
     return _error(path, field or _DOCUMENT, problem, allowed)
+
+
+def field_error(exc: msgspec.ValidationError, root: Any, plain: Any) -> ConfigError:
+    """The ConfigError for a Struct of type ``root`` built in code (``plain``: its fields)."""
+    error = _translate("", exc, plain, root)
+    return ConfigError(error.field, error.problem, allowed=error.allowed)
+
+
+def _broken(message: str) -> bool:
+    """Whether msgspec's message is about a constraint (a bound, a length, a pattern)."""
+    return message == "Number out of range" or (
+        message.startswith("Expected `") and any(op in message for op in ("<", ">", "regex"))
+    )
+
+
+def _meta(kind: Any, value: Any) -> tuple[msgspec.Meta, Any] | None:
+    """The ``msgspec.Meta`` on the member of ``kind`` that ``value`` was decoded as, and
+    the type it constrains."""
+    if get_origin(kind) is Annotated:
+        base, *extras = get_args(kind)
+        metas = [m for m in extras if isinstance(m, msgspec.Meta)]
+        return (metas[0], base) if metas and _fits(base, value) else _meta(base, value)
+    if get_origin(kind) in (Union, UnionType):
+        return next((m for m in (_meta(k, value) for k in get_args(kind)) if m), None)
+    return None
+
+
+def _fits(kind: Any, value: Any) -> bool:
+    origin = get_origin(kind) or kind
+    if origin is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(origin, type) and isinstance(value, origin)
+
+
+def describe(meta: msgspec.Meta, base: Any) -> str:
+    """What a ``msgspec.Meta`` constraint asks, in words: ``must be a finite number >= 0``."""
+    if meta.min_length is not None and meta.min_length == meta.max_length:
+        return f"must be a list of length {meta.min_length}"
+    if meta.min_length is not None or meta.pattern is not None:
+        return "must not be empty"
+    bounds = [f">= {meta.ge:g}"] if meta.ge is not None and meta.ge != -_FLOAT_MAX else []
+    bounds += [f"> {meta.gt:g}"] if meta.gt is not None else []
+    bounds += [f"<= {meta.le:g}"] if meta.le is not None and meta.le != _FLOAT_MAX else []
+    if base is int:
+        noun = "an integer"
+    elif _FLOAT_MAX in (meta.le, -(meta.ge or 0.0)):
+        noun = "a finite number"
+    else:
+        noun = "a number"
+    return "must be " + " ".join([noun, " and ".join(bounds)]).strip()
+
+
+def _fill_keys(field: str, plain: Any, root: Any) -> str:
+    """Put the key of the offending table entry where msgspec wrote ``[...]``: the first
+    entry whose value the table's value type refuses (msgspec itself decides)."""
+    done, _, rest = field.partition("[...]")
+    kind, table = _lookup(done, plain, root, raw=True)
+    kind = _resolve(kind, table)
+    key = "?"
+    if isinstance(table, dict) and get_origin(kind) is dict:
+        value_type = get_args(kind)[1]
+        for candidate, value in table.items():
+            try:
+                msgspec.convert(value, value_type)
+            except msgspec.ValidationError:
+                key = str(candidate)
+                break
+    field = f"{done}.{key}{rest}"
+    return _fill_keys(field, plain, root) if "[...]" in rest else field
 
 
 def _plain(text: str, fmt: str) -> Any:
@@ -134,12 +222,14 @@ def _plain(text: str, fmt: str) -> Any:
         return None
 
 
-def _lookup(field: str, plain: Any) -> Any:
+def _lookup(field: str, plain: Any, root: Any = Scenario, *, raw: bool = False) -> Any:
     """The schema's type annotation at a dotted ``field`` path (None if there is none).
 
     ``plain`` is the document, followed along to pick the protocol Struct by ``kind``.
+    With ``raw``: the annotation as written (``Annotated`` and unions kept) and the
+    document's value there, as a pair.
     """
-    kind: Any = Scenario
+    kind: Any = root
     for name, index in _SEGMENT.findall(field):
         kind = _resolve(kind, plain)
         key: str | int = name or (int(index) if index.isdigit() else index)
@@ -157,7 +247,7 @@ def _lookup(field: str, plain: Any) -> Any:
             plain = plain[key]
         else:
             plain = None
-    return _resolve(kind, plain)
+    return (kind, plain) if raw else _resolve(kind, plain)
 
 
 def _is_struct(kind: Any) -> bool:
@@ -176,7 +266,10 @@ def _resolve(kind: Any, plain: Any) -> Any:
     if tagged:
         tag = plain.get(tagged[0].__struct_config__.tag_field) if isinstance(plain, dict) else None
         return next((m for m in tagged if m.__struct_config__.tag == tag), None)
-    return members[0] if len(members) == 1 else kind
+    if len(members) == 1:
+        return members[0]
+    fitting = [m for m in members if _fits(m, plain)]  # e.g. a number or a [lo, hi] list
+    return fitting[0] if len(fitting) == 1 else kind
 
 
 def _allowed(kind: Any) -> str | None:

@@ -73,7 +73,7 @@ def _trading_ms(run: ScenarioRun) -> float:
     scenario = run.scenario
     last = max((o.at_ms for a in scenario.agents for o in a.orders), default=0)
     latency = scenario.network.latency_ms
-    worst = max(latency) if isinstance(latency, tuple) else latency
+    worst = max(latency) if isinstance(latency, list) else latency
     return float(last) + float(worst) + float(run.options.reply_timeout_ms)
 
 

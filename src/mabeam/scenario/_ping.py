@@ -1,11 +1,11 @@
-"""The ``ping`` scenario kind: a coordinator pings every agent once; always ok."""
+"""The ``ping`` scenario kind: a coordinator pings every agent once; ok when one answered."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ..protocols.ping import PingAgent, PingCoordinator, PingResult, RunPing
-from ._run import Outcome, ScenarioRun, register_protocol
+from ._run import Outcome, RunError, ScenarioRun, register_protocol
 from ._schema import AgentSpec
 
 
@@ -20,6 +20,10 @@ async def drive(run: ScenarioRun) -> Outcome:
     coordinator = await run.spawn_coordinator(PingCoordinator, run.agent_ids, timeout)
     await run.start_faults()
     result: PingResult = await coordinator.ask(RunPing(), timeout=None)
+    if not result.answered:
+        count = len(result.unanswered)
+        message = f"none of the {count} agents answered within {timeout:g} s"
+        return Outcome(ok=False, result=result, error=RunError("no_answers", message))
     return Outcome(ok=True, result=result)
 
 

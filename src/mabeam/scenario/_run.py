@@ -15,8 +15,10 @@ protocol that draws one more number does not change the network's draws.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import random
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -75,6 +77,91 @@ class RunReport(msgspec.Struct, frozen=True):
         if trace is None:
             raise ValueError("plot: the run has no trace (the network recorded none)")
         return plot(self, trace, path)
+
+
+class RunStatus(msgspec.Struct, frozen=True):
+    """Where a run is: virtual time, message counts, live actors (read from any thread)."""
+
+    virtual_ms: float
+    messages_sent: int
+    messages_delivered: int
+    messages_dropped: int
+    messages_duplicated: int
+    actors_alive: int
+
+    @property
+    def in_flight(self) -> int:
+        """Messages sent (or duplicated) that have neither arrived nor been dropped yet."""
+        arrived = self.messages_delivered + self.messages_dropped
+        return max(0, self.messages_sent + self.messages_duplicated - arrived)
+
+
+class RunMonitor:
+    """A window on a running scenario, for another thread: :meth:`status` says where it
+    is, :meth:`stop` ends it (the run then raises :class:`RunStopped`).
+
+    Pass one to :func:`run_scenario`; the command line's progress display and its
+    ``--time-limit`` use it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._system: ActorSystem | None = None
+        self.network: SimNetwork | None = None
+        self.stop_reason: str | None = None
+
+    def _attach(self, network: SimNetwork) -> None:
+        self.network = network
+
+    def _started(self, system: ActorSystem) -> None:
+        with self._lock:
+            self._loop = asyncio.get_running_loop()
+            self._task = asyncio.current_task()
+            self._system = system
+            reason = self.stop_reason
+        if reason is not None and self._task is not None:
+            self._task.cancel()
+
+    def status(self) -> RunStatus | None:
+        """Where the run is now (None before it started)."""
+        loop, network, system = self._loop, self.network, self._system
+        if loop is None or network is None:
+            return None
+        return RunStatus(
+            virtual_ms=round(loop.time() * 1000.0, 6),
+            messages_sent=network.sent,
+            messages_delivered=network.delivered,
+            messages_dropped=network.dropped,
+            messages_duplicated=network.duplicated,
+            actors_alive=system._live if system is not None else 0,
+        )
+
+    def stop(self, reason: str) -> None:
+        """End the run from any thread: its main task is cancelled, so the actors stop and
+        their cleanups run; :func:`run_scenario` then raises :class:`RunStopped`."""
+        with self._lock:
+            if self.stop_reason is not None:
+                return
+            self.stop_reason = reason
+            loop, task = self._loop, self._task
+        if loop is not None and task is not None and not loop.is_closed():
+            # RuntimeError: the loop closed meanwhile, so the run is over anyway.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(task.cancel)
+
+
+class RunStopped(Exception):
+    """A run ended before its outcome: ``reason`` is ``"interrupted"`` (Ctrl-C) or the
+    reason given to :meth:`RunMonitor.stop` (e.g. ``"time_limit"``). ``status`` is where it
+    was; ``network`` holds the trace recorded so far."""
+
+    def __init__(self, reason: str, status: RunStatus | None, network: SimNetwork) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.network = network
 
 
 @dataclass(frozen=True)
@@ -297,9 +384,18 @@ def check_runnable(scenario: Scenario, path: str) -> None:
 
 
 def run_scenario(
-    scenario: Scenario, *, seed: int | None = None, path: str = "<scenario>"
+    scenario: Scenario,
+    *,
+    seed: int | None = None,
+    path: str = "<scenario>",
+    monitor: RunMonitor | None = None,
 ) -> tuple[RunReport, SimNetwork]:
-    """Run ``scenario`` on virtual time; returns the report and the network (its trace)."""
+    """Run ``scenario`` on virtual time; returns the report and the network (its trace).
+
+    ``monitor`` lets another thread watch and stop the run. A run stopped by it, or by
+    Ctrl-C (``KeyboardInterrupt``), raises :class:`RunStopped` once its actors have
+    stopped.
+    """
     check_runnable(scenario, path)
     seed = scenario.seed if seed is None else seed
     spec = scenario.network
@@ -313,10 +409,13 @@ def run_scenario(
     )
     driver = _PROTOCOLS[protocol_kind(scenario)].driver
     wall_start = time.perf_counter()
+    watch = RunMonitor() if monitor is None else monitor
+    watch._attach(network)
 
     async def main() -> tuple[Outcome, float]:
         loop = asyncio.get_running_loop()
         async with ActorSystem(scenario.name, transport=network) as system:
+            watch._started(system)
             run = ScenarioRun(scenario, seed, system, network)
             try:
                 outcome = await driver(run)
@@ -325,7 +424,14 @@ def run_scenario(
             virtual_ms = round(loop.time() * 1000.0, 6)
         return outcome, virtual_ms
 
-    outcome, virtual_ms = run_virtual(main)
+    try:
+        outcome, virtual_ms = run_virtual(main)
+    except KeyboardInterrupt:
+        raise RunStopped("interrupted", watch.status(), network) from None
+    except asyncio.CancelledError:
+        if watch.stop_reason is None:
+            raise
+        raise RunStopped(watch.stop_reason, watch.status(), network) from None
     stats = RunStats(
         messages_sent=network.sent,
         messages_delivered=network.delivered,

@@ -6,19 +6,20 @@ options, defaults and enum values from ``PROTOCOLS.md``), the agents, network,
 faults and conflicts. Every Struct is frozen, keyword-only and refuses unknown
 fields, which are almost always typos.
 
-Each Struct checks itself in ``__post_init__``: the rule each field's type carries
-(:data:`NonNegative`, :data:`Count`, :data:`NonEmpty` ... are ``Annotated`` with a
-range or "not empty"; not ``msgspec.Meta``, which in a union with a tuple crashes
-msgspec 0.22's garbage collection, cf. msgspec issue #717), then ``_check``, the
-rules tying its fields together; both raise :class:`~mabeam.ConfigError` naming
-the field. Rules that span Structs are in :mod:`mabeam.scenario._load`.
+Field constraints live in the types: :data:`NonNegative`, :data:`Count`,
+:data:`NonEmpty` ... are ``Annotated`` with a ``msgspec.Meta``, so msgspec enforces
+them while decoding, :func:`json_schema` shows them, and the loader words its error
+message from the same Meta. A Struct built in code is checked against them too
+(``__post_init__``), then ``_check`` applies the rules tying its fields together,
+raising :class:`~mabeam.ConfigError` naming the field. Rules that span Structs are in
+:mod:`mabeam.scenario._load`.
 """
 
 from __future__ import annotations
 
-import functools
-import math
-from typing import Annotated, Any, Literal, NamedTuple, TypeAlias, TypeVar, get_args
+import sys
+from contextvars import ContextVar
+from typing import Annotated, Any, Literal, TypeAlias, TypeVar, get_args
 
 import msgspec
 
@@ -40,91 +41,62 @@ FAULT_ACTIONS = ("crash", "restart", "partition", "heal", "byzantine")  # one pe
 MAX_OUTCOMES = 1_000_000  # the most a bargaining outcome_range may spell out
 
 
-class _Range(NamedTuple):
-    """A numeric range a field (or each item of a list, tuple or table) must be in."""
-
-    noun: str
-    low: float | None = None
-    high: float | None = None
-    above: bool = False  # low itself is excluded
-
-    def check(self, field: str, value: object) -> None:
-        """Raise ConfigError unless ``value`` (or each item in it) is in range; others pass."""
-        if isinstance(value, (list, tuple, dict)):
-            items = value.items() if isinstance(value, dict) else enumerate(value)
-            for key, item in items:
-                self.check(f"{field}.{key}" if isinstance(key, str) else f"{field}[{key}]", item)
-        elif isinstance(value, (int, float)) and not self.contains(value):
-            raise ConfigError(field, f"must be {self}, got {value!r}")
-
-    def contains(self, value: float) -> bool:
-        """Whether ``value`` is finite and within the bounds."""
-        try:
-            finite = math.isfinite(value)
-        except OverflowError:  # an int too large for a float
-            return False
-        low_ok = self.low is None or (value > self.low if self.above else value >= self.low)
-        return finite and low_ok and (self.high is None or value <= self.high)
-
-    def __str__(self) -> str:
-        bounds = [f"{'>' if self.above else '>='} {self.low:g}"] if self.low is not None else []
-        bounds += [f"<= {self.high:g}"] if self.high is not None else []
-        return " ".join([self.noun, " and ".join(bounds)]).strip()
+_FLOAT_MAX = sys.float_info.max
+_DECODING: ContextVar[bool] = ContextVar("mabeam_scenario_decoding", default=False)
+"""True while msgspec decodes (and so has already checked every constraint)."""
 
 
-class _NonEmpty(NamedTuple):
-    """A string, list (and each list in it) or table that must not be empty or blank."""
-
-    def check(self, field: str, value: object) -> None:
-        """Raise ConfigError if ``value`` is empty (None passes)."""
-        if isinstance(value, (str, list, dict)) and not (
-            value.strip() if isinstance(value, str) else value
-        ):
-            raise ConfigError(field, "must not be empty")
-        for i, item in enumerate(value if isinstance(value, list) else ()):
-            if isinstance(item, list):
-                self.check(f"{field}[{i}]", item)
+def _finite(*, ge: float | None = None, gt: float | None = None) -> msgspec.Meta:
+    """A float above ``ge`` or ``gt`` (else the lowest float) and at most the largest float:
+    so ``inf`` and ``nan`` stay out (TOML can spell both)."""
+    if gt is not None:
+        return msgspec.Meta(gt=gt, le=_FLOAT_MAX)
+    return msgspec.Meta(ge=-_FLOAT_MAX if ge is None else ge, le=_FLOAT_MAX)
 
 
-# Field types carrying their rule, which each Struct's __post_init__ applies.
-Finite: TypeAlias = Annotated[float, _Range("a finite number")]
-NonNegative: TypeAlias = Annotated[float, _Range("a finite number", 0)]
-Positive: TypeAlias = Annotated[float, _Range("a finite number", 0, above=True)]
-Fraction: TypeAlias = Annotated[float, _Range("a number", 0, 1)]
-Natural: TypeAlias = Annotated[int, _Range("an integer", 0)]
-Count: TypeAlias = Annotated[int, _Range("an integer", 1)]
+# Field types carrying their constraint as msgspec Meta: msgspec enforces it when decoding,
+# the JSON Schema shows it, and the loader words the error from it (see _load.describe).
+Finite: TypeAlias = Annotated[float, _finite()]
+NonNegative: TypeAlias = Annotated[float, _finite(ge=0)]
+Positive: TypeAlias = Annotated[float, _finite(gt=0)]
+Fraction: TypeAlias = Annotated[float, msgspec.Meta(ge=0, le=1)]
+Natural: TypeAlias = Annotated[int, msgspec.Meta(ge=0)]
+Count: TypeAlias = Annotated[int, msgspec.Meta(ge=1)]
 #: A finite number as written in the file: integers stay ``int``.
 Number: TypeAlias = int | Finite
-NonEmptyStr: TypeAlias = Annotated[str, _NonEmpty()]
+NonEmptyStr: TypeAlias = Annotated[str, msgspec.Meta(pattern=r"\S")]  # not empty or blank
 _T = TypeVar("_T")
-NonEmpty: TypeAlias = Annotated[list[_T], _NonEmpty()]
-_Rule: TypeAlias = _Range | _NonEmpty
-
-
-@functools.cache
-def _rules_of(cls: type[msgspec.Struct]) -> tuple[tuple[str, tuple[_Rule, ...]], ...]:
-    """The rules each field's type carries (found through unions and containers)."""
-
-    def rules(hint: Any) -> tuple[_Rule, ...]:
-        found = [m for m in getattr(hint, "__metadata__", ()) if isinstance(m, (_Range, _NonEmpty))]
-        found += [rule for arg in get_args(hint) for rule in rules(arg)]
-        return tuple(dict.fromkeys(found))
-
-    pairs = ((field.name, rules(field.type)) for field in msgspec.structs.fields(cls))
-    return tuple((name, found) for name, found in pairs if found)
+NonEmpty: TypeAlias = Annotated[list[_T], msgspec.Meta(min_length=1)]
+#: ``[lo, hi]``. A list, not a tuple: msgspec 0.23 crashes on a union of a constrained
+#: number and a tuple (msgspec issue #717), and a list of exactly two works alike.
+Pair: TypeAlias = Annotated[list[_T], msgspec.Meta(min_length=2, max_length=2)]
 
 
 class _Spec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Base of every scenario Struct: frozen, keyword-only, unknown fields refused."""
 
     def __post_init__(self) -> None:
-        for name, rules in _rules_of(type(self)):
-            for rule in rules:
-                rule.check(name, getattr(self, name))
+        if not _DECODING.get():
+            _validate(self)
         self._check()
 
     def _check(self) -> None:
         """Rules that tie this Struct's fields together (none by default)."""
+
+
+def _validate(spec: _Spec) -> None:
+    """A Struct built in code meets the same constraints as one decoded from a file:
+    msgspec converts its fields again, and a violation is a ConfigError on the field."""
+    token = _DECODING.set(True)
+    data = msgspec.to_builtins(spec)
+    try:
+        msgspec.convert(data, type(spec))
+    except msgspec.ValidationError as exc:
+        from ._load import field_error
+
+        raise field_error(exc, type(spec), data) from None
+    finally:
+        _DECODING.reset(token)
 
 
 class _Options(_Spec, frozen=True, kw_only=True, tag_field="kind"):
@@ -247,7 +219,7 @@ class HierarchyOptions(_Options, frozen=True, kw_only=True, tag="hierarchy"):
 
     structure: Literal["tree", "star", "layered"] = "tree"
     branching_factor: Count = 3
-    layers: NonEmpty[list[str]] | None = None  # layered only, and then required
+    layers: NonEmpty[NonEmpty[str]] | None = None  # layered only, and then required
     aggregate: Literal["mean", "sum", "min", "max", "median", "vote"] = "mean"
     variable: str | None = None
 
@@ -330,14 +302,14 @@ class NetworkSpec(_Spec, frozen=True, kw_only=True):
     ``0``, the default, keeps them exact.
     """
 
-    latency_ms: NonNegative | tuple[NonNegative, NonNegative] = 1.0
+    latency_ms: NonNegative | Pair[NonNegative] = 1.0
     drop_rate: Fraction = 0.0
     duplicate_rate: Fraction = 0.0
     reorder: bool = False
     tick_ms: NonNegative = 0.0
 
     def _check(self) -> None:
-        if isinstance(self.latency_ms, tuple) and self.latency_ms[1] < self.latency_ms[0]:
+        if isinstance(self.latency_ms, list) and self.latency_ms[1] < self.latency_ms[0]:
             low, high = self.latency_ms
             raise ConfigError("latency_ms", f"needs lo <= hi, got [{low:g}, {high:g}]")
 
@@ -352,7 +324,7 @@ class FaultSpec(_Spec, frozen=True, kw_only=True):
     at_ms: Natural
     crash: str | None = None
     restart: str | None = None
-    partition: NonEmpty[list[str]] | None = None
+    partition: NonEmpty[NonEmpty[str]] | None = None
     heal: bool | None = None
     byzantine: str | None = None
     behavior: ByzantineBehavior | None = None
@@ -400,3 +372,14 @@ class Scenario(_Spec, frozen=True, kw_only=True):
     network: NetworkSpec = msgspec.field(default_factory=NetworkSpec)
     faults: list[FaultSpec] = []
     conflicts: list[ConflictSpec] = []
+
+
+SCHEMA_ID = "https://json-schema.org/draft/2020-12/schema"
+
+
+def json_schema() -> str:
+    """The JSON Schema of scenario files, generated from :class:`Scenario` by msgspec
+    (``mabeam schema`` prints it; ``docs/scenario.schema.json`` is a copy), as indented
+    JSON ending in a newline. TOML files follow the same schema."""
+    schema = {"$schema": SCHEMA_ID, "title": "mabeam scenario", **msgspec.json.schema(Scenario)}
+    return msgspec.json.format(msgspec.json.encode(schema), indent=2).decode() + "\n"

@@ -8,7 +8,7 @@ from typing import Any
 from ..._errors import ConfigError
 from ...runtime import ActorRef, ActorSystem
 from ...runtime._cleanup import finish
-from ._config import AuctionConfig
+from ._config import AuctionConfig, AuctionType, PaymentRule
 from .actor import Auctioneer
 from .messages import AuctionResult, RunAuction
 
@@ -39,8 +39,8 @@ async def run_auction(
     variable: str | None,
     bidders: Sequence[str | ActorRef],
     *,
-    auction_type: str = "sealed_bid",
-    payment_rule: str = "first_price",
+    auction_type: AuctionType = "sealed_bid",
+    payment_rule: PaymentRule = "first_price",
     reply_timeout: float = 1.0,
     name: str | None = None,
     **opts: Any,

@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Final
+from typing import Any, Final, Literal, TypeAlias, get_args
 
 from ..._errors import ConfigError
 
-AUCTION_TYPES: Final = ("sealed_bid", "english", "dutch", "combinatorial")
+AuctionType: TypeAlias = Literal["sealed_bid", "english", "dutch", "combinatorial"]
+PaymentRule: TypeAlias = Literal["first_price", "second_price", "vcg"]
+AUCTION_TYPES: Final[tuple[AuctionType, ...]] = get_args(AuctionType)
 PAYMENT_RULES: Final = {
     "sealed_bid": ("first_price", "second_price"),
     "english": ("first_price", "second_price"),
@@ -31,8 +33,8 @@ def round9(x: float) -> float:
 class AuctionConfig:
     """Every option of one auction, checked; see ``PROTOCOLS.md`` "Auctions"."""
 
-    auction_type: str = "sealed_bid"
-    payment_rule: str = "first_price"
+    auction_type: AuctionType = "sealed_bid"
+    payment_rule: PaymentRule = "first_price"
     variable: str | None = None
     reserve_price: float = 0.0
     starting_price: float | None = None  # english: None means 0; dutch: required

@@ -24,10 +24,17 @@ import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp  # type: ignore[import-untyped]
-from scipy.sparse import csr_array  # type: ignore[import-untyped]
+if TYPE_CHECKING:
+    import numpy as np
+    from scipy.optimize import (  # type: ignore[import-untyped]
+        Bounds,
+        LinearConstraint,
+        linprog,
+        milp,
+    )
+    from scipy.sparse import csr_array  # type: ignore[import-untyped]
 
 from ._config import round9
 
@@ -83,12 +90,22 @@ class _OutOfTime(Exception):
     """The time budget ran out during a solve."""
 
 
+def _import_solver() -> None:
+    """Import numpy and scipy on the first solve, not with this module: they take most of
+    a second to import, and a run that holds no combinatorial auction never needs them."""
+    global np, Bounds, LinearConstraint, linprog, milp, csr_array
+    import numpy as np
+    from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+    from scipy.sparse import csr_array
+
+
 class _Solver:
     """One winner-determination problem over the positive bids, sorted by (agent, index)."""
 
     def __init__(
         self, offers: Iterable[BundleOffer], deadline: float, unit: float | None = None
     ) -> None:
+        _import_solver()
         self.bids = sorted(
             (o for o in offers if math.isfinite(o.bid) and round9(o.bid) > 0),
             key=lambda o: (o.agent, o.index),
