@@ -3,8 +3,9 @@
 - ```python blocks run in order, one namespace per document, in a scratch folder that sees
   the repository's ``examples/`` (files a snippet writes go there); a block that needs set-up
   has it in the block itself (imports, an ``ActorSystem``, ``run_virtual``/``asyncio.run``).
-- ```sh blocks: each ``mabeam run ...`` line runs (from a scratch folder that sees the
-  repository's ``examples/``) and must exit 0, or the code its comment names (``# exit 1``).
+- ```sh blocks: each ``mabeam run|check|schema|--version`` line runs (from a scratch
+  folder that sees the repository's ``examples/``) and must exit 0, or the code its
+  comment names (``# exit 1``).
   Other lines (``make ...``) are documentation only.
 - ``<!-- skip: next -->`` before a block skips it (Sybil's own marker); none is used for
   code that should run.
@@ -26,6 +27,8 @@ from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser, SkipP
 ROOT = Path(__file__).resolve().parent
 MABEAM = Path(sys.executable).parent / "mabeam"
 _EXIT = re.compile(r"#.*\bexit (\d+)\b")
+_COMMANDS = ("run", "check", "schema", "--version")
+"""The ``mabeam`` command lines of a shell block that run as tests (redirections dropped)."""
 
 
 def _mabeam_lines(text: str) -> list[tuple[list[str], int]]:
@@ -34,7 +37,9 @@ def _mabeam_lines(text: str) -> list[tuple[list[str], int]]:
     for line in text.splitlines():
         code, _, comment = line.partition("#")
         words = shlex.split(code)
-        if len(words) >= 2 and Path(words[0]).name == "mabeam" and words[1] == "run":
+        if ">" in words or "<" in words:
+            words = words[: min(i for i, w in enumerate(words) if w in "<>")]
+        if len(words) >= 2 and Path(words[0]).name == "mabeam" and words[1] in _COMMANDS:
             expected = _EXIT.search("#" + comment) if comment else None
             commands.append((words[1:], int(expected.group(1)) if expected else 0))
     return commands
