@@ -90,7 +90,7 @@ class Validator:
             raise ValueError(f"node_id: {node_id!r} is not a validator")
         self.node_id = node_id
         self.tree = tree
-        self.keyring = keyring
+        self.keyring = keyring.for_signer(node_id)  # seals as itself, no one else
         self.config = config
         self.rng = rng
         self.peers = tuple(v for v in tree.validators if v != node_id)
