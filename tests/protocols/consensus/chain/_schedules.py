@@ -50,3 +50,25 @@ def random_run(seed: int, *, duration_ms: float = 2_000.0) -> PureChain:
             proposal += 1
             chain.submit(Tx(f"p{proposal}", proposal))
     return chain
+
+
+def heal_and_settle(chain: PureChain, *, settle_ms: float = 3_000.0) -> dict[str, int]:
+    """End every fault (partition, loss, crashes), submit one proposal, run ``settle_ms``.
+
+    Returns, per honest validator, how far its final block moved after the healing.
+    """
+    chain.heal()
+    chain.drop_rate = 0.0
+    for node_id in sorted(chain.down):
+        chain.restart(node_id)
+    before = {i: chain.trees[i].finalized.height for i in chain.honest()}
+    top = max(before.values(), default=0)
+    chain.submit(Tx("after-heal", None))
+    chain.run_until(chain.now + settle_ms)
+    return {i: chain.trees[i].finalized.height - top for i in chain.honest()}
+
+
+def stuck(progress: dict[str, int]) -> tuple[bool, bool]:
+    """(a minority or more stuck, every honest validator stuck) after the healing."""
+    behind = [i for i, moved in progress.items() if moved <= 0]
+    return bool(behind), len(behind) == len(progress)
