@@ -11,20 +11,28 @@ from ._support import PureChain
 BEHAVIORS = ("equivocate", "wrong_digest", "forge_sender", "silent", "random")
 
 
-def random_run(seed: int, *, duration_ms: float = 2_000.0) -> PureChain:
+def random_run(seed: int, *, duration_ms: float = 2_000.0, harsh: bool = False) -> PureChain:
     """One seeded schedule, run to the end; :meth:`PureChain.check` is left to the caller.
 
     N in 4..7, latency 1..(1-12) ms, loss 0-20 %, up to floor((N-1)/2) byzantine
     validators (a minority) with random behaviours, and every 50-250 ms a crash, a
-    restart, a random partition or a heal.
+    restart, a random partition or a heal. ``harsh``: the issue's checker, loss up to
+    30 %, 10 % duplication, latency up to 30 ms (messages overtake one another).
     """
     rng = random.Random(seed)
     n = rng.randint(4, 7)
+    if harsh:
+        latency = (1.0, float(rng.randint(1, 30)))
+        drop_rate = rng.choice((0.0, 0.05, 0.2, 0.3))
+    else:
+        latency = (1.0, float(rng.randint(1, 12)))
+        drop_rate = rng.choice((0.0, 0.0, 0.05, 0.2))
     chain = PureChain(
         n,
         seed=seed,
-        latency_ms=(1.0, float(rng.randint(1, 12))),
-        drop_rate=rng.choice((0.0, 0.0, 0.05, 0.2)),
+        latency_ms=latency,
+        drop_rate=drop_rate,
+        duplicate_rate=0.1 if harsh else 0.0,
     )
     faulty = rng.sample(chain.ids, rng.randint(0, (n - 1) // 2))
     for node_id in faulty:
