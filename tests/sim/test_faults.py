@@ -85,7 +85,7 @@ def test_a_one_way_cut_drops_one_direction_only_and_is_a_network_fault() -> None
     log = run(network, ["a", "b"], body)
     assert [(src, dst, seq) for _, src, dst, seq in log] == [("b", "a", 3), ("a", "b", 4)]
     assert drops(network) == ["cut", "cut"]
-    assert faults(network) == [("cut", "a->b", None), ("uncut", "a->b", None)]
+    assert faults(network) == [("cut", "a", "-> b"), ("uncut", "a", "-> b")]
 
 
 def test_a_cut_survives_a_byzantine_interceptor_and_catches_messages_in_flight() -> None:
@@ -145,7 +145,7 @@ def test_per_link_loss_and_latency_apply_to_that_direction_only() -> None:
     ]
     assert drops(network) == ["loss"] * 20
     assert [kind for kind, _, _ in faults(network)] == ["link", "link", "link"]
-    assert faults(network)[0] == ("link", "a->b", "drop_rate=1")
+    assert faults(network)[0] == ("link", "a", "-> b drop_rate=1")
 
 
 def test_partial_per_link_loss_is_seeded() -> None:

@@ -16,7 +16,8 @@
   another), and :meth:`SimNetwork.set_link` (that link's own loss rate and latency range
   instead of the global ones). Cuts, like partitions, act at send time *and* at delivery
   (a message in flight when the cut starts is lost), are traced as network faults
-  (``cut``, ``uncut``, ``link``) and dropped messages carry the note ``cut``; ``heal``
+  (``cut``, ``uncut``, ``link`` on the sending node, detail ``-> receiver``; a one-way
+  partition on ``network``) and dropped messages carry the note ``cut``; ``heal``
   also ends every cut. A network without per-link faults draws exactly the random
   numbers it always did, in the same order;
 - an optional ``tick_ms``: delivery times rounded up to whole ticks, so that messages
@@ -221,13 +222,13 @@ class SimNetwork:
         """Cut the link ``src -> dst`` one way (``dst -> src`` still works)."""
         self._check_nodes("link", src, dst)
         self._cuts.add((src, dst))
-        self._fault("cut", f"{src}->{dst}")
+        self._fault("cut", src, f"-> {dst}")
 
     def uncut(self, src: str, dst: str) -> None:
         """Restore the link ``src -> dst``."""
         self._check_nodes("link", src, dst)
         self._cuts.discard((src, dst))
-        self._fault("uncut", f"{src}->{dst}")
+        self._fault("uncut", src, f"-> {dst}")
 
     def cut_oneway(self, senders: Iterable[str], receivers: Iterable[str]) -> None:
         """A one-way partition: nothing from ``senders`` reaches ``receivers``."""
@@ -237,7 +238,7 @@ class SimNetwork:
             for b in dst:
                 if a != b:
                     self._cuts.add((a, b))
-        self._fault("cut", f"{sorted(src)}->{sorted(dst)}")
+        self._fault("cut", "network", f"{sorted(src)} -> {sorted(dst)}")
 
     def cuts(self) -> list[tuple[str, str]]:
         """The links cut now, sorted."""
@@ -261,18 +262,18 @@ class SimNetwork:
             link.drop_rate = _check_rate("drop_rate", drop_rate)
         if latency_ms is not None:
             link.latency = _check_latency(latency_ms)
-        detail = []
+        detail = [f"-> {dst}"]
         if link.drop_rate is not None:
             detail.append(f"drop_rate={link.drop_rate:g}")
         if link.latency is not None:
             detail.append(f"latency_ms=[{link.latency[0]:g}, {link.latency[1]:g}]")
-        self._fault("link", f"{src}->{dst}", " ".join(detail))
+        self._fault("link", src, " ".join(detail))
 
     def reset_link(self, src: str, dst: str) -> None:
         """The link ``src -> dst`` uses the network's loss and latency again."""
         self._check_nodes("link", src, dst)
         self._links.pop((src, dst), None)
-        self._fault("link", f"{src}->{dst}", "reset")
+        self._fault("link", src, f"-> {dst} reset")
 
     def intercept(self, name: str, interceptor: Interceptor | None) -> None:
         """Tamper with every payload ``name`` sends (None removes the interceptor)."""
