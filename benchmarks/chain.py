@@ -10,7 +10,7 @@
   actors / core is the cost of the runtime and the simulated network.
 
 Issue target: none given beyond "blocks finalized per second"; each block is a sealed
-SHA-256 + HMAC block, 4 announcements, 4 verifications and fork choice on every node.
+SHA-256 + Ed25519 block, 4 announcements, 4 verifications and fork choice on every node.
 """
 
 from __future__ import annotations

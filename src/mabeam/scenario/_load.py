@@ -351,6 +351,12 @@ class _Rules:
             for action in ("crash", "restart", "byzantine"):
                 if (target := getattr(fault, action)) is not None:
                     self.agent(f"faults[{i}].{action}", target, leader=action == "crash")
+            for j, node in enumerate(fault.link or ()):
+                if node != "coordinator":
+                    self.agent(f"faults[{i}].link[{j}]", node)
+            for g, group in enumerate(fault.partition_oneway or ()):
+                for j, agent_id in enumerate(group):
+                    self.agent(f"faults[{i}].partition_oneway[{g}][{j}]", agent_id)
             grouped: set[str] = set()
             for g, group in enumerate(fault.partition or ()):
                 for j, agent_id in enumerate(group):

@@ -322,6 +322,14 @@ class ScenarioRun:
                 await restart_child(self._supervisor(), fault.restart)
         elif fault.partition is not None:
             network.partition(fault.partition)
+        elif fault.link is not None:
+            src, dst = fault.link
+            if fault.drop_rate is not None or fault.latency_ms is not None:
+                network.set_link(src, dst, drop_rate=fault.drop_rate, latency_ms=fault.latency_ms)
+            if fault.cut is not None:
+                (network.cut if fault.cut else network.uncut)(src, dst)
+        elif fault.partition_oneway is not None:
+            network.cut_oneway(*fault.partition_oneway)
         elif fault.heal:
             network.heal()
         elif fault.byzantine is not None and fault.behavior is not None:
@@ -406,6 +414,7 @@ def run_scenario(
         duplicate_rate=spec.duplicate_rate,
         reorder=spec.reorder,
         tick_ms=spec.tick_ms,
+        partition_exempt=spec.partition_clients,
     )
     driver = _PROTOCOLS[protocol_kind(scenario)].driver
     wall_start = time.perf_counter()

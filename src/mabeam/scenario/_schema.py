@@ -37,7 +37,16 @@ ByzantineBehavior: TypeAlias = Literal[
     "silent", "equivocate", "wrong_digest", "forge_sender", "random"
 ]
 BARGAINING_STRATEGIES = ("boulware", "linear", "conceder", "hardliner")  # an agent's strategy
-FAULT_ACTIONS = ("crash", "restart", "partition", "heal", "byzantine")  # one per fault
+FAULT_ACTIONS = (
+    "crash",
+    "restart",
+    "partition",
+    "heal",
+    "byzantine",
+    "link",
+    "partition_oneway",
+)  # one per fault
+LINK_SETTINGS = ("drop_rate", "latency_ms", "cut")  # what a link fault changes
 MAX_OUTCOMES = 1_000_000  # the most a bargaining outcome_range may spell out
 
 
@@ -307,6 +316,7 @@ class NetworkSpec(_Spec, frozen=True, kw_only=True):
     duplicate_rate: Fraction = 0.0
     reorder: bool = False
     tick_ms: NonNegative = 0.0
+    partition_clients: bool = False  # true: the coordinator is cut off by partitions too
 
     def _check(self) -> None:
         if isinstance(self.latency_ms, list) and self.latency_ms[1] < self.latency_ms[0]:
@@ -318,7 +328,10 @@ class FaultSpec(_Spec, frozen=True, kw_only=True):
     """One fault at virtual time ``at_ms`` with exactly one action of :data:`FAULT_ACTIONS`.
 
     ``crash``: an agent id or ``"@leader"``; ``restart``: an agent id; ``partition``:
-    groups of agent ids; ``heal = true``; ``byzantine``: an agent id, with ``behavior``.
+    groups of agent ids; ``heal = true``; ``byzantine``: an agent id, with ``behavior``;
+    ``link``: ``[from, to]`` (one direction), with at least one of ``drop_rate``,
+    ``latency_ms`` and ``cut`` (true cuts it, false restores it); ``partition_oneway``:
+    ``[[from ids], [to ids]]``, nothing from the first group reaches the second.
     """
 
     at_ms: Natural
@@ -328,8 +341,14 @@ class FaultSpec(_Spec, frozen=True, kw_only=True):
     heal: bool | None = None
     byzantine: str | None = None
     behavior: ByzantineBehavior | None = None
+    link: tuple[NonEmptyStr, NonEmptyStr] | None = None
+    drop_rate: Fraction | None = None
+    latency_ms: NonNegative | tuple[NonNegative, NonNegative] | None = None
+    cut: bool | None = None
+    partition_oneway: tuple[NonEmpty[str], NonEmpty[str]] | None = None
 
     def _check(self) -> None:
+        self._check_link()
         actions = [name for name in FAULT_ACTIONS if getattr(self, name) is not None]
         if len(actions) != 1:
             if not actions:
@@ -341,6 +360,20 @@ class FaultSpec(_Spec, frozen=True, kw_only=True):
         if (self.byzantine is None) != (self.behavior is None):
             problem = "only used with byzantine" if self.byzantine is None else "required"
             raise ConfigError("behavior", problem, allowed=", ".join(get_args(ByzantineBehavior)))
+
+    def _check_link(self) -> None:
+        settings = [name for name in LINK_SETTINGS if getattr(self, name) is not None]
+        if self.link is None:
+            if settings:
+                raise ConfigError(settings[0], "only used with link = [from, to]")
+            return
+        if not settings:
+            raise ConfigError("link", "needs a setting", allowed=", ".join(LINK_SETTINGS))
+        if self.link[0] == self.link[1]:
+            raise ConfigError("link", f"needs two different nodes, got {list(self.link)!r}")
+        if isinstance(self.latency_ms, tuple) and self.latency_ms[1] < self.latency_ms[0]:
+            low, high = self.latency_ms
+            raise ConfigError("latency_ms", f"needs lo <= hi, got [{low:g}, {high:g}]")
 
 
 class ConflictSpec(_Spec, frozen=True, kw_only=True):

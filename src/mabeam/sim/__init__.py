@@ -3,6 +3,7 @@
 from ._clock import VirtualEventLoop as VirtualEventLoop
 from ._clock import is_virtual as is_virtual
 from ._clock import run_virtual as run_virtual
+from ._disk import SimDisk as SimDisk
 from ._network import DROP as DROP
 from ._network import Interceptor as Interceptor
 from ._network import SimNetwork as SimNetwork
@@ -12,6 +13,7 @@ from ._trace import TraceEvent as TraceEvent
 __all__ = [
     "DROP",
     "Interceptor",
+    "SimDisk",
     "SimNetwork",
     "Trace",
     "TraceEvent",

@@ -9,7 +9,17 @@
 - order: per link (sender, receiver) FIFO, as Erlang guarantees, unless ``reorder``
   lets a message overtake an earlier one within the latency range;
 - loss (``drop_rate``) and duplication (``duplicate_rate``);
-- partitions into groups and healing; ``exempt`` nodes (a coordinator) reach everyone;
+- partitions into groups and healing; ``exempt`` nodes (a coordinator) reach everyone,
+  unless the network was made with ``partition_exempt=True`` (clients cut off too);
+- per-link faults, each one direction (``src -> dst``), opt-in: :meth:`SimNetwork.cut`
+  (a one-way cut; :meth:`SimNetwork.cut_oneway` cuts every link from one group to
+  another), and :meth:`SimNetwork.set_link` (that link's own loss rate and latency range
+  instead of the global ones). Cuts, like partitions, act at send time *and* at delivery
+  (a message in flight when the cut starts is lost), are traced as network faults
+  (``cut``, ``uncut``, ``link`` on the sending node, detail ``-> receiver``; a one-way
+  partition on ``network``) and dropped messages carry the note ``cut``; ``heal``
+  also ends every cut. A network without per-link faults draws exactly the random
+  numbers it always did, in the same order;
 - an optional ``tick_ms``: delivery times rounded up to whole ticks, so that messages
   share delivery times; each distinct delivery time costs the event loop a turn, so a
   tick makes large runs faster at the price of time resolution (0, the default, is exact);
@@ -75,6 +85,16 @@ def _check_rate(field: str, value: float) -> float:
     return float(value)
 
 
+class _Link:
+    """A directed link's own settings (None: the network's)."""
+
+    __slots__ = ("drop_rate", "latency")
+
+    def __init__(self) -> None:
+        self.drop_rate: float | None = None
+        self.latency: tuple[float, float] | None = None
+
+
 def _check_latency(latency_ms: float | Sequence[float]) -> tuple[float, float]:
     if isinstance(latency_ms, int | float):
         lo = hi = float(latency_ms)
@@ -102,6 +122,7 @@ class SimNetwork:
         reorder: bool = False,
         tick_ms: float = 0.0,
         trace: bool = True,
+        partition_exempt: bool = False,
     ) -> None:
         if rng is not None and seed is not None:
             raise ConfigError("seed", "give a seed or an rng, not both")
@@ -122,6 +143,10 @@ class SimNetwork:
         self._exempt: dict[str, None] = {}
         self._groups: dict[str, int] | None = None
         self._interceptors: dict[str, Interceptor] = {}
+        self.partition_exempt = bool(partition_exempt)
+        """Whether partitions cut off ``exempt`` nodes (clients, coordinators) too."""
+        self._cuts: set[tuple[str, str]] = set()
+        self._links: dict[tuple[str, str], _Link] = {}
         self._last: dict[tuple[str, str], float] = {}
         self._heap: list[tuple[Any, ...]] = []
         self._seq = 0
@@ -166,16 +191,89 @@ class SimNetwork:
         self._fault("partition", "network", repr([sorted(g) for g in _grouped(mapping)]))
 
     def heal(self) -> None:
-        """Join every group again."""
+        """Join every group again and end every one-way cut."""
         self._groups = None
+        self._cuts.clear()
         self._fault("heal", "network")
 
     def connected(self, src: str, dst: str) -> bool:
-        """Whether a message from ``src`` can reach ``dst`` under the current partition."""
+        """Whether a message from ``src`` can reach ``dst`` (partition and cuts)."""
+        return self._blocked(src, dst) is None
+
+    def _blocked(self, src: str, dst: str) -> str | None:
+        """Why ``src -> dst`` is down now ("cut", "partition"), or None."""
+        if self._cuts and (src, dst) in self._cuts:
+            return "cut"
         groups = self._groups
-        if groups is None or src in self._exempt or dst in self._exempt:
-            return True
-        return groups.get(src, -1) == groups.get(dst, -1)
+        if groups is None:
+            return None
+        if not self.partition_exempt and (src in self._exempt or dst in self._exempt):
+            return None
+        return None if groups.get(src, -1) == groups.get(dst, -1) else "partition"
+
+    # ------------------------------------------------------------------ per-link faults
+
+    def _check_nodes(self, field: str, *names: str) -> None:
+        unknown = [n for n in names if n not in self._nodes]
+        if unknown:
+            raise ConfigError(field, f"names no node: {unknown!r}", allowed=", ".join(self._nodes))
+
+    def cut(self, src: str, dst: str) -> None:
+        """Cut the link ``src -> dst`` one way (``dst -> src`` still works)."""
+        self._check_nodes("link", src, dst)
+        self._cuts.add((src, dst))
+        self._fault("cut", src, f"-> {dst}")
+
+    def uncut(self, src: str, dst: str) -> None:
+        """Restore the link ``src -> dst``."""
+        self._check_nodes("link", src, dst)
+        self._cuts.discard((src, dst))
+        self._fault("uncut", src, f"-> {dst}")
+
+    def cut_oneway(self, senders: Iterable[str], receivers: Iterable[str]) -> None:
+        """A one-way partition: nothing from ``senders`` reaches ``receivers``."""
+        src, dst = list(senders), list(receivers)
+        self._check_nodes("partition_oneway", *src, *dst)
+        for a in src:
+            for b in dst:
+                if a != b:
+                    self._cuts.add((a, b))
+        self._fault("cut", "network", f"{sorted(src)} -> {sorted(dst)}")
+
+    def cuts(self) -> list[tuple[str, str]]:
+        """The links cut now, sorted."""
+        return sorted(self._cuts)
+
+    def set_link(
+        self,
+        src: str,
+        dst: str,
+        *,
+        drop_rate: float | None = None,
+        latency_ms: float | Sequence[float] | None = None,
+    ) -> None:
+        """Give the link ``src -> dst`` its own loss rate and/or latency (None: unchanged).
+
+        Use :meth:`reset_link` to go back to the network's settings.
+        """
+        self._check_nodes("link", src, dst)
+        link = self._links.setdefault((src, dst), _Link())
+        if drop_rate is not None:
+            link.drop_rate = _check_rate("drop_rate", drop_rate)
+        if latency_ms is not None:
+            link.latency = _check_latency(latency_ms)
+        detail = [f"-> {dst}"]
+        if link.drop_rate is not None:
+            detail.append(f"drop_rate={link.drop_rate:g}")
+        if link.latency is not None:
+            detail.append(f"latency_ms=[{link.latency[0]:g}, {link.latency[1]:g}]")
+        self._fault("link", src, " ".join(detail))
+
+    def reset_link(self, src: str, dst: str) -> None:
+        """The link ``src -> dst`` uses the network's loss and latency again."""
+        self._check_nodes("link", src, dst)
+        self._links.pop((src, dst), None)
+        self._fault("link", src, f"-> {dst} reset")
 
     def intercept(self, name: str, interceptor: Interceptor | None) -> None:
         """Tamper with every payload ``name`` sends (None removes the interceptor)."""
@@ -285,18 +383,27 @@ class SimNetwork:
                 payload, note = tampered, "tampered"
         if trace is not None:
             trace.record(now, "send", message_id, src, dst, _KINDS[kind], payload, note)
-        if not self.connected(src, dst):
-            self._drop(now, message_id, src, dst, kind, payload, "partition")
+        blocked = self._blocked(src, dst)
+        if blocked is not None:
+            self._drop(now, message_id, src, dst, kind, payload, blocked)
             return
         rng = self.rng
-        if self.drop_rate and rng.random() < self.drop_rate:
+        drop_rate = self.drop_rate
+        lo, hi = self._lo, self._hi
+        if self._links:
+            override = self._links.get((src, dst))
+            if override is not None:
+                if override.drop_rate is not None:
+                    drop_rate = override.drop_rate
+                if override.latency is not None:
+                    lo, hi = override.latency
+        if drop_rate and rng.random() < drop_rate:
             self._drop(now, message_id, src, dst, kind, payload, "loss")
             return
         copies = 2 if self.duplicate_rate and rng.random() < self.duplicate_rate else 1
         if copies == 2:
             self.duplicated += 1
         for _ in range(copies):
-            lo, hi = self._lo, self._hi
             latency = lo if lo == hi else rng.uniform(lo, hi)
             when = now + latency / 1000.0
             if self._tick:
@@ -361,8 +468,9 @@ class SimNetwork:
         reply: asyncio.Future[Any] | None,
         error: BaseException | None,
     ) -> None:
-        if not self.connected(src, dst):
-            self._drop(now, message_id, src, dst, kind, payload, "partition")
+        blocked = self._blocked(src, dst)
+        if blocked is not None:
+            self._drop(now, message_id, src, dst, kind, payload, blocked)
             return
         if kind == _NAMED:
             assert isinstance(target, ActorSystem)

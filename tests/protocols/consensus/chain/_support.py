@@ -45,6 +45,7 @@ class PureChain:
         config: ChainConfig | None = None,
         latency_ms: tuple[float, float] = (1.0, 1.0),
         drop_rate: float = 0.0,
+        duplicate_rate: float = 0.0,
     ) -> None:
         self.ids = [f"v{i + 1}" for i in range(n)]
         self.seed = seed
@@ -53,6 +54,7 @@ class PureChain:
         self.rng = random.Random(f"{seed}:net")
         self.latency_ms = latency_ms
         self.drop_rate = drop_rate
+        self.duplicate_rate = duplicate_rate
         self.trees = {i: BlockTree(self.ids, self.config.finality_depth) for i in self.ids}
         self.rngs = {i: random.Random(f"{seed}:{i}") for i in self.ids}
         self.now = 0.0
@@ -173,10 +175,12 @@ class PureChain:
             return
         if self.drop_rate and self.rng.random() < self.drop_rate:
             return
+        copies = 2 if self.duplicate_rate and self.rng.random() < self.duplicate_rate else 1
         low, high = self.latency_ms
-        self._seq += 1
-        delay = low if low == high else self.rng.uniform(low, high)
-        heapq.heappush(self._queue, (self.now + delay, self._seq, src, dst, message))
+        for _ in range(copies):  # latencies drawn per message: links reorder
+            self._seq += 1
+            delay = low if low == high else self.rng.uniform(low, high)
+            heapq.heappush(self._queue, (self.now + delay, self._seq, src, dst, message))
 
     # ------------------------------------------------------------------ checks
 

@@ -108,11 +108,16 @@ def test_lock_then_finality_depth() -> None:
     """N = 5: locked at 3 blocks on top, final after finality_depth (3) more: depth 6."""
     tree = BlockTree(IDS)
     blocks = extend(tree, ["v2", "v3", "v4", "v5", "v1"])
-    assert tree.locked == blocks[1]
+    assert tree.locked == tree.genesis  # a node commits only when it seals
     assert tree.finalized.height == 0
     finals = []
     for signer in ["v2", "v3", "v4"]:
         block = KEYS.sign(tree.head, signer, ())
+        if signer == "v2":
+            tree.sealed(block)  # this node seals on height 5: committed to height 2
+            assert tree.locked == blocks[1]
+            assert tree.last_sealed == 6
+            assert not tree.may_seal(blocks[3], "v2")  # never again at or below 6
         finals += tree.add(block)
     assert [b.height for b in finals] == [1, 2]
     assert tree.finalized == blocks[1]
@@ -125,11 +130,31 @@ def test_a_locked_block_is_never_left() -> None:
     tree = BlockTree(IDS, lock_depth=2)
     root = tree.head
     mine = extend(tree, ["v3", "v4", "v5"], root)  # out of turn, in turn, in turn: 5
+    own = KEYS.sign(tree.head, "v1", ())
+    tree.sealed(own)
+    tree.add(own)  # 6
     assert tree.locked == mine[0]
     heavier = extend_free(tree, root, ["v2", "v3", "v4", "v5"])  # 2 + 2 + 2 + 2 = 8
     assert tree.weight(heavier[-1].hash) > tree.head_weight
-    assert tree.head == mine[-1]
-    assert tree.check(KEYS.sign(root, "v1", ())) == "below_lock"
+    assert tree.head == own
+    assert tree.escapes == 0
+
+
+def test_a_commit_is_left_for_a_later_majority_chain() -> None:
+    """Escape: a conflicting chain with L distinct signers above commit + L + F wins."""
+    tree = BlockTree(IDS, lock_depth=2)  # L = 2, F = 3: escape above height 1 + 2 + 3
+    root = tree.head
+    extend(tree, ["v3", "v4", "v5"], root)
+    own = KEYS.sign(tree.head, "v1", ())
+    tree.sealed(own)
+    tree.add(own)
+    other = extend_free(tree, root, ["v2", "v3", "v4", "v5", "v1", "v2"])  # heights 1..6
+    first = extend_free(tree, other[-1], ["v3"])  # height 7
+    assert tree.head == own  # only one signer (v3) above height 6 so far
+    later = extend_free(tree, first[-1], ["v4"])  # height 8: v3 and v4 above 6
+    assert tree.head == later[-1]
+    assert tree.escapes == 1
+    assert tree.locked == tree.genesis  # the fork point
 
 
 def extend_free(tree: BlockTree, parent: Block, signers: list[str]) -> list[Block]:

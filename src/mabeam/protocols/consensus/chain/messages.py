@@ -22,8 +22,8 @@ class Tx(msgspec.Struct, frozen=True, array_like=True):
 class Block(msgspec.Struct, frozen=True, tag=True):
     """A sealed block: ``hash`` = SHA-256 over (parent, height, signer, proposals).
 
-    ``signature`` is the signer's seal over ``hash`` (HMAC-SHA256 with the signer's key,
-    standing in for Clique's ECDSA seal in simulation). Genesis has height 0, no signer,
+    ``signature`` is the signer's Ed25519 signature (hex) over ``hash``, as Clique seals
+    headers (see :mod:`.block`). Genesis has height 0, no signer,
     no seal.
     """
 

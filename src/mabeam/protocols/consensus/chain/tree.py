@@ -11,28 +11,31 @@ Rules (Clique, EIP-225, as PROTOCOLS.md states them):
   is a function of the set of blocks held, never of their arrival order.
 - finality (Clique itself has none; PROTOCOLS.md asks for a depth). Depth alone is not
   safe: with message loss a validator may seal on one fork, switch to a heavier one and
-  seal there too, so two forks can each reach any depth (seed 3023 of the randomized
-  checker finalized two blocks at height 1 that way). So finality has two steps, after
-  Casper FFG's justify-then-finalize:
+  seal there too, so two forks can each reach any depth. So finality has two steps, after
+  Casper FFG's justify-then-finalize, with ``L = floor(N/2) + 1`` (``lock_depth``) and
+  ``F`` (``finality_depth``, default L):
 
-  1. *lock*: a block with ``L = floor(N/2) + 1`` blocks on top of it on the chosen chain
-     has been built on by L distinct validators (the signing limit makes any L
-     consecutive blocks distinct signers: a majority). The deepest such block of the
-     head chain is the node's lock; fork choice only considers chains through the lock,
-     so a validator never leaves a locked block again.
-  2. *final*: a block is final once ``finality_depth`` more blocks (default L) are built
-     on top of the point where it was locked: head height >= its height + L +
-     finality_depth. Those blocks were sealed by validators already locked on it, at
-     least L distinct ones (a majority) when ``finality_depth >= L``; two conflicting
-     final blocks would need an honest validator locked on both.
+  1. *commit (the lock)*: when a validator seals a block on parent P it commits to the
+     ancestor of P at height ``P.height - L`` (a block built on by L distinct validators,
+     a majority: the signing limit makes any L consecutive blocks distinct signers).
+     Its commit only moves up, and fork choice only considers chains through it (and
+     through the last final block). A validator also never seals at a height at or
+     below one it already sealed (so its seals are ordered in time by height).
+  2. *final*: a block X is final once ``F`` more blocks are built above the point where
+     it was locked: head height >= ``X.height + L + F``. The blocks at heights
+     ``X.height + L + 1 .. X.height + L + F`` were sealed by validators committed to X
+     (or above it): at least L distinct ones when F >= L.
+  3. *unlock (escape)*: a validator committed to C may leave C for a chain Q that does not
+     contain C only if Q holds blocks above height ``C.height + L + F`` sealed by at
+     least L distinct validators (a later, conflicting chain built on by a majority).
+     Its commit drops to the fork point; its next seal commits it again.
 
-  A minority of at most ``floor(N/2)`` validators extends a fork by at most that many
-  blocks: it can neither lock nor finalize on its own, and it rejoins the majority's
-  chain once healed. The price of the lock is liveness under heavy loss: validators
-  locked on a fork that lost (two forks each built on by a majority, which takes
-  validators sealing on both) stay on it; they finalize nothing wrong, but stop helping
-  (in the random checker with 5-30 % loss, a minority of validators in about 3 % of
-  runs). Casper-style unlocking to a higher lock would need slashing-style rules.
+  Safety (docs/consensus-chain.md has the full argument): if X is final, the earliest
+  escape away from X by a validator committed above X needs a majority sealing on a
+  chain without X above ``X.height + L + F``; that majority meets X's finality window
+  signers in an honest validator u, whose later seal (higher height) on a chain without
+  X means u left X earlier: a contradiction. A minority locked on a losing fork comes
+  back as soon as the majority's chain passes the escape height.
 
 A :class:`BlockTree` is a node's durable state: a restarted validator keeps it.
 """
@@ -98,8 +101,12 @@ class BlockTree:
         self._entries: dict[str, _Entry] = {root.hash: entry}
         self.genesis = root
         self._head = entry
-        self._lock = entry
+        self._commit = entry
         self._final = entry
+        self.last_sealed = 0
+        """The highest height this node sealed (it never seals at or below it again)."""
+        self.escapes = 0
+        """How often this node left its commit for a conflicting majority chain."""
 
     # ------------------------------------------------------------------ queries
 
@@ -131,8 +138,8 @@ class BlockTree:
 
     @property
     def locked(self) -> Block:
-        """The deepest block with ``lock_depth`` blocks on top on the head chain."""
-        return self._lock.block
+        """This node's commit: the lock it sealed on last (fork choice never leaves it)."""
+        return self._commit.block
 
     def weight(self, digest: str) -> int:
         return self._entries[digest].weight
@@ -144,6 +151,16 @@ class BlockTree:
     def may_sign(self, parent: Block, signer: str) -> bool:
         """Whether ``signer`` may seal the block after ``parent`` (the signing limit)."""
         return signer in self.index and signer not in self._entries[parent.hash].recent
+
+    def may_seal(self, parent: Block, signer: str) -> bool:
+        """:meth:`may_sign`, and above every height this node sealed before."""
+        return parent.height >= self.last_sealed and self.may_sign(parent, signer)
+
+    def sealed(self, block: Block) -> None:
+        """This node sealed ``block`` (its parent is the head): commit to its lock."""
+        parent = self._entries[block.parent]
+        self.last_sealed = max(self.last_sealed, block.height)
+        self._commit = self._ancestor(parent, parent.block.height - self.lock_depth, self._commit)
 
     def included(self, digest: str) -> frozenset[str]:
         """Ids of the proposals in the chain ending at ``digest``."""
@@ -181,8 +198,8 @@ class BlockTree:
         ids = [tx.id for tx in block.proposals]
         if len(set(ids)) != len(ids) or not parent.included.isdisjoint(ids):
             return "duplicate_proposal"
-        if block.height <= self._lock.block.height:
-            return "below_lock"
+        if block.height <= self._final.block.height:
+            return "below_final"
         return None
 
     def add(self, block: Block) -> list[Block]:
@@ -200,11 +217,50 @@ class BlockTree:
             included = included | {tx.id for tx in block.proposals}
         entry = _Entry(block, parent, weight, recent, included)
         self._entries[block.hash] = entry
-        if not self._better(entry, self._head) or not self._extends(entry, self._lock):
+        if not self._better(entry, self._head) or not self._eligible(entry):
             return []
-        self._head = entry
-        self._lock = self._ancestor(entry, entry.block.height - self.lock_depth, self._lock)
+        if not self._extends(entry, self._commit):
+            self._escape(entry)
+        else:
+            self._head = entry
         return self._finalize()
+
+    def _eligible(self, entry: _Entry) -> bool:
+        """Through the final block, and through the commit or a majority chain past it."""
+        if not self._extends(entry, self._final):
+            return False
+        return self._extends(entry, self._commit) or self._escape_proof(entry)
+
+    def _escape_proof(self, entry: _Entry) -> bool:
+        """L distinct signers above ``commit + L + F`` on ``entry``'s chain."""
+        floor = self._commit.block.height + self.lock_depth + self.finality_depth
+        signers: set[str] = set()
+        node: _Entry | None = entry
+        while node is not None and node.block.height > floor:
+            signers.add(node.block.signer)
+            if len(signers) >= self.lock_depth:
+                return True
+            node = node.parent
+        return False
+
+    def _escape(self, entry: _Entry) -> None:
+        """Leave the commit for ``entry``'s chain: the commit drops to the fork point."""
+        self.escapes += 1
+        a: _Entry | None = entry
+        b: _Entry | None = self._commit
+        while a is not None and b is not None and a is not b:
+            if a.block.height >= b.block.height:
+                a = a.parent
+            else:
+                b = b.parent
+        assert a is not None
+        self._commit = a
+        # Chains refused while the commit was higher may be eligible now: choose again.
+        best = entry
+        for other in self._entries.values():
+            if self._better(other, best) and self._eligible(other):
+                best = other
+        self._head = best
 
     @staticmethod
     def _better(a: _Entry, b: _Entry) -> bool:

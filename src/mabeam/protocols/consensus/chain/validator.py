@@ -90,7 +90,7 @@ class Validator:
             raise ValueError(f"node_id: {node_id!r} is not a validator")
         self.node_id = node_id
         self.tree = tree
-        self.keyring = keyring
+        self.keyring = keyring.for_signer(node_id)  # seals as itself, no one else
         self.config = config
         self.rng = rng
         self.peers = tuple(v for v in tree.validators if v != node_id)
@@ -152,7 +152,7 @@ class Validator:
             return
         tree = self.tree
         head = tree.head
-        if self._scheduled_on != head.hash or not tree.may_sign(head, self.node_id):
+        if self._scheduled_on != head.hash or not tree.may_seal(head, self.node_id):
             self._schedule(now)
             return
         included = tree.included(head.hash)
@@ -160,6 +160,7 @@ class Validator:
             : self.config.max_block_proposals
         ]
         block = self.keyring.sign(head, self.node_id, proposals)
+        tree.sealed(block)
         self._sealed.append(block)
         self._accept(block, now)
         announce = NewBlock(self.node_id, block)
@@ -182,8 +183,8 @@ class Validator:
         if isinstance(block.hash, str) and block.hash in tree:
             return
         reason = self.keyring.verify(block)
-        if reason is None and block.height <= tree.locked.height:
-            return  # not above this node's lock: it cannot change anything
+        if reason is None and block.height <= tree.finalized.height:
+            return  # not above this node's final block: it cannot change anything
         if reason is None and block.parent not in tree:
             self._orphan(block, sender, now)
             return
@@ -275,7 +276,7 @@ class Validator:
         head = tree.head
         self._scheduled_on = head.hash
         self._announce_at = now + self._resync
-        if not tree.may_sign(head, self.node_id):
+        if not tree.may_seal(head, self.node_id):
             self._seal_at = math.inf
             return
         config = self.config
