@@ -86,3 +86,24 @@ def test_the_json_schema_carries_the_same_constraints() -> None:
     scenario = defs["Scenario"]["properties"]
     assert scenario["agents"]["minItems"] == 1
     assert defs["ConsensusOptions"]["properties"]["heartbeat_ms"]["minimum"] == 1
+
+
+def test_the_schema_survives_garbage_collection_in_a_fresh_interpreter() -> None:
+    """msgspec 0.23 crashes the interpreter (at garbage collection, so at a random later
+    point) when a field's type unions a constrained number with a tuple (msgspec #717):
+    ``[lo, hi]`` pairs are lists of two for that reason. Import the schema, build every
+    type's decoder and collect, in a subprocess, so a regression fails one test instead of
+    killing the whole run."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, msgspec, mabeam.scenario as s\n"
+        "msgspec.json.schema(s.Scenario)\n"
+        "gc.collect()\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode, done.stdout) == (0, "ok\n"), done.stderr[-2000:]

@@ -343,7 +343,7 @@ class FaultSpec(_Spec, frozen=True, kw_only=True):
     behavior: ByzantineBehavior | None = None
     link: tuple[NonEmptyStr, NonEmptyStr] | None = None
     drop_rate: Fraction | None = None
-    latency_ms: NonNegative | tuple[NonNegative, NonNegative] | None = None
+    latency_ms: NonNegative | Pair[NonNegative] | None = None
     cut: bool | None = None
     partition_oneway: tuple[NonEmpty[str], NonEmpty[str]] | None = None
 
@@ -371,7 +371,7 @@ class FaultSpec(_Spec, frozen=True, kw_only=True):
             raise ConfigError("link", "needs a setting", allowed=", ".join(LINK_SETTINGS))
         if self.link[0] == self.link[1]:
             raise ConfigError("link", f"needs two different nodes, got {list(self.link)!r}")
-        if isinstance(self.latency_ms, tuple) and self.latency_ms[1] < self.latency_ms[0]:
+        if isinstance(self.latency_ms, list) and self.latency_ms[1] < self.latency_ms[0]:
             low, high = self.latency_ms
             raise ConfigError("latency_ms", f"needs lo <= hi, got [{low:g}, {high:g}]")
 
