@@ -117,18 +117,30 @@ def run_churn(
     return {"seed": seed, "acknowledged": len(seen), "final_index": last}
 
 
-def run_random_schedule(seed: int, steps: int = 40) -> dict[str, Any]:
+def run_random_schedule(seed: int, steps: int = 40, *, snapshots: bool = False) -> dict[str, Any]:
     """One random fault schedule: H1-H4 after every event, H5 and Log Matching at the end.
 
     The cluster size (3 or 5), PreVote and CheckQuorum are drawn from the seed; each step is
     one of: crash, restart, disconnect, reconnect, partition into two groups, heal, change the
     loss / duplication / delay rates, propose (on the leader or on any node), and let
     10-500 ms pass. At the end every fault is lifted and one last write must reach every node.
+
+    With ``snapshots`` every node also compacts every 2-12 applied entries and snapshots go
+    in chunks of 4-40 bytes, so nodes that fell behind catch up by InstallSnapshot (in
+    several chunks, lost, duplicated and reordered like the rest) during the faults.
     """
     rng = random.Random(seed)
     servers = rng.choice((3, 5))
     config = RaftConfig(pre_vote=rng.random() < 0.7, check_quorum=rng.random() < 0.7)
-    cluster = Cluster(servers, seed=seed, config=config)
+    every = 0
+    if snapshots:
+        every = rng.randrange(2, 13)
+        config = RaftConfig(
+            pre_vote=config.pre_vote,
+            check_quorum=config.check_quorum,
+            snapshot_chunk_bytes=rng.randrange(4, 41),
+        )
+    cluster = Cluster(servers, seed=seed, config=config, snapshot_every=every)
     proposals = 0
     for _ in range(steps):
         action = rng.randrange(13)
@@ -181,4 +193,7 @@ def run_random_schedule(seed: int, steps: int = 40) -> dict[str, Any]:
         "final_index": last,
         "leaders": len(cluster.checker.leaders),
         "events": cluster.events,
+        "snapshots_taken": cluster.snapshots_taken,
+        "snapshots_loaded": cluster.checker.snapshots_loaded,
+        "snapshot_chunks": cluster.sent["InstallSnapshot"],
     }

@@ -13,10 +13,16 @@ the streams of applied entries, H1 election safety, H2 state machine safety, H3 
 exactly-once apply, H4 term and commit never going backwards, Leader Append-Only and Leader
 Completeness; :meth:`Cluster.check_logs` checks Log Matching over every pair of logs and H5
 (every acknowledged write is in the final logs). Any violation raises :class:`SafetyViolation`.
+
+Snapshots: with ``snapshot_every`` each node compacts its log every that many applied entries.
+The harness's state machine is a hash chain over the applied entries, so a snapshot is the
+chain's value; a node loading one (restart or InstallSnapshot) is checked against the chain
+of the entries the checker saw committed (H2 across snapshots).
 """
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import itertools
 import math
@@ -38,6 +44,7 @@ from mabeam.protocols.consensus.raft import (
     RaftNode,
     RequestVote,
 )
+from mabeam.protocols.consensus.raft.messages import Snapshot
 
 Delay = Callable[[RaftMessage, random.Random], float]
 _ENCODER = msgspec.msgpack.Encoder()
@@ -45,6 +52,11 @@ _ENCODER = msgspec.msgpack.Encoder()
 
 class SafetyViolation(AssertionError):
     """One of H1-H5 (or a Figure 3 property) failed."""
+
+
+def chain_step(previous: bytes, entry: Entry) -> bytes:
+    """The harness state machine: a hash chain over the applied entries."""
+    return hashlib.sha256(previous + _ENCODER.encode(entry)).digest()
 
 
 def log_of_terms(terms: Iterable[int], data: Callable[[int], Any] | None = None) -> list[Entry]:
@@ -68,6 +80,19 @@ class SafetyChecker:
         self.leader_marks: dict[str, tuple[int, int, int]] = {}
         self.acked: dict[int, Entry] = {}
         self.applied_total = 0
+        self.chain: dict[int, bytes] = {0: b""}
+        """Hash chain over the committed entries: the state a snapshot at i must hold."""
+        self.snapshots_loaded = 0
+
+    def loaded_snapshot(self, node_id: str, snapshot: Snapshot) -> None:
+        """A node loaded ``snapshot`` into its state machine: its apply stream jumps there."""
+        expected = self.chain.get(snapshot.index)
+        if expected is None or snapshot.data != expected:
+            raise SafetyViolation(f"H2: {node_id} loaded a snapshot at {snapshot.index} unlike")
+        if snapshot.index < self.applied.get(node_id, 0):
+            raise SafetyViolation(f"H3: {node_id} went back to snapshot {snapshot.index}")
+        self.applied[node_id] = snapshot.index
+        self.snapshots_loaded += 1
 
     def restarted(self, node_id: str) -> None:
         """A new incarnation: its apply stream and commit index start over (they are volatile)."""
@@ -89,6 +114,9 @@ class SafetyChecker:
             if known is None:
                 self.committed[entry.index] = entry
                 self.max_committed = max(self.max_committed, entry.index)
+                previous = self.chain.get(entry.index - 1)
+                if previous is not None:
+                    self.chain[entry.index] = chain_step(previous, entry)
             elif known != entry:
                 raise SafetyViolation(f"H2: {nid} applied {entry} where {known} was applied")
         self.applied[nid] = last
@@ -119,7 +147,7 @@ class SafetyChecker:
         else:
             # Leader Completeness: a new leader holds every entry known committed.
             top = self.max_committed
-            if top and node.term_at(top) != self.committed[top].term:
+            if top >= node.first_index and node.term_at(top) != self.committed[top].term:
                 raise SafetyViolation(f"completeness: leader {nid} lacks committed {top}")
         self.leader_marks[nid] = (node.term, node.last_index, node.last_term)
 
@@ -136,6 +164,7 @@ class Cluster:
         ids: Sequence[str] | None = None,
         storages: dict[str, MemoryStorage] | None = None,
         delay: tuple[float, float] = (1.0, 3.0),
+        snapshot_every: int = 0,
     ) -> None:
         self.ids = list(ids) if ids is not None else [f"n{i}" for i in range(1, n + 1)]
         self.config = config if config is not None else RaftConfig()
@@ -145,6 +174,9 @@ class Cluster:
         self.storages = {nid: MemoryStorage() for nid in self.ids}
         self.storages.update(storages or {})
         self.incarnations = dict.fromkeys(self.ids, 0)
+        self.snapshot_every = snapshot_every
+        self.machines: dict[str, tuple[int, bytes]] = {}
+        self.snapshots_taken = 0
         self.checker = SafetyChecker()
         self.nodes: dict[str, RaftNode | None] = {nid: self._new_node(nid) for nid in self.ids}
         self.queue: list[tuple[float, int, RaftMessage]] = []
@@ -171,7 +203,8 @@ class Cluster:
         rng = random.Random(f"{self.seed}/{nid}/{self.incarnations[nid]}")
         node = RaftNode(nid, self.ids, self.storages[nid], self.config, rng, now=self.now)
         self.checker.restarted(nid)
-        self.checker.observe(node, ())
+        self.machines[nid] = (0, b"")
+        self._flush(node)
         return node
 
     def node(self, nid: str) -> RaftNode:
@@ -191,6 +224,17 @@ class Cluster:
     def restart(self, nid: str) -> None:
         """A new node over the crashed node's storage (crashing it first if it runs)."""
         self.nodes[nid] = self._new_node(nid)
+
+    def wipe(self, nid: str) -> None:
+        """Crash the node and restart it over a fresh, empty storage (a replaced disk).
+
+        Not a Raft fault (its vote is forgotten): use it only where no election can hinge on
+        that vote, e.g. with a stable leader.
+        """
+        self.crash(nid)
+        self.storages[nid] = MemoryStorage()
+        self.checker.terms.pop(nid, None)
+        self.restart(nid)
 
     # -- network faults ------------------------------------------------------------
 
@@ -227,7 +271,22 @@ class Cluster:
 
     def _flush(self, node: RaftNode) -> None:
         ready = node.ready()
+        nid = node.node_id
+        if ready.snapshot is not None:
+            self.checker.loaded_snapshot(nid, ready.snapshot)
+            self.machines[nid] = (ready.snapshot.index, ready.snapshot.data)
         self.checker.observe(node, ready.committed)
+        if ready.committed:
+            index, digest = self.machines[nid]
+            for entry in ready.committed:
+                digest = chain_step(digest, entry)
+            self.machines[nid] = (ready.committed[-1].index, digest)
+        every = self.snapshot_every
+        if every:
+            index, digest = self.machines[nid]
+            if index - node.first_index + 1 >= every:
+                node.compact(index, digest)
+                self.snapshots_taken += 1
         for message in ready.messages:
             self._send(message)
 
@@ -445,25 +504,29 @@ class Cluster:
         node must also hold every acknowledged and every applied entry.
         """
         nodes = self.alive()
-        logs = {node.node_id: node.log for node in nodes}
+        logs = {node.node_id: {e.index: e for e in node.log} for node in nodes}
         for a, b in itertools.combinations(nodes, 2):
             la, lb = logs[a.node_id], logs[b.node_id]
-            common = min(len(la), len(lb))
-            # Log Matching: the same (index, term) means identical prefixes.
-            top = max((i for i in range(common) if la[i].term == lb[i].term), default=-1)
-            if la[: top + 1] != lb[: top + 1]:
+            low = max(a.first_index, b.first_index)
+            common = min(a.last_index, b.last_index)
+            # Log Matching: the same (index, term) means identical prefixes (of what both
+            # still hold; below that, the snapshots are checked against the chain).
+            top = max((i for i in range(low, common + 1) if la[i].term == lb[i].term), default=0)
+            if any(la[i] != lb[i] for i in range(low, top + 1)):
                 raise SafetyViolation(f"log matching: {a.node_id} and {b.node_id} differ")
         for node in nodes:
             log = logs[node.node_id]
-            for index in range(1, node.commit_index + 1):
+            for index in range(node.first_index, node.commit_index + 1):
                 known = self.checker.committed.get(index)
-                if known is not None and log[index - 1] != known:
-                    raise SafetyViolation(f"{node.node_id} holds {log[index - 1]} over {known}")
+                if known is not None and log[index] != known:
+                    raise SafetyViolation(f"{node.node_id} holds {log[index]} over {known}")
         holders = nodes if complete else [n for n in nodes if n.role == "leader"]
         for node in holders:
             log = logs[node.node_id]
             for index, entry in self.checker.acked.items():
-                if len(log) < index or log[index - 1] != entry:
+                if index < node.first_index:
+                    continue  # in the snapshot, which matched the chain when loaded
+                if index not in log or log[index] != entry:
                     raise SafetyViolation(f"H5: {node.node_id} lost acknowledged {entry}")
 
 

@@ -10,8 +10,14 @@ result, the same on every node, and the client gets that.
 
 Durable state lives in the storage object passed in (a ChildSpec argument), so every
 incarnation of a node, after a crash and a restart by its supervisor, gets the same
-:class:`~.storage.MemoryStorage`; the state machine is volatile and rebuilt by applying
-the committed log again.
+:class:`~.storage.MemoryStorage`; the state machine is volatile and rebuilt from the
+latest snapshot, if any, and the committed log after it. With ``config.snapshot_threshold``
+N the agent snapshots its machine (:meth:`~..kv.KVStateMachine.snapshot`) every N applied
+entries and the node drops the log below; a snapshot the node installs from its leader is
+loaded with :meth:`~..kv.KVStateMachine.restore`.
+
+Reads (:class:`ReadRequest`) need no log entry: the leader confirms it still leads by
+ReadIndex (see :mod:`.node`) and answers from its machine once the read's index is applied.
 
 Clients: the runtime has no deferred ``ask`` reply, so a client (:class:`RaftClient`) is an
 actor that tells a :class:`ClientRequest` to a node and gets a tell back: the leader
@@ -30,11 +36,30 @@ import msgspec
 
 from ....runtime import Actor, Timer
 from ..kv import ClientCommand, KVStateMachine, StateMachineFactory
-from .messages import AppendEntries, AppendEntriesResponse, Entry, RequestVote, RequestVoteResponse
-from .node import NotLeaderError, RaftConfig, RaftNode
+from .messages import (
+    AppendEntries,
+    AppendEntriesResponse,
+    Entry,
+    InstallSnapshot,
+    InstallSnapshotResponse,
+    ReadProbe,
+    ReadProbeAck,
+    RequestVote,
+    RequestVoteResponse,
+)
+from .node import NotLeaderError, RaftConfig, RaftNode, ReadState
 from .storage import RaftStorage
 
-_RAFT_MESSAGES = (AppendEntries, AppendEntriesResponse, RequestVote, RequestVoteResponse)
+_RAFT_MESSAGES = (
+    AppendEntries,
+    AppendEntriesResponse,
+    RequestVote,
+    RequestVoteResponse,
+    InstallSnapshot,
+    InstallSnapshotResponse,
+    ReadProbe,
+    ReadProbeAck,
+)
 
 
 class ClientRequest(msgspec.Struct, frozen=True, tag=True):
@@ -42,6 +67,19 @@ class ClientRequest(msgspec.Struct, frozen=True, tag=True):
 
     client: str
     commands: tuple[ClientCommand, ...]
+
+
+class ReadRequest(msgspec.Struct, frozen=True, tag=True):
+    """Client -> node: read these keys (seq, key) linearizably, without a log entry."""
+
+    client: str
+    reads: tuple[tuple[int, str], ...]
+
+
+class ReadQuery(msgspec.Struct, frozen=True, tag=True):
+    """What a client actor is asked to submit for a read of ``key`` (not a command)."""
+
+    key: str
 
 
 class CommandResult(msgspec.Struct, frozen=True):
@@ -140,6 +178,7 @@ class RaftAgent(Actor):
         self.observer = observer
         self.machine = KVStateMachine() if machine is None else machine()
         self._pending: dict[int, tuple[str, int]] = {}
+        self._reads: list[ReadState] = []
         self._timer: Timer | None = None
         self._armed_at = float("inf")
         self._status: NodeStatus | None = None
@@ -182,6 +221,12 @@ class RaftAgent(Actor):
             node.tick(now)
         elif isinstance(message, ClientRequest):
             self._client_request(message)
+        elif isinstance(message, ReadRequest):
+            try:
+                node.read_index((message.client, message.reads), self._now())
+            except NotLeaderError as exc:
+                seqs = tuple(seq for seq, _ in message.reads)
+                self._tell(message.client, Redirect(self.node_id, exc.leader_hint, seqs))
         elif isinstance(message, GetNodeState):
             return self.state()
         else:
@@ -238,10 +283,46 @@ class RaftAgent(Actor):
             ref = whereis(message.dst)
             if ref is not None:
                 ref.tell(message)
+        if ready.snapshot is not None:
+            self._load_snapshot(ready.snapshot.index, ready.snapshot.data)
         if ready.committed:
             self._apply(ready.committed)
+            threshold = self.config.snapshot_threshold
+            applied = self.machine.last_applied
+            if threshold and applied - node.first_index + 1 >= threshold:
+                node.compact(applied, self.machine.snapshot())
+        if ready.read_states:
+            self._reads.extend(ready.read_states)
+        if self._reads:
+            self._serve_reads()
         self._arm(node.deadline())
         self._report()
+
+    def _load_snapshot(self, index: int, data: bytes) -> None:
+        """Load a snapshot into the machine; commands it covers are answered by retries
+        (the machine's sessions hold their results)."""
+        self.machine.restore(data)
+        if self.machine.last_applied != index:
+            raise ValueError(
+                f"snapshot at {index} restored a machine at {self.machine.last_applied}"
+            )
+        for pending_index in [i for i in self._pending if i <= index]:
+            del self._pending[pending_index]
+
+    def _serve_reads(self) -> None:
+        applied = self.machine.last_applied
+        later = []
+        for state in self._reads:
+            if state.index > applied:
+                later.append(state)
+                continue
+            client, reads = state.ctx
+            results = tuple(
+                CommandResult(seq, state.index, self.node.term, self.machine.read(key))
+                for seq, key in reads
+            )
+            self._tell(client, ClientReply(self.node_id, results))
+        self._reads = later
 
     def _apply(self, entries: list[Entry]) -> None:
         machine = self.machine
@@ -425,6 +506,16 @@ class RaftClient(Actor):
         assert name is not None, "a RaftClient must be registered under a name"
         acked_below = next(iter(pending))
         ref = self.context.whereis(self.target)
+        reads = [seq for seq in live if isinstance(pending[seq].command, ReadQuery)]
+        if reads:
+            live = [seq for seq in live if not isinstance(pending[seq].command, ReadQuery)]
+            for start in range(0, len(reads), self.max_batch):
+                keys = tuple(
+                    (seq, pending[seq].command.key) for seq in reads[start : start + self.max_batch]
+                )
+                self.sent += len(keys)
+                if ref is not None:
+                    ref.tell(ReadRequest(name, keys))
         for start in range(0, len(live), self.max_batch):
             chunk = live[start : start + self.max_batch]
             commands = tuple(

@@ -6,7 +6,8 @@
         async with RaftCluster(system, ["n1", "n2", "n3"], seed=7) as cluster:
             await cluster.wait_for_leader()
             await cluster.set("x", 1)
-            assert await cluster.get("x") == 1
+            assert await cluster.get("x") == 1       # through the log
+            assert await cluster.read("x") == 1      # ReadIndex: no log entry
             commit = await cluster.propose({"any": "command"})   # index, term, leader, result
 
 Each node is a :class:`~.actor.RaftAgent` under a one-for-one supervisor (a crashed node is
@@ -29,6 +30,7 @@ scenario's coordinator, is never cut off by a partition).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -48,6 +50,7 @@ from .actor import (
     NodeStatus,
     RaftAgent,
     RaftClient,
+    ReadQuery,
     Submit,
 )
 from .node import RaftConfig
@@ -135,7 +138,9 @@ class RaftCluster(ClusterLifecycle):
     ``seed`` (or ``rng``) drives every random choice of the nodes (election timeouts);
     ``storages`` gives each node its durable store (default: a fresh
     :class:`~.storage.MemoryStorage` each, kept across restarts of the node); ``machine``
-    makes each node incarnation's state machine (default :class:`~..kv.KVStateMachine`).
+    makes each node incarnation's state machine (default :class:`~..kv.KVStateMachine`);
+    ``snapshot_threshold`` (default: the config's, 0 = never) snapshots every node's state
+    machine every that many applied entries and compacts the log below it.
     """
 
     def __init__(
@@ -150,6 +155,7 @@ class RaftCluster(ClusterLifecycle):
         network: Any = None,
         retry_ms: float | None = None,
         machine: StateMachineFactory | None = None,
+        snapshot_threshold: int | None = None,
     ) -> None:
         ids = list(node_ids)
         if not ids:
@@ -161,6 +167,8 @@ class RaftCluster(ClusterLifecycle):
         self.system = system
         self.node_ids = ids
         self.config = config if config is not None else RaftConfig()
+        if snapshot_threshold is not None:
+            self.config = dataclasses.replace(self.config, snapshot_threshold=snapshot_threshold)
         self.storages: dict[str, RaftStorage] = {i: MemoryStorage() for i in ids}
         if storages:
             unknown = [i for i in storages if i not in self.storages]
@@ -260,6 +268,25 @@ class RaftCluster(ClusterLifecycle):
     async def get(self, key: str, *, timeout: float | None = None) -> Any:
         """The value of ``key`` (None if none), read through the log: linearizable."""
         return (await self.propose(Get(key), timeout=timeout)).result
+
+    async def read(self, key: str, *, timeout: float | None = None) -> Any:
+        """The value of ``key`` (None if none), linearizable without a log entry: the leader
+        confirms its leadership with a round of heartbeats (ReadIndex) — or its lease, with
+        ``lease_reads`` — and answers once its state machine applied the commit index."""
+        client = self._require_client()
+        seq = self._next_seq
+        self._next_seq += 1
+        future: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
+        self._futures[seq] = future
+        client.tell(Submit(((seq, ReadQuery(key)),)))
+        try:
+            return (await asyncio.wait_for(future, timeout)).result
+        except TimeoutError:
+            self._futures.pop(seq, None)
+            if client.is_alive:
+                client.tell(Cancel((seq,)))
+            assert timeout is not None
+            raise CommitTimeoutError(1, timeout) from None
 
     async def delete(self, key: str, *, timeout: float | None = None) -> Any:
         """Remove ``key``; returns the value it had (None if none)."""

@@ -22,9 +22,25 @@ The rules are etcd raft's (``raft.go``):
   term with its own term so a stale leader learns it is stale.
 - Log replication with the consistency check, truncation only at the first conflicting entry,
   and fast back-off by term using the follower's (reject_hint, reject_term).
-- The election timer restarts, with a fresh random timeout, on an AppendEntries from the
-  current leader, on granting a vote and on each change of role or term — never on other
-  messages.
+- The election timer restarts, with a fresh random timeout, on an AppendEntries (or an
+  InstallSnapshot or ReadProbe) from the current leader, on granting a vote and on each
+  change of role or term — never on other messages.
+- Snapshots (§7): the shell calls :meth:`RaftNode.compact` with its state machine's bytes
+  as of an applied index; the log up to there is dropped and storage keeps the snapshot. A
+  follower whose next entry the leader no longer holds gets InstallSnapshot, in chunks of
+  ``snapshot_chunk_bytes``, one outstanding at a time (resent on the heartbeat if lost),
+  and installs it once complete, keeping its log after the snapshot only if it agrees
+  there. A node restarting from storage starts at its snapshot: :attr:`Ready.snapshot`
+  hands it to the shell first, to load into its state machine.
+- ReadIndex (thesis §6.4): :meth:`RaftNode.read_index` records the commit index, confirms
+  leadership with one round of ReadProbe messages answered by a majority (rounds are
+  numbered, so one round confirms every read asked before it) and only once the leader
+  has committed an entry of its own term; then :attr:`Ready.read_states` says the read may
+  be served once that index is applied. With ``lease_reads`` (and CheckQuorum) a leader
+  serves reads without a round while its lease holds: up to ``election_timeout_ms[0] /
+  clock_drift_bound`` after it sent a round a majority answered — sound only if clocks
+  run at rates within that bound of each other (no follower can elect a new leader
+  before its minimum election timeout has passed since it answered).
 
 Deviations from etcd, each safe by the paper's argument: a heartbeat resends from ``match + 1``
 what a follower has not acknowledged (etcd waits for a rejection); the commit index reaches
@@ -50,9 +66,14 @@ from .messages import (
     AppendEntries,
     AppendEntriesResponse,
     Entry,
+    InstallSnapshot,
+    InstallSnapshotResponse,
     RaftMessage,
+    ReadProbe,
+    ReadProbeAck,
     RequestVote,
     RequestVoteResponse,
+    Snapshot,
 )
 from .storage import HardState, RaftStorage
 
@@ -65,6 +86,12 @@ class RaftConfig:
 
     The election timeout is drawn uniformly from ``election_timeout_ms`` at every reset;
     its lower bound is also the CheckQuorum period and the leader lease.
+
+    ``snapshot_threshold`` (0: never) is read by the shell: it snapshots its state machine
+    every that many applied entries. ``snapshot_chunk_bytes`` is the size of one
+    InstallSnapshot chunk. ``lease_reads`` (needs ``check_quorum``) lets a leader serve
+    reads from its lease; ``clock_drift_bound`` (>= 1) is the factor by which clock rates
+    may differ, which shortens the lease.
     """
 
     election_timeout_ms: tuple[float, float] = (150.0, 300.0)
@@ -72,6 +99,10 @@ class RaftConfig:
     pre_vote: bool = True
     check_quorum: bool = True
     max_entries_per_message: int = 64
+    snapshot_threshold: int = 0
+    snapshot_chunk_bytes: int = 64 * 1024
+    lease_reads: bool = False
+    clock_drift_bound: float = 1.1
 
     def __post_init__(self) -> None:
         low, high = self.election_timeout_ms
@@ -86,6 +117,20 @@ class RaftConfig:
             )
         if self.max_entries_per_message < 1:
             raise ConfigError("max_entries_per_message", "must be at least 1", allowed=">= 1")
+        if self.snapshot_threshold < 0:
+            raise ConfigError(
+                "snapshot_threshold", f"{self.snapshot_threshold} is negative", allowed=">= 0"
+            )
+        if self.snapshot_chunk_bytes < 1:
+            raise ConfigError("snapshot_chunk_bytes", "must be at least 1", allowed=">= 1")
+        if self.lease_reads and not self.check_quorum:
+            raise ConfigError(
+                "lease_reads", "needs check_quorum (a leader must step down when cut off)"
+            )
+        if not self.clock_drift_bound >= 1.0:
+            raise ConfigError(
+                "clock_drift_bound", f"{self.clock_drift_bound} is below 1", allowed=">= 1"
+            )
 
 
 class NotLeaderError(MabeamError):
@@ -97,17 +142,29 @@ class NotLeaderError(MabeamError):
         self.leader_hint = leader_hint
 
 
+@dataclass(frozen=True)
+class ReadState:
+    """A read confirmed by ReadIndex: serve it once the state machine applied ``index``."""
+
+    ctx: Any
+    index: int
+
+
 @dataclass
 class Ready:
     """What the node produced since the last :meth:`RaftNode.ready`.
 
-    ``messages`` go out in order (each names its ``dst``); ``committed`` are the entries to
-    apply, in index order, each handed out once per incarnation of the node (no-op entries,
-    ``data`` None, included: the applier skips them).
+    ``messages`` go out in order (each names its ``dst``). ``snapshot``, if set, is to be
+    loaded into the state machine first (a restart from storage, or one installed from the
+    leader); ``committed`` are the entries to apply after it, in index order, each handed
+    out once per incarnation of the node (no-op entries, ``data`` None, included: the
+    applier skips them). ``read_states`` are reads confirmed by ReadIndex.
     """
 
     messages: list[RaftMessage] = field(default_factory=list)
     committed: list[Entry] = field(default_factory=list)
+    snapshot: Snapshot | None = None
+    read_states: list[ReadState] = field(default_factory=list)
 
 
 class RaftNode:
@@ -131,6 +188,7 @@ class RaftNode:
         if len(set(peers)) != len(peers):
             raise ConfigError("peers", "lists a node twice", allowed="distinct node ids")
         hard, entries = storage.load()
+        snapshot = storage.load_snapshot()
         self.node_id = node_id
         self.peers = tuple(peers)
         self.config = config
@@ -141,7 +199,16 @@ class RaftNode:
         self._storage = storage
         self._persisted = hard
         self._rng = rng
-        self._raft_log = RaftLog(storage, entries)
+        self._raft_log = RaftLog(storage, entries, snapshot)
+        self._snapshot = snapshot
+        self._pending_snapshot = snapshot
+        self._snapshot_buffer: tuple[int, int, bytearray] | None = None
+        self._read_seq = 0
+        self._read_acks: dict[str, int] = {}
+        self._read_sent: dict[int, float] = {}
+        self._pending_reads: list[tuple[int, Any]] = []
+        self._read_states: list[ReadState] = []
+        self._lease_until = -math.inf
         self._others = tuple(p for p in peers if p != node_id)
         self._quorum = len(self.peers) // 2 + 1
         self._progress: dict[str, Progress] = {}
@@ -158,8 +225,19 @@ class RaftNode:
 
     @property
     def log(self) -> list[Entry]:
-        """A copy of the log (entry i at position i - 1)."""
+        """A copy of the entries held: those after the snapshot (entry i at position
+        i - first_index; without a snapshot, i - 1)."""
         return self._raft_log.entries()
+
+    @property
+    def first_index(self) -> int:
+        """The index of the first entry held: the snapshot's index + 1."""
+        return self._raft_log.first_index
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The latest snapshot (taken here or installed from a leader), if any."""
+        return self._snapshot
 
     @property
     def last_index(self) -> int:
@@ -186,8 +264,8 @@ class RaftNode:
         return self._raft_log.term_at(index)
 
     def entry(self, index: int) -> Entry:
-        """The entry at ``index`` (1-based; IndexError past the end)."""
-        if not 0 < index <= self._raft_log.last_index:
+        """The entry at ``index`` (IndexError past the end or below the snapshot)."""
+        if not self._raft_log.offset < index <= self._raft_log.last_index:
             raise IndexError(index)
         return self._raft_log.entry(index)
 
@@ -228,6 +306,8 @@ class RaftNode:
                     progress.next = progress.match + 1
                 progress.probe_sent = False
                 self._send_append(peer)
+            if self.config.lease_reads:
+                self._send_read_probes(now)
 
     def propose(self, data: Any, now: float) -> int:
         """Append ``data`` to the leader's log, start replicating it, and return its index.
@@ -268,9 +348,50 @@ class RaftNode:
             self._become_candidate(now)
 
     def ready(self) -> Ready:
-        """Take and clear the messages to send and the entries newly committed."""
+        """Take and clear the messages to send, the snapshot to load, the entries newly
+        committed and the reads confirmed."""
         messages, self._messages = self._messages, []
-        return Ready(messages=messages, committed=self._raft_log.take_committed())
+        snapshot, self._pending_snapshot = self._pending_snapshot, None
+        reads, self._read_states = self._read_states, []
+        return Ready(
+            messages=messages,
+            committed=self._raft_log.take_committed(),
+            snapshot=snapshot,
+            read_states=reads,
+        )
+
+    def compact(self, index: int, data: bytes) -> Snapshot | None:
+        """Snapshot: the state machine's ``data`` as of applied entry ``index`` replaces the
+        log up to ``index`` (durably). Returns the snapshot, or None if ``index`` is not past
+        the current one. Raises ValueError for an index not yet applied."""
+        raft_log = self._raft_log
+        if index <= raft_log.offset:
+            return None
+        if index > raft_log.applied:
+            raise ValueError(f"cannot snapshot at {index}: only {raft_log.applied} applied")
+        snapshot = Snapshot(index, raft_log.term_at(index), self.peers, bytes(data))
+        raft_log.compact(snapshot)
+        self._snapshot = snapshot
+        return snapshot
+
+    def read_index(self, ctx: Any, now: float) -> None:
+        """Ask for a linearizable read (ReadIndex, see the module docstring); ``ctx`` comes
+        back in a :class:`ReadState` of a later :meth:`ready`. Raises
+        :class:`NotLeaderError` on any node but the leader. A read the leader cannot confirm
+        (it lost leadership) never comes back: the caller retries elsewhere after a timeout.
+        """
+        if self.role != "leader":
+            raise NotLeaderError(self.node_id, self.leader_id)
+        if (
+            self.config.lease_reads
+            and now < self._lease_until
+            and self._raft_log.term_at(self._raft_log.committed) == self.term
+        ):
+            self._read_states.append(ReadState(ctx, self._raft_log.committed))
+            return
+        self._pending_reads.append((self._read_seq + 1, ctx))
+        self._send_read_probes(now)
+        self._advance_reads(now)
 
     def step(self, message: RaftMessage, now: float) -> None:
         """Handle one incoming message addressed to this node."""
@@ -282,7 +403,7 @@ class RaftNode:
                 isinstance(message, RequestVoteResponse) and message.pre_vote and message.granted
             )
             if not (pre_vote_traffic or granted_pre_vote):
-                leader = message.src if isinstance(message, AppendEntries) else None
+                leader = message.src if isinstance(message, _FROM_LEADER) else None
                 self._become_follower(message.term, leader, now)
         elif message.term < self.term:
             self._step_stale(message)
@@ -292,12 +413,23 @@ class RaftNode:
         elif self.role == "leader":
             if isinstance(message, AppendEntriesResponse):
                 self._handle_append_response(message)
-        elif isinstance(message, AppendEntries):
+            elif isinstance(message, InstallSnapshotResponse):
+                self._handle_snapshot_response(message)
+            elif isinstance(message, ReadProbeAck):
+                self._handle_read_ack(message, now)
+        elif isinstance(message, _FROM_LEADER):
             if self.role != "follower":
                 self._become_follower(message.term, message.src, now)
             self.leader_id = message.src
             self._reset_election_timer(now)
-            self._handle_append(message)
+            if isinstance(message, AppendEntries):
+                self._handle_append(message)
+            elif isinstance(message, InstallSnapshot):
+                self._handle_snapshot(message)
+            else:
+                self._messages.append(
+                    ReadProbeAck(src=self.node_id, dst=message.src, term=self.term, seq=message.seq)
+                )
         elif isinstance(message, RequestVoteResponse) and self.role != "follower":
             self._handle_vote_response(message, now)
 
@@ -312,6 +444,10 @@ class RaftNode:
         self.leader_id = leader
         self._progress = {}
         self._term_votes = None
+        self._pending_reads = []
+        self._read_acks = {}
+        self._read_sent = {}
+        self._lease_until = -math.inf
         self._reset_election_timer(now)
 
     def _become_pre_candidate(self, now: float) -> None:
@@ -396,7 +532,7 @@ class RaftNode:
 
     def _step_stale(self, message: RaftMessage) -> None:
         """A message from a lower term: ignored, except as etcd answers two kinds."""
-        if isinstance(message, AppendEntries):
+        if isinstance(message, _FROM_LEADER):
             if self.config.check_quorum or self.config.pre_vote:
                 # Tell a stale leader our term: with CheckQuorum it may be the only way it
                 # ever learns it, since this node's votes are ignored during its lease.
@@ -406,7 +542,7 @@ class RaftNode:
                         dst=message.src,
                         term=self.term,
                         success=False,
-                        match_index=message.prev_log_index,
+                        match_index=getattr(message, "prev_log_index", 0),
                     )
                 )
         elif isinstance(message, RequestVote) and message.pre_vote:
@@ -528,6 +664,20 @@ class RaftNode:
                 self._send_append(message.src)
             return
         hint = message.reject_hint
+        if (
+            progress.replicating
+            and message.match_index <= progress.match
+            and (hint, message.reject_term) == (0, 0)
+            and self._raft_log.offset > 0
+        ):
+            # A follower rejecting what it acknowledged, with nothing left to match: its
+            # storage was wiped. Start it over (from the snapshot). Only a compacting leader
+            # does this, so runs without snapshots behave exactly as before; lowering match
+            # is conservative (the commit index never goes back).
+            progress.match = 0
+            progress.become_probe()
+            self._send_append(message.src)
+            return
         if message.reject_term > 0:
             hint, _ = self._raft_log.find_conflict_by_term(hint, message.reject_term)
         if progress.maybe_decr_to(message.match_index, hint):
@@ -542,6 +692,9 @@ class RaftNode:
     def _send_append(self, peer: str) -> None:
         progress = self._progress[peer]
         if progress.paused:
+            return
+        if progress.next <= self._raft_log.offset:
+            self._send_snapshot(peer, progress)
             return
         entries = self._raft_log.slice(progress.next, self.config.max_entries_per_message)
         prev_index = progress.next - 1
@@ -569,3 +722,139 @@ class RaftNode:
         # Only an entry of the current term is committed by counting (§5.4.2, Figure 8).
         if index > self._raft_log.committed and self._raft_log.term_at(index) == self.term:
             self._raft_log.commit_to(index)
+            if self._pending_reads:
+                self._advance_reads(None)
+
+    # -- snapshots ---------------------------------------------------------------------
+
+    def _send_snapshot(self, peer: str, progress: Progress) -> None:
+        snapshot = self._snapshot
+        assert snapshot is not None, "a log with an offset has a snapshot"
+        if progress.snapshot_index != snapshot.index:
+            progress.snapshot_index = snapshot.index
+            progress.snapshot_offset = 0
+        progress.replicating = False
+        start = progress.snapshot_offset
+        chunk = snapshot.data[start : start + self.config.snapshot_chunk_bytes]
+        self._messages.append(
+            InstallSnapshot(
+                src=self.node_id,
+                dst=peer,
+                term=self.term,
+                last_index=snapshot.index,
+                last_term=snapshot.term,
+                peers=snapshot.peers,
+                offset=start,
+                data=chunk,
+                done=start + len(chunk) >= len(snapshot.data),
+            )
+        )
+        progress.probe_sent = True
+
+    def _handle_snapshot(self, message: InstallSnapshot) -> None:
+        raft_log = self._raft_log
+
+        def respond(next_offset: int, done: bool = False, match: int = 0) -> None:
+            self._messages.append(
+                InstallSnapshotResponse(
+                    src=self.node_id,
+                    dst=message.src,
+                    term=self.term,
+                    last_index=message.last_index,
+                    next_offset=next_offset,
+                    done=done,
+                    match_index=match,
+                )
+            )
+
+        if message.last_index <= raft_log.committed:
+            # Nothing to install: this node's committed prefix already reaches past it.
+            self._snapshot_buffer = None
+            respond(0, done=True, match=raft_log.committed)
+            return
+        buffer = self._snapshot_buffer
+        same = (
+            buffer is not None
+            and buffer[0] == message.last_index
+            and buffer[1] == message.last_term
+        )
+        if message.offset == 0:
+            buffer = self._snapshot_buffer = (message.last_index, message.last_term, bytearray())
+        elif buffer is None or not same or len(buffer[2]) != message.offset:
+            respond(len(buffer[2]) if buffer is not None and same else 0)
+            return
+        data = buffer[2]
+        data += message.data
+        if not message.done:
+            respond(len(data))
+            return
+        self._snapshot_buffer = None
+        snapshot = Snapshot(message.last_index, message.last_term, message.peers, bytes(data))
+        raft_log.restore(snapshot)
+        self._snapshot = snapshot
+        self._pending_snapshot = snapshot
+        respond(len(data), done=True, match=snapshot.index)
+
+    def _handle_snapshot_response(self, message: InstallSnapshotResponse) -> None:
+        progress = self._progress.get(message.src)
+        if progress is None:
+            return
+        progress.recent_active = True
+        if message.done:
+            progress.maybe_update(message.match_index)
+            if not progress.replicating:
+                progress.snapshot_index = 0
+                progress.become_replicate()
+            self._maybe_commit()
+            if progress.next <= self.last_index:
+                self._send_append(message.src)
+            return
+        if message.last_index == progress.snapshot_index and not progress.replicating:
+            progress.snapshot_offset = message.next_offset
+            progress.probe_sent = False
+            self._send_append(message.src)
+
+    # -- reads -------------------------------------------------------------------------
+
+    def _send_read_probes(self, now: float) -> None:
+        """One numbered round of ReadProbes to every other node."""
+        self._read_seq += 1
+        seq = self._read_seq
+        self._read_sent[seq] = now
+        for peer in self._others:
+            self._messages.append(ReadProbe(src=self.node_id, dst=peer, term=self.term, seq=seq))
+
+    def _handle_read_ack(self, message: ReadProbeAck, now: float) -> None:
+        progress = self._progress.get(message.src)
+        if progress is not None:
+            progress.recent_active = True
+        if message.seq > self._read_acks.get(message.src, 0):
+            self._read_acks[message.src] = message.seq
+            self._advance_reads(now)
+
+    def _advance_reads(self, now: float | None) -> None:
+        """Serve the reads whose round a majority answered, once a leader's own-term entry
+        is committed; extend the lease by the newest round a majority answered."""
+        acks = sorted([self._read_seq, *self._read_acks.values()], reverse=True)
+        while len(acks) < self._quorum:
+            acks.append(0)
+        confirmed = acks[self._quorum - 1]
+        if confirmed <= 0:
+            return
+        sent = self._read_sent
+        if self.config.lease_reads and confirmed in sent:
+            bound = self.config.election_timeout_ms[0] / self.config.clock_drift_bound
+            self._lease_until = max(self._lease_until, sent[confirmed] + bound)
+        for seq in [s for s in sent if s <= confirmed]:
+            del sent[seq]
+        raft_log = self._raft_log
+        if raft_log.term_at(raft_log.committed) != self.term:
+            return  # the no-op of this term is not committed yet: the index may be stale
+        pending = self._pending_reads
+        ready = [ctx for seq, ctx in pending if seq <= confirmed]
+        if ready:
+            self._pending_reads = [(seq, ctx) for seq, ctx in pending if seq > confirmed]
+            self._read_states.extend(ReadState(ctx, raft_log.committed) for ctx in ready)
+
+
+_FROM_LEADER = (AppendEntries, InstallSnapshot, ReadProbe)
