@@ -165,6 +165,7 @@ class Cluster:
         storages: dict[str, MemoryStorage] | None = None,
         delay: tuple[float, float] = (1.0, 3.0),
         snapshot_every: int = 0,
+        node_class: type[RaftNode] = RaftNode,
     ) -> None:
         self.ids = list(ids) if ids is not None else [f"n{i}" for i in range(1, n + 1)]
         self.config = config if config is not None else RaftConfig()
@@ -175,8 +176,13 @@ class Cluster:
         self.storages.update(storages or {})
         self.incarnations = dict.fromkeys(self.ids, 0)
         self.snapshot_every = snapshot_every
+        self.node_class = node_class
+        """A subclass here plants a bug: tests show the checker catches it."""
         self.machines: dict[str, tuple[int, bytes]] = {}
         self.snapshots_taken = 0
+        self.reads_invoked: dict[Any, int] = {}
+        """Read ctx -> the highest index known committed when the read was asked."""
+        self.reads_served: dict[Any, int] = {}
         self.checker = SafetyChecker()
         self.nodes: dict[str, RaftNode | None] = {nid: self._new_node(nid) for nid in self.ids}
         self.queue: list[tuple[float, int, RaftMessage]] = []
@@ -201,7 +207,7 @@ class Cluster:
     def _new_node(self, nid: str) -> RaftNode:
         self.incarnations[nid] += 1
         rng = random.Random(f"{self.seed}/{nid}/{self.incarnations[nid]}")
-        node = RaftNode(nid, self.ids, self.storages[nid], self.config, rng, now=self.now)
+        node = self.node_class(nid, self.ids, self.storages[nid], self.config, rng, now=self.now)
         self.checker.restarted(nid)
         self.machines[nid] = (0, b"")
         self._flush(node)
@@ -281,6 +287,16 @@ class Cluster:
             for entry in ready.committed:
                 digest = chain_step(digest, entry)
             self.machines[nid] = (ready.committed[-1].index, digest)
+        for state in ready.read_states:
+            floor = self.reads_invoked.get(state.ctx)
+            if floor is None or state.ctx in self.reads_served:
+                raise SafetyViolation(f"read {state.ctx!r} served but never asked, or twice")
+            if state.index < floor:
+                raise SafetyViolation(
+                    f"stale read: {nid} served {state.ctx!r} at {state.index}, but {floor} "
+                    "was committed before it was asked"
+                )
+            self.reads_served[state.ctx] = state.index
         every = self.snapshot_every
         if every:
             index, digest = self.machines[nid]
@@ -386,6 +402,18 @@ class Cluster:
         index = node.propose(data, self.now)
         self._flush(node)
         return index
+
+    def read(self, nid: str, ctx: Any) -> None:
+        """Ask ``nid`` for a ReadIndex read (NotLeaderError unless it leads); the harness
+        checks the index it is served at against what was committed when it was asked."""
+        node = self.node(nid)
+        self.reads_invoked[ctx] = self.checker.max_committed
+        try:
+            node.read_index(ctx, self.now)
+        except NotLeaderError:
+            del self.reads_invoked[ctx]
+            raise
+        self._flush(node)
 
     def tick_node(self, nid: str) -> None:
         """Advance time to ``nid``'s next deadline and fire only its timers."""
