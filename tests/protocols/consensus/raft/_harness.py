@@ -168,6 +168,9 @@ class Cluster:
         node_class: type[RaftNode] = RaftNode,
     ) -> None:
         self.ids = list(ids) if ids is not None else [f"n{i}" for i in range(1, n + 1)]
+        self.initial_ids = list(self.ids)
+        self.joined: set[str] = set()
+        """Nodes added after the start (they start as non-members, ``joining``)."""
         self.config = config if config is not None else RaftConfig()
         self.seed = seed
         self.rng = random.Random(seed)
@@ -207,7 +210,15 @@ class Cluster:
     def _new_node(self, nid: str) -> RaftNode:
         self.incarnations[nid] += 1
         rng = random.Random(f"{self.seed}/{nid}/{self.incarnations[nid]}")
-        node = self.node_class(nid, self.ids, self.storages[nid], self.config, rng, now=self.now)
+        node = self.node_class(
+            nid,
+            self.initial_ids,
+            self.storages[nid],
+            self.config,
+            rng,
+            now=self.now,
+            joining=nid in self.joined,
+        )
         self.checker.restarted(nid)
         self.machines[nid] = (0, b"")
         self._flush(node)
@@ -241,6 +252,23 @@ class Cluster:
         self.storages[nid] = MemoryStorage()
         self.checker.terms.pop(nid, None)
         self.restart(nid)
+
+    def add_member(self, nid: str) -> None:
+        """Start a new, empty node that is not a member yet (membership changes add it)."""
+        assert nid not in self.nodes, f"{nid} exists"
+        self.ids.append(nid)
+        self.joined.add(nid)
+        self.storages[nid] = MemoryStorage()
+        self.incarnations[nid] = 0
+        self.nodes[nid] = self._new_node(nid)
+
+    def change(self, nid: str, action: str, target: str) -> int | None:
+        """Propose a membership change at ``nid`` (NotLeaderError unless it leads;
+        MembershipChangeError if it cannot now); the index of its entry, or None."""
+        node = self.node(nid)
+        index = node.propose_membership(action, target, self.now)  # type: ignore[arg-type]
+        self._flush(node)
+        return index
 
     # -- network faults ------------------------------------------------------------
 
@@ -465,13 +493,18 @@ class Cluster:
         leader = self.leader()
         if leader is None:
             return False
-        term = self.node(leader).term
+        leading = self.node(leader)
+        term = leading.term
+        voters = leading.membership.voters
         followers = sum(
             1
             for node in self.alive()
-            if node.node_id not in self.down and node.term == term and node.leader_id == leader
+            if node.node_id not in self.down
+            and node.node_id in voters
+            and node.term == term
+            and node.leader_id == leader
         )
-        return followers >= len(self.ids) // 2 + 1
+        return followers >= len(voters) // 2 + 1
 
     def roles(self) -> dict[str, str]:
         """Each node's role and term, for assertion messages."""

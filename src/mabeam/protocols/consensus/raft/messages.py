@@ -73,17 +73,27 @@ class AppendEntriesResponse(msgspec.Struct, frozen=True, tag=True):
     reject_term: int = 0
 
 
+class Membership(msgspec.Struct, frozen=True, tag=True):
+    """A configuration entry's data: the voters and the learners (non-voting members that
+    receive the log) from this entry on. Each node uses the latest one in its log, committed
+    or not (thesis §4.1); one change at a time, by one node (etcd's rule)."""
+
+    voters: tuple[str, ...]
+    learners: tuple[str, ...] = ()
+
+
 class Snapshot(msgspec.Struct, frozen=True):
     """The state machine as of entry ``index`` (of ``term``): it replaces the log up to there.
 
-    ``data`` is the state machine's own encoding (opaque to Raft); ``peers`` the cluster's
-    members as of ``index``.
+    ``data`` is the state machine's own encoding (opaque to Raft); ``peers`` the voters and
+    ``learners`` the learners as of ``index``.
     """
 
     index: int
     term: int
     peers: tuple[str, ...]
     data: bytes
+    learners: tuple[str, ...] = ()
 
 
 class InstallSnapshot(msgspec.Struct, frozen=True, tag=True):
@@ -102,6 +112,7 @@ class InstallSnapshot(msgspec.Struct, frozen=True, tag=True):
     offset: int
     data: bytes
     done: bool
+    learners: tuple[str, ...] = ()
 
 
 class InstallSnapshotResponse(msgspec.Struct, frozen=True, tag=True):

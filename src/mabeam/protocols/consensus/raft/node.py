@@ -41,6 +41,14 @@ The rules are etcd raft's (``raft.go``):
   clock_drift_bound`` after it sent a round a majority answered — sound only if clocks
   run at rates within that bound of each other (no follower can elect a new leader
   before its minimum election timeout has passed since it answered).
+- Membership changes, etcd's way: one at a time, each a :class:`~.messages.Membership`
+  entry (the full new configuration) that takes effect on every node as soon as it is in
+  its log (thesis §4.1: a truncated entry takes its configuration with it). A new node
+  joins as a learner (it gets the log, does not vote or count) and is promoted to voter
+  only once it has caught up to the commit index. The leader proposes a change only once
+  an entry of its term is committed and no earlier change is pending (the fix of thesis
+  §4.1's bug). Only voters campaign and count; a leader that removed itself leads until
+  the change commits, not counting itself, then steps down.
 
 Deviations from etcd, each safe by the paper's argument: a heartbeat resends from ``match + 1``
 what a follower has not acknowledged (etcd waits for a rejection); the commit index reaches
@@ -58,6 +66,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
+import msgspec
+
 from mabeam._errors import ConfigError, MabeamError
 
 from ._log import RaftLog
@@ -68,6 +78,7 @@ from .messages import (
     Entry,
     InstallSnapshot,
     InstallSnapshotResponse,
+    Membership,
     RaftMessage,
     ReadProbe,
     ReadProbeAck,
@@ -142,6 +153,31 @@ class NotLeaderError(MabeamError):
         self.leader_hint = leader_hint
 
 
+class MembershipChangeError(MabeamError):
+    """A membership change the leader cannot make; ``retryable`` if it can later (a change
+    is pending, the learner is still catching up, the leader's term has no commit yet)."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+MembershipAction = Literal["add_learner", "promote", "remove"]
+
+
+def as_membership(data: Any) -> Membership | None:
+    """``data`` as a :class:`Membership` if it is one (a struct, or the dict a msgpack store
+    gives back with its ``type`` tag), else None."""
+    if isinstance(data, Membership):
+        return data
+    if type(data) is dict and data.get("type") == "Membership":
+        try:
+            return msgspec.convert(data, Membership)
+        except msgspec.ValidationError:
+            return None
+    return None
+
+
 @dataclass(frozen=True)
 class ReadState:
     """A read confirmed by ReadIndex: serve it once the state machine applied ``index``."""
@@ -170,8 +206,11 @@ class Ready:
 class RaftNode:
     """One Raft server: a pure state machine over messages and time (see the module docstring).
 
-    ``peers`` lists every node of the cluster including ``node_id``; the node restores its
-    term, vote and log from ``storage`` and starts as a follower with commit index 0.
+    ``peers`` lists the voters the cluster started with (the configuration before any
+    :class:`~.messages.Membership` entry), including ``node_id`` unless it is ``joining``
+    (a node added later: it waits, as a non-member, for the log to make it a learner). The
+    node restores its term, vote, snapshot and log from ``storage`` and starts as a
+    follower at its snapshot's index.
     """
 
     def __init__(
@@ -182,9 +221,16 @@ class RaftNode:
         config: RaftConfig,
         rng: random.Random,
         now: float = 0.0,
+        *,
+        joining: bool = False,
     ) -> None:
-        if node_id not in peers:
-            raise ConfigError("peers", f"must include the node itself ({node_id!r})")
+        if (node_id in peers) is joining:
+            raise ConfigError(
+                "peers",
+                f"must include the node itself ({node_id!r})"
+                if not joining
+                else f"lists the joining node {node_id!r} (it is not a member yet)",
+            )
         if len(set(peers)) != len(peers):
             raise ConfigError("peers", "lists a node twice", allowed="distinct node ids")
         hard, entries = storage.load()
@@ -209,9 +255,18 @@ class RaftNode:
         self._pending_reads: list[tuple[int, Any]] = []
         self._read_states: list[ReadState] = []
         self._lease_until = -math.inf
-        self._others = tuple(p for p in peers if p != node_id)
-        self._quorum = len(self.peers) // 2 + 1
         self._progress: dict[str, Progress] = {}
+        self._clock = now
+        base = (
+            Membership(tuple(peers))
+            if snapshot is None
+            else Membership(snapshot.peers, snapshot.learners)
+        )
+        self._base_config = base
+        self._configs: list[tuple[int, int, Membership]] = []
+        """(index, term, membership) of each configuration entry in the log held."""
+        self._scan_configs(self._raft_log.entries())
+        self._use_config()
         self._votes: dict[str, bool] = {}
         self._term_votes: dict[str, bool] | None = None
         self._messages: list[RaftMessage] = []
@@ -233,6 +288,16 @@ class RaftNode:
     def first_index(self) -> int:
         """The index of the first entry held: the snapshot's index + 1."""
         return self._raft_log.first_index
+
+    @property
+    def membership(self) -> Membership:
+        """The configuration in effect: the latest in the log (committed or not)."""
+        return self._configs[-1][2] if self._configs else self._base_config
+
+    @property
+    def pending_membership(self) -> bool:
+        """Whether a configuration entry is in the log but not yet committed."""
+        return bool(self._configs) and self._configs[-1][0] > self._raft_log.committed
 
     @property
     def snapshot(self) -> Snapshot | None:
@@ -284,14 +349,23 @@ class RaftNode:
 
     def tick(self, now: float) -> None:
         """Fire the timers whose time has come."""
+        self._clock = now
         if self.role != "leader":
             if now >= self._election_due:
-                self.campaign(now)
+                if self._promotable():
+                    self.campaign(now)
+                else:
+                    self._reset_election_timer(now)  # a learner or non-member never campaigns
             return
         if now >= self._check_quorum_due:
             self._check_quorum_due = now + self.config.election_timeout_ms[0]
             if self.config.check_quorum:
-                if sum(1 for p in self._progress.values() if p.recent_active) + 1 < self._quorum:
+                active = sum(
+                    1
+                    for peer, p in self._progress.items()
+                    if p.recent_active and peer in self._voters
+                )
+                if active + self._voter < self._quorum:
                     self._become_follower(self.term, None, now)
                     return
                 for progress in self._progress.values():
@@ -326,6 +400,7 @@ class RaftNode:
         """
         if self.role != "leader":
             raise NotLeaderError(self.node_id, self.leader_id)
+        self._clock = now
         first = self.last_index + 1
         entries = [
             Entry(term=self.term, index=first + offset, data=data)
@@ -339,8 +414,9 @@ class RaftNode:
         return [entry.index for entry in entries]
 
     def campaign(self, now: float) -> None:
-        """Start an election now: a pre-vote round with PreVote on, else a real one."""
-        if self.role == "leader":
+        """Start an election now: a pre-vote round with PreVote on, else a real one (only a
+        voter campaigns)."""
+        if self.role == "leader" or not self._promotable():
             return
         if self.config.pre_vote:
             self._become_pre_candidate(now)
@@ -369,10 +445,73 @@ class RaftNode:
             return None
         if index > raft_log.applied:
             raise ValueError(f"cannot snapshot at {index}: only {raft_log.applied} applied")
-        snapshot = Snapshot(index, raft_log.term_at(index), self.peers, bytes(data))
+        at = self._config_at(index)
+        snapshot = Snapshot(
+            index, raft_log.term_at(index), at.voters, bytes(data), learners=at.learners
+        )
         raft_log.compact(snapshot)
         self._snapshot = snapshot
+        self._base_config = at
+        self._configs = [c for c in self._configs if c[0] > index]
         return snapshot
+
+    def propose_membership(self, action: MembershipAction, node_id: str, now: float) -> int | None:
+        """Propose one membership change; the index of its entry, or None if the
+        configuration is that way already.
+
+        ``add_learner`` adds a non-voting member, ``promote`` makes a caught-up learner a
+        voter, ``remove`` takes a member (voter or learner, the leader itself included)
+        out. Raises :class:`NotLeaderError` on any node but the leader and
+        :class:`MembershipChangeError` (``retryable`` or not) when the change cannot be
+        made now.
+        """
+        if self.role != "leader":
+            raise NotLeaderError(self.node_id, self.leader_id)
+        self._clock = now
+        current = self.membership
+        voters, learners = current.voters, current.learners
+        if action == "add_learner":
+            if node_id in voters or node_id in learners:
+                return None
+            new = Membership(voters, (*learners, node_id))
+        elif action == "promote":
+            if node_id in voters:
+                return None
+            if node_id not in learners:
+                raise MembershipChangeError(f"{node_id!r} is not a learner", retryable=False)
+            new = Membership((*voters, node_id), tuple(n for n in learners if n != node_id))
+        elif action == "remove":
+            if node_id not in voters and node_id not in learners:
+                return None
+            new = Membership(
+                tuple(n for n in voters if n != node_id),
+                tuple(n for n in learners if n != node_id),
+            )
+            if not new.voters:
+                raise MembershipChangeError("cannot remove the last voter", retryable=False)
+        else:
+            raise ConfigError("action", f"{action!r} is not a membership change", allowed=_ACTIONS)
+        raft_log = self._raft_log
+        if raft_log.term_at(raft_log.committed) != self.term:
+            raise MembershipChangeError(
+                "the leader has not committed an entry of its term yet", retryable=True
+            )
+        if self.pending_membership:
+            raise MembershipChangeError("another membership change is pending", retryable=True)
+        if action == "promote":
+            progress = self._progress.get(node_id)
+            if progress is None or progress.match < raft_log.committed:
+                raise MembershipChangeError(
+                    f"learner {node_id!r} is still catching up", retryable=True
+                )
+        index = self.last_index + 1
+        entry = Entry(term=self.term, index=index, data=new)
+        raft_log.append([entry])
+        self._scan_configs([entry])
+        self._use_config()
+        self._broadcast_append()
+        self._maybe_commit()
+        return index
 
     def read_index(self, ctx: Any, now: float) -> None:
         """Ask for a linearizable read (ReadIndex, see the module docstring); ``ctx`` comes
@@ -382,6 +521,7 @@ class RaftNode:
         """
         if self.role != "leader":
             raise NotLeaderError(self.node_id, self.leader_id)
+        self._clock = now
         if (
             self.config.lease_reads
             and now < self._lease_until
@@ -395,6 +535,7 @@ class RaftNode:
 
     def step(self, message: RaftMessage, now: float) -> None:
         """Handle one incoming message addressed to this node."""
+        self._clock = now
         if message.term > self.term:
             if isinstance(message, RequestVote) and self._in_lease(now):
                 return  # a leader is alive: do not let this node disrupt it
@@ -424,6 +565,8 @@ class RaftNode:
             self._reset_election_timer(now)
             if isinstance(message, AppendEntries):
                 self._handle_append(message)
+                if message.entries or self._configs:
+                    self._refresh_configs(message.entries)
             elif isinstance(message, InstallSnapshot):
                 self._handle_snapshot(message)
             else:
@@ -482,14 +625,16 @@ class RaftNode:
 
     def _start_poll(self, *, pre_vote: bool, now: float) -> None:
         if pre_vote:
-            self._votes = {self.node_id: True}
+            self._votes = {self.node_id: self._voter}
         else:
-            self._term_votes = {self.node_id: True}
-        if self._quorum == 1:
+            self._term_votes = {self.node_id: self._voter}
+        if self._quorum == 1 and self._voter:
             self._won_poll(pre_vote, now)
             return
         term = self.term + 1 if pre_vote else self.term
-        for peer in self._others:
+        for peer in self._voters:
+            if peer == self.node_id:
+                continue
             self._messages.append(
                 RequestVote(
                     src=self.node_id,
@@ -580,6 +725,8 @@ class RaftNode:
         )
 
     def _handle_vote_response(self, message: RequestVoteResponse, now: float) -> None:
+        if message.src not in self._voters:
+            return  # only voters' votes count
         if message.pre_vote:
             if self.role != "pre_candidate":
                 return  # an answer to a pre-vote round this node is no longer running
@@ -594,12 +741,12 @@ class RaftNode:
                 return
             tally = self._term_votes
         tally.setdefault(message.src, message.granted)
-        granted = sum(1 for vote in tally.values() if vote)
+        voters = self._voters
+        granted = sum(1 for src, vote in tally.items() if vote and src in voters)
+        denied = sum(1 for src, vote in tally.items() if not vote and src in voters)
         if granted >= self._quorum:
             self._won_poll(tally is self._votes, now)
-        elif len(tally) - granted >= self._quorum and (
-            self.role == "candidate" or tally is self._votes
-        ):
+        elif denied >= self._quorum and (self.role == "candidate" or tally is self._votes):
             self._become_follower(self.term, None, now)
 
     # -- replication -------------------------------------------------------------------
@@ -690,8 +837,8 @@ class RaftNode:
             self._send_append(peer)
 
     def _send_append(self, peer: str) -> None:
-        progress = self._progress[peer]
-        if progress.paused:
+        progress = self._progress.get(peer)
+        if progress is None or progress.paused:  # not a member (any more), or waiting
             return
         if progress.next <= self._raft_log.offset:
             self._send_snapshot(peer, progress)
@@ -715,15 +862,26 @@ class RaftNode:
             progress.probe_sent = True
 
     def _maybe_commit(self) -> None:
+        progress = self._progress
         matches = sorted(
-            [self.last_index, *(p.match for p in self._progress.values())], reverse=True
+            (
+                self.last_index if voter == self.node_id else progress[voter].match
+                for voter in self._voters
+                if voter == self.node_id or voter in progress
+            ),
+            reverse=True,
         )
+        if len(matches) < self._quorum:
+            return
         index = matches[self._quorum - 1]
         # Only an entry of the current term is committed by counting (§5.4.2, Figure 8).
         if index > self._raft_log.committed and self._raft_log.term_at(index) == self.term:
             self._raft_log.commit_to(index)
             if self._pending_reads:
                 self._advance_reads(None)
+            if not self._voter and not self.pending_membership:
+                # Removed, and the change is committed: step down (thesis §4.2.2).
+                self._become_follower(self.term, None, self._clock)
 
     # -- snapshots ---------------------------------------------------------------------
 
@@ -747,6 +905,7 @@ class RaftNode:
                 offset=start,
                 data=chunk,
                 done=start + len(chunk) >= len(snapshot.data),
+                learners=snapshot.learners,
             )
         )
         progress.probe_sent = True
@@ -789,9 +948,19 @@ class RaftNode:
             respond(len(data))
             return
         self._snapshot_buffer = None
-        snapshot = Snapshot(message.last_index, message.last_term, message.peers, bytes(data))
+        snapshot = Snapshot(
+            message.last_index,
+            message.last_term,
+            message.peers,
+            bytes(data),
+            learners=message.learners,
+        )
         raft_log.restore(snapshot)
         self._snapshot = snapshot
+        self._base_config = Membership(snapshot.peers, snapshot.learners)
+        self._configs = []
+        self._scan_configs(raft_log.entries())
+        self._use_config()
         self._pending_snapshot = snapshot
         respond(len(data), done=True, match=snapshot.index)
 
@@ -835,7 +1004,13 @@ class RaftNode:
     def _advance_reads(self, now: float | None) -> None:
         """Serve the reads whose round a majority answered, once a leader's own-term entry
         is committed; extend the lease by the newest round a majority answered."""
-        acks = sorted([self._read_seq, *self._read_acks.values()], reverse=True)
+        acks = sorted(
+            [
+                *([self._read_seq] if self._voter else []),
+                *(seq for peer, seq in self._read_acks.items() if peer in self._voters),
+            ],
+            reverse=True,
+        )
         while len(acks) < self._quorum:
             acks.append(0)
         confirmed = acks[self._quorum - 1]
@@ -856,5 +1031,73 @@ class RaftNode:
             self._pending_reads = [(seq, ctx) for seq, ctx in pending if seq > confirmed]
             self._read_states.extend(ReadState(ctx, raft_log.committed) for ctx in ready)
 
+    # -- membership ----------------------------------------------------------------------
+
+    def _scan_configs(self, entries: Sequence[Entry]) -> None:
+        """Record the configuration entries among ``entries`` (appended in order)."""
+        for entry in entries:
+            membership = as_membership(entry.data)
+            if membership is not None:
+                self._configs.append((entry.index, entry.term, membership))
+
+    def _refresh_configs(self, appended: Sequence[Entry]) -> None:
+        """After an AppendEntries: forget configurations whose entries were truncated away,
+        record the new ones, and use the latest."""
+        raft_log = self._raft_log
+        before = self.membership
+        kept = [c for c in self._configs if raft_log.term_at(c[0]) == c[1]]
+        known = {c[0] for c in kept}
+        for entry in appended:
+            if entry.index in known or raft_log.term_at(entry.index) != entry.term:
+                continue
+            membership = as_membership(entry.data)
+            if membership is not None:
+                kept.append((entry.index, entry.term, membership))
+        kept.sort(key=lambda c: c[0])
+        self._configs = kept
+        if self.membership != before:
+            self._use_config()
+
+    def _promotable(self) -> bool:
+        """Whether this node may campaign: a voter of its latest configuration, or of the
+        one before it while the latest is not known to be committed (a leader that removed
+        itself and crashed before the change committed may be the only node holding the
+        change: it must be able to finish it). With one change at a time, every
+        configuration but the latest is committed."""
+        if self._voter:
+            return True
+        configs = self._configs
+        if not configs or configs[-1][0] <= self._raft_log.committed:
+            return False  # the latest configuration is committed: this node is out
+        previous = configs[-2][2] if len(configs) >= 2 else self._base_config
+        return self.node_id in previous.voters
+
+    def _config_at(self, index: int) -> Membership:
+        """The configuration in effect at ``index`` (the latest entry at or below it)."""
+        found = self._base_config
+        for at, _, membership in self._configs:
+            if at > index:
+                break
+            found = membership
+        return found
+
+    def _use_config(self) -> None:
+        """Derive voters, quorum and replication targets from the configuration in effect."""
+        current = self.membership
+        self._voters = frozenset(current.voters)
+        self._voter = self.node_id in self._voters
+        self.peers = current.voters
+        self._others = tuple(p for p in (*current.voters, *current.learners) if p != self.node_id)
+        self._quorum = max(1, len(current.voters) // 2 + 1)
+        if self.role == "leader":
+            progress = self._progress
+            for peer in self._others:
+                if peer not in progress:
+                    progress[peer] = Progress(next=self.last_index)
+            for peer in [p for p in progress if p not in self._others]:
+                del progress[peer]
+
+
+_ACTIONS = ("add_learner", "promote", "remove")
 
 _FROM_LEADER = (AppendEntries, InstallSnapshot, ReadProbe)
