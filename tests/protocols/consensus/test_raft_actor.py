@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from mabeam._errors import ConfigError
 from mabeam.protocols.consensus import Add, CommitTimeoutError, Put
 from mabeam.protocols.consensus.kv import KVStateMachine
 from mabeam.protocols.consensus.raft import RaftConfig
@@ -449,3 +450,63 @@ def test_check_register_history_catches_a_stale_read() -> None:
     with pytest.raises(AssertionError, match="stale read"):
         check_register_history(history)
     check_register_history([*history[:2], ("read", 2, 2.5, 5.0), ("read", 1, 2.5, 5.0)])
+
+
+# ---------------------------------------------------------------------- membership
+
+
+async def test_add_node_catches_up_as_a_learner_then_votes() -> None:
+    """A node added after 60 writes (snapshots every 20) gets the state by InstallSnapshot
+    as a learner, is promoted, and then counts: with two of four nodes down nothing
+    commits."""
+    config = RaftConfig(snapshot_threshold=20)
+    async with raft_cluster(3, seed=11, config=config) as (cluster, network):
+        await cluster.wait_for_leader(timeout=5 * T)
+        await cluster.propose_many([Put(f"k{i}", i) for i in range(60)], timeout=5.0)
+        membership = await cluster.add_node("n4", timeout=20 * T)
+        assert set(membership.voters) == {"n1", "n2", "n3", "n4"}
+        assert membership.learners == ()
+        assert cluster.node_ids == ["n1", "n2", "n3", "n4"]
+        await cluster.set("after", 1, timeout=5 * T)
+        await asyncio.sleep(0.1)
+        state = await cluster.state("n4")
+        assert len(state.data) == 61
+        assert _sent(network, "InstallSnapshot") >= 1
+        leader = cluster.leader()
+        down = [n for n in cluster.node_ids if n != leader][:2]
+        for node in down:
+            await cluster.crash(node)
+        with pytest.raises(CommitTimeoutError):
+            await cluster.set("x", 1, timeout=10 * T)
+
+
+async def test_remove_node_even_the_leader() -> None:
+    """Removing a follower, then the leader: the leader steps down once the change
+    commits, the remaining nodes elect one of them, and writes go on."""
+    async with raft_cluster(5, seed=12) as (cluster, _):
+        leader = await cluster.wait_for_leader(timeout=5 * T)
+        await cluster.set("x", 1, timeout=5 * T)
+        follower = next(n for n in cluster.node_ids if n != leader)
+        membership = await cluster.remove_node(follower, timeout=10 * T)
+        assert follower not in membership.voters
+        membership = await cluster.remove_node(leader, timeout=10 * T)
+        assert set(membership.voters) == set(cluster.node_ids)
+        assert len(cluster.node_ids) == 3
+        assert leader not in cluster.node_ids
+        await cluster.set("x", 2, timeout=20 * T)
+        new = cluster.leader()
+        assert new is not None
+        assert new != leader
+        assert await cluster.read("x", timeout=10 * T) == 2
+        states = await cluster.states()
+        assert set(states) == set(cluster.node_ids)
+        logs_consistent(states)
+
+
+async def test_membership_changes_are_checked() -> None:
+    async with raft_cluster(3, seed=13) as (cluster, _):
+        await cluster.wait_for_leader(timeout=5 * T)
+        with pytest.raises(ConfigError, match="already a node"):
+            await cluster.add_node("n1")
+        with pytest.raises(ConfigError, match="not a node"):
+            await cluster.remove_node("n9")

@@ -16,6 +16,12 @@ N the agent snapshots its machine (:meth:`~..kv.KVStateMachine.snapshot`) every 
 entries and the node drops the log below; a snapshot the node installs from its leader is
 loaded with :meth:`~..kv.KVStateMachine.restore`.
 
+Membership (:class:`ChangeMembership`): the leader proposes the change
+(:meth:`~.node.RaftNode.propose_membership`) and answers with the configuration once its
+entry is applied; a change it cannot make yet (one pending, a learner catching up) is
+answered with a :class:`Redirect` to itself, which the client retries after its back-off.
+A node added later runs with ``joining``: a non-member until the log makes it a learner.
+
 Reads (:class:`ReadRequest`) need no log entry: the leader confirms it still leads by
 ReadIndex (see :mod:`.node`) and answers from its machine once the read's index is applied.
 
@@ -35,7 +41,7 @@ from typing import Any
 import msgspec
 
 from ....runtime import Actor, Timer
-from ..kv import ClientCommand, KVStateMachine, StateMachineFactory
+from ..kv import ApplyError, ClientCommand, KVStateMachine, StateMachineFactory
 from .messages import (
     AppendEntries,
     AppendEntriesResponse,
@@ -47,7 +53,15 @@ from .messages import (
     RequestVote,
     RequestVoteResponse,
 )
-from .node import NotLeaderError, RaftConfig, RaftNode, ReadState
+from .node import (
+    MembershipAction,
+    MembershipChangeError,
+    NotLeaderError,
+    RaftConfig,
+    RaftNode,
+    ReadState,
+    as_membership,
+)
 from .storage import RaftStorage
 
 _RAFT_MESSAGES = (
@@ -74,6 +88,29 @@ class ReadRequest(msgspec.Struct, frozen=True, tag=True):
 
     client: str
     reads: tuple[tuple[int, str], ...]
+
+
+class ChangeMembership(msgspec.Struct, frozen=True, tag=True):
+    """Client -> node: make one membership change (answered with the new configuration,
+    a :class:`~.messages.Membership`, or an :class:`~..kv.ApplyError` if impossible)."""
+
+    client: str
+    seq: int
+    action: str
+    node: str
+
+
+class MembershipQuery(msgspec.Struct, frozen=True, tag=True):
+    """What a client actor is asked to submit for a membership change (not a command)."""
+
+    action: str
+    node: str
+
+
+class SetNodes(msgspec.Struct, frozen=True, tag=True):
+    """Application -> client actor: the nodes to send to from now on."""
+
+    nodes: tuple[str, ...]
 
 
 class ReadQuery(msgspec.Struct, frozen=True, tag=True):
@@ -169,8 +206,10 @@ class RaftAgent(Actor):
         observer: Observer | None = None,
         *,
         machine: StateMachineFactory | None = None,
+        joining: bool = False,
     ) -> None:
         self.node_id = node_id
+        self.joining = joining
         self.peers = tuple(peers)
         self.storage = storage
         self.config = config
@@ -188,7 +227,13 @@ class RaftAgent(Actor):
 
     async def on_start(self) -> None:
         self.node = RaftNode(
-            self.node_id, self.peers, self.storage, self.config, self.rng, now=self._now()
+            self.node_id,
+            self.peers,
+            self.storage,
+            self.config,
+            self.rng,
+            now=self._now(),
+            joining=self.joining,
         )
         node = self.node
         self.context.log.info(
@@ -227,6 +272,8 @@ class RaftAgent(Actor):
             except NotLeaderError as exc:
                 seqs = tuple(seq for seq, _ in message.reads)
                 self._tell(message.client, Redirect(self.node_id, exc.leader_hint, seqs))
+        elif isinstance(message, ChangeMembership):
+            self._change_membership(message)
         elif isinstance(message, GetNodeState):
             return self.state()
         else:
@@ -259,6 +306,28 @@ class RaftAgent(Actor):
                 pending[index] = (command.client, command.seq)
         if answered:
             self._tell(request.client, ClientReply(self.node_id, tuple(answered)))
+
+    def _change_membership(self, request: ChangeMembership) -> None:
+        node = self.node
+        action: MembershipAction = request.action  # type: ignore[assignment]
+        try:
+            index = node.propose_membership(action, request.node, self._now())
+        except NotLeaderError as exc:
+            self._tell(request.client, Redirect(self.node_id, exc.leader_hint, (request.seq,)))
+            return
+        except MembershipChangeError as exc:
+            if exc.retryable:  # later: the client backs off and asks again
+                self._tell(request.client, Redirect(self.node_id, None, (request.seq,)))
+                return
+            error = ApplyError("MembershipChangeError", str(exc))
+            result = CommandResult(request.seq, 0, node.term, error)
+            self._tell(request.client, ClientReply(self.node_id, (result,)))
+            return
+        if index is None:
+            result = CommandResult(request.seq, 0, node.term, node.membership)
+            self._tell(request.client, ClientReply(self.node_id, (result,)))
+            return
+        self._pending[index] = (request.client, request.seq)
 
     def _propose(self, commands: list[ClientCommand]) -> list[int]:
         """Append the commands to the log: in one go when the node can (one broadcast)."""
@@ -329,11 +398,22 @@ class RaftAgent(Actor):
         pending = self._pending
         replies: dict[str, list[CommandResult]] = {}
         for entry in entries:
-            result = machine.apply(entry.index, entry.data)
+            data = entry.data
+            membership = as_membership(data)
+            if membership is not None:
+                machine.apply(entry.index, None)  # Raft's own entry: a no-op to the machine
+                waiting = pending.pop(entry.index, None) if pending else None
+                if waiting is not None:
+                    # Whoever proposed it, this is the configuration now: the caller checks.
+                    client, seq = waiting
+                    replies.setdefault(client, []).append(
+                        CommandResult(seq, entry.index, entry.term, membership)
+                    )
+                continue
+            result = machine.apply(entry.index, data)
             waiting = pending.pop(entry.index, None) if pending else None
             if waiting is None:
                 continue
-            data = entry.data
             # The index may hold another leader's entry now: answer only our own command.
             if isinstance(data, ClientCommand) and (data.client, data.seq) == waiting:
                 replies.setdefault(data.client, []).append(
@@ -488,6 +568,8 @@ class RaftClient(Actor):
         elif isinstance(message, Cancel):
             for seq in message.seqs:
                 self.pending.pop(seq, None)
+        elif isinstance(message, SetNodes):
+            self.nodes = list(message.nodes)
         else:
             raise TypeError(f"unexpected message {type(message).__name__}")
         if not self.pending and self._timer is not None:
@@ -506,6 +588,14 @@ class RaftClient(Actor):
         assert name is not None, "a RaftClient must be registered under a name"
         acked_below = next(iter(pending))
         ref = self.context.whereis(self.target)
+        changes = [seq for seq in live if isinstance(pending[seq].command, MembershipQuery)]
+        if changes:
+            live = [seq for seq in live if seq not in changes]
+            for seq in changes:
+                query = pending[seq].command
+                self.sent += 1
+                if ref is not None:
+                    ref.tell(ChangeMembership(name, seq, query.action, query.node))
         reads = [seq for seq in live if isinstance(pending[seq].command, ReadQuery)]
         if reads:
             live = [seq for seq in live if not isinstance(pending[seq].command, ReadQuery)]
