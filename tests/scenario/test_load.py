@@ -625,7 +625,8 @@ INVALID = [
     pytest.param(
         doc(AUCTION, tail=fault("at_ms = 10")),
         "faults[0]",
-        "needs an action (allowed: crash, restart, partition, heal, byzantine)",
+        "needs an action (allowed: crash, restart, partition, heal, byzantine, add_node, "
+        "remove_node)",
         id="fault-no-action",
     ),
     pytest.param(

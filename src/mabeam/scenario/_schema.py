@@ -36,7 +36,15 @@ ByzantineBehavior: TypeAlias = Literal[
     "silent", "equivocate", "wrong_digest", "forge_sender", "random"
 ]
 BARGAINING_STRATEGIES = ("boulware", "linear", "conceder", "hardliner")  # an agent's strategy
-FAULT_ACTIONS = ("crash", "restart", "partition", "heal", "byzantine")  # one per fault
+FAULT_ACTIONS = (  # one per fault
+    "crash",
+    "restart",
+    "partition",
+    "heal",
+    "byzantine",
+    "add_node",
+    "remove_node",
+)
 MAX_OUTCOMES = 1_000_000  # the most a bargaining outcome_range may spell out
 
 
@@ -346,7 +354,8 @@ class FaultSpec(_Spec, frozen=True, kw_only=True):
     """One fault at virtual time ``at_ms`` with exactly one action of :data:`FAULT_ACTIONS`.
 
     ``crash``: an agent id or ``"@leader"``; ``restart``: an agent id; ``partition``:
-    groups of agent ids; ``heal = true``; ``byzantine``: an agent id, with ``behavior``.
+    groups of agent ids; ``heal = true``; ``byzantine``: an agent id, with ``behavior``;
+    ``add_node``: a new node id, ``remove_node``: an agent id (Raft membership changes).
     """
 
     at_ms: Natural
@@ -356,6 +365,8 @@ class FaultSpec(_Spec, frozen=True, kw_only=True):
     heal: bool | None = None
     byzantine: str | None = None
     behavior: ByzantineBehavior | None = None
+    add_node: str | None = None
+    remove_node: str | None = None
 
     def _check(self) -> None:
         actions = [name for name in FAULT_ACTIONS if getattr(self, name) is not None]

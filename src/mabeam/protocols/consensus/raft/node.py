@@ -632,7 +632,7 @@ class RaftNode:
             self._won_poll(pre_vote, now)
             return
         term = self.term + 1 if pre_vote else self.term
-        for peer in self._voters:
+        for peer in self.membership.voters:  # in order: runs are reproducible
             if peer == self.node_id:
                 continue
             self._messages.append(
