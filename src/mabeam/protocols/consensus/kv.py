@@ -1,8 +1,9 @@
 """A replicated key-value state machine: the committed log, applied in order, exactly once.
 
-Each Raft node owns one :class:`KVStateMachine` (volatile: a restarted node rebuilds it by
-applying the committed log again from index 1). Commands are :class:`Put`, :class:`Get`,
-:class:`Delete` and :class:`Add`; any other value is an opaque command whose result is itself.
+Each Raft node owns one :class:`KVStateMachine` (volatile: a restarted node rebuilds it from
+its latest snapshot, if any, and the committed log after it). Commands are :class:`Put`,
+:class:`Get`, :class:`Delete` and :class:`Add`; any other value is an opaque command whose
+result is itself.
 
 Client sessions (Raft thesis §6.3): a client tags each command with its id and a sequence
 number (:class:`ClientCommand`). A client retries through redirects and elections, so the

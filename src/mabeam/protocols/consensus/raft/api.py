@@ -284,6 +284,35 @@ class RaftCluster(ClusterLifecycle):
         ``lease_reads`` — and answers once its state machine applied the commit index."""
         return (await self._submit(ReadQuery(key), timeout)).result
 
+    async def read_many(self, keys: Iterable[str], *, timeout: float | None = None) -> list[Any]:
+        """The values of ``keys``, as :meth:`read` gives them, confirmed together: one
+        ReadIndex round for the whole batch."""
+        client = self._require_client()
+        loop = asyncio.get_running_loop()
+        pairs = []
+        futures = []
+        for key in keys:
+            seq = self._next_seq
+            self._next_seq += 1
+            future: asyncio.Future[Committed] = loop.create_future()
+            self._futures[seq] = future
+            pairs.append((seq, ReadQuery(key)))
+            futures.append(future)
+        if not pairs:
+            return []
+        client.tell(Submit(tuple(pairs)))
+        try:
+            done = await asyncio.wait_for(asyncio.gather(*futures), timeout)
+        except TimeoutError:
+            seqs = tuple(seq for seq, _ in pairs)
+            for seq in seqs:
+                self._futures.pop(seq, None)
+            if client.is_alive:
+                client.tell(Cancel(seqs))
+            assert timeout is not None
+            raise CommitTimeoutError(len(seqs), timeout) from None
+        return [committed.result for committed in done]
+
     async def delete(self, key: str, *, timeout: float | None = None) -> Any:
         """Remove ``key``; returns the value it had (None if none)."""
         return (await self.propose(Delete(key), timeout=timeout)).result
