@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from mabeam._errors import ConfigError
+from mabeam.protocols.consensus.kv import Add, ApplyError, ClientCommand, KVStateMachine, Put
 from mabeam.protocols.consensus.raft import (
     FileStorage,
     InstallSnapshot,
@@ -229,3 +230,20 @@ def test_random_fault_schedules_with_snapshots(chunk: int) -> None:
 def test_random_fault_schedules_with_snapshots_many_seeds(chunk: int) -> None:
     for seed in range(1000 + chunk * 300, 1300 + chunk * 300):
         run_random_schedule(seed, snapshots=True)
+
+
+def test_the_kv_machine_round_trips_through_its_snapshot() -> None:
+    """Store, sessions (an ApplyError result too) and counters survive snapshot/restore."""
+    machine = KVStateMachine()
+    machine.apply(1, ClientCommand("c", 1, Put("x", "text")))
+    failed = machine.apply(2, ClientCommand("c", 2, Add("x", 1)))
+    machine.apply(3, ClientCommand("c", 3, Put("y", [1, 2])))
+    assert isinstance(failed, ApplyError)
+    copy = KVStateMachine()
+    copy.restore(machine.snapshot())
+    assert copy.data == {"x": "text", "y": [1, 2]}
+    assert (copy.last_applied, copy.executed, copy.failed) == (3, 3, 1)
+    assert copy.is_duplicate("c", 2)
+    assert copy.cached_result("c", 2) == failed
+    assert copy.apply(4, ClientCommand("c", 2, Add("x", 1))) == failed  # a retry: cached
+    assert copy.executed == 3
