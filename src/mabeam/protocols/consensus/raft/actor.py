@@ -399,7 +399,7 @@ class RaftAgent(Actor):
         replies: dict[str, list[CommandResult]] = {}
         for entry in entries:
             data = entry.data
-            membership = as_membership(data)
+            membership = None if type(data) is ClientCommand else as_membership(data)
             if membership is not None:
                 machine.apply(entry.index, None)  # Raft's own entry: a no-op to the machine
                 waiting = pending.pop(entry.index, None) if pending else None

@@ -565,7 +565,7 @@ class RaftNode:
             self._reset_election_timer(now)
             if isinstance(message, AppendEntries):
                 self._handle_append(message)
-                if message.entries or self._configs:
+                if self._configs or _has_config(message.entries):
                     self._refresh_configs(message.entries)
             elif isinstance(message, InstallSnapshot):
                 self._handle_snapshot(message)
@@ -1046,14 +1046,15 @@ class RaftNode:
         raft_log = self._raft_log
         before = self.membership
         kept = [c for c in self._configs if raft_log.term_at(c[0]) == c[1]]
-        known = {c[0] for c in kept}
-        for entry in appended:
-            if entry.index in known or raft_log.term_at(entry.index) != entry.term:
-                continue
-            membership = as_membership(entry.data)
-            if membership is not None:
-                kept.append((entry.index, entry.term, membership))
-        kept.sort(key=lambda c: c[0])
+        if _has_config(appended):
+            known = {c[0] for c in kept}
+            for entry in appended:
+                if entry.index in known or raft_log.term_at(entry.index) != entry.term:
+                    continue
+                membership = as_membership(entry.data)
+                if membership is not None:
+                    kept.append((entry.index, entry.term, membership))
+            kept.sort(key=lambda c: c[0])
         self._configs = kept
         if self.membership != before:
             self._use_config()
@@ -1099,5 +1100,12 @@ class RaftNode:
 
 
 _ACTIONS = ("add_learner", "promote", "remove")
+_CONFIG_TYPES = (Membership, dict)
+
+
+def _has_config(entries: Sequence[Entry]) -> bool:
+    """Whether any entry may be a configuration (a Membership, or a dict from storage)."""
+    return any(type(entry.data) in _CONFIG_TYPES for entry in entries)
+
 
 _FROM_LEADER = (AppendEntries, InstallSnapshot, ReadProbe)
