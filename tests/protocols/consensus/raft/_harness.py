@@ -54,6 +54,11 @@ class SafetyViolation(AssertionError):
     """One of H1-H5 (or a Figure 3 property) failed."""
 
 
+def same_entry(a: Entry, b: Entry) -> bool:
+    """Equal, or equal once encoded: a FileStorage gives structs back as dicts."""
+    return a == b or _ENCODER.encode(a) == _ENCODER.encode(b)
+
+
 def chain_step(previous: bytes, entry: Entry) -> bytes:
     """The harness state machine: a hash chain over the applied entries."""
     return hashlib.sha256(previous + _ENCODER.encode(entry)).digest()
@@ -117,7 +122,7 @@ class SafetyChecker:
                 previous = self.chain.get(entry.index - 1)
                 if previous is not None:
                     self.chain[entry.index] = chain_step(previous, entry)
-            elif known != entry:
+            elif not same_entry(known, entry):
                 raise SafetyViolation(f"H2: {nid} applied {entry} where {known} was applied")
         self.applied[nid] = last
         self.applied_total += len(applied)
@@ -573,13 +578,13 @@ class Cluster:
             # Log Matching: the same (index, term) means identical prefixes (of what both
             # still hold; below that, the snapshots are checked against the chain).
             top = max((i for i in range(low, common + 1) if la[i].term == lb[i].term), default=0)
-            if any(la[i] != lb[i] for i in range(low, top + 1)):
+            if any(not same_entry(la[i], lb[i]) for i in range(low, top + 1)):
                 raise SafetyViolation(f"log matching: {a.node_id} and {b.node_id} differ")
         for node in nodes:
             log = logs[node.node_id]
             for index in range(node.first_index, node.commit_index + 1):
                 known = self.checker.committed.get(index)
-                if known is not None and log[index] != known:
+                if known is not None and not same_entry(log[index], known):
                     raise SafetyViolation(f"{node.node_id} holds {log[index]} over {known}")
         holders = nodes if complete else [n for n in nodes if n.role == "leader"]
         for node in holders:
@@ -587,7 +592,7 @@ class Cluster:
             for index, entry in self.checker.acked.items():
                 if index < node.first_index:
                     continue  # in the snapshot, which matched the chain when loaded
-                if index not in log or log[index] != entry:
+                if index not in log or not same_entry(log[index], entry):
                     raise SafetyViolation(f"H5: {node.node_id} lost acknowledged {entry}")
 
 

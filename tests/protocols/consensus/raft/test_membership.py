@@ -3,10 +3,12 @@ removing the leader."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mabeam._errors import ConfigError
-from mabeam.protocols.consensus.raft import MemoryStorage, RaftConfig, RaftNode
+from mabeam.protocols.consensus.raft import FileStorage, MemoryStorage, RaftConfig, RaftNode
 from mabeam.protocols.consensus.raft.messages import Membership
 from mabeam.protocols.consensus.raft.node import MembershipChangeError
 
@@ -196,3 +198,19 @@ def test_random_membership_changes_under_faults(chunk: int) -> None:
 def test_random_membership_changes_many_seeds(chunk: int) -> None:
     for seed in range(1000 + chunk * 300, 1300 + chunk * 300):
         run_membership_schedule(seed, snapshots=seed % 2 == 1)
+
+
+def test_a_restarted_node_reads_its_configuration_from_file_storage(tmp_path: Path) -> None:
+    """Entries come back from FileStorage as dicts: the configuration is still found."""
+    storages = {nid: MemoryStorage() for nid in ("n2", "n3")}
+    cluster = Cluster(3, seed=8, storages={**storages, "n1": FileStorage(tmp_path, fsync=False)})  # type: ignore[dict-item]
+    leader = _ready(cluster)
+    cluster.add_member("n4")
+    cluster.change(leader, "add_learner", "n4")
+    cluster.one("x", 4)
+    cluster.crash("n1")
+    cluster.storages["n1"] = FileStorage(tmp_path, fsync=False)  # type: ignore[assignment]
+    cluster.restart("n1")
+    assert cluster.node("n1").membership == Membership(("n1", "n2", "n3"), ("n4",))
+    cluster.run_for(500.0)
+    assert cluster.node("n1").applied_index >= 3
