@@ -133,9 +133,9 @@ def test_random_fault_schedules_with_reads(chunk: int) -> None:
     """Reads at random nodes during random faults (half with snapshots, some with leases):
     none is served at an index below what was committed when it was asked."""
     served = 0
-    for seed in range(5000 + chunk * 50, 5050 + chunk * 50):
+    for seed in range(5000 + chunk * 30, 5030 + chunk * 30):
         served += run_random_schedule(seed, snapshots=seed % 2 == 0, reads=True)["reads_served"]
-    assert served > 100
+    assert served > 50
 
 
 @pytest.mark.slow

@@ -220,7 +220,7 @@ def test_file_storage_ignores_a_log_of_a_snapshot_that_never_committed(tmp_path:
 def test_random_fault_schedules_with_snapshots(chunk: int) -> None:
     """The randomized checker with compaction every 2-12 entries and tiny chunks."""
     loaded = 0
-    for seed in range(chunk * 50, chunk * 50 + 50):
+    for seed in range(chunk * 30, chunk * 30 + 30):
         loaded += run_random_schedule(seed, snapshots=True)["snapshots_loaded"]
     assert loaded > 20
 
