@@ -24,6 +24,9 @@ from tests.protocols.consensus.raft._figure8 import (  # noqa: E402
 from tests.protocols.consensus.raft._figure8 import (  # noqa: E402
     run_figure8_crashes as _run_figure8_crashes,
 )
+from tests.protocols.consensus.raft._figure8 import (  # noqa: E402
+    run_figure8_targeted as _run_figure8_targeted,
+)
 
 
 def run_figure8(iterations: int = 1000, seed: int = 0) -> dict[str, Any]:
@@ -36,6 +39,22 @@ def run_figure8_crashes(iterations: int = 1000, seed: int = 0) -> dict[str, Any]
     return _run_figure8_crashes(iterations, seed)
 
 
+def run_figure8_targeted() -> dict[str, Any]:
+    """The paper's Figure 8, (a)-(d) and (a)-(c),(e), driven step by step."""
+    return {
+        "overwrite": _run_figure8_targeted(),
+        "safe_ending": _run_figure8_targeted(safe_ending=True),
+    }
+
+
 if __name__ == "__main__":
     args = [int(arg) for arg in sys.argv[1:3]]
-    print(json.dumps({"unreliable": run_figure8(*args), "crashes": run_figure8_crashes(*args)}))
+    print(
+        json.dumps(
+            {
+                "unreliable": run_figure8(*args),
+                "crashes": run_figure8_crashes(*args),
+                "targeted": run_figure8_targeted(),
+            }
+        )
+    )

@@ -626,7 +626,7 @@ INVALID = [
         doc(AUCTION, tail=fault("at_ms = 10")),
         "faults[0]",
         "needs an action (allowed: crash, restart, partition, heal, byzantine, link, "
-        "partition_oneway)",
+        "partition_oneway, add_node, remove_node)",
         id="fault-no-action",
     ),
     pytest.param(

@@ -33,7 +33,7 @@ from ..protocols.consensus.voting_actor import RunVote, Voter, VotingCoordinator
 from ..sim import Interceptor
 from . import _chain, _pbft
 from ._run import Outcome, RunError, ScenarioRun, register_protocol
-from ._schema import AgentSpec, ConsensusOptions, Scenario
+from ._schema import AgentSpec, ConsensusOptions, FaultSpec, Scenario
 
 _log = get_logger("mabeam.consensus")
 
@@ -180,7 +180,10 @@ async def _raft(run: ScenarioRun, options: ConsensusOptions) -> Outcome:
     client_class, args, kwargs = cluster.client_spec()
     client = await run.spawn_coordinator(client_class, *args, **kwargs)
     cluster.attach(client, run.agents_supervisor)
+    cluster.network = run.network  # for nodes added by an add_node fault
     run.leader = cluster.leader
+    changes: list[asyncio.Task[Any]] = []
+    run.membership = lambda fault: _membership_fault(run, cluster, fault, changes)
     await run.start_faults()
     timeout = options.timeout_ms / 1000.0
     commits: list[Committed] = []
@@ -205,6 +208,9 @@ async def _raft(run: ScenarioRun, options: ConsensusOptions) -> Outcome:
     first = commits[0]
     acknowledgments = holders(await cluster.states(), first.index, first.term)
     await _settle(run, cluster, start, commits[-1].index)
+    if changes:
+        await _finish_changes(run, changes, start)
+        await _settle(run, cluster, start, commits[-1].index)
     states = await cluster.states()
     result = RaftResult(
         consensus=options.proposals[0],
@@ -217,6 +223,41 @@ async def _raft(run: ScenarioRun, options: ConsensusOptions) -> Outcome:
         nodes={node_id: _report(state) for node_id, state in states.items()},
     )
     return Outcome(ok=True, result=result)
+
+
+async def _membership_fault(
+    run: ScenarioRun, cluster: RaftCluster, fault: FaultSpec, changes: list[asyncio.Task[Any]]
+) -> None:
+    """``add_node`` / ``remove_node``: start the change now and let it run (it waits for a
+    quorum; later faults must not wait for it)."""
+    if fault.add_node is not None:
+        run.network.note_fault("add_node", fault.add_node)
+        change = cluster.add_node(fault.add_node)
+    elif fault.remove_node is not None:
+        if fault.remove_node not in cluster.node_ids:
+            run.network.note_fault("remove_node", fault.remove_node, "not a node: no-op")
+            return
+        run.network.note_fault("remove_node", fault.remove_node)
+        change = cluster.remove_node(fault.remove_node)
+    else:
+        return
+    changes.append(asyncio.get_running_loop().create_task(change))
+
+
+async def _finish_changes(run: ScenarioRun, changes: list[asyncio.Task[Any]], start: float) -> None:
+    """Wait (until the scenario's timeout) for the membership changes still under way; one
+    that cannot finish by then is cancelled and logged."""
+    options: ConsensusOptions = run.options
+    remaining = max(0.0, start + options.timeout_ms / 1000.0 - asyncio.get_running_loop().time())
+    done, pending = await asyncio.wait(changes, timeout=remaining)
+    for task in pending:
+        task.cancel()
+    for task in done:
+        if task.exception() is not None:
+            _log.warning("raft_membership_change_failed", error=str(task.exception()))
+    for task in pending:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _settle(run: ScenarioRun, cluster: RaftCluster, start: float, index: int) -> None:

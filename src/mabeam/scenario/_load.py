@@ -347,6 +347,7 @@ class _Rules:
             self.ids[spec.id] = i
             for j, bundle in enumerate(spec.bundles):
                 self.unique(f"agents[{i}].bundles[{j}].items", bundle.items, "item")
+        protocol_algorithm = getattr(protocol, "algorithm", None)
         for i, fault in enumerate(scenario.faults):
             for action in ("crash", "restart", "byzantine"):
                 if (target := getattr(fault, action)) is not None:
@@ -367,6 +368,11 @@ class _Rules:
             byzantine_ok = getattr(protocol, "algorithm", None) in ("pbft", "blockchain")
             if fault.byzantine is not None and not byzantine_ok:
                 self.fail(f"faults[{i}].byzantine", "only with algorithm pbft or blockchain")
+            for action in ("add_node", "remove_node"):
+                if getattr(fault, action) is not None and protocol_algorithm != "raft":
+                    self.fail(f"faults[{i}].{action}", "only with algorithm raft")
+            if fault.add_node is not None and fault.add_node in self.ids:
+                self.fail(f"faults[{i}].add_node", f"{fault.add_node!r} is an agent already")
         if scenario.conflicts and not isinstance(protocol, ConflictOptions):
             self.fail("conflicts", "only used with protocol kind 'conflict'")
         for i, conflict in enumerate(scenario.conflicts):

@@ -272,6 +272,9 @@ class ScenarioRun:
         self.network.add_node(COORDINATOR, exempt=True)
         return await self.system.spawn(actor_class, *args, name=COORDINATOR, **kwargs)
 
+    membership: Callable[[FaultSpec], Awaitable[None]] | None = None
+    """The protocol's handler of ``add_node`` / ``remove_node`` faults (Raft sets it)."""
+
     async def start_faults(self) -> None:
         """Apply the ``at_ms = 0`` faults now, and schedule the rest in virtual time."""
         faults = sorted(self.scenario.faults, key=lambda f: f.at_ms)
@@ -334,6 +337,8 @@ class ScenarioRun:
             network.heal()
         elif fault.byzantine is not None and fault.behavior is not None:
             network.intercept(fault.byzantine, self._interceptor(fault.byzantine, fault.behavior))
+        elif self.membership is not None:  # add_node / remove_node: the protocol's hook
+            await self.membership(fault)
 
     def _supervisor(self) -> ActorRef:
         if self.agents_supervisor is None:

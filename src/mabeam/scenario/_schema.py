@@ -37,7 +37,7 @@ ByzantineBehavior: TypeAlias = Literal[
     "silent", "equivocate", "wrong_digest", "forge_sender", "random"
 ]
 BARGAINING_STRATEGIES = ("boulware", "linear", "conceder", "hardliner")  # an agent's strategy
-FAULT_ACTIONS = (
+FAULT_ACTIONS = (  # one per fault
     "crash",
     "restart",
     "partition",
@@ -45,7 +45,9 @@ FAULT_ACTIONS = (
     "byzantine",
     "link",
     "partition_oneway",
-)  # one per fault
+    "add_node",
+    "remove_node",
+)
 LINK_SETTINGS = ("drop_rate", "latency_ms", "cut")  # what a link fault changes
 MAX_OUTCOMES = 1_000_000  # the most a bargaining outcome_range may spell out
 
@@ -331,7 +333,8 @@ class FaultSpec(_Spec, frozen=True, kw_only=True):
     groups of agent ids; ``heal = true``; ``byzantine``: an agent id, with ``behavior``;
     ``link``: ``[from, to]`` (one direction), with at least one of ``drop_rate``,
     ``latency_ms`` and ``cut`` (true cuts it, false restores it); ``partition_oneway``:
-    ``[[from ids], [to ids]]``, nothing from the first group reaches the second.
+    ``[[from ids], [to ids]]``, nothing from the first group reaches the second;
+    ``add_node``: a new node id, ``remove_node``: an agent id (Raft membership changes).
     """
 
     at_ms: Natural
@@ -346,6 +349,8 @@ class FaultSpec(_Spec, frozen=True, kw_only=True):
     latency_ms: NonNegative | Pair[NonNegative] | None = None
     cut: bool | None = None
     partition_oneway: tuple[NonEmpty[str], NonEmpty[str]] | None = None
+    add_node: str | None = None
+    remove_node: str | None = None
 
     def _check(self) -> None:
         self._check_link()

@@ -1,8 +1,9 @@
 """A replicated key-value state machine: the committed log, applied in order, exactly once.
 
-Each Raft node owns one :class:`KVStateMachine` (volatile: a restarted node rebuilds it by
-applying the committed log again from index 1). Commands are :class:`Put`, :class:`Get`,
-:class:`Delete` and :class:`Add`; any other value is an opaque command whose result is itself.
+Each Raft node owns one :class:`KVStateMachine` (volatile: a restarted node rebuilds it from
+its latest snapshot, if any, and the committed log after it). Commands are :class:`Put`,
+:class:`Get`, :class:`Delete` and :class:`Add`; any other value is an opaque command whose
+result is itself.
 
 Client sessions (Raft thesis §6.3): a client tags each command with its id and a sequence
 number (:class:`ClientCommand`). A client retries through redirects and elections, so the
@@ -18,6 +19,14 @@ cache, and the log moves on. Your own state machine subclasses :class:`KVStateMa
 overrides :meth:`~KVStateMachine.execute`; the Raft and PBFT clusters take its class (any
 factory) as ``machine``, so each node, and each restart of one, gets a fresh machine. It
 gets the same sessions and the same rule.
+
+Snapshots: :meth:`KVStateMachine.snapshot` encodes the whole machine (store, sessions,
+counters) as msgpack bytes and :meth:`KVStateMachine.restore` loads them back, so Raft can
+drop the log below it. A machine whose state lives beyond :attr:`~KVStateMachine.data`
+overrides the hooks :meth:`~KVStateMachine.snapshot_state` and
+:meth:`~KVStateMachine.restore_state` (what they return must be msgpack-encodable; as with
+:class:`~.raft.storage.FileStorage`, structs come back as dicts). Nothing is instantiated from
+a snapshot but plain values (and the commands' own structs, by their tag).
 """
 
 from __future__ import annotations
@@ -203,6 +212,48 @@ class KVStateMachine:
             self.failed += 1
             return ApplyError.from_exception(exc)
 
+    def read(self, key: str) -> Any:
+        """A read served without a log entry (ReadIndex): the value at ``key``, or None."""
+        return self.data.get(key)
+
+    def snapshot(self) -> bytes:
+        """The whole machine as bytes (see the module docstring), for Raft's snapshots."""
+        sessions = {
+            client: (session.floor, sorted(session.results.items()))
+            for client, session in self._sessions.items()
+        }
+        return _SNAPSHOT_ENCODER.encode(
+            _MachineSnapshot(
+                self.last_applied,
+                self.executed,
+                self.duplicates,
+                self.failed,
+                sessions,
+                self.snapshot_state(),
+            )
+        )
+
+    def restore(self, data: bytes) -> None:
+        """Replace this machine's state with a :meth:`snapshot` (any node's, same class)."""
+        snapshot = _SNAPSHOT_DECODER.decode(data)
+        self.last_applied = snapshot.last_applied
+        self.executed = snapshot.executed
+        self.duplicates = snapshot.duplicates
+        self.failed = snapshot.failed
+        self._sessions = {
+            client: _Session(floor, {seq: _restore_result(r) for seq, r in results})
+            for client, (floor, results) in snapshot.sessions.items()
+        }
+        self.restore_state(snapshot.state)
+
+    def snapshot_state(self) -> Any:
+        """Hook: the application state to snapshot (default: :attr:`data`)."""
+        return self.data
+
+    def restore_state(self, state: Any) -> None:
+        """Hook: load what :meth:`snapshot_state` returned (default: into :attr:`data`)."""
+        self.data = dict(state)
+
     def execute(self, command: Any) -> Any:
         """Execute one command (a duplicate never reaches here); its result.
 
@@ -223,6 +274,30 @@ class KVStateMachine:
             data[command.key] = total
             return total
         return command
+
+
+class _MachineSnapshot(msgspec.Struct, frozen=True):
+    """What :meth:`KVStateMachine.snapshot` encodes."""
+
+    last_applied: int
+    executed: int
+    duplicates: int
+    failed: int
+    sessions: dict[str, tuple[int, list[tuple[int, Any]]]]
+    state: Any
+
+
+_SNAPSHOT_ENCODER = msgspec.msgpack.Encoder()
+_SNAPSHOT_DECODER = msgspec.msgpack.Decoder(_MachineSnapshot)
+
+
+def _restore_result(value: Any) -> Any:
+    if type(value) is dict and value.get("type") == "ApplyError":
+        try:
+            return msgspec.convert(value, ApplyError)
+        except msgspec.ValidationError:
+            return value
+    return restore(value)
 
 
 StateMachineFactory = Callable[[], KVStateMachine]

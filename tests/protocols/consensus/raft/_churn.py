@@ -6,6 +6,7 @@ clock between fault events.
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -117,18 +118,44 @@ def run_churn(
     return {"seed": seed, "acknowledged": len(seen), "final_index": last}
 
 
-def run_random_schedule(seed: int, steps: int = 40) -> dict[str, Any]:
+def run_random_schedule(
+    seed: int, steps: int = 40, *, snapshots: bool = False, reads: bool = False
+) -> dict[str, Any]:
     """One random fault schedule: H1-H4 after every event, H5 and Log Matching at the end.
 
     The cluster size (3 or 5), PreVote and CheckQuorum are drawn from the seed; each step is
     one of: crash, restart, disconnect, reconnect, partition into two groups, heal, change the
     loss / duplication / delay rates, propose (on the leader or on any node), and let
     10-500 ms pass. At the end every fault is lifted and one last write must reach every node.
+
+    With ``snapshots`` every node also compacts every 2-12 applied entries and snapshots go
+    in chunks of 4-40 bytes, so nodes that fell behind catch up by InstallSnapshot (in
+    several chunks, lost, duplicated and reordered like the rest) during the faults.
+
+    With ``reads`` every step also asks a random node for a ReadIndex read (lease reads in
+    half the seeds that run CheckQuorum); the harness fails a read served at an index below
+    what was committed when it was asked (a stale read).
     """
     rng = random.Random(seed)
     servers = rng.choice((3, 5))
     config = RaftConfig(pre_vote=rng.random() < 0.7, check_quorum=rng.random() < 0.7)
-    cluster = Cluster(servers, seed=seed, config=config)
+    every = 0
+    if snapshots:
+        every = rng.randrange(2, 13)
+        config = RaftConfig(
+            pre_vote=config.pre_vote,
+            check_quorum=config.check_quorum,
+            snapshot_chunk_bytes=rng.randrange(4, 41),
+        )
+    if reads and config.check_quorum and rng.random() < 0.5:
+        config = RaftConfig(
+            pre_vote=config.pre_vote,
+            check_quorum=True,
+            snapshot_chunk_bytes=config.snapshot_chunk_bytes,
+            lease_reads=True,
+        )
+    cluster = Cluster(servers, seed=seed, config=config, snapshot_every=every)
+    asked = 0
     proposals = 0
     for _ in range(steps):
         action = rng.randrange(13)
@@ -163,6 +190,12 @@ def run_random_schedule(seed: int, steps: int = 40) -> dict[str, Any]:
                 except NotLeaderError:
                     break
                 proposals += 1
+        if reads:
+            reader = cluster.ids[rng.randrange(servers)]
+            if cluster.nodes[reader] is not None:
+                with contextlib.suppress(NotLeaderError):
+                    cluster.read(reader, asked)
+                asked += 1
         cluster.run_for(rng.uniform(10.0, 500.0))
         if rng.random() < 0.1:
             cluster.check_logs()
@@ -181,4 +214,9 @@ def run_random_schedule(seed: int, steps: int = 40) -> dict[str, Any]:
         "final_index": last,
         "leaders": len(cluster.checker.leaders),
         "events": cluster.events,
+        "snapshots_taken": cluster.snapshots_taken,
+        "snapshots_loaded": cluster.checker.snapshots_loaded,
+        "snapshot_chunks": cluster.sent["InstallSnapshot"],
+        "reads_served": len(cluster.reads_served),
+        "lease_reads": config.lease_reads,
     }

@@ -1,4 +1,6 @@
-"""6.824's ``TestFigure8Unreliable2C`` on the pure harness (R14), callable from the benchmark.
+"""6.824's ``TestFigure8Unreliable2C`` on the pure harness (R14), callable from the benchmark,
+and the paper's Figure 8 as a targeted schedule (:func:`run_figure8_targeted`): random
+schedules never produced that interleaving in 2,600 seeds.
 
 Five nodes on an unreliable network with labrpc's parameters: requests delayed 0-26 ms, 10% of
 requests and 10% of replies dropped, and from iteration 200 on "long reordering": about 2/3 of
@@ -18,7 +20,9 @@ from typing import Any
 from mabeam.protocols.consensus.raft import (
     AppendEntries,
     NotLeaderError,
+    RaftConfig,
     RaftMessage,
+    RaftNode,
     RequestVote,
 )
 
@@ -149,4 +153,103 @@ def run_figure8_crashes(iterations: int = 1000, seed: int = 0) -> dict[str, Any]
         "final_index": final_index,
         "committed_entries": cluster.checker.max_committed,
         "leaders_elected": len(cluster.checker.leaders),
+    }
+
+
+FIGURE8_CONFIG = RaftConfig(pre_vote=False, check_quorum=False, max_entries_per_message=1)
+"""Elections by hand only (no timer ever fires: every step is campaign + settle)."""
+
+
+def _elect(cluster: Cluster, nid: str, attempts: int = 4) -> None:
+    """Campaign at ``nid`` (raising its term each time) until it leads."""
+    for _ in range(attempts):
+        cluster.campaign(nid)
+        cluster.settle()
+        if cluster.node(nid).role == "leader":
+            return
+    raise AssertionError(f"{nid} did not win ({cluster.roles()})")
+
+
+def run_figure8_targeted(
+    *, safe_ending: bool = False, node_class: type[RaftNode] = RaftNode
+) -> dict[str, Any]:
+    """The extended paper's Figure 8, step by step, on 5 nodes (S1..S5 = n1..n5).
+
+    (a) n1 leads term 1 and replicates "x" at index 2 to n2 only. (b) n1 crashes; n5 wins
+    term 2 with n3 and n4 and appends its no-op at index 2 on itself only, then crashes.
+    (c) n1 restarts, wins term 3 with n2 and n3, and gets "x" (term 1) onto n3: index 2
+    is now on a majority, but its own no-op (index 3, term 3) on n3 is held back. A leader
+    that commits by counting replicas of an old-term entry commits "x" here. (d) n1
+    crashes; n5 restarts and wins term 4 with n3 and n4 (its last term, 2, beats their 1),
+    so it overwrites index 2: "x" must never have been applied anywhere (H2). With
+    ``safe_ending`` (e) instead n1's no-op reaches a majority: it commits "x" and n5
+    cannot win. Returns what happened; raises :class:`SafetyViolation` on a violation.
+    """
+    cluster = Cluster(5, seed=0, config=FIGURE8_CONFIG, node_class=node_class)
+    _elect(cluster, "n1")
+    # (a)
+    cluster.partition(["n1", "n2"], ["n3", "n4", "n5"])
+    cluster.propose("n1", "x")
+    cluster.settle()
+    # (b)
+    cluster.crash("n1")
+    cluster.filter = lambda m: not (isinstance(m, AppendEntries) and m.src == "n5")
+    _elect(cluster, "n5")
+    cluster.crash("n5")
+    cluster.filter = None
+    # (c)
+    cluster.restart("n1")
+    cluster.heal()
+    cluster.partition(["n1", "n2", "n3"], ["n4"], ["n5"])
+
+    def hold_back_own_term(message: RaftMessage) -> bool:
+        n3_has_x = cluster.nodes["n3"] is not None and cluster.node("n3").last_index >= 2
+        own = isinstance(message, AppendEntries) and any(
+            entry.term == message.term for entry in message.entries
+        )
+        return not (own and message.dst == "n3" and n3_has_x)
+
+    cluster.filter = hold_back_own_term
+    _elect(cluster, "n1")
+    leader_term = cluster.node("n1").term
+    cluster.tick_node("n1")  # a heartbeat: probes and back-off bring "x" to n3
+    cluster.settle()
+    assert cluster.node("n3").term_at(2) == 1, "x did not reach n3"
+    x_committed_in_c = cluster.node("n1").commit_index >= 2
+    if safe_ending:
+        # (e) the no-op of term 3 reaches n3: "x" commits with it, n5 can never win.
+        cluster.filter = None
+        cluster.tick_node("n1")
+        cluster.settle()
+        cluster.crash("n1")
+        cluster.restart("n5")
+        cluster.heal()
+        cluster.partition(["n2", "n3", "n4", "n5"], ["n1"])
+        for _ in range(3):
+            cluster.campaign("n5")
+            cluster.settle()
+        n5_won = cluster.node("n5").role == "leader"
+    else:
+        # (d)
+        cluster.filter = None
+        cluster.crash("n1")
+        cluster.restart("n5")
+        cluster.heal()
+        cluster.partition(["n2", "n3", "n4", "n5"], ["n1"])
+        _elect(cluster, "n5")
+        cluster.tick_node("n5")
+        cluster.settle()
+        n5_won = True
+    cluster.heal()
+    for nid in cluster.ids:
+        if cluster.nodes[nid] is None:
+            cluster.restart(nid)
+    last = cluster.one("final", 5)
+    cluster.check_logs(complete=True)
+    return {
+        "leader_term_c": leader_term,
+        "x_committed_in_c": x_committed_in_c,
+        "n5_won": n5_won,
+        "index2": cluster.applied_data(2),
+        "final_index": last,
     }

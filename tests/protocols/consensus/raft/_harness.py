@@ -13,10 +13,16 @@ the streams of applied entries, H1 election safety, H2 state machine safety, H3 
 exactly-once apply, H4 term and commit never going backwards, Leader Append-Only and Leader
 Completeness; :meth:`Cluster.check_logs` checks Log Matching over every pair of logs and H5
 (every acknowledged write is in the final logs). Any violation raises :class:`SafetyViolation`.
+
+Snapshots: with ``snapshot_every`` each node compacts its log every that many applied entries.
+The harness's state machine is a hash chain over the applied entries, so a snapshot is the
+chain's value; a node loading one (restart or InstallSnapshot) is checked against the chain
+of the entries the checker saw committed (H2 across snapshots).
 """
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import itertools
 import math
@@ -38,6 +44,7 @@ from mabeam.protocols.consensus.raft import (
     RaftNode,
     RequestVote,
 )
+from mabeam.protocols.consensus.raft.messages import Snapshot
 
 Delay = Callable[[RaftMessage, random.Random], float]
 _ENCODER = msgspec.msgpack.Encoder()
@@ -45,6 +52,16 @@ _ENCODER = msgspec.msgpack.Encoder()
 
 class SafetyViolation(AssertionError):
     """One of H1-H5 (or a Figure 3 property) failed."""
+
+
+def same_entry(a: Entry, b: Entry) -> bool:
+    """Equal, or equal once encoded: a FileStorage gives structs back as dicts."""
+    return a == b or _ENCODER.encode(a) == _ENCODER.encode(b)
+
+
+def chain_step(previous: bytes, entry: Entry) -> bytes:
+    """The harness state machine: a hash chain over the applied entries."""
+    return hashlib.sha256(previous + _ENCODER.encode(entry)).digest()
 
 
 def log_of_terms(terms: Iterable[int], data: Callable[[int], Any] | None = None) -> list[Entry]:
@@ -68,6 +85,19 @@ class SafetyChecker:
         self.leader_marks: dict[str, tuple[int, int, int]] = {}
         self.acked: dict[int, Entry] = {}
         self.applied_total = 0
+        self.chain: dict[int, bytes] = {0: b""}
+        """Hash chain over the committed entries: the state a snapshot at i must hold."""
+        self.snapshots_loaded = 0
+
+    def loaded_snapshot(self, node_id: str, snapshot: Snapshot) -> None:
+        """A node loaded ``snapshot`` into its state machine: its apply stream jumps there."""
+        expected = self.chain.get(snapshot.index)
+        if expected is None or snapshot.data != expected:
+            raise SafetyViolation(f"H2: {node_id} loaded a snapshot at {snapshot.index} unlike")
+        if snapshot.index < self.applied.get(node_id, 0):
+            raise SafetyViolation(f"H3: {node_id} went back to snapshot {snapshot.index}")
+        self.applied[node_id] = snapshot.index
+        self.snapshots_loaded += 1
 
     def restarted(self, node_id: str) -> None:
         """A new incarnation: its apply stream and commit index start over (they are volatile)."""
@@ -89,7 +119,10 @@ class SafetyChecker:
             if known is None:
                 self.committed[entry.index] = entry
                 self.max_committed = max(self.max_committed, entry.index)
-            elif known != entry:
+                previous = self.chain.get(entry.index - 1)
+                if previous is not None:
+                    self.chain[entry.index] = chain_step(previous, entry)
+            elif not same_entry(known, entry):
                 raise SafetyViolation(f"H2: {nid} applied {entry} where {known} was applied")
         self.applied[nid] = last
         self.applied_total += len(applied)
@@ -119,7 +152,7 @@ class SafetyChecker:
         else:
             # Leader Completeness: a new leader holds every entry known committed.
             top = self.max_committed
-            if top and node.term_at(top) != self.committed[top].term:
+            if top >= node.first_index and node.term_at(top) != self.committed[top].term:
                 raise SafetyViolation(f"completeness: leader {nid} lacks committed {top}")
         self.leader_marks[nid] = (node.term, node.last_index, node.last_term)
 
@@ -136,8 +169,13 @@ class Cluster:
         ids: Sequence[str] | None = None,
         storages: dict[str, MemoryStorage] | None = None,
         delay: tuple[float, float] = (1.0, 3.0),
+        snapshot_every: int = 0,
+        node_class: type[RaftNode] = RaftNode,
     ) -> None:
         self.ids = list(ids) if ids is not None else [f"n{i}" for i in range(1, n + 1)]
+        self.initial_ids = list(self.ids)
+        self.joined: set[str] = set()
+        """Nodes added after the start (they start as non-members, ``joining``)."""
         self.config = config if config is not None else RaftConfig()
         self.seed = seed
         self.rng = random.Random(seed)
@@ -145,6 +183,14 @@ class Cluster:
         self.storages = {nid: MemoryStorage() for nid in self.ids}
         self.storages.update(storages or {})
         self.incarnations = dict.fromkeys(self.ids, 0)
+        self.snapshot_every = snapshot_every
+        self.node_class = node_class
+        """A subclass here plants a bug: tests show the checker catches it."""
+        self.machines: dict[str, tuple[int, bytes]] = {}
+        self.snapshots_taken = 0
+        self.reads_invoked: dict[Any, int] = {}
+        """Read ctx -> the highest index known committed when the read was asked."""
+        self.reads_served: dict[Any, int] = {}
         self.checker = SafetyChecker()
         self.nodes: dict[str, RaftNode | None] = {nid: self._new_node(nid) for nid in self.ids}
         self.queue: list[tuple[float, int, RaftMessage]] = []
@@ -169,9 +215,18 @@ class Cluster:
     def _new_node(self, nid: str) -> RaftNode:
         self.incarnations[nid] += 1
         rng = random.Random(f"{self.seed}/{nid}/{self.incarnations[nid]}")
-        node = RaftNode(nid, self.ids, self.storages[nid], self.config, rng, now=self.now)
+        node = self.node_class(
+            nid,
+            self.initial_ids,
+            self.storages[nid],
+            self.config,
+            rng,
+            now=self.now,
+            joining=nid in self.joined,
+        )
         self.checker.restarted(nid)
-        self.checker.observe(node, ())
+        self.machines[nid] = (0, b"")
+        self._flush(node)
         return node
 
     def node(self, nid: str) -> RaftNode:
@@ -191,6 +246,34 @@ class Cluster:
     def restart(self, nid: str) -> None:
         """A new node over the crashed node's storage (crashing it first if it runs)."""
         self.nodes[nid] = self._new_node(nid)
+
+    def wipe(self, nid: str) -> None:
+        """Crash the node and restart it over a fresh, empty storage (a replaced disk).
+
+        Not a Raft fault (its vote is forgotten): use it only where no election can hinge on
+        that vote, e.g. with a stable leader.
+        """
+        self.crash(nid)
+        self.storages[nid] = MemoryStorage()
+        self.checker.terms.pop(nid, None)
+        self.restart(nid)
+
+    def add_member(self, nid: str) -> None:
+        """Start a new, empty node that is not a member yet (membership changes add it)."""
+        assert nid not in self.nodes, f"{nid} exists"
+        self.ids.append(nid)
+        self.joined.add(nid)
+        self.storages[nid] = MemoryStorage()
+        self.incarnations[nid] = 0
+        self.nodes[nid] = self._new_node(nid)
+
+    def change(self, nid: str, action: str, target: str) -> int | None:
+        """Propose a membership change at ``nid`` (NotLeaderError unless it leads;
+        MembershipChangeError if it cannot now); the index of its entry, or None."""
+        node = self.node(nid)
+        index = node.propose_membership(action, target, self.now)  # type: ignore[arg-type]
+        self._flush(node)
+        return index
 
     # -- network faults ------------------------------------------------------------
 
@@ -227,7 +310,32 @@ class Cluster:
 
     def _flush(self, node: RaftNode) -> None:
         ready = node.ready()
+        nid = node.node_id
+        if ready.snapshot is not None:
+            self.checker.loaded_snapshot(nid, ready.snapshot)
+            self.machines[nid] = (ready.snapshot.index, ready.snapshot.data)
         self.checker.observe(node, ready.committed)
+        if ready.committed:
+            index, digest = self.machines[nid]
+            for entry in ready.committed:
+                digest = chain_step(digest, entry)
+            self.machines[nid] = (ready.committed[-1].index, digest)
+        for state in ready.read_states:
+            floor = self.reads_invoked.get(state.ctx)
+            if floor is None or state.ctx in self.reads_served:
+                raise SafetyViolation(f"read {state.ctx!r} served but never asked, or twice")
+            if state.index < floor:
+                raise SafetyViolation(
+                    f"stale read: {nid} served {state.ctx!r} at {state.index}, but {floor} "
+                    "was committed before it was asked"
+                )
+            self.reads_served[state.ctx] = state.index
+        every = self.snapshot_every
+        if every:
+            index, digest = self.machines[nid]
+            if index - node.first_index + 1 >= every:
+                node.compact(index, digest)
+                self.snapshots_taken += 1
         for message in ready.messages:
             self._send(message)
 
@@ -328,6 +436,18 @@ class Cluster:
         self._flush(node)
         return index
 
+    def read(self, nid: str, ctx: Any) -> None:
+        """Ask ``nid`` for a ReadIndex read (NotLeaderError unless it leads); the harness
+        checks the index it is served at against what was committed when it was asked."""
+        node = self.node(nid)
+        self.reads_invoked[ctx] = self.checker.max_committed
+        try:
+            node.read_index(ctx, self.now)
+        except NotLeaderError:
+            del self.reads_invoked[ctx]
+            raise
+        self._flush(node)
+
     def tick_node(self, nid: str) -> None:
         """Advance time to ``nid``'s next deadline and fire only its timers."""
         node = self.node(nid)
@@ -378,13 +498,18 @@ class Cluster:
         leader = self.leader()
         if leader is None:
             return False
-        term = self.node(leader).term
+        leading = self.node(leader)
+        term = leading.term
+        voters = leading.membership.voters
         followers = sum(
             1
             for node in self.alive()
-            if node.node_id not in self.down and node.term == term and node.leader_id == leader
+            if node.node_id not in self.down
+            and node.node_id in voters
+            and node.term == term
+            and node.leader_id == leader
         )
-        return followers >= len(self.ids) // 2 + 1
+        return followers >= len(voters) // 2 + 1
 
     def roles(self) -> dict[str, str]:
         """Each node's role and term, for assertion messages."""
@@ -445,25 +570,29 @@ class Cluster:
         node must also hold every acknowledged and every applied entry.
         """
         nodes = self.alive()
-        logs = {node.node_id: node.log for node in nodes}
+        logs = {node.node_id: {e.index: e for e in node.log} for node in nodes}
         for a, b in itertools.combinations(nodes, 2):
             la, lb = logs[a.node_id], logs[b.node_id]
-            common = min(len(la), len(lb))
-            # Log Matching: the same (index, term) means identical prefixes.
-            top = max((i for i in range(common) if la[i].term == lb[i].term), default=-1)
-            if la[: top + 1] != lb[: top + 1]:
+            low = max(a.first_index, b.first_index)
+            common = min(a.last_index, b.last_index)
+            # Log Matching: the same (index, term) means identical prefixes (of what both
+            # still hold; below that, the snapshots are checked against the chain).
+            top = max((i for i in range(low, common + 1) if la[i].term == lb[i].term), default=0)
+            if any(not same_entry(la[i], lb[i]) for i in range(low, top + 1)):
                 raise SafetyViolation(f"log matching: {a.node_id} and {b.node_id} differ")
         for node in nodes:
             log = logs[node.node_id]
-            for index in range(1, node.commit_index + 1):
+            for index in range(node.first_index, node.commit_index + 1):
                 known = self.checker.committed.get(index)
-                if known is not None and log[index - 1] != known:
-                    raise SafetyViolation(f"{node.node_id} holds {log[index - 1]} over {known}")
+                if known is not None and not same_entry(log[index], known):
+                    raise SafetyViolation(f"{node.node_id} holds {log[index]} over {known}")
         holders = nodes if complete else [n for n in nodes if n.role == "leader"]
         for node in holders:
             log = logs[node.node_id]
             for index, entry in self.checker.acked.items():
-                if len(log) < index or log[index - 1] != entry:
+                if index < node.first_index:
+                    continue  # in the snapshot, which matched the chain when loaded
+                if index not in log or not same_entry(log[index], entry):
                     raise SafetyViolation(f"H5: {node.node_id} lost acknowledged {entry}")
 
 

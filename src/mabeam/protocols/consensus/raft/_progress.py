@@ -20,6 +20,10 @@ class Progress:
     replicating: bool = False
     probe_sent: bool = False
     recent_active: bool = False
+    snapshot_index: int = 0
+    """The snapshot being sent (probe state with ``next`` below the leader's log), or 0."""
+    snapshot_offset: int = 0
+    """How many of its bytes the follower acknowledged."""
 
     @property
     def paused(self) -> bool:

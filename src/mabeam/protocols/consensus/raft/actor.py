@@ -10,8 +10,20 @@ result, the same on every node, and the client gets that.
 
 Durable state lives in the storage object passed in (a ChildSpec argument), so every
 incarnation of a node, after a crash and a restart by its supervisor, gets the same
-:class:`~.storage.MemoryStorage`; the state machine is volatile and rebuilt by applying
-the committed log again.
+:class:`~.storage.MemoryStorage`; the state machine is volatile and rebuilt from the
+latest snapshot, if any, and the committed log after it. With ``config.snapshot_threshold``
+N the agent snapshots its machine (:meth:`~..kv.KVStateMachine.snapshot`) every N applied
+entries and the node drops the log below; a snapshot the node installs from its leader is
+loaded with :meth:`~..kv.KVStateMachine.restore`.
+
+Membership (:class:`ChangeMembership`): the leader proposes the change
+(:meth:`~.node.RaftNode.propose_membership`) and answers with the configuration once its
+entry is applied; a change it cannot make yet (one pending, a learner catching up) is
+answered with a :class:`Redirect` to itself, which the client retries after its back-off.
+A node added later runs with ``joining``: a non-member until the log makes it a learner.
+
+Reads (:class:`ReadRequest`) need no log entry: the leader confirms it still leads by
+ReadIndex (see :mod:`.node`) and answers from its machine once the read's index is applied.
 
 Clients: the runtime has no deferred ``ask`` reply, so a client (:class:`RaftClient`) is an
 actor that tells a :class:`ClientRequest` to a node and gets a tell back: the leader
@@ -29,12 +41,39 @@ from typing import Any
 import msgspec
 
 from ....runtime import Actor, Timer
-from ..kv import ClientCommand, KVStateMachine, StateMachineFactory
-from .messages import AppendEntries, AppendEntriesResponse, Entry, RequestVote, RequestVoteResponse
-from .node import NotLeaderError, RaftConfig, RaftNode
+from ..kv import ApplyError, ClientCommand, KVStateMachine, StateMachineFactory
+from .messages import (
+    AppendEntries,
+    AppendEntriesResponse,
+    Entry,
+    InstallSnapshot,
+    InstallSnapshotResponse,
+    ReadProbe,
+    ReadProbeAck,
+    RequestVote,
+    RequestVoteResponse,
+)
+from .node import (
+    MembershipAction,
+    MembershipChangeError,
+    NotLeaderError,
+    RaftConfig,
+    RaftNode,
+    ReadState,
+    as_membership,
+)
 from .storage import RaftStorage
 
-_RAFT_MESSAGES = (AppendEntries, AppendEntriesResponse, RequestVote, RequestVoteResponse)
+_RAFT_MESSAGES = (
+    AppendEntries,
+    AppendEntriesResponse,
+    RequestVote,
+    RequestVoteResponse,
+    InstallSnapshot,
+    InstallSnapshotResponse,
+    ReadProbe,
+    ReadProbeAck,
+)
 
 
 class ClientRequest(msgspec.Struct, frozen=True, tag=True):
@@ -42,6 +81,42 @@ class ClientRequest(msgspec.Struct, frozen=True, tag=True):
 
     client: str
     commands: tuple[ClientCommand, ...]
+
+
+class ReadRequest(msgspec.Struct, frozen=True, tag=True):
+    """Client -> node: read these keys (seq, key) linearizably, without a log entry."""
+
+    client: str
+    reads: tuple[tuple[int, str], ...]
+
+
+class ChangeMembership(msgspec.Struct, frozen=True, tag=True):
+    """Client -> node: make one membership change (answered with the new configuration,
+    a :class:`~.messages.Membership`, or an :class:`~..kv.ApplyError` if impossible)."""
+
+    client: str
+    seq: int
+    action: str
+    node: str
+
+
+class MembershipQuery(msgspec.Struct, frozen=True, tag=True):
+    """What a client actor is asked to submit for a membership change (not a command)."""
+
+    action: str
+    node: str
+
+
+class SetNodes(msgspec.Struct, frozen=True, tag=True):
+    """Application -> client actor: the nodes to send to from now on."""
+
+    nodes: tuple[str, ...]
+
+
+class ReadQuery(msgspec.Struct, frozen=True, tag=True):
+    """What a client actor is asked to submit for a read of ``key`` (not a command)."""
+
+    key: str
 
 
 class CommandResult(msgspec.Struct, frozen=True):
@@ -131,8 +206,10 @@ class RaftAgent(Actor):
         observer: Observer | None = None,
         *,
         machine: StateMachineFactory | None = None,
+        joining: bool = False,
     ) -> None:
         self.node_id = node_id
+        self.joining = joining
         self.peers = tuple(peers)
         self.storage = storage
         self.config = config
@@ -140,6 +217,7 @@ class RaftAgent(Actor):
         self.observer = observer
         self.machine = KVStateMachine() if machine is None else machine()
         self._pending: dict[int, tuple[str, int]] = {}
+        self._reads: list[ReadState] = []
         self._timer: Timer | None = None
         self._armed_at = float("inf")
         self._status: NodeStatus | None = None
@@ -149,7 +227,13 @@ class RaftAgent(Actor):
 
     async def on_start(self) -> None:
         self.node = RaftNode(
-            self.node_id, self.peers, self.storage, self.config, self.rng, now=self._now()
+            self.node_id,
+            self.peers,
+            self.storage,
+            self.config,
+            self.rng,
+            now=self._now(),
+            joining=self.joining,
         )
         node = self.node
         self.context.log.info(
@@ -182,6 +266,14 @@ class RaftAgent(Actor):
             node.tick(now)
         elif isinstance(message, ClientRequest):
             self._client_request(message)
+        elif isinstance(message, ReadRequest):
+            try:
+                node.read_index((message.client, message.reads), self._now())
+            except NotLeaderError as exc:
+                seqs = tuple(seq for seq, _ in message.reads)
+                self._tell(message.client, Redirect(self.node_id, exc.leader_hint, seqs))
+        elif isinstance(message, ChangeMembership):
+            self._change_membership(message)
         elif isinstance(message, GetNodeState):
             return self.state()
         else:
@@ -215,6 +307,28 @@ class RaftAgent(Actor):
         if answered:
             self._tell(request.client, ClientReply(self.node_id, tuple(answered)))
 
+    def _change_membership(self, request: ChangeMembership) -> None:
+        node = self.node
+        action: MembershipAction = request.action  # type: ignore[assignment]
+        try:
+            index = node.propose_membership(action, request.node, self._now())
+        except NotLeaderError as exc:
+            self._tell(request.client, Redirect(self.node_id, exc.leader_hint, (request.seq,)))
+            return
+        except MembershipChangeError as exc:
+            if exc.retryable:  # later: the client backs off and asks again
+                self._tell(request.client, Redirect(self.node_id, None, (request.seq,)))
+                return
+            error = ApplyError("MembershipChangeError", str(exc))
+            result = CommandResult(request.seq, 0, node.term, error)
+            self._tell(request.client, ClientReply(self.node_id, (result,)))
+            return
+        if index is None:
+            result = CommandResult(request.seq, 0, node.term, node.membership)
+            self._tell(request.client, ClientReply(self.node_id, (result,)))
+            return
+        self._pending[index] = (request.client, request.seq)
+
     def _propose(self, commands: list[ClientCommand]) -> list[int]:
         """Append the commands to the log: in one go when the node can (one broadcast)."""
         node: Any = self.node
@@ -238,21 +352,68 @@ class RaftAgent(Actor):
             ref = whereis(message.dst)
             if ref is not None:
                 ref.tell(message)
+        if ready.snapshot is not None:
+            self._load_snapshot(ready.snapshot.index, ready.snapshot.data)
         if ready.committed:
             self._apply(ready.committed)
+            threshold = self.config.snapshot_threshold
+            applied = self.machine.last_applied
+            if threshold and applied - node.first_index + 1 >= threshold:
+                node.compact(applied, self.machine.snapshot())
+        if ready.read_states:
+            self._reads.extend(ready.read_states)
+        if self._reads:
+            self._serve_reads()
         self._arm(node.deadline())
         self._report()
+
+    def _load_snapshot(self, index: int, data: bytes) -> None:
+        """Load a snapshot into the machine; commands it covers are answered by retries
+        (the machine's sessions hold their results)."""
+        self.machine.restore(data)
+        if self.machine.last_applied != index:
+            raise ValueError(
+                f"snapshot at {index} restored a machine at {self.machine.last_applied}"
+            )
+        for pending_index in [i for i in self._pending if i <= index]:
+            del self._pending[pending_index]
+
+    def _serve_reads(self) -> None:
+        applied = self.machine.last_applied
+        later = []
+        for state in self._reads:
+            if state.index > applied:
+                later.append(state)
+                continue
+            client, reads = state.ctx
+            results = tuple(
+                CommandResult(seq, state.index, self.node.term, self.machine.read(key))
+                for seq, key in reads
+            )
+            self._tell(client, ClientReply(self.node_id, results))
+        self._reads = later
 
     def _apply(self, entries: list[Entry]) -> None:
         machine = self.machine
         pending = self._pending
         replies: dict[str, list[CommandResult]] = {}
         for entry in entries:
-            result = machine.apply(entry.index, entry.data)
+            data = entry.data
+            membership = None if type(data) is ClientCommand else as_membership(data)
+            if membership is not None:
+                machine.apply(entry.index, None)  # Raft's own entry: a no-op to the machine
+                waiting = pending.pop(entry.index, None) if pending else None
+                if waiting is not None:
+                    # Whoever proposed it, this is the configuration now: the caller checks.
+                    client, seq = waiting
+                    replies.setdefault(client, []).append(
+                        CommandResult(seq, entry.index, entry.term, membership)
+                    )
+                continue
+            result = machine.apply(entry.index, data)
             waiting = pending.pop(entry.index, None) if pending else None
             if waiting is None:
                 continue
-            data = entry.data
             # The index may hold another leader's entry now: answer only our own command.
             if isinstance(data, ClientCommand) and (data.client, data.seq) == waiting:
                 replies.setdefault(data.client, []).append(
@@ -407,6 +568,8 @@ class RaftClient(Actor):
         elif isinstance(message, Cancel):
             for seq in message.seqs:
                 self.pending.pop(seq, None)
+        elif isinstance(message, SetNodes):
+            self.nodes = list(message.nodes)
         else:
             raise TypeError(f"unexpected message {type(message).__name__}")
         if not self.pending and self._timer is not None:
@@ -425,6 +588,24 @@ class RaftClient(Actor):
         assert name is not None, "a RaftClient must be registered under a name"
         acked_below = next(iter(pending))
         ref = self.context.whereis(self.target)
+        changes = [seq for seq in live if isinstance(pending[seq].command, MembershipQuery)]
+        if changes:
+            live = [seq for seq in live if seq not in changes]
+            for seq in changes:
+                query = pending[seq].command
+                self.sent += 1
+                if ref is not None:
+                    ref.tell(ChangeMembership(name, seq, query.action, query.node))
+        reads = [seq for seq in live if isinstance(pending[seq].command, ReadQuery)]
+        if reads:
+            live = [seq for seq in live if not isinstance(pending[seq].command, ReadQuery)]
+            for start in range(0, len(reads), self.max_batch):
+                keys = tuple(
+                    (seq, pending[seq].command.key) for seq in reads[start : start + self.max_batch]
+                )
+                self.sent += len(keys)
+                if ref is not None:
+                    ref.tell(ReadRequest(name, keys))
         for start in range(0, len(live), self.max_batch):
             chunk = live[start : start + self.max_batch]
             commands = tuple(

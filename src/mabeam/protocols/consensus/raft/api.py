@@ -6,7 +6,8 @@
         async with RaftCluster(system, ["n1", "n2", "n3"], seed=7) as cluster:
             await cluster.wait_for_leader()
             await cluster.set("x", 1)
-            assert await cluster.get("x") == 1
+            assert await cluster.get("x") == 1       # through the log
+            assert await cluster.read("x") == 1      # ReadIndex: no log entry
             commit = await cluster.propose({"any": "command"})   # index, term, leader, result
 
 Each node is a :class:`~.actor.RaftAgent` under a one-for-one supervisor (a crashed node is
@@ -29,6 +30,7 @@ scenario's coordinator, is never cut off by a partition).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -36,20 +38,24 @@ from typing import Any
 import msgspec
 
 from ...._errors import ActorDeadError, ActorError, ConfigError, MabeamError
-from ....runtime import ActorRef, ActorSystem
-from ....runtime.supervision import restart_child, terminate_child
-from .._cluster import ActorSpec, ClusterLifecycle
+from ....runtime import ActorRef, ActorSystem, ChildSpec
+from ....runtime.supervision import delete_child, restart_child, start_child, terminate_child
+from .._cluster import ActorSpec, ClusterLifecycle, node_specs
 from ..kv import ApplyError, Delete, Get, Put, StateMachineFactory
 from .actor import (
     Cancel,
     CommandResult,
     GetNodeState,
+    MembershipQuery,
     NodeState,
     NodeStatus,
     RaftAgent,
     RaftClient,
+    ReadQuery,
+    SetNodes,
     Submit,
 )
+from .messages import Membership
 from .node import RaftConfig
 from .storage import MemoryStorage, RaftStorage
 
@@ -135,7 +141,9 @@ class RaftCluster(ClusterLifecycle):
     ``seed`` (or ``rng``) drives every random choice of the nodes (election timeouts);
     ``storages`` gives each node its durable store (default: a fresh
     :class:`~.storage.MemoryStorage` each, kept across restarts of the node); ``machine``
-    makes each node incarnation's state machine (default :class:`~..kv.KVStateMachine`).
+    makes each node incarnation's state machine (default :class:`~..kv.KVStateMachine`);
+    ``snapshot_threshold`` (default: the config's, 0 = never) snapshots every node's state
+    machine every that many applied entries and compacts the log below it.
     """
 
     def __init__(
@@ -150,6 +158,7 @@ class RaftCluster(ClusterLifecycle):
         network: Any = None,
         retry_ms: float | None = None,
         machine: StateMachineFactory | None = None,
+        snapshot_threshold: int | None = None,
     ) -> None:
         ids = list(node_ids)
         if not ids:
@@ -160,7 +169,11 @@ class RaftCluster(ClusterLifecycle):
             raise ConfigError("client_name", f"{client_name!r} is also a node id")
         self.system = system
         self.node_ids = ids
+        self._initial_ids = tuple(ids)
+        self._joined: set[str] = set()
         self.config = config if config is not None else RaftConfig()
+        if snapshot_threshold is not None:
+            self.config = dataclasses.replace(self.config, snapshot_threshold=snapshot_threshold)
         self.storages: dict[str, RaftStorage] = {i: MemoryStorage() for i in ids}
         if storages:
             unknown = [i for i in storages if i not in self.storages]
@@ -173,6 +186,7 @@ class RaftCluster(ClusterLifecycle):
         self.retry_ms = retry_ms if retry_ms is not None else 2.0 * high
         self.view = ClusterView(ids, system)
         self.machine = machine
+        self._seed = seed
         self._rngs = {i: random.Random(f"{seed}:raft:{i}") for i in ids}
         self._futures: dict[int, asyncio.Future[Committed]] = {}
         self._next_seq = 1
@@ -183,13 +197,16 @@ class RaftCluster(ClusterLifecycle):
         """(class, args, kwargs) of node ``node_id``: for a supervisor's ChildSpec."""
         args = (
             node_id,
-            self.node_ids,
+            list(self._initial_ids),
             self.storages[node_id],
             self.config,
             self._rngs[node_id],
             self.view.update,
         )
-        return RaftAgent, args, {} if self.machine is None else {"machine": self.machine}
+        kwargs: dict[str, Any] = {} if self.machine is None else {"machine": self.machine}
+        if node_id in self._joined:
+            kwargs["joining"] = True
+        return RaftAgent, args, kwargs
 
     def client_spec(self) -> tuple[type[RaftClient], tuple[Any, ...], dict[str, Any]]:
         """(class, args, kwargs) of the client actor."""
@@ -261,6 +278,41 @@ class RaftCluster(ClusterLifecycle):
         """The value of ``key`` (None if none), read through the log: linearizable."""
         return (await self.propose(Get(key), timeout=timeout)).result
 
+    async def read(self, key: str, *, timeout: float | None = None) -> Any:
+        """The value of ``key`` (None if none), linearizable without a log entry: the leader
+        confirms its leadership with a round of heartbeats (ReadIndex) — or its lease, with
+        ``lease_reads`` — and answers once its state machine applied the commit index."""
+        return (await self._submit(ReadQuery(key), timeout)).result
+
+    async def read_many(self, keys: Iterable[str], *, timeout: float | None = None) -> list[Any]:
+        """The values of ``keys``, as :meth:`read` gives them, confirmed together: one
+        ReadIndex round for the whole batch."""
+        client = self._require_client()
+        loop = asyncio.get_running_loop()
+        pairs = []
+        futures = []
+        for key in keys:
+            seq = self._next_seq
+            self._next_seq += 1
+            future: asyncio.Future[Committed] = loop.create_future()
+            self._futures[seq] = future
+            pairs.append((seq, ReadQuery(key)))
+            futures.append(future)
+        if not pairs:
+            return []
+        client.tell(Submit(tuple(pairs)))
+        try:
+            done = await asyncio.wait_for(asyncio.gather(*futures), timeout)
+        except TimeoutError:
+            seqs = tuple(seq for seq, _ in pairs)
+            for seq in seqs:
+                self._futures.pop(seq, None)
+            if client.is_alive:
+                client.tell(Cancel(seqs))
+            assert timeout is not None
+            raise CommitTimeoutError(len(seqs), timeout) from None
+        return [committed.result for committed in done]
+
     async def delete(self, key: str, *, timeout: float | None = None) -> Any:
         """Remove ``key``; returns the value it had (None if none)."""
         return (await self.propose(Delete(key), timeout=timeout)).result
@@ -309,6 +361,88 @@ class RaftCluster(ClusterLifecycle):
     async def states(self) -> dict[str, NodeState]:
         """Every node's state, in node order."""
         return {node_id: await self.state(node_id) for node_id in self.node_ids}
+
+    # ------------------------------------------------------------------ membership
+
+    async def add_node(
+        self, node_id: str, *, storage: RaftStorage | None = None, timeout: float | None = None
+    ) -> Membership:
+        """Start node ``node_id`` and make it a voter: first a learner that catches up from
+        the leader (its log, or a snapshot), then promoted once it has (etcd's way; one
+        change at a time). Returns the configuration it ends in."""
+        if not isinstance(node_id, str) or not node_id:
+            raise ConfigError("node_id", f"must be a non-empty string, got {node_id!r}")
+        if node_id in self.storages or node_id == self.client_name:
+            raise ConfigError("node_id", f"{node_id!r} is already a node (or the client)")
+        supervisor = self._require_supervisor()
+        self._require_client()
+        self.storages[node_id] = storage if storage is not None else MemoryStorage()
+        self._rngs[node_id] = random.Random(f"{self._seed}:raft:{node_id}")
+        self._joined.add(node_id)
+        if self.network is not None:
+            self.network.add_node(node_id)
+        spec: ChildSpec = node_specs([node_id], self.agent_spec)[0]
+        await start_child(supervisor, spec)
+        self.node_ids.append(node_id)
+        self.view.node_ids.append(node_id)
+        self._tell_nodes()
+        await self._change("add_learner", node_id, timeout)
+        return await self._change("promote", node_id, timeout)
+
+    async def remove_node(self, node_id: str, *, timeout: float | None = None) -> Membership:
+        """Take ``node_id`` out of the cluster (the leader too: it steps down once the
+        change commits), then stop it. Returns the configuration without it."""
+        if node_id not in self.node_ids:
+            raise ConfigError("node_id", f"{node_id!r} is not a node", allowed=self.node_ids)
+        membership = await self._change("remove", node_id, timeout)
+        supervisor = self._require_supervisor()
+        await terminate_child(supervisor, node_id)
+        await delete_child(supervisor, node_id)
+        self.node_ids.remove(node_id)
+        self.view.node_ids.remove(node_id)
+        self._tell_nodes()
+        return membership
+
+    def _tell_nodes(self) -> None:
+        client = self._client
+        if client is not None and client.is_alive:
+            client.tell(SetNodes(tuple(self.node_ids)))
+
+    async def _change(self, action: str, node_id: str, timeout: float | None) -> Membership:
+        """One membership change through the client, until the configuration shows it."""
+        loop = asyncio.get_running_loop()
+        end = None if timeout is None else loop.time() + timeout
+        while True:
+            remaining = None if end is None else max(0.0, end - loop.time())
+            committed = await self._submit(MembershipQuery(action, node_id), remaining)
+            result = committed.result
+            if isinstance(result, ApplyError):
+                raise ConfigError("node_id", f"{node_id!r}: {result.message}")
+            assert isinstance(result, Membership)
+            done = {
+                "add_learner": node_id in result.learners or node_id in result.voters,
+                "promote": node_id in result.voters,
+                "remove": node_id not in result.voters and node_id not in result.learners,
+            }[action]
+            if done:
+                return result
+            # Another leader's change landed where ours was: ask again.
+
+    async def _submit(self, query: Any, timeout: float | None) -> Committed:
+        client = self._require_client()
+        seq = self._next_seq
+        self._next_seq += 1
+        future: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
+        self._futures[seq] = future
+        client.tell(Submit(((seq, query),)))
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            self._futures.pop(seq, None)
+            if client.is_alive:
+                client.tell(Cancel((seq,)))
+            assert timeout is not None
+            raise CommitTimeoutError(1, timeout) from None
 
     async def crash(self, node_id: str) -> None:
         """Stop a node at once (volatile state lost, storage kept)."""

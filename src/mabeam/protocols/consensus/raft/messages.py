@@ -73,5 +73,87 @@ class AppendEntriesResponse(msgspec.Struct, frozen=True, tag=True):
     reject_term: int = 0
 
 
-RaftMessage: TypeAlias = RequestVote | RequestVoteResponse | AppendEntries | AppendEntriesResponse
+class Membership(msgspec.Struct, frozen=True, tag=True):
+    """A configuration entry's data: the voters and the learners (non-voting members that
+    receive the log) from this entry on. Each node uses the latest one in its log, committed
+    or not (thesis §4.1); one change at a time, by one node (etcd's rule)."""
+
+    voters: tuple[str, ...]
+    learners: tuple[str, ...] = ()
+
+
+class Snapshot(msgspec.Struct, frozen=True):
+    """The state machine as of entry ``index`` (of ``term``): it replaces the log up to there.
+
+    ``data`` is the state machine's own encoding (opaque to Raft); ``peers`` the voters and
+    ``learners`` the learners as of ``index``.
+    """
+
+    index: int
+    term: int
+    peers: tuple[str, ...]
+    data: bytes
+    learners: tuple[str, ...] = ()
+
+
+class InstallSnapshot(msgspec.Struct, frozen=True, tag=True):
+    """Leader -> follower: one chunk of the leader's snapshot (Figure 13, with ``offset``).
+
+    Chunks go one at a time, each answered; ``done`` marks the last. The follower installs
+    the snapshot only once it holds every byte.
+    """
+
+    src: str
+    dst: str
+    term: int
+    last_index: int
+    last_term: int
+    peers: tuple[str, ...]
+    offset: int
+    data: bytes
+    done: bool
+    learners: tuple[str, ...] = ()
+
+
+class InstallSnapshotResponse(msgspec.Struct, frozen=True, tag=True):
+    """The answer to a chunk: the byte offset the follower wants next, or ``done`` with the
+    index its log now matches up to (``match_index``)."""
+
+    src: str
+    dst: str
+    term: int
+    last_index: int
+    next_offset: int
+    done: bool = False
+    match_index: int = 0
+
+
+class ReadProbe(msgspec.Struct, frozen=True, tag=True):
+    """Leader -> follower: "am I still your leader?" (ReadIndex's heartbeat round, §6.4)."""
+
+    src: str
+    dst: str
+    term: int
+    seq: int
+
+
+class ReadProbeAck(msgspec.Struct, frozen=True, tag=True):
+    """Follower -> leader: yes, as of probe ``seq``."""
+
+    src: str
+    dst: str
+    term: int
+    seq: int
+
+
+RaftMessage: TypeAlias = (
+    RequestVote
+    | RequestVoteResponse
+    | AppendEntries
+    | AppendEntriesResponse
+    | InstallSnapshot
+    | InstallSnapshotResponse
+    | ReadProbe
+    | ReadProbeAck
+)
 """Any message a Raft node sends or receives."""

@@ -22,9 +22,33 @@ The rules are etcd raft's (``raft.go``):
   term with its own term so a stale leader learns it is stale.
 - Log replication with the consistency check, truncation only at the first conflicting entry,
   and fast back-off by term using the follower's (reject_hint, reject_term).
-- The election timer restarts, with a fresh random timeout, on an AppendEntries from the
-  current leader, on granting a vote and on each change of role or term — never on other
-  messages.
+- The election timer restarts, with a fresh random timeout, on an AppendEntries (or an
+  InstallSnapshot or ReadProbe) from the current leader, on granting a vote and on each
+  change of role or term — never on other messages.
+- Snapshots (§7): the shell calls :meth:`RaftNode.compact` with its state machine's bytes
+  as of an applied index; the log up to there is dropped and storage keeps the snapshot. A
+  follower whose next entry the leader no longer holds gets InstallSnapshot, in chunks of
+  ``snapshot_chunk_bytes``, one outstanding at a time (resent on the heartbeat if lost),
+  and installs it once complete, keeping its log after the snapshot only if it agrees
+  there. A node restarting from storage starts at its snapshot: :attr:`Ready.snapshot`
+  hands it to the shell first, to load into its state machine.
+- ReadIndex (thesis §6.4): :meth:`RaftNode.read_index` records the commit index, confirms
+  leadership with one round of ReadProbe messages answered by a majority (rounds are
+  numbered, so one round confirms every read asked before it) and only once the leader
+  has committed an entry of its own term; then :attr:`Ready.read_states` says the read may
+  be served once that index is applied. With ``lease_reads`` (and CheckQuorum) a leader
+  serves reads without a round while its lease holds: up to ``election_timeout_ms[0] /
+  clock_drift_bound`` after it sent a round a majority answered — sound only if clocks
+  run at rates within that bound of each other (no follower can elect a new leader
+  before its minimum election timeout has passed since it answered).
+- Membership changes, etcd's way: one at a time, each a :class:`~.messages.Membership`
+  entry (the full new configuration) that takes effect on every node as soon as it is in
+  its log (thesis §4.1: a truncated entry takes its configuration with it). A new node
+  joins as a learner (it gets the log, does not vote or count) and is promoted to voter
+  only once it has caught up to the commit index. The leader proposes a change only once
+  an entry of its term is committed and no earlier change is pending (the fix of thesis
+  §4.1's bug). Only voters campaign and count; a leader that removed itself leads until
+  the change commits, not counting itself, then steps down.
 
 Deviations from etcd, each safe by the paper's argument: a heartbeat resends from ``match + 1``
 what a follower has not acknowledged (etcd waits for a rejection); the commit index reaches
@@ -42,6 +66,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
+import msgspec
+
 from mabeam._errors import ConfigError, MabeamError
 
 from ._log import RaftLog
@@ -50,9 +76,15 @@ from .messages import (
     AppendEntries,
     AppendEntriesResponse,
     Entry,
+    InstallSnapshot,
+    InstallSnapshotResponse,
+    Membership,
     RaftMessage,
+    ReadProbe,
+    ReadProbeAck,
     RequestVote,
     RequestVoteResponse,
+    Snapshot,
 )
 from .storage import HardState, RaftStorage
 
@@ -65,6 +97,12 @@ class RaftConfig:
 
     The election timeout is drawn uniformly from ``election_timeout_ms`` at every reset;
     its lower bound is also the CheckQuorum period and the leader lease.
+
+    ``snapshot_threshold`` (0: never) is read by the shell: it snapshots its state machine
+    every that many applied entries. ``snapshot_chunk_bytes`` is the size of one
+    InstallSnapshot chunk. ``lease_reads`` (needs ``check_quorum``) lets a leader serve
+    reads from its lease; ``clock_drift_bound`` (>= 1) is the factor by which clock rates
+    may differ, which shortens the lease.
     """
 
     election_timeout_ms: tuple[float, float] = (150.0, 300.0)
@@ -72,6 +110,10 @@ class RaftConfig:
     pre_vote: bool = True
     check_quorum: bool = True
     max_entries_per_message: int = 64
+    snapshot_threshold: int = 0
+    snapshot_chunk_bytes: int = 64 * 1024
+    lease_reads: bool = False
+    clock_drift_bound: float = 1.1
 
     def __post_init__(self) -> None:
         low, high = self.election_timeout_ms
@@ -86,6 +128,20 @@ class RaftConfig:
             )
         if self.max_entries_per_message < 1:
             raise ConfigError("max_entries_per_message", "must be at least 1", allowed=">= 1")
+        if self.snapshot_threshold < 0:
+            raise ConfigError(
+                "snapshot_threshold", f"{self.snapshot_threshold} is negative", allowed=">= 0"
+            )
+        if self.snapshot_chunk_bytes < 1:
+            raise ConfigError("snapshot_chunk_bytes", "must be at least 1", allowed=">= 1")
+        if self.lease_reads and not self.check_quorum:
+            raise ConfigError(
+                "lease_reads", "needs check_quorum (a leader must step down when cut off)"
+            )
+        if not self.clock_drift_bound >= 1.0:
+            raise ConfigError(
+                "clock_drift_bound", f"{self.clock_drift_bound} is below 1", allowed=">= 1"
+            )
 
 
 class NotLeaderError(MabeamError):
@@ -97,24 +153,64 @@ class NotLeaderError(MabeamError):
         self.leader_hint = leader_hint
 
 
+class MembershipChangeError(MabeamError):
+    """A membership change the leader cannot make; ``retryable`` if it can later (a change
+    is pending, the learner is still catching up, the leader's term has no commit yet)."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+MembershipAction = Literal["add_learner", "promote", "remove"]
+
+
+def as_membership(data: Any) -> Membership | None:
+    """``data`` as a :class:`Membership` if it is one (a struct, or the dict a msgpack store
+    gives back with its ``type`` tag), else None."""
+    if isinstance(data, Membership):
+        return data
+    if type(data) is dict and data.get("type") == "Membership":
+        try:
+            return msgspec.convert(data, Membership)
+        except msgspec.ValidationError:
+            return None
+    return None
+
+
+@dataclass(frozen=True)
+class ReadState:
+    """A read confirmed by ReadIndex: serve it once the state machine applied ``index``."""
+
+    ctx: Any
+    index: int
+
+
 @dataclass
 class Ready:
     """What the node produced since the last :meth:`RaftNode.ready`.
 
-    ``messages`` go out in order (each names its ``dst``); ``committed`` are the entries to
-    apply, in index order, each handed out once per incarnation of the node (no-op entries,
-    ``data`` None, included: the applier skips them).
+    ``messages`` go out in order (each names its ``dst``). ``snapshot``, if set, is to be
+    loaded into the state machine first (a restart from storage, or one installed from the
+    leader); ``committed`` are the entries to apply after it, in index order, each handed
+    out once per incarnation of the node (no-op entries, ``data`` None, included: the
+    applier skips them). ``read_states`` are reads confirmed by ReadIndex.
     """
 
     messages: list[RaftMessage] = field(default_factory=list)
     committed: list[Entry] = field(default_factory=list)
+    snapshot: Snapshot | None = None
+    read_states: list[ReadState] = field(default_factory=list)
 
 
 class RaftNode:
     """One Raft server: a pure state machine over messages and time (see the module docstring).
 
-    ``peers`` lists every node of the cluster including ``node_id``; the node restores its
-    term, vote and log from ``storage`` and starts as a follower with commit index 0.
+    ``peers`` lists the voters the cluster started with (the configuration before any
+    :class:`~.messages.Membership` entry), including ``node_id`` unless it is ``joining``
+    (a node added later: it waits, as a non-member, for the log to make it a learner). The
+    node restores its term, vote, snapshot and log from ``storage`` and starts as a
+    follower at its snapshot's index.
     """
 
     def __init__(
@@ -125,12 +221,20 @@ class RaftNode:
         config: RaftConfig,
         rng: random.Random,
         now: float = 0.0,
+        *,
+        joining: bool = False,
     ) -> None:
-        if node_id not in peers:
-            raise ConfigError("peers", f"must include the node itself ({node_id!r})")
+        if (node_id in peers) is joining:
+            raise ConfigError(
+                "peers",
+                f"must include the node itself ({node_id!r})"
+                if not joining
+                else f"lists the joining node {node_id!r} (it is not a member yet)",
+            )
         if len(set(peers)) != len(peers):
             raise ConfigError("peers", "lists a node twice", allowed="distinct node ids")
         hard, entries = storage.load()
+        snapshot = storage.load_snapshot()
         self.node_id = node_id
         self.peers = tuple(peers)
         self.config = config
@@ -141,10 +245,28 @@ class RaftNode:
         self._storage = storage
         self._persisted = hard
         self._rng = rng
-        self._raft_log = RaftLog(storage, entries)
-        self._others = tuple(p for p in peers if p != node_id)
-        self._quorum = len(self.peers) // 2 + 1
+        self._raft_log = RaftLog(storage, entries, snapshot)
+        self._snapshot = snapshot
+        self._pending_snapshot = snapshot
+        self._snapshot_buffer: tuple[int, int, bytearray] | None = None
+        self._read_seq = 0
+        self._read_acks: dict[str, int] = {}
+        self._read_sent: dict[int, float] = {}
+        self._pending_reads: list[tuple[int, Any]] = []
+        self._read_states: list[ReadState] = []
+        self._lease_until = -math.inf
         self._progress: dict[str, Progress] = {}
+        self._clock = now
+        base = (
+            Membership(tuple(peers))
+            if snapshot is None
+            else Membership(snapshot.peers, snapshot.learners)
+        )
+        self._base_config = base
+        self._configs: list[tuple[int, int, Membership]] = []
+        """(index, term, membership) of each configuration entry in the log held."""
+        self._scan_configs(self._raft_log.entries())
+        self._use_config()
         self._votes: dict[str, bool] = {}
         self._term_votes: dict[str, bool] | None = None
         self._messages: list[RaftMessage] = []
@@ -158,8 +280,29 @@ class RaftNode:
 
     @property
     def log(self) -> list[Entry]:
-        """A copy of the log (entry i at position i - 1)."""
+        """A copy of the entries held: those after the snapshot (entry i at position
+        i - first_index; without a snapshot, i - 1)."""
         return self._raft_log.entries()
+
+    @property
+    def first_index(self) -> int:
+        """The index of the first entry held: the snapshot's index + 1."""
+        return self._raft_log.first_index
+
+    @property
+    def membership(self) -> Membership:
+        """The configuration in effect: the latest in the log (committed or not)."""
+        return self._configs[-1][2] if self._configs else self._base_config
+
+    @property
+    def pending_membership(self) -> bool:
+        """Whether a configuration entry is in the log but not yet committed."""
+        return bool(self._configs) and self._configs[-1][0] > self._raft_log.committed
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The latest snapshot (taken here or installed from a leader), if any."""
+        return self._snapshot
 
     @property
     def last_index(self) -> int:
@@ -186,8 +329,8 @@ class RaftNode:
         return self._raft_log.term_at(index)
 
     def entry(self, index: int) -> Entry:
-        """The entry at ``index`` (1-based; IndexError past the end)."""
-        if not 0 < index <= self._raft_log.last_index:
+        """The entry at ``index`` (IndexError past the end or below the snapshot)."""
+        if not self._raft_log.offset < index <= self._raft_log.last_index:
             raise IndexError(index)
         return self._raft_log.entry(index)
 
@@ -206,14 +349,23 @@ class RaftNode:
 
     def tick(self, now: float) -> None:
         """Fire the timers whose time has come."""
+        self._clock = now
         if self.role != "leader":
             if now >= self._election_due:
-                self.campaign(now)
+                if self._promotable():
+                    self.campaign(now)
+                else:
+                    self._reset_election_timer(now)  # a learner or non-member never campaigns
             return
         if now >= self._check_quorum_due:
             self._check_quorum_due = now + self.config.election_timeout_ms[0]
             if self.config.check_quorum:
-                if sum(1 for p in self._progress.values() if p.recent_active) + 1 < self._quorum:
+                active = sum(
+                    1
+                    for peer, p in self._progress.items()
+                    if p.recent_active and peer in self._voters
+                )
+                if active + self._voter < self._quorum:
                     self._become_follower(self.term, None, now)
                     return
                 for progress in self._progress.values():
@@ -228,6 +380,8 @@ class RaftNode:
                     progress.next = progress.match + 1
                 progress.probe_sent = False
                 self._send_append(peer)
+            if self.config.lease_reads:
+                self._send_read_probes(now)
 
     def propose(self, data: Any, now: float) -> int:
         """Append ``data`` to the leader's log, start replicating it, and return its index.
@@ -246,6 +400,7 @@ class RaftNode:
         """
         if self.role != "leader":
             raise NotLeaderError(self.node_id, self.leader_id)
+        self._clock = now
         first = self.last_index + 1
         entries = [
             Entry(term=self.term, index=first + offset, data=data)
@@ -259,8 +414,9 @@ class RaftNode:
         return [entry.index for entry in entries]
 
     def campaign(self, now: float) -> None:
-        """Start an election now: a pre-vote round with PreVote on, else a real one."""
-        if self.role == "leader":
+        """Start an election now: a pre-vote round with PreVote on, else a real one (only a
+        voter campaigns)."""
+        if self.role == "leader" or not self._promotable():
             return
         if self.config.pre_vote:
             self._become_pre_candidate(now)
@@ -268,12 +424,118 @@ class RaftNode:
             self._become_candidate(now)
 
     def ready(self) -> Ready:
-        """Take and clear the messages to send and the entries newly committed."""
+        """Take and clear the messages to send, the snapshot to load, the entries newly
+        committed and the reads confirmed."""
         messages, self._messages = self._messages, []
-        return Ready(messages=messages, committed=self._raft_log.take_committed())
+        snapshot, self._pending_snapshot = self._pending_snapshot, None
+        reads, self._read_states = self._read_states, []
+        return Ready(
+            messages=messages,
+            committed=self._raft_log.take_committed(),
+            snapshot=snapshot,
+            read_states=reads,
+        )
+
+    def compact(self, index: int, data: bytes) -> Snapshot | None:
+        """Snapshot: the state machine's ``data`` as of applied entry ``index`` replaces the
+        log up to ``index`` (durably). Returns the snapshot, or None if ``index`` is not past
+        the current one. Raises ValueError for an index not yet applied."""
+        raft_log = self._raft_log
+        if index <= raft_log.offset:
+            return None
+        if index > raft_log.applied:
+            raise ValueError(f"cannot snapshot at {index}: only {raft_log.applied} applied")
+        at = self._config_at(index)
+        snapshot = Snapshot(
+            index, raft_log.term_at(index), at.voters, bytes(data), learners=at.learners
+        )
+        raft_log.compact(snapshot)
+        self._snapshot = snapshot
+        self._base_config = at
+        self._configs = [c for c in self._configs if c[0] > index]
+        return snapshot
+
+    def propose_membership(self, action: MembershipAction, node_id: str, now: float) -> int | None:
+        """Propose one membership change; the index of its entry, or None if the
+        configuration is that way already.
+
+        ``add_learner`` adds a non-voting member, ``promote`` makes a caught-up learner a
+        voter, ``remove`` takes a member (voter or learner, the leader itself included)
+        out. Raises :class:`NotLeaderError` on any node but the leader and
+        :class:`MembershipChangeError` (``retryable`` or not) when the change cannot be
+        made now.
+        """
+        if self.role != "leader":
+            raise NotLeaderError(self.node_id, self.leader_id)
+        self._clock = now
+        current = self.membership
+        voters, learners = current.voters, current.learners
+        if action == "add_learner":
+            if node_id in voters or node_id in learners:
+                return None
+            new = Membership(voters, (*learners, node_id))
+        elif action == "promote":
+            if node_id in voters:
+                return None
+            if node_id not in learners:
+                raise MembershipChangeError(f"{node_id!r} is not a learner", retryable=False)
+            new = Membership((*voters, node_id), tuple(n for n in learners if n != node_id))
+        elif action == "remove":
+            if node_id not in voters and node_id not in learners:
+                return None
+            new = Membership(
+                tuple(n for n in voters if n != node_id),
+                tuple(n for n in learners if n != node_id),
+            )
+            if not new.voters:
+                raise MembershipChangeError("cannot remove the last voter", retryable=False)
+        else:
+            raise ConfigError("action", f"{action!r} is not a membership change", allowed=_ACTIONS)
+        raft_log = self._raft_log
+        if raft_log.term_at(raft_log.committed) != self.term:
+            raise MembershipChangeError(
+                "the leader has not committed an entry of its term yet", retryable=True
+            )
+        if self.pending_membership:
+            raise MembershipChangeError("another membership change is pending", retryable=True)
+        if action == "promote":
+            progress = self._progress.get(node_id)
+            if progress is None or progress.match < raft_log.committed:
+                raise MembershipChangeError(
+                    f"learner {node_id!r} is still catching up", retryable=True
+                )
+        index = self.last_index + 1
+        entry = Entry(term=self.term, index=index, data=new)
+        raft_log.append([entry])
+        self._scan_configs([entry])
+        self._use_config()
+        self._broadcast_append()
+        self._maybe_commit()
+        return index
+
+    def read_index(self, ctx: Any, now: float) -> None:
+        """Ask for a linearizable read (ReadIndex, see the module docstring); ``ctx`` comes
+        back in a :class:`ReadState` of a later :meth:`ready`. Raises
+        :class:`NotLeaderError` on any node but the leader. A read the leader cannot confirm
+        (it lost leadership) never comes back: the caller retries elsewhere after a timeout.
+        """
+        if self.role != "leader":
+            raise NotLeaderError(self.node_id, self.leader_id)
+        self._clock = now
+        if (
+            self.config.lease_reads
+            and now < self._lease_until
+            and self._raft_log.term_at(self._raft_log.committed) == self.term
+        ):
+            self._read_states.append(ReadState(ctx, self._raft_log.committed))
+            return
+        self._pending_reads.append((self._read_seq + 1, ctx))
+        self._send_read_probes(now)
+        self._advance_reads(now)
 
     def step(self, message: RaftMessage, now: float) -> None:
         """Handle one incoming message addressed to this node."""
+        self._clock = now
         if message.term > self.term:
             if isinstance(message, RequestVote) and self._in_lease(now):
                 return  # a leader is alive: do not let this node disrupt it
@@ -282,7 +544,7 @@ class RaftNode:
                 isinstance(message, RequestVoteResponse) and message.pre_vote and message.granted
             )
             if not (pre_vote_traffic or granted_pre_vote):
-                leader = message.src if isinstance(message, AppendEntries) else None
+                leader = message.src if isinstance(message, _FROM_LEADER) else None
                 self._become_follower(message.term, leader, now)
         elif message.term < self.term:
             self._step_stale(message)
@@ -292,12 +554,25 @@ class RaftNode:
         elif self.role == "leader":
             if isinstance(message, AppendEntriesResponse):
                 self._handle_append_response(message)
-        elif isinstance(message, AppendEntries):
+            elif isinstance(message, InstallSnapshotResponse):
+                self._handle_snapshot_response(message)
+            elif isinstance(message, ReadProbeAck):
+                self._handle_read_ack(message, now)
+        elif isinstance(message, _FROM_LEADER):
             if self.role != "follower":
                 self._become_follower(message.term, message.src, now)
             self.leader_id = message.src
             self._reset_election_timer(now)
-            self._handle_append(message)
+            if isinstance(message, AppendEntries):
+                self._handle_append(message)
+                if self._configs or _has_config(message.entries):
+                    self._refresh_configs(message.entries)
+            elif isinstance(message, InstallSnapshot):
+                self._handle_snapshot(message)
+            else:
+                self._messages.append(
+                    ReadProbeAck(src=self.node_id, dst=message.src, term=self.term, seq=message.seq)
+                )
         elif isinstance(message, RequestVoteResponse) and self.role != "follower":
             self._handle_vote_response(message, now)
 
@@ -312,6 +587,10 @@ class RaftNode:
         self.leader_id = leader
         self._progress = {}
         self._term_votes = None
+        self._pending_reads = []
+        self._read_acks = {}
+        self._read_sent = {}
+        self._lease_until = -math.inf
         self._reset_election_timer(now)
 
     def _become_pre_candidate(self, now: float) -> None:
@@ -346,14 +625,16 @@ class RaftNode:
 
     def _start_poll(self, *, pre_vote: bool, now: float) -> None:
         if pre_vote:
-            self._votes = {self.node_id: True}
+            self._votes = {self.node_id: self._voter}
         else:
-            self._term_votes = {self.node_id: True}
-        if self._quorum == 1:
+            self._term_votes = {self.node_id: self._voter}
+        if self._quorum == 1 and self._voter:
             self._won_poll(pre_vote, now)
             return
         term = self.term + 1 if pre_vote else self.term
-        for peer in self._others:
+        for peer in self.membership.voters:  # in order: runs are reproducible
+            if peer == self.node_id:
+                continue
             self._messages.append(
                 RequestVote(
                     src=self.node_id,
@@ -396,7 +677,7 @@ class RaftNode:
 
     def _step_stale(self, message: RaftMessage) -> None:
         """A message from a lower term: ignored, except as etcd answers two kinds."""
-        if isinstance(message, AppendEntries):
+        if isinstance(message, _FROM_LEADER):
             if self.config.check_quorum or self.config.pre_vote:
                 # Tell a stale leader our term: with CheckQuorum it may be the only way it
                 # ever learns it, since this node's votes are ignored during its lease.
@@ -406,7 +687,7 @@ class RaftNode:
                         dst=message.src,
                         term=self.term,
                         success=False,
-                        match_index=message.prev_log_index,
+                        match_index=getattr(message, "prev_log_index", 0),
                     )
                 )
         elif isinstance(message, RequestVote) and message.pre_vote:
@@ -444,6 +725,8 @@ class RaftNode:
         )
 
     def _handle_vote_response(self, message: RequestVoteResponse, now: float) -> None:
+        if message.src not in self._voters:
+            return  # only voters' votes count
         if message.pre_vote:
             if self.role != "pre_candidate":
                 return  # an answer to a pre-vote round this node is no longer running
@@ -458,12 +741,12 @@ class RaftNode:
                 return
             tally = self._term_votes
         tally.setdefault(message.src, message.granted)
-        granted = sum(1 for vote in tally.values() if vote)
+        voters = self._voters
+        granted = sum(1 for src, vote in tally.items() if vote and src in voters)
+        denied = sum(1 for src, vote in tally.items() if not vote and src in voters)
         if granted >= self._quorum:
             self._won_poll(tally is self._votes, now)
-        elif len(tally) - granted >= self._quorum and (
-            self.role == "candidate" or tally is self._votes
-        ):
+        elif denied >= self._quorum and (self.role == "candidate" or tally is self._votes):
             self._become_follower(self.term, None, now)
 
     # -- replication -------------------------------------------------------------------
@@ -528,6 +811,20 @@ class RaftNode:
                 self._send_append(message.src)
             return
         hint = message.reject_hint
+        if (
+            progress.replicating
+            and message.match_index <= progress.match
+            and (hint, message.reject_term) == (0, 0)
+            and self._raft_log.offset > 0
+        ):
+            # A follower rejecting what it acknowledged, with nothing left to match: its
+            # storage was wiped. Start it over (from the snapshot). Only a compacting leader
+            # does this, so runs without snapshots behave exactly as before; lowering match
+            # is conservative (the commit index never goes back).
+            progress.match = 0
+            progress.become_probe()
+            self._send_append(message.src)
+            return
         if message.reject_term > 0:
             hint, _ = self._raft_log.find_conflict_by_term(hint, message.reject_term)
         if progress.maybe_decr_to(message.match_index, hint):
@@ -540,8 +837,11 @@ class RaftNode:
             self._send_append(peer)
 
     def _send_append(self, peer: str) -> None:
-        progress = self._progress[peer]
-        if progress.paused:
+        progress = self._progress.get(peer)
+        if progress is None or progress.paused:  # not a member (any more), or waiting
+            return
+        if progress.next <= self._raft_log.offset:
+            self._send_snapshot(peer, progress)
             return
         entries = self._raft_log.slice(progress.next, self.config.max_entries_per_message)
         prev_index = progress.next - 1
@@ -562,10 +862,250 @@ class RaftNode:
             progress.probe_sent = True
 
     def _maybe_commit(self) -> None:
+        progress = self._progress
         matches = sorted(
-            [self.last_index, *(p.match for p in self._progress.values())], reverse=True
+            (
+                self.last_index if voter == self.node_id else progress[voter].match
+                for voter in self._voters
+                if voter == self.node_id or voter in progress
+            ),
+            reverse=True,
         )
+        if len(matches) < self._quorum:
+            return
         index = matches[self._quorum - 1]
         # Only an entry of the current term is committed by counting (§5.4.2, Figure 8).
         if index > self._raft_log.committed and self._raft_log.term_at(index) == self.term:
             self._raft_log.commit_to(index)
+            if self._pending_reads:
+                self._advance_reads(None)
+            if not self._voter and not self.pending_membership:
+                # Removed, and the change is committed: step down (thesis §4.2.2).
+                self._become_follower(self.term, None, self._clock)
+
+    # -- snapshots ---------------------------------------------------------------------
+
+    def _send_snapshot(self, peer: str, progress: Progress) -> None:
+        snapshot = self._snapshot
+        assert snapshot is not None, "a log with an offset has a snapshot"
+        if progress.snapshot_index != snapshot.index:
+            progress.snapshot_index = snapshot.index
+            progress.snapshot_offset = 0
+        progress.replicating = False
+        start = progress.snapshot_offset
+        chunk = snapshot.data[start : start + self.config.snapshot_chunk_bytes]
+        self._messages.append(
+            InstallSnapshot(
+                src=self.node_id,
+                dst=peer,
+                term=self.term,
+                last_index=snapshot.index,
+                last_term=snapshot.term,
+                peers=snapshot.peers,
+                offset=start,
+                data=chunk,
+                done=start + len(chunk) >= len(snapshot.data),
+                learners=snapshot.learners,
+            )
+        )
+        progress.probe_sent = True
+
+    def _handle_snapshot(self, message: InstallSnapshot) -> None:
+        raft_log = self._raft_log
+
+        def respond(next_offset: int, done: bool = False, match: int = 0) -> None:
+            self._messages.append(
+                InstallSnapshotResponse(
+                    src=self.node_id,
+                    dst=message.src,
+                    term=self.term,
+                    last_index=message.last_index,
+                    next_offset=next_offset,
+                    done=done,
+                    match_index=match,
+                )
+            )
+
+        if message.last_index <= raft_log.committed:
+            # Nothing to install: this node's committed prefix already reaches past it.
+            self._snapshot_buffer = None
+            respond(0, done=True, match=raft_log.committed)
+            return
+        buffer = self._snapshot_buffer
+        same = (
+            buffer is not None
+            and buffer[0] == message.last_index
+            and buffer[1] == message.last_term
+        )
+        if message.offset == 0:
+            buffer = self._snapshot_buffer = (message.last_index, message.last_term, bytearray())
+        elif buffer is None or not same or len(buffer[2]) != message.offset:
+            respond(len(buffer[2]) if buffer is not None and same else 0)
+            return
+        data = buffer[2]
+        data += message.data
+        if not message.done:
+            respond(len(data))
+            return
+        self._snapshot_buffer = None
+        snapshot = Snapshot(
+            message.last_index,
+            message.last_term,
+            message.peers,
+            bytes(data),
+            learners=message.learners,
+        )
+        raft_log.restore(snapshot)
+        self._snapshot = snapshot
+        self._base_config = Membership(snapshot.peers, snapshot.learners)
+        self._configs = []
+        self._scan_configs(raft_log.entries())
+        self._use_config()
+        self._pending_snapshot = snapshot
+        respond(len(data), done=True, match=snapshot.index)
+
+    def _handle_snapshot_response(self, message: InstallSnapshotResponse) -> None:
+        progress = self._progress.get(message.src)
+        if progress is None:
+            return
+        progress.recent_active = True
+        if message.done:
+            progress.maybe_update(message.match_index)
+            if not progress.replicating:
+                progress.snapshot_index = 0
+                progress.become_replicate()
+            self._maybe_commit()
+            if progress.next <= self.last_index:
+                self._send_append(message.src)
+            return
+        if message.last_index == progress.snapshot_index and not progress.replicating:
+            progress.snapshot_offset = message.next_offset
+            progress.probe_sent = False
+            self._send_append(message.src)
+
+    # -- reads -------------------------------------------------------------------------
+
+    def _send_read_probes(self, now: float) -> None:
+        """One numbered round of ReadProbes to every other node."""
+        self._read_seq += 1
+        seq = self._read_seq
+        self._read_sent[seq] = now
+        for peer in self._others:
+            self._messages.append(ReadProbe(src=self.node_id, dst=peer, term=self.term, seq=seq))
+
+    def _handle_read_ack(self, message: ReadProbeAck, now: float) -> None:
+        progress = self._progress.get(message.src)
+        if progress is not None:
+            progress.recent_active = True
+        if message.seq > self._read_acks.get(message.src, 0):
+            self._read_acks[message.src] = message.seq
+            self._advance_reads(now)
+
+    def _advance_reads(self, now: float | None) -> None:
+        """Serve the reads whose round a majority answered, once a leader's own-term entry
+        is committed; extend the lease by the newest round a majority answered."""
+        acks = sorted(
+            [
+                *([self._read_seq] if self._voter else []),
+                *(seq for peer, seq in self._read_acks.items() if peer in self._voters),
+            ],
+            reverse=True,
+        )
+        while len(acks) < self._quorum:
+            acks.append(0)
+        confirmed = acks[self._quorum - 1]
+        if confirmed <= 0:
+            return
+        sent = self._read_sent
+        if self.config.lease_reads and confirmed in sent:
+            bound = self.config.election_timeout_ms[0] / self.config.clock_drift_bound
+            self._lease_until = max(self._lease_until, sent[confirmed] + bound)
+        for seq in [s for s in sent if s <= confirmed]:
+            del sent[seq]
+        raft_log = self._raft_log
+        if raft_log.term_at(raft_log.committed) != self.term:
+            return  # the no-op of this term is not committed yet: the index may be stale
+        pending = self._pending_reads
+        ready = [ctx for seq, ctx in pending if seq <= confirmed]
+        if ready:
+            self._pending_reads = [(seq, ctx) for seq, ctx in pending if seq > confirmed]
+            self._read_states.extend(ReadState(ctx, raft_log.committed) for ctx in ready)
+
+    # -- membership ----------------------------------------------------------------------
+
+    def _scan_configs(self, entries: Sequence[Entry]) -> None:
+        """Record the configuration entries among ``entries`` (appended in order)."""
+        for entry in entries:
+            membership = as_membership(entry.data)
+            if membership is not None:
+                self._configs.append((entry.index, entry.term, membership))
+
+    def _refresh_configs(self, appended: Sequence[Entry]) -> None:
+        """After an AppendEntries: forget configurations whose entries were truncated away,
+        record the new ones, and use the latest."""
+        raft_log = self._raft_log
+        before = self.membership
+        kept = [c for c in self._configs if raft_log.term_at(c[0]) == c[1]]
+        if _has_config(appended):
+            known = {c[0] for c in kept}
+            for entry in appended:
+                if entry.index in known or raft_log.term_at(entry.index) != entry.term:
+                    continue
+                membership = as_membership(entry.data)
+                if membership is not None:
+                    kept.append((entry.index, entry.term, membership))
+            kept.sort(key=lambda c: c[0])
+        self._configs = kept
+        if self.membership != before:
+            self._use_config()
+
+    def _promotable(self) -> bool:
+        """Whether this node may campaign: a voter of its latest configuration, or of the
+        one before it while the latest is not known to be committed (a leader that removed
+        itself and crashed before the change committed may be the only node holding the
+        change: it must be able to finish it). With one change at a time, every
+        configuration but the latest is committed."""
+        if self._voter:
+            return True
+        configs = self._configs
+        if not configs or configs[-1][0] <= self._raft_log.committed:
+            return False  # the latest configuration is committed: this node is out
+        previous = configs[-2][2] if len(configs) >= 2 else self._base_config
+        return self.node_id in previous.voters
+
+    def _config_at(self, index: int) -> Membership:
+        """The configuration in effect at ``index`` (the latest entry at or below it)."""
+        found = self._base_config
+        for at, _, membership in self._configs:
+            if at > index:
+                break
+            found = membership
+        return found
+
+    def _use_config(self) -> None:
+        """Derive voters, quorum and replication targets from the configuration in effect."""
+        current = self.membership
+        self._voters = frozenset(current.voters)
+        self._voter = self.node_id in self._voters
+        self.peers = current.voters
+        self._others = tuple(p for p in (*current.voters, *current.learners) if p != self.node_id)
+        self._quorum = max(1, len(current.voters) // 2 + 1)
+        if self.role == "leader":
+            progress = self._progress
+            for peer in self._others:
+                if peer not in progress:
+                    progress[peer] = Progress(next=self.last_index)
+            for peer in [p for p in progress if p not in self._others]:
+                del progress[peer]
+
+
+_ACTIONS = ("add_learner", "promote", "remove")
+_CONFIG_TYPES = (Membership, dict)
+
+
+def _has_config(entries: Sequence[Entry]) -> bool:
+    """Whether any entry may be a configuration (a Membership, or a dict from storage)."""
+    return any(type(entry.data) in _CONFIG_TYPES for entry in entries)
+
+
+_FROM_LEADER = (AppendEntries, InstallSnapshot, ReadProbe)
