@@ -1,9 +1,9 @@
 """Figure 8 unreliable (R14) on the pure Raft harness, for ``benchmarks/consensus.py``.
 
 ``run_figure8(iterations, seed)`` runs 6.824's ``TestFigure8Unreliable2C`` on five pure
-``RaftNode``s over the test suite's in-memory network (virtual time, labrpc's loss, delay and
-long reordering), checking H1-H4 after every event and H5 at the end, and returns its counts
-and wall time. Issue target: 1,000 iterations in under 10 s of wall time.
+``RaftNode``s over ``mabeam.testing.raft``'s in-memory network (virtual time, labrpc's
+loss, delay and long reordering), checking H1-H4 after every event and H5 at the end, and
+returns its counts and wall time. Issue target: 1,000 iterations in under 10 s of wall time.
 ``python -m benchmarks.raft_figure8 [iterations] [seed]`` prints the result as JSON.
 """
 
@@ -11,22 +11,11 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-_ROOT = str(Path(__file__).resolve().parents[1])
-if _ROOT not in sys.path:  # the harness lives in the test tree
-    sys.path.insert(0, _ROOT)
-
-from tests.protocols.consensus.raft._figure8 import (  # noqa: E402
-    run_figure8 as _run_figure8,
-)
-from tests.protocols.consensus.raft._figure8 import (  # noqa: E402
-    run_figure8_crashes as _run_figure8_crashes,
-)
-from tests.protocols.consensus.raft._figure8 import (  # noqa: E402
-    run_figure8_targeted as _run_figure8_targeted,
-)
+from mabeam.testing.raft_figure8 import run_figure8 as _run_figure8
+from mabeam.testing.raft_figure8 import run_figure8_crashes as _run_figure8_crashes
+from mabeam.testing.raft_figure8 import run_figure8_targeted as _run_figure8_targeted
 
 
 def run_figure8(iterations: int = 1000, seed: int = 0) -> dict[str, Any]:

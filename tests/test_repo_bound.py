@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -197,6 +198,20 @@ def _used_paths(module: ModuleType) -> Iterator[tuple[str, Path]]:
                     yield f"{name}[parametrize]", path
 
 
+def _load(source: Path) -> ModuleType:
+    """The test module at ``source``: imported by name, else (a folder that is not a package,
+    such as ``tests/typing``, which may not be named ``typing``) loaded from its file."""
+    try:
+        return importlib.import_module(_module_name(source))
+    except ModuleNotFoundError:
+        spec = importlib.util.spec_from_file_location(f"_repo_bound_{source.stem}", source)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+
 def _data_modules() -> list[Path]:
     return [p for p in _sources() if p.name.startswith("test_") and "Path(" in p.read_text()]
 
@@ -204,7 +219,7 @@ def _data_modules() -> list[Path]:
 @pytest.mark.parametrize("source", _data_modules(), ids=lambda p: str(p.relative_to(TESTS)))
 def test_every_data_path_a_test_uses_is_in_the_repository(source: Path) -> None:
     """Each path a test module holds or is parametrized with resolves inside the repo."""
-    module = importlib.import_module(_module_name(source))
+    module = _load(source)
     outside = [
         f"{name}: {path}"
         for name, path in _used_paths(module)

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mabeam.protocols.consensus.raft import NotLeaderError, RaftConfig
-
-from ._harness import Cluster
+from mabeam.testing.raft import Cluster
 
 
 @dataclass

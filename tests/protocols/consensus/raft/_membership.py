@@ -15,8 +15,7 @@ from typing import Any
 
 from mabeam.protocols.consensus.raft import NotLeaderError, RaftConfig, RaftNode
 from mabeam.protocols.consensus.raft.node import MembershipChangeError
-
-from ._harness import Cluster
+from mabeam.testing.raft import Cluster
 
 
 def run_membership_schedule(

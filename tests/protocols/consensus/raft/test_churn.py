@@ -14,9 +14,9 @@ from hypothesis.stateful import (
 )
 
 from mabeam.protocols.consensus.raft import NotLeaderError, RaftConfig
+from mabeam.testing.raft import Cluster
 
 from ._churn import run_churn, run_random_schedule
-from ._harness import Cluster
 
 DEFAULT_SCHEDULES = 200
 SLOW_SCHEDULES = 5_000

@@ -13,8 +13,7 @@ from mabeam.protocols.consensus.raft import (
     RequestVote,
     RequestVoteResponse,
 )
-
-from ._harness import CLASSIC, Cluster, log_of_terms, lone_node, take, voted
+from mabeam.testing.raft import CLASSIC, Cluster, log_of_terms, lone_node, take, voted
 
 T_MAX = 300.0
 """The upper end of the default election timeout: the scenarios' T."""

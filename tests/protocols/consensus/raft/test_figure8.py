@@ -7,9 +7,8 @@ import time
 import pytest
 
 from mabeam.protocols.consensus.raft import RaftNode
-
-from ._figure8 import run_figure8, run_figure8_crashes, run_figure8_targeted
-from ._harness import SafetyViolation
+from mabeam.testing.raft import SafetyViolation
+from mabeam.testing.raft_figure8 import run_figure8, run_figure8_crashes, run_figure8_targeted
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -6,8 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mabeam.protocols.consensus.raft import AppendEntriesResponse, HardState, MemoryStorage
-
-from ._harness import CLASSIC, append, log_of_terms, lone_node, take
+from mabeam.testing.raft import CLASSIC, append, log_of_terms, lone_node, take
 
 
 @st.composite

@@ -11,8 +11,8 @@ from mabeam._errors import ConfigError
 from mabeam.protocols.consensus.raft import FileStorage, MemoryStorage, RaftConfig, RaftNode
 from mabeam.protocols.consensus.raft.messages import Membership
 from mabeam.protocols.consensus.raft.node import MembershipChangeError
+from mabeam.testing.raft import Cluster, SafetyViolation
 
-from ._harness import Cluster, SafetyViolation
 from ._membership import run_membership_schedule
 
 

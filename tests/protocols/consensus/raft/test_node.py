@@ -20,8 +20,7 @@ from mabeam.protocols.consensus.raft import (
     RequestVote,
     RequestVoteResponse,
 )
-
-from ._harness import append, lone_node, take, voted
+from mabeam.testing.raft import append, lone_node, take, voted
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,7 @@ from mabeam.protocols.consensus.raft import (
     RequestVote,
     RequestVoteResponse,
 )
-
-from ._harness import CLASSIC, Cluster, SafetyViolation, lone_node, take, voted
+from mabeam.testing.raft import CLASSIC, Cluster, SafetyViolation, lone_node, take, voted
 
 T_MAX = 300.0
 

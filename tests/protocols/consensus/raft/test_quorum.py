@@ -12,8 +12,7 @@ from mabeam.protocols.consensus.raft import (
     RequestVote,
     RequestVoteResponse,
 )
-
-from ._harness import Cluster, append, lone_node, take
+from mabeam.testing.raft import Cluster, append, lone_node, take
 
 T_MIN = 150.0
 T_MAX = 300.0

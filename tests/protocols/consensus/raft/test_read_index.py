@@ -17,9 +17,9 @@ from mabeam.protocols.consensus.raft import (
     ReadState,
     RequestVoteResponse,
 )
+from mabeam.testing.raft import CLASSIC, Cluster, SafetyViolation, lone_node, take
 
 from ._churn import run_random_schedule
-from ._harness import CLASSIC, Cluster, SafetyViolation, lone_node, take
 
 
 def test_a_read_is_confirmed_by_one_round_and_served_at_the_commit_index() -> None:

@@ -16,8 +16,7 @@ from mabeam.protocols.consensus.raft import (
     RaftNode,
     RequestVoteResponse,
 )
-
-from ._harness import (
+from mabeam.testing.raft import (
     CLASSIC,
     Cluster,
     SafetyViolation,

@@ -16,9 +16,9 @@ from mabeam.protocols.consensus.raft import (
     RaftConfig,
     Snapshot,
 )
+from mabeam.testing.raft import Cluster, SafetyViolation, append, log_of_terms, lone_node, take
 
 from ._churn import run_random_schedule
-from ._harness import Cluster, SafetyViolation, append, log_of_terms, lone_node, take
 
 
 def test_compaction_keeps_the_log_and_storage_bounded() -> None:

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from mabeam.protocols.consensus.raft import Entry, FileStorage, HardState, RaftNode
-
-from ._harness import Cluster, log_of_terms, lone_node
+from mabeam.testing.raft import Cluster, log_of_terms, lone_node
 
 
 def test_file_storage_survives_reopening(tmp_path: Path) -> None:

@@ -1,5 +1,8 @@
 """An in-memory network of pure Raft nodes on a virtual clock, with faults and safety checks.
 
+A test harness for the sans-IO :class:`~mabeam.protocols.consensus.raft.RaftNode` (the
+project's own Raft tests and benchmarks use it; so can tests of your own changes to it).
+
 :class:`Cluster` owns the nodes, their storages, a virtual ``now`` (ms) and a queue of messages
 in flight. Time moves only through :meth:`Cluster.run_for` / :meth:`Cluster.run_until`: the next
 event is either a message delivery or a node's timer deadline, whichever comes first. Faults:
@@ -543,7 +546,7 @@ class Cluster:
                     index = 0
                 term = self.node(leader).term
                 if index and self.run_until(
-                    lambda at=index: self.n_applied(at) >= expected, min(2_000.0, end - self.now)
+                    _applied_on(self, index, expected), min(2_000.0, end - self.now)
                 ):
                     entry = self.checker.committed[index]
                     if entry.data == data and entry.term == term:
@@ -649,3 +652,8 @@ def append(
         entries=tuple(entries),
         leader_commit=commit,
     )
+
+
+def _applied_on(cluster: Cluster, index: int, expected: int) -> Callable[[], bool]:
+    """A ``run_until`` condition: ``index`` is applied on at least ``expected`` nodes."""
+    return lambda: cluster.n_applied(index) >= expected

@@ -26,7 +26,7 @@ from mabeam.protocols.consensus.raft import (
     RequestVote,
 )
 
-from ._harness import Cluster
+from .raft import Cluster
 
 TESTER_ELECTION_TIMEOUT_MS = 1_000
 """6.824's ``RaftElectionTimeout``: the tester's T, used for the sleeps and disconnects."""
