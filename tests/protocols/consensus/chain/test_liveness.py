@@ -1,6 +1,6 @@
 """Validators locked on a losing fork come back (issue 20): the wedge, and the random checker.
 
-The randomized checker runs :func:`._schedules.random_run` (crashes, restarts, partitions,
+The randomized checker runs :func:`mabeam.testing.chain.random_run` (crashes, restarts, partitions,
 loss, byzantine minorities), then heals every fault, submits one proposal and gives the
 chain 3 s of virtual time: every honest validator must make a new block final, and no two
 honest validators may ever finalize different blocks at one height.
@@ -11,9 +11,7 @@ from __future__ import annotations
 import pytest
 
 from mabeam.protocols.consensus.chain import Block, Keyring
-
-from ._schedules import heal_and_settle, random_run, stuck
-from ._support import PureChain
+from mabeam.testing.chain import PureChain, heal_and_settle, random_run, stuck
 
 
 def _build(keys: Keyring, parent: Block, signers: list[str]) -> list[Block]:

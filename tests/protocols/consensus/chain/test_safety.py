@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from ._schedules import random_run
+from mabeam.testing.chain import random_run
 
 
 def check_seeds(seeds: range) -> None:

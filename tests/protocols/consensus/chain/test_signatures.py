@@ -9,8 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from mabeam.protocols.consensus.chain import Block, Keyring, NewBlock, Tx, block_hash, genesis
 from mabeam.protocols.consensus.chain.block import SealError
-
-from ._support import PureChain
+from mabeam.testing.chain import PureChain
 
 IDS = ["v1", "v2", "v3", "v4"]
 

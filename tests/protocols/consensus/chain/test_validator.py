@@ -15,8 +15,7 @@ from mabeam.protocols.consensus.chain import (
     Tx,
     Validator,
 )
-
-from ._support import PureChain
+from mabeam.testing.chain import PureChain
 
 
 def signers(chain: PureChain, node: str = "v1") -> list[str]:
