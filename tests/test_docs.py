@@ -28,6 +28,13 @@ def test_the_site_builds_in_strict_mode(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     reference = (tmp_path / "reference" / "protocols" / "index.html").read_text()
     assert "run_auction" in reference  # mkdocstrings rendered the docstrings
+    # Included files are rendered into their pages (the --8<-- lines are kept intact:
+    # ruff formats Python fences in Markdown, so those fences sit in fmt: off/on).
+    testing = (tmp_path / "testing" / "index.html").read_text()
+    assert "Thermostat" in testing  # from docs/examples/test_my_agent.py
+    service = (tmp_path / "service" / "index.html").read_text()
+    assert "create_app" in service  # from examples/service/service.py
+    assert "8&lt;" not in testing + service
 
 
 def test_readme_and_docs_link_only_inside_the_repository() -> None:
