@@ -17,6 +17,7 @@ import msgspec
 import structlog
 
 from ._errors import ScenarioError
+from .experiments import _cli as experiments
 from .scenario import RunReport, load_scenario, run_scenario
 
 
@@ -108,7 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--trace", type=Path, default=None, help="write the trace as JSON lines")
     run.add_argument("--mermaid", type=Path, default=None, help="write a Mermaid diagram")
     run.add_argument("-v", "--verbose", action="store_true", help="log runtime events")
+    experiments.add_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "sweep":
+        return experiments.main(args)
     _configure_logging(args.verbose)
     if args.command == "run":
         return _run(args)

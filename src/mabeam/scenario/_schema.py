@@ -400,3 +400,5 @@ class Scenario(_Spec, frozen=True, kw_only=True):
     network: NetworkSpec = msgspec.field(default_factory=NetworkSpec)
     faults: list[FaultSpec] = []
     conflicts: list[ConflictSpec] = []
+    # ``mabeam sweep``'s settings; a single run ignores them (checked by mabeam.experiments).
+    sweep: dict[str, Any] = {}

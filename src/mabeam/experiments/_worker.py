@@ -1,0 +1,176 @@
+"""One run of a sweep, where it executes (a worker process, a Dask worker or in process).
+
+Everything that crosses to a worker and back is plain data: the raw scenario document
+(a dict of builtins), the settings, seeds and run numbers in; a dict of builtins per run
+out (the report as the exact JSON text ``mabeam run --json`` prints). ProcessPoolExecutor
+and Dask serialize those with pickle internally, so nothing of mabeam's is ever
+unpickled: only dicts, lists, strings and numbers. This module imports nothing heavy
+(no polars, no Dask), so workers start fast.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from ..scenario import Scenario, parse_scenario, protocol_kinds, run_scenario
+from ._spec import apply_overrides
+
+__all__ = ["RunTimeout", "build_scenario", "run_chunk", "run_one"]
+
+Row = dict[str, Any]
+Chunk = list[tuple[int, dict[str, Any], int]]
+"""(run index, settings, seed) per run."""
+
+
+class RunTimeout(KeyboardInterrupt):
+    """Raised inside a run that outlived its wall-time limit.
+
+    A KeyboardInterrupt, as Ctrl-C would be: asyncio lets it through callbacks and task
+    steps (an Exception there would be logged and swallowed), then the loop's runner
+    cancels and cleans up the run's remaining tasks.
+    """
+
+
+class _QuietTimeouts(logging.Filter):
+    """Drops asyncio's "Task exception was never retrieved" for the tasks of a run that
+    :class:`RunTimeout` interrupted (its row already says so); keeps everything else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], RunTimeout))
+
+
+logging.getLogger("asyncio").addFilter(_QuietTimeouts())
+
+
+def build_scenario(
+    document: Mapping[str, Any], params: Mapping[str, Any], seed: int | None, path: str
+) -> Scenario:
+    """The checked scenario: ``params`` applied to a copy of ``document``, then the seed set
+    as ``load_scenario(path, seed=...)`` sets it. Errors name ``path`` and the field."""
+    raw: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(document))
+    apply_overrides(raw, params, "setting")
+    scenario = parse_scenario(msgspec.json.encode(raw), path=path, fmt="json")
+    if seed is not None:
+        scenario = msgspec.structs.replace(scenario, seed=seed)
+    return scenario
+
+
+class _Deadline:
+    """Interrupts the thread that made it when ``seconds`` pass, unless disarmed first.
+
+    The interrupt is :class:`RunTimeout`, delivered with ``PyThreadState_SetAsyncExc``
+    (the documented C API behind "raise in another thread"), so it works in a worker
+    process's main thread and in a Dask worker's thread alike. It takes effect at the
+    next Python bytecode: a run stuck inside one long C call ends when the call returns.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._thread = threading.get_ident()
+        self._lock = threading.Lock()
+        self._armed = True
+        self._fired = False
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._armed:
+                self._fired = True
+                _set_async_exc(ctypes.c_ulong(self._thread), ctypes.py_object(RunTimeout))
+
+    def disarm(self) -> None:
+        """No interrupt from now on; one sent but not yet raised is withdrawn."""
+        self._timer.cancel()
+        with self._lock:
+            self._armed = False
+            if self._fired:
+                _set_async_exc(ctypes.c_ulong(self._thread), None)
+
+
+_set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
+
+
+def run_one(
+    document: Mapping[str, Any],
+    path: str,
+    index: int,
+    params: dict[str, Any],
+    seed: int,
+    time_limit: float | None,
+) -> Row:
+    """Run one combination with one seed exactly as ``mabeam run --seed`` would.
+
+    ``status``: ``ok`` (exit 0), ``not_ok`` (exit 1: the protocol ended without
+    agreement), ``invalid`` (exit 2), ``error`` (the run raised) or ``timeout``.
+    """
+    start = time.perf_counter()
+    row: Row = {"run": index, "seed": seed, "report": None, "error_code": None, "error": None}
+    try:
+        scenario = build_scenario(document, params, seed, path)
+    except ValueError as exc:  # ConfigError / ScenarioError: what `mabeam run` exits 2 for
+        row.update(status="invalid", exit_code=2, error_code="invalid", error=str(exc))
+        return _done(row, start)
+    protocol_kinds()  # imports the protocols on a worker's first run, outside the time limit
+    deadline = _Deadline(time_limit) if time_limit is not None else None
+    try:
+        try:
+            report, _ = run_scenario(scenario, path=path)
+        finally:
+            if deadline is not None:
+                deadline.disarm()
+    except RunTimeout:
+        gc.collect()  # the interrupted run's tasks go now, quietly (_QuietTimeouts)
+        problem = f"no result within the time limit of {time_limit:g} s"
+        row.update(status="timeout", exit_code=None, error_code="timeout", error=problem)
+        return _done(row, start)
+    except Exception as exc:
+        last = traceback.extract_tb(exc.__traceback__)[-1:]
+        at = f" (at {last[0].filename}:{last[0].lineno})" if last else ""
+        problem = f"{type(exc).__name__}: {exc}{at}"
+        row.update(status="error", exit_code=None, error_code="exception", error=problem)
+        return _done(row, start)
+    row["report"] = msgspec.json.encode(report).decode()
+    row.update(status="ok" if report.ok else "not_ok", exit_code=0 if report.ok else 1)
+    if report.error is not None:
+        row.update(error_code=report.error.code, error=report.error.message)
+    return _done(row, start)
+
+
+def _done(row: Row, start: float) -> Row:
+    row["elapsed_ms"] = round((time.perf_counter() - start) * 1000.0, 3)
+    return row
+
+
+def run_chunk(
+    document: Mapping[str, Any], path: str, chunk: Chunk, time_limit: float | None
+) -> list[Row]:
+    """Run several runs one after another (fewer round trips to the executor)."""
+    return [run_one(document, path, i, dict(p), s, time_limit) for i, p, s in chunk]
+
+
+_worker_job: tuple[dict[str, Any], str] | None = None
+
+
+def init_worker(document: dict[str, Any], path: str) -> None:
+    """ProcessPoolExecutor initializer: keep the scenario; leave Ctrl-C to the parent."""
+    import signal
+
+    global _worker_job
+    _worker_job = (document, path)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def run_chunk_in_worker(chunk: Chunk, time_limit: float | None) -> list[Row]:
+    """:func:`run_chunk` on the scenario :func:`init_worker` kept."""
+    assert _worker_job is not None, "init_worker did not run"
+    return run_chunk(_worker_job[0], _worker_job[1], chunk, time_limit)
