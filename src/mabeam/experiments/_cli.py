@@ -15,7 +15,7 @@ from typing import Any
 
 from .._errors import ConfigError
 from ._executors import EXECUTORS
-from ._spec import Sweep, parse_values
+from ._spec import Sweep, parse_seeds, parse_values
 from ._sweep import SweepResult, run_sweep
 
 __all__ = ["add_parser", "main"]
@@ -64,9 +64,12 @@ def main(args: argparse.Namespace) -> int:
     try:
         if args.plot is None and args.against is not None:
             raise ConfigError("--against", "only used with --plot")
+        limit = args.time_limit
+        if limit is not None and not limit > 0:
+            raise ConfigError("--time-limit", f"must be a number of seconds > 0, got {limit:g}")
         sweep = Sweep(
             args.file,
-            seeds=args.seeds,
+            seeds=None if args.seeds is None else parse_seeds(args.seeds, where="--seeds"),
             grid=_settings(args.settings),
             time_limit=args.time_limit,
         )
