@@ -17,6 +17,7 @@ from . import (
     chain,
     conflict,
     consensus,
+    experiments,
     hierarchy,
     market,
     pbft,
@@ -36,6 +37,7 @@ SUITES: dict[str, Callable[[bool], Json]] = {
     "market": market.run,
     "pbft": pbft.run,
     "chain": chain.run,
+    "experiments": experiments.run,
 }
 """Every suite by name, run in this order when no ``--suite`` is given."""
 

@@ -41,7 +41,9 @@ def test_rows_are_exactly_what_mabeam_run_prints(
     (but for wall_ms, the one wall-clock figure)."""
     sweep = Sweep(EXAMPLE, seeds="0..4", grid=GRID)
     result = run_sweep(sweep, executor="local", workers=2, chunk_size=3)
-    assert result.complete and not result.interrupted and result.failed == 0
+    assert result.complete
+    assert not result.interrupted
+    assert result.failed == 0
     assert [row["run"] for row in result.rows] == list(range(20))
     for row in (result.rows[i] for i in (0, 7, 13, 19)):
         scenario_file = tmp_path / f"run{row['run']}.json"
@@ -149,7 +151,8 @@ def test_an_interrupted_sweep_resumes_without_repeating_a_run(tmp_path: Path) ->
     first = run_sweep(
         sweep, out=out, executor="local", workers=2, chunk_size=1, on_rows=interrupt_after_seven
     )
-    assert first.interrupted and not first.complete
+    assert first.interrupted
+    assert not first.complete
     journal = (out / "runs.jsonl").read_bytes().splitlines()
     assert len(journal) == len(first.rows) >= 7
     assert pl.read_csv(out / "results.csv").height == len(first.rows)
@@ -163,7 +166,8 @@ def test_an_interrupted_sweep_resumes_without_repeating_a_run(tmp_path: Path) ->
         workers=2,
         on_rows=lambda rows: ran.extend(row["run"] for row in rows),
     )
-    assert second.complete and not second.interrupted
+    assert second.complete
+    assert not second.interrupted
     assert second.resumed == len(done)
     assert not done & set(ran)  # nothing finished before ran again
     assert sorted(done | set(ran)) == list(range(24))
@@ -192,7 +196,9 @@ def test_a_journal_line_cut_short_is_run_again(tmp_path: Path) -> None:
         executor="serial",
         on_rows=lambda rows: ran.extend(r["run"] for r in rows),
     )
-    assert ran == [1, 2, 3, 4, 5] and result.resumed == 1 and result.complete  # x 2 strategies
+    assert ran == [1, 2, 3, 4, 5]
+    assert result.resumed == 1
+    assert result.complete
     assert len(journal.read_bytes().splitlines()) == 6
 
 

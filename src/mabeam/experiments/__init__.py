@@ -10,6 +10,7 @@ the settings applied. See ``docs/experiments.md``.
 """
 
 from ._executors import EXECUTORS as EXECUTORS
+from ._executors import LocalPool as LocalPool
 from ._spec import Run as Run
 from ._spec import Sweep as Sweep
 from ._spec import parse_seeds as parse_seeds
@@ -17,4 +18,13 @@ from ._spec import parse_values as parse_values
 from ._sweep import SweepResult as SweepResult
 from ._sweep import run_sweep as run_sweep
 
-__all__ = ["EXECUTORS", "Run", "Sweep", "SweepResult", "parse_seeds", "parse_values", "run_sweep"]
+__all__ = [
+    "EXECUTORS",
+    "LocalPool",
+    "Run",
+    "Sweep",
+    "SweepResult",
+    "parse_seeds",
+    "parse_values",
+    "run_sweep",
+]

@@ -19,9 +19,9 @@ from typing import Any, Literal, TypeAlias
 
 from .._errors import ConfigError
 from .._log import get_logger
-from ._worker import Chunk, Row, init_worker, run_chunk, run_chunk_in_worker
+from ._worker import Chunk, Row, init_worker, run_chunk
 
-__all__ = ["EXECUTORS", "ExecutorName", "chunked", "execute"]
+__all__ = ["EXECUTORS", "ExecutorName", "LocalPool", "chunked", "execute"]
 
 _log = get_logger("mabeam.experiments")
 
@@ -55,7 +55,7 @@ def _lost(chunk: Chunk, exc: BaseException) -> list[Row]:
 
 
 def execute(
-    executor: str,
+    executor: str | LocalPool,
     document: dict[str, Any],
     path: str,
     runs: Chunk,
@@ -68,13 +68,13 @@ def execute(
     """Yield the rows of ``runs``, a chunk at a time, in completion order."""
     if executor == "serial":
         return _serial(document, path, runs, time_limit, chunk_size or 1)
+    if isinstance(executor, LocalPool):
+        return _local(document, path, runs, time_limit, executor, False, chunk_size)
     if executor == "local":
         if scheduler is not None:
             raise ConfigError("scheduler", "only used with executor 'dask'")
-        count = workers or os.cpu_count() or 1
-        if count < 1:
-            raise ConfigError("workers", f"must be an integer >= 1, got {workers!r}")
-        return _local(document, path, runs, time_limit, count, chunk_size)
+        pool = LocalPool(workers)
+        return _local(document, path, runs, time_limit, pool, True, chunk_size)
     if executor == "dask":
         if scheduler is None:
             raise ConfigError("scheduler", "required with executor 'dask' (host:port)")
@@ -90,13 +90,37 @@ def _serial(
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    """forkserver where there is one (workers fork from a server that imported mabeam,
-    without this process's threads), else spawn."""
+    """forkserver where there is one (workers fork from a server that imported mabeam and
+    the protocols once, without this process's threads), else spawn."""
     if sys.platform != "win32" and "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["mabeam.experiments._worker"])
+        context.set_forkserver_preload(["mabeam.experiments._preload"])
         return context
     return multiprocessing.get_context("spawn")
+
+
+class LocalPool:
+    """Worker processes kept across sweeps: ``with LocalPool(4) as pool: run_sweep(s,
+    executor=pool)``. A sweep given ``executor="local"`` starts and stops its own."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        count = (os.cpu_count() or 1) if workers is None else workers
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ConfigError("workers", f"must be an integer >= 1, got {workers!r}")
+        self.workers = count
+        self.executor = ProcessPoolExecutor(
+            max_workers=count, mp_context=_context(), initializer=init_worker
+        )
+
+    def __enter__(self) -> LocalPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the workers (after the runs they have started)."""
+        self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _local(
@@ -104,22 +128,21 @@ def _local(
     path: str,
     runs: Chunk,
     time_limit: float | None,
-    workers: int,
+    pool: LocalPool,
+    own: bool,
     chunk_size: int | None,
 ) -> Iterator[list[Row]]:
-    chunks = chunked(runs, workers, chunk_size)
-    workers = max(1, min(workers, len(chunks)))
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=_context(),
-        initializer=init_worker,
-        initargs=(document, path),
-    )
+    chunks = chunked(runs, pool.workers, chunk_size)
+    executor = pool.executor
     pending: dict[Future[list[Row]], Chunk] = {}
     queue = iter(chunks)
+
+    def submit(chunk: Chunk) -> None:
+        pending[executor.submit(run_chunk, document, path, chunk, time_limit)] = chunk
+
     try:
-        for chunk in list(itertools.islice(queue, workers * 2)):
-            pending[pool.submit(run_chunk_in_worker, chunk, time_limit)] = chunk
+        for chunk in list(itertools.islice(queue, pool.workers * 2)):
+            submit(chunk)
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
@@ -133,13 +156,17 @@ def _local(
                 following = next(queue, None)
                 if following is not None:
                     try:
-                        pending[pool.submit(run_chunk_in_worker, following, time_limit)] = following
+                        submit(following)
                     except Exception as exc:  # the pool broke: the rest is lost, resumable
-                        yield _lost(following, exc)
+                        for lost in (following, *queue):
+                            yield _lost(lost, exc)
     finally:
         # Interrupted or done: drop what has not started; a started run ends by itself
         # (bounded by the time limit) and its worker exits after it.
-        pool.shutdown(wait=not pending, cancel_futures=True)
+        for future in pending:
+            future.cancel()
+        if own:
+            executor.shutdown(wait=not pending, cancel_futures=True)
 
 
 def _dask(

@@ -20,7 +20,7 @@ import msgspec
 
 from .._errors import ConfigError
 from .._log import get_logger
-from ._executors import execute
+from ._executors import LocalPool, execute
 from ._spec import Run, Sweep
 from ._worker import Row
 
@@ -192,7 +192,7 @@ def run_sweep(
     sweep: Sweep,
     *,
     out: str | os.PathLike[str] | None = None,
-    executor: str = "local",
+    executor: str | LocalPool = "local",
     workers: int | None = None,
     scheduler: Any = None,
     progress: bool | None = False,
@@ -201,7 +201,8 @@ def run_sweep(
 ) -> SweepResult:
     """Run every run of ``sweep`` and return the rows (and write the tables to ``out``).
 
-    ``executor``: ``local`` (worker processes, ``workers`` of them, default all cores),
+    ``executor``: ``local`` (worker processes, ``workers`` of them, default all cores;
+    or a :class:`LocalPool` to keep its workers across sweeps),
     ``dask`` (``scheduler``: an address such as ``tcp://host:8786``, or a
     ``distributed.Client``) or ``serial`` (in this process). ``out``: a directory for
     the journal and tables; an existing one is resumed. ``progress``: a bar on stderr

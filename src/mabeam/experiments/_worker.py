@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import logging
+import sys
 import threading
 import time
 import traceback
@@ -71,30 +72,54 @@ class _Deadline:
     (the documented C API behind "raise in another thread"), so it works in a worker
     process's main thread and in a Dask worker's thread alike. It takes effect at the
     next Python bytecode: a run stuck inside one long C call ends when the call returns.
+    Python swallows an exception raised inside a weakref or ``__del__`` callback, so the
+    interrupt is sent again every :data:`RESEND` seconds until the run is over.
     """
 
+    RESEND = 0.05
+
     def __init__(self, seconds: float) -> None:
+        _quiet_unraisable()
         self._thread = threading.get_ident()
         self._lock = threading.Lock()
         self._armed = True
         self._fired = False
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        self._stop = threading.Event()
+        self._watch = threading.Thread(target=self._run, args=(seconds,), daemon=True)
+        self._watch.start()
 
-    def _fire(self) -> None:
-        with self._lock:
-            if self._armed:
+    def _run(self, seconds: float) -> None:
+        wait = seconds
+        while not self._stop.wait(wait):
+            with self._lock:
+                if not self._armed:
+                    return
                 self._fired = True
                 _set_async_exc(ctypes.c_ulong(self._thread), ctypes.py_object(RunTimeout))
+            wait = self.RESEND
 
     def disarm(self) -> None:
         """No interrupt from now on; one sent but not yet raised is withdrawn."""
-        self._timer.cancel()
+        self._stop.set()
         with self._lock:
             self._armed = False
             if self._fired:
                 _set_async_exc(ctypes.c_ulong(self._thread), None)
+
+
+def _quiet_unraisable() -> None:
+    """Let :class:`RunTimeout` swallowed in a callback pass silently (it is sent again);
+    every other unraisable exception goes to the hook that was there."""
+    previous = sys.unraisablehook
+    if getattr(previous, "_mabeam_quiet", False):
+        return
+
+    def hook(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, RunTimeout):
+            previous(unraisable)
+
+    hook._mabeam_quiet = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook
 
 
 _set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
@@ -158,19 +183,9 @@ def run_chunk(
     return [run_one(document, path, i, dict(p), s, time_limit) for i, p, s in chunk]
 
 
-_worker_job: tuple[dict[str, Any], str] | None = None
-
-
-def init_worker(document: dict[str, Any], path: str) -> None:
-    """ProcessPoolExecutor initializer: keep the scenario; leave Ctrl-C to the parent."""
+def init_worker() -> None:
+    """ProcessPoolExecutor initializer: Ctrl-C in the terminal reaches the whole process
+    group; the parent handles it, so the workers ignore it."""
     import signal
 
-    global _worker_job
-    _worker_job = (document, path)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def run_chunk_in_worker(chunk: Chunk, time_limit: float | None) -> list[Row]:
-    """:func:`run_chunk` on the scenario :func:`init_worker` kept."""
-    assert _worker_job is not None, "init_worker did not run"
-    return run_chunk(_worker_job[0], _worker_job[1], chunk, time_limit)
