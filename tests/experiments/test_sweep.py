@@ -4,7 +4,11 @@ an interrupted sweep resumes without repeating a run, and the tables and summary
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -281,3 +285,40 @@ def test_bad_command_lines_exit_2_naming_the_field(
     assert code == 2
     assert message in err
     assert err.count("\n") == 1
+
+
+def test_ctrl_c_keeps_the_rows_and_the_same_command_resumes(tmp_path: Path) -> None:
+    """A real SIGINT to `mabeam sweep` (local worker processes) once the progress bar shows
+    finished runs: exit 130, the rows so far in the journal and tables; the same command
+    then runs only the rest."""
+    out = tmp_path / "out"
+    command = [str(EXAMPLE), "--seeds", "0..39", "--out", str(out), "--workers", "2"]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "mabeam.cli", "sweep", *command, "--progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stderr is not None
+    seen = b""
+    while not re.search(rb"\b([1-9]\d*)/240\b", seen):  # the bar shows some runs done
+        chunk = os.read(child.stderr.fileno(), 4096)  # blocks until the bar is redrawn
+        assert chunk, seen
+        seen += chunk
+    child.send_signal(signal.SIGINT)
+    stdout, _ = child.communicate(timeout=60)
+    assert child.returncode == 130, stdout
+    assert b"interrupted: run the same command to resume" in stdout
+    kept = len((out / "runs.jsonl").read_bytes().splitlines())
+    assert 0 < kept < 240
+    assert pl.read_csv(out / "results.csv").height == kept
+
+    ran: list[int] = []
+    sweep = Sweep(EXAMPLE, seeds="0..39")
+    result = run_sweep(
+        sweep, out=out, workers=2, on_rows=lambda rows: ran.extend(r["run"] for r in rows)
+    )
+    assert result.complete
+    assert result.resumed == kept
+    assert len(ran) == 240 - kept
+    keys = [json.loads(line)["key"] for line in (out / "runs.jsonl").read_bytes().splitlines()]
+    assert len(keys) == len(set(keys)) == 240

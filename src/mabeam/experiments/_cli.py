@@ -45,7 +45,11 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     sweep.add_argument("--time-limit", type=float, default=None, help="wall seconds per run")
     sweep.add_argument("--plot", default=None, metavar="FIELD", help="plot FIELD (needs [plot])")
     sweep.add_argument("--against", default=None, help="the setting --plot uses as x axis")
-    sweep.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    shown = sweep.add_mutually_exclusive_group()
+    shown.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    shown.add_argument(
+        "--progress", action="store_true", help="a progress bar even when stderr is no terminal"
+    )
     return sweep
 
 
@@ -80,7 +84,7 @@ def main(args: argparse.Namespace) -> int:
             executor=args.executor,
             workers=args.workers,
             scheduler=args.scheduler,
-            progress=False if args.quiet else None,
+            progress=True if args.progress else False if args.quiet else None,
         )
         if args.plot is not None:
             result.plot(args.plot, args.against, out / f"plot-{args.plot}.png")
