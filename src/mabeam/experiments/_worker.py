@@ -10,9 +10,7 @@ unpickled: only dicts, lists, strings and numbers. This module imports nothing h
 
 from __future__ import annotations
 
-import ctypes
-import gc
-import logging
+import asyncio
 import sys
 import threading
 import time
@@ -25,31 +23,11 @@ import msgspec
 from ..scenario import Scenario, parse_scenario, protocol_kinds, run_scenario
 from ._spec import apply_overrides
 
-__all__ = ["RunTimeout", "build_scenario", "run_chunk", "run_one"]
+__all__ = ["build_scenario", "run_chunk", "run_one"]
 
 Row = dict[str, Any]
 Chunk = list[tuple[int, dict[str, Any], int]]
 """(run index, settings, seed) per run."""
-
-
-class RunTimeout(KeyboardInterrupt):
-    """Raised inside a run that outlived its wall-time limit.
-
-    A KeyboardInterrupt, as Ctrl-C would be: asyncio lets it through callbacks and task
-    steps (an Exception there would be logged and swallowed), then the loop's runner
-    cancels and cleans up the run's remaining tasks.
-    """
-
-
-class _QuietTimeouts(logging.Filter):
-    """Drops asyncio's "Task exception was never retrieved" for the tasks of a run that
-    :class:`RunTimeout` interrupted (its row already says so); keeps everything else."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], RunTimeout))
-
-
-logging.getLogger("asyncio").addFilter(_QuietTimeouts())
 
 
 def build_scenario(
@@ -66,63 +44,59 @@ def build_scenario(
 
 
 class _Deadline:
-    """Interrupts the thread that made it when ``seconds`` pass, unless disarmed first.
+    """Stops the run on the calling thread when ``seconds`` pass, unless disarmed first.
 
-    The interrupt is :class:`RunTimeout`, delivered with ``PyThreadState_SetAsyncExc``
-    (the documented C API behind "raise in another thread"), so it works in a worker
-    process's main thread and in a Dask worker's thread alike. It takes effect at the
-    next Python bytecode: a run stuck inside one long C call ends when the call returns.
-    Python swallows an exception raised inside a weakref or ``__del__`` callback, so the
-    interrupt is sent again every :data:`RESEND` seconds until the run is over.
+    A watcher thread finds the event loop the run's thread is running (the ``self`` of
+    its ``run_forever`` frame, through ``sys._current_frames()``) and asks it to stop
+    with ``call_soon_threadsafe(loop.stop)``: nothing is raised into the run. The loop
+    stops between two callbacks, ``run_until_complete`` raises "Event loop stopped
+    before Future completed", and the loop's runner cancels the run's tasks, so its
+    actors clean up as under any cancellation. This works in a worker process's main
+    thread and in a Dask worker's thread alike. A run that never returns to its loop
+    (stuck in one long computation) cannot be stopped this way and ends when it does.
     """
 
-    RESEND = 0.05
-
     def __init__(self, seconds: float) -> None:
-        _quiet_unraisable()
         self._thread = threading.get_ident()
         self._lock = threading.Lock()
         self._armed = True
-        self._fired = False
-        self._stop = threading.Event()
+        self.fired = False
+        self._gate = threading.Lock()  # held until disarmed: the watcher waits on it
+        self._gate.acquire()
         self._watch = threading.Thread(target=self._run, args=(seconds,), daemon=True)
         self._watch.start()
 
     def _run(self, seconds: float) -> None:
         wait = seconds
-        while not self._stop.wait(wait):
+        while not self._gate.acquire(timeout=wait):
             with self._lock:
                 if not self._armed:
                     return
-                self._fired = True
-                _set_async_exc(ctypes.c_ulong(self._thread), ctypes.py_object(RunTimeout))
-            wait = self.RESEND
+                loop = _running_loop(self._thread)
+                if loop is not None:
+                    self.fired = True
+                    loop.call_soon_threadsafe(loop.stop)
+                    return
+            wait = 0.01  # not inside its loop this instant (starting up): look again
 
     def disarm(self) -> None:
-        """No interrupt from now on; one sent but not yet raised is withdrawn."""
-        self._stop.set()
+        """No stop from now on."""
         with self._lock:
-            self._armed = False
-            if self._fired:
-                _set_async_exc(ctypes.c_ulong(self._thread), None)
+            if self._armed:
+                self._armed = False
+                self._gate.release()
 
 
-def _quiet_unraisable() -> None:
-    """Let :class:`RunTimeout` swallowed in a callback pass silently (it is sent again);
-    every other unraisable exception goes to the hook that was there."""
-    previous = sys.unraisablehook
-    if getattr(previous, "_mabeam_quiet", False):
-        return
-
-    def hook(unraisable: Any) -> None:
-        if not isinstance(unraisable.exc_value, RunTimeout):
-            previous(unraisable)
-
-    hook._mabeam_quiet = True  # type: ignore[attr-defined]
-    sys.unraisablehook = hook
-
-
-_set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
+def _running_loop(thread: int) -> asyncio.AbstractEventLoop | None:
+    """The event loop whose ``run_forever`` is on ``thread``'s stack, if any."""
+    frame = sys._current_frames().get(thread)
+    while frame is not None:
+        if frame.f_code.co_name == "run_forever":
+            loop = frame.f_locals.get("self")
+            if isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_closed():
+                return loop
+        frame = frame.f_back
+    return None
 
 
 def run_one(
@@ -153,12 +127,11 @@ def run_one(
         finally:
             if deadline is not None:
                 deadline.disarm()
-    except RunTimeout:
-        gc.collect()  # the interrupted run's tasks go now, quietly (_QuietTimeouts)
-        problem = f"no result within the time limit of {time_limit:g} s"
-        row.update(status="timeout", exit_code=None, error_code="timeout", error=problem)
-        return _done(row, start)
     except Exception as exc:
+        if deadline is not None and deadline.fired:
+            problem = f"no result within the time limit of {time_limit:g} s"
+            row.update(status="timeout", exit_code=None, error_code="timeout", error=problem)
+            return _done(row, start)
         last = traceback.extract_tb(exc.__traceback__)[-1:]
         at = f" (at {last[0].filename}:{last[0].lineno})" if last else ""
         problem = f"{type(exc).__name__}: {exc}{at}"
