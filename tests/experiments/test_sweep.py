@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from mabeam.cli import main
-from mabeam.experiments import Sweep, run_sweep
+from mabeam.experiments import LocalPool, Sweep, run_sweep
 from mabeam.scenario import Outcome, ScenarioRun, register_protocol
 from mabeam.scenario import _run as run_module
 
@@ -44,7 +44,12 @@ def test_rows_are_exactly_what_mabeam_run_prints(
     `mabeam run --seed N --json` runs of the scenario with the settings, byte for byte
     (but for wall_ms, the one wall-clock figure)."""
     sweep = Sweep(EXAMPLE, seeds="0..4", grid=GRID)
-    result = run_sweep(sweep, executor="local", workers=2, chunk_size=3)
+    with LocalPool(2) as pool:  # workers kept across sweeps
+        again = run_sweep(Sweep(EXAMPLE, seeds=[0], grid=GRID), executor=pool)
+        result = run_sweep(sweep, executor=pool, chunk_size=3)
+    assert [without_wall_time(row["report"]) for row in again.rows] == [
+        without_wall_time(result.rows[i]["report"]) for i in (0, 5, 10, 15)
+    ]
     assert result.complete
     assert not result.interrupted
     assert result.failed == 0
@@ -322,3 +327,22 @@ def test_ctrl_c_keeps_the_rows_and_the_same_command_resumes(tmp_path: Path) -> N
     assert len(ran) == 240 - kept
     keys = [json.loads(line)["key"] for line in (out / "runs.jsonl").read_bytes().splitlines()]
     assert len(keys) == len(set(keys)) == 240
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"executor": "cloud"},
+            r"executor: invalid value 'cloud' \(allowed: local, dask, serial\)",
+        ),
+        ({"executor": "local", "workers": 0}, "workers: must be an integer >= 1, got 0"),
+        (
+            {"executor": "local", "scheduler": "tcp://x:1"},
+            "scheduler: only used with executor 'dask'",
+        ),
+    ],
+)
+def test_bad_executor_options_name_the_option(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        run_sweep(Sweep(EXAMPLE, seeds=[0]), **options)
