@@ -17,6 +17,7 @@ from . import (
     chain,
     conflict,
     consensus,
+    experiments,
     hierarchy,
     market,
     pbft,
@@ -38,6 +39,7 @@ SUITES: dict[str, Callable[[bool], Json]] = {
     "pbft": pbft.run,
     "chain": chain.run,
     "supervision": supervision.run,
+    "experiments": experiments.run,
 }
 """Every suite by name, run in this order when no ``--suite`` is given."""
 

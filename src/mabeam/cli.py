@@ -7,6 +7,7 @@ Commands, one function each (``_add_<name>`` declares it, ``_cmd_<name>`` runs i
                       [--time-limit SECONDS] [--quiet] [-v]
     mabeam check FILE|- [--format toml|json]
     mabeam schema
+    mabeam sweep FILE [--seeds 0..999] [--set KEY=V1,V2 ...] [--out DIR] [--executor ...]
     mabeam --version
 
 Exit codes: 0 an outcome was reached (``check``: the file is valid); 1 the protocol
@@ -93,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mabeam {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_run, _add_check, _add_schema):
+    for add in (_add_run, _add_check, _add_schema, _add_sweep):
         add(commands)
     return parser
 
@@ -236,6 +237,15 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
     sys.stdout.write(json_schema())
     return EXIT_OK
+
+
+# ---------------------------------------------------------------- mabeam sweep
+
+
+def _add_sweep(commands: argparse._SubParsersAction[Any]) -> None:
+    from .experiments import _cli as experiments
+
+    experiments.add_parser(commands).set_defaults(handler=experiments.main)
 
 
 # ---------------------------------------------------------------- shared steps

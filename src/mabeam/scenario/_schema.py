@@ -410,6 +410,8 @@ class Scenario(_Spec, frozen=True, kw_only=True):
     network: NetworkSpec = msgspec.field(default_factory=NetworkSpec)
     faults: list[FaultSpec] = []
     conflicts: list[ConflictSpec] = []
+    # ``mabeam sweep``'s settings; a single run ignores them (checked by mabeam.experiments).
+    sweep: dict[str, Any] = {}
 
 
 SCHEMA_ID = "https://json-schema.org/draft/2020-12/schema"

@@ -1,0 +1,65 @@
+"""``--executor dask`` on a real Dask ``LocalCluster``.
+
+The cluster and the sweep run in a child process: Dask's scheduler, worker and client
+poll on the wall clock with asyncio sleeps, which this suite's conftest forbids inside
+the test process (and its warnings-as-errors setting is not Dask's). The child starts a
+``LocalCluster`` (one worker, two threads: runs execute in worker threads, so the
+time limit's thread path is exercised too) and runs ``mabeam sweep --executor dask
+--scheduler ADDRESS`` against its address, as a user would against a remote cluster.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from mabeam.experiments import Sweep, run_sweep
+
+pytest.importorskip("distributed")
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "bargaining-sweep.toml"
+CHILD = """
+import sys
+from distributed import LocalCluster
+from mabeam.cli import main
+
+with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                  dashboard_address=None) as cluster:
+    code = main(["sweep", *sys.argv[1:], "--executor", "dask",
+                 "--scheduler", cluster.scheduler_address, "-q"])
+sys.exit(code)
+"""
+SETTINGS = ["--set", "protocol.n_steps=100,1000000", "--set", "network.drop_rate=0.2"]
+TIMING = ["run", "elapsed_ms", "stats.wall_ms"]
+
+
+def test_a_sweep_on_a_dask_local_cluster_equals_the_local_one(tmp_path: Path) -> None:
+    """Same rows as the in-process executor; each run of a million steps outlives its
+    time limit and is a timeout row (interrupted in a Dask worker thread), the others
+    are kept."""
+    out = tmp_path / "dask"
+    args = [str(EXAMPLE), "--seeds", "0..1", *SETTINGS, "--time-limit", "0.5", "--out", str(out)]
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, *args], capture_output=True, text=True, timeout=120
+    )
+    assert child.returncode == 1, child.stderr  # 1: some runs timed out, rows kept
+    assert "sweep: 8 of 8 runs, 4 failed" in child.stdout
+    table = pl.read_csv(out / "results.csv")
+    status = dict(zip(table["protocol.n_steps"], table["status"], strict=False))
+    assert (
+        table.filter(pl.col("protocol.n_steps") == 1_000_000)["status"].to_list() == ["timeout"] * 4
+    ), status
+    short = table.filter(pl.col("protocol.n_steps") == 100)
+    assert short["status"].to_list() == ["ok"] * 4
+
+    sweep = Sweep(
+        EXAMPLE, seeds="0..1", grid={"protocol.n_steps": [100], "network.drop_rate": [0.2]}
+    )
+    run_sweep(sweep, out=tmp_path / "serial", executor="serial")
+    expected = pl.read_csv(tmp_path / "serial" / "results.csv")
+    assert short.drop(TIMING).equals(expected.drop(TIMING))
