@@ -34,7 +34,7 @@ _COMMANDS = ("run", "check", "schema", "--version")
 def _mabeam_lines(text: str) -> list[tuple[list[str], int]]:
     """The ``mabeam run`` command lines of a shell block, each with its expected exit code."""
     commands = []
-    for line in text.splitlines():
+    for line in text.replace("\\\n", " ").splitlines():  # join continued lines first
         code, _, comment = line.partition("#")
         words = shlex.split(code)
         if ">" in words or "<" in words:

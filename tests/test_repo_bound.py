@@ -115,9 +115,21 @@ def escapes_in(source: str, relative: Path) -> list[str]:
     climb = _Climb(len(relative.parts))
     climb.visit(tree)
     found = [f"{relative}:{line}: {text}" for line, text in climb.escapes]
+    # A ``..`` segment is a path when the string has a separator, or when the string is
+    # an operand of ``/`` (``Path(...) / ".."``); a lone ".." elsewhere (a seed range
+    # ``f"{lo}..{hi}"``) is not one.
+    joined = {
+        id(side)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div)
+        for side in (node.left, node.right)
+    }
     for node in ast.walk(tree):
         text = node.value if isinstance(node, ast.Constant) else None
-        if isinstance(text, str) and os.pardir in text.replace("\\", "/").split("/"):
+        if not isinstance(text, str):
+            continue
+        path = text.replace("\\", "/")
+        if os.pardir in path.split("/") and ("/" in path or id(node) in joined):
             found.append(f"{relative}:{node.lineno}: the path segment '..' in {text!r}")
     return sorted(set(found))
 
@@ -145,6 +157,7 @@ def test_no_test_source_builds_a_path_outside_the_repository() -> None:
         ("tests/a/test_y.py", 'X = Path(__file__).parents[2] / ".." / "shared" / "scenarios"'),
         ("tests/a/test_y.py", 'X = Path(__file__).parent.parent.parent.parent / "x"'),
         ("tests/test_y.py", 'X = "../shared/scenarios/a.toml"'),
+        ("tests/test_y.py", 'X = ROOT / ".."'),
     ],
 )
 def test_the_scan_catches_a_path_leaving_the_repository(where: str, line: str) -> None:
@@ -157,6 +170,7 @@ def test_the_scan_accepts_paths_inside_the_repository() -> None:
         "REPO = Path(__file__).resolve().parents[3]\n"
         'CASES = REPO / "tests" / "scenarios"\n'
         'DEMO = Path(__file__).parents[2] / "scenarios" / "a.toml"\n'
+        'SEEDS = f"{low}..{high}"\n'
     )
     assert escapes_in(source, Path("tests/protocols/x/test_y.py")) == []
 
