@@ -251,6 +251,8 @@ class PbftReplica:
         """Batches reported executed by others: seq -> {replica: digest}."""
         self._fetched_batches: dict[tuple[int, str], tuple[Request, ...]] = {}
         self._own_vc: ViewChange | None = None
+        self._own_vcs: dict[int, ViewChange] = {}
+        """Our view changes since the last view installed, by view."""
         self._resend_at: float | None = None
         self.rejoining = False
         """A restarted replica: it sends Status until f + 1 replicas helped."""
@@ -390,8 +392,13 @@ class PbftReplica:
         if nv is not None and nv.view == self.view and self.active:
             if status.view < self.view or (status.view == self.view and not status.active):
                 new_view = nv
-        if not self.active and status.view < self.view and self._own_vc is not None:
-            self._send(msgspec.structs.replace(self._own_vc, dst=status.src))
+        if not self.active and status.view <= self.view:
+            # It is changing views behind us (or with us): our view changes for its view
+            # (it may lack the quorum to time out) and for ours (f + 1 make it join).
+            for view in sorted({status.view, self.view}):
+                own_vc = self._own_vcs.get(view)
+                if own_vc is not None and (view != status.view or not status.active):
+                    self._send(msgspec.structs.replace(own_vc, dst=status.src))
         stable: tuple[Checkpoint, ...] = ()
         snapshot = b""
         if self.low > max(status.low, 0) or self.low > status.last_executed:
@@ -890,6 +897,7 @@ class PbftReplica:
         )
         self._view_changes.setdefault(new_view, {})[self.id] = own
         self._own_vc = own
+        self._own_vcs[new_view] = own
         self._broadcast(own, sign=False)
         self._maybe_new_view(new_view)
 
@@ -1047,6 +1055,7 @@ class PbftReplica:
         self._assigned = set()
         for view in [v for v in self._view_changes if v <= nv.view]:
             del self._view_changes[view]
+        self._own_vcs = {v: vc for v, vc in self._own_vcs.items() if v > nv.view}
         for pp in nv.pre_prepares:
             self._accept_pre_prepare(pp)
         self.next_seq = max([self.low, *(pp.seq for pp in nv.pre_prepares)]) + 1
