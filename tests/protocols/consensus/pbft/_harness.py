@@ -31,8 +31,8 @@ from mabeam.protocols.consensus.pbft import (
     PbftReplica,
     Request,
 )
-from mabeam.protocols.consensus.pbft.storage import PbftStorage
 from mabeam.protocols.consensus.pbft.byzantine import interceptor
+from mabeam.protocols.consensus.pbft.storage import PbftStorage
 from mabeam.sim import DROP, Interceptor
 
 

@@ -51,7 +51,6 @@ import msgspec
 from ...._errors import ConfigError
 from ..kv import ApplyError, ClientCommand, KVStateMachine, _Session
 from .auth import Keyring
-from .storage import PbftStorage, StoredCheckpoint
 from .messages import (
     Checkpoint,
     Commit,
@@ -67,6 +66,7 @@ from .messages import (
     Status,
     ViewChange,
 )
+from .storage import PbftStorage, StoredCheckpoint
 
 _encode = msgspec.msgpack.Encoder().encode
 NULL_DIGEST = hashlib.sha256(b"").hexdigest()
@@ -343,9 +343,7 @@ class PbftReplica:
             self._resend()
         if self._timer is not None and now >= self._timer:
             self._timer = None
-            if self.active:
-                self._start_view_change(self.view + 1)
-            elif len(self._view_changes.get(self.view, {})) >= self.q:
+            if self.active or len(self._view_changes.get(self.view, {})) >= self.q:
                 self._start_view_change(self.view + 1)
             else:
                 self._timer = now + self._view_change_timeout()
@@ -354,7 +352,8 @@ class PbftReplica:
         self._arm_resend()
 
     def _view_change_timeout(self) -> float:
-        return self.config.view_change_timeout_ms * 2 ** min(max(self._vc_attempts - 1, 0), 6)
+        doublings: int = min(max(self._vc_attempts - 1, 0), 6)
+        return float(self.config.view_change_timeout_ms * 2**doublings)
 
     # ------------------------------------------------------------------ retransmission
 
@@ -389,9 +388,9 @@ class PbftReplica:
         have lost."""
         new_view = None
         nv = self._new_view
-        if nv is not None and nv.view == self.view and self.active:
-            if status.view < self.view or (status.view == self.view and not status.active):
-                new_view = nv
+        behind = status.view < self.view or (status.view == self.view and not status.active)
+        if nv is not None and nv.view == self.view and self.active and behind:
+            new_view = nv
         if not self.active and status.view <= self.view:
             # It is changing views behind us (or with us): our view changes for its view
             # (it may lack the quorum to time out) and for ours (f + 1 make it join).
@@ -465,12 +464,11 @@ class PbftReplica:
         votes = self._fetched.setdefault(seq, {})
         votes[src] = batch.digest
         self._fetched_batches.setdefault((seq, batch.digest), batch.requests)
-        if sum(1 for d in votes.values() if d == batch.digest) > self.f:
-            if seq not in self._committed:
-                primary = self.primary()
-                self._committed[seq] = PrePrepare(
-                    primary, "", self.view, seq, batch.digest, batch.requests
-                )
+        agreeing = sum(1 for d in votes.values() if d == batch.digest)
+        if agreeing > self.f and seq not in self._committed:
+            self._committed[seq] = PrePrepare(
+                self.primary(), "", self.view, seq, batch.digest, batch.requests
+            )
 
     def _valid_proof(self, proof: Sequence[Checkpoint]) -> bool:
         """q valid signed checkpoints from distinct replicas for one (seq, state)."""
@@ -850,8 +848,8 @@ class PbftReplica:
         for table in tables:
             for old in [s for s in table if s <= seq]:
                 del table[old]
-        for key in [k for k in self._fetched_batches if k[0] <= seq]:
-            del self._fetched_batches[key]
+        for fetched in [k for k in self._fetched_batches if k[0] <= seq]:
+            del self._fetched_batches[fetched]
         for votes in (self._prepares, self._commits):
             for key in [k for k in votes if k[1] <= seq]:
                 del votes[key]
@@ -899,6 +897,7 @@ class PbftReplica:
         self._own_vc = own
         self._own_vcs[new_view] = own
         self._broadcast(own, sign=False)
+        self._arm_resend()
         self._maybe_new_view(new_view)
 
     def _valid_cert(self, cert: PreparedCert, vc: ViewChange) -> bool:
@@ -1125,8 +1124,7 @@ def machine_state(machine: KVStateMachine) -> Any:
     if callable(custom):
         return custom()
     sessions = {
-        client: (session.floor, session.results)
-        for client, session in machine._sessions.items()
+        client: (session.floor, session.results) for client, session in machine._sessions.items()
     }
     counters = (machine.last_applied, machine.executed, machine.duplicates, machine.failed)
     return (machine.data, counters, sessions)
