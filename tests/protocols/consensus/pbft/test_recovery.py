@@ -56,7 +56,7 @@ async def test_restarted_replica_catches_up_by_state_transfer(persist: bool) -> 
             assert r3.transfers
             assert r3.transfers[-1] >= 24
             assert r3.data == {"n": 26}
-            assert r3.history[0][0] == r3.transfers[0] + 1
+            assert r3.history[0][0] - 1 in r3.transfers
             assert r3.executed_ids[-1] == ("pbft-client", done[-1].timestamp + 1)
             r0 = states["r0"]
             assert r0 is not None

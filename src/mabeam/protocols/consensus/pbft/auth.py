@@ -54,6 +54,7 @@ def signed_fields(message: Any) -> bytes:
     raise TypeError(f"{type(message).__name__} is not signed")
 
 
+_VERIFIED_MAX = 4096
 _PUBLIC_KEY_SIGNED = (Checkpoint, ViewChange, NewView)
 """Messages signed with Ed25519 (their proofs are shown to third parties)."""
 
@@ -67,6 +68,9 @@ class Keyring:
         self._signing: dict[str, bytes] = {}
         self._private: dict[str, Ed25519PrivateKey] = {}
         self._public: dict[str, Ed25519PublicKey] = {}
+        self._verified: dict[tuple[str, bytes, bytes], bool] = {}
+        """Ed25519 checks done: the same certificate arrives many times (in view changes,
+        new views, state transfers); the answer is a function of these exact bytes."""
 
     def pair_key(self, a: str, b: str) -> bytes:
         """The key shared by ``a`` and ``b`` (symmetric)."""
@@ -128,13 +132,20 @@ class Keyring:
         for checkpoints, view changes and new views)."""
         data = signed_fields(message)
         if isinstance(message, _PUBLIC_KEY_SIGNED):
-            if not isinstance(message.sig, bytes):
+            if not isinstance(message.sig, bytes) or not isinstance(message.src, str):
                 return False
-            try:
-                self.public_key(message.src).verify(message.sig, data)
-            except InvalidSignature:
-                return False
-            return True
+            key = (message.src, message.sig, data)
+            known = self._verified.get(key)
+            if known is None:
+                try:
+                    self.public_key(message.src).verify(message.sig, data)
+                    known = True
+                except InvalidSignature:
+                    known = False
+                if len(self._verified) >= _VERIFIED_MAX:
+                    self._verified.clear()
+                self._verified[key] = known
+            return known
         sig = hmac.digest(self._sign_key(message.src), data, "sha256")
         return hmac.compare_digest(sig, message.sig)
 

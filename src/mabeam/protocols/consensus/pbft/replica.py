@@ -277,6 +277,8 @@ class PbftReplica:
             storage.boots += 1
             self.rejoining = storage.boots > 1
             self._recover(storage)
+        if self.rejoining:
+            self._resend()  # ask at once where the others are
         self._arm_resend()
 
     def _recover(self, storage: PbftStorage) -> None:
