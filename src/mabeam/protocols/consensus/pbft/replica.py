@@ -23,8 +23,21 @@ Castro & Liskov, OSDI '99, §4.1-4.4:
   the machine records, the same at every correct replica, so the client gets f + 1
   matching error replies and the batch, the history and the checkpoints go on as usual.
 - **Checkpoints (§4.3).** After every ``checkpoint_interval`` sequence numbers a replica
-  signs the digest of its execution history; q matching checkpoints make it stable: the low
-  water mark h advances and the log below it is dropped.
+  takes a snapshot of its state (:meth:`PbftReplica.snapshot`: the history's hash chain
+  and the state machine) and signs its SHA-256 with Ed25519; q matching checkpoints make it
+  stable: the low water mark h advances, H = h + L, and the log at or below h is dropped.
+- **Retransmission and state transfer (§5.2-§5.3, simplified).** A replica that waits for
+  something (a request it knows of to execute, a new view, its checkpoint to become
+  stable, a stable checkpoint it has not executed up to, or - restarted - where the others
+  are) sends a :class:`~.messages.Status` every ``resend_ms``; each receiver answers with a
+  :class:`~.messages.Help`: the new view of its view if the sender is behind (signed by
+  that view's primary: anyone may forward it), its view changes if the sender is changing
+  views behind it, its stable checkpoint's proof (and the state at it if the sender has
+  not executed that far), its latest own checkpoint, the batches it executed above the
+  sender's last executed one, and its own pre-prepare / prepares / commits in progress.
+  A state is taken only if its SHA-256 is the digest q replicas signed (a byzantine
+  sender cannot poison it); a batch is taken as committed once f + 1 replicas report the
+  same digest at its sequence number (one of them is correct and executed it).
 - **View change (§4.4).** A backup waiting too long for a request it knows of moves to view
   v + 1 and sends a signed view change with its stable checkpoint proof and a prepared
   certificate for every prepared sequence number above it. The new primary, holding q valid
@@ -32,10 +45,16 @@ Castro & Liskov, OSDI '99, §4.1-4.4:
   highest prepared n the digest prepared in the *highest view*, and a null request where
   none prepared; backups recompute that set and check it. Executed sequence numbers are
   never executed again. A replica that sees f + 1 view changes for higher views joins the
-  smallest; each failed view change doubles the timeout.
+  smallest. A replica changing views resends its view change until the new view arrives;
+  its view-change timer runs from the moment it starts changing (T x 2^(k - 1) for its
+  k-th view change in a row, capped at 2^6); when it expires the replica moves to the next
+  view if a quorum wanted this one, else it waits (see :meth:`PbftReplica.tick`).
+  View changes, new views and checkpoints are signed with Ed25519 (:mod:`.auth`).
 
-Simplifications: no state transfer (a replica that falls behind a stable checkpoint stays
-behind), signatures simulated by per-replica HMAC keys (:mod:`.auth`).
+Simplifications: pre-prepares and prepares are "signed" with per-sender HMAC keys (the
+cheap stand-in of :mod:`.auth`), not public-key signatures; a replica that restarts
+without durable storage is trusted not to have voted differently before its crash (an
+amnesiac restart counts against f).
 """
 
 from __future__ import annotations
