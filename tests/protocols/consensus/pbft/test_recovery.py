@@ -5,6 +5,7 @@ view changes and requests survive heavy loss."""
 from __future__ import annotations
 
 import asyncio
+import random
 
 import pytest
 
@@ -12,6 +13,7 @@ from mabeam import ActorSystem, ConfigError
 from mabeam.protocols.consensus.kv import Add
 from mabeam.protocols.consensus.pbft import PbftConfig
 from mabeam.protocols.consensus.pbft.api import PbftCluster
+from mabeam.protocols.consensus.pbft.byzantine import BEHAVIORS
 from mabeam.sim import SimNetwork
 
 pytestmark = pytest.mark.virtual_time
@@ -86,3 +88,100 @@ async def test_requests_survive_heavy_loss() -> None:
         ) as cluster:
             done = await cluster.submit_many([Add("n", 1) for _ in range(30)])
             assert sorted(d.result for d in done) == list(range(1, 31))
+
+
+BOUND_S = 15.0
+"""Liveness bound after healing (see test_liveness: one capped view-change timeout, 6.4 s,
+plus view changes and state transfer)."""
+
+
+async def _sim_schedule(seed: int, n: int) -> float:
+    """The randomized checker through actors on the SimNetwork: random crash / restart
+    (of at most f crash-prone replicas; the rest of the f faulty are byzantine), symmetric
+    partitions, loss up to 30%, duplication, reordering; then healing and one new request,
+    which must complete within ``BOUND_S``. Returns the seconds it took."""
+    rng = random.Random(seed)
+    network = SimNetwork(
+        seed=seed,
+        latency_ms=(0.5, rng.choice([2.0, 10.0, 30.0])),
+        drop_rate=rng.uniform(0.0, 0.3),
+        duplicate_rate=rng.uniform(0.0, 0.1),
+        reorder=True,
+        trace=False,
+    )
+    loop = asyncio.get_running_loop()
+    ids = [f"r{i}" for i in range(n)]
+    f = (n - 1) // 3
+    async with ActorSystem("pbft-chaos", transport=network) as system:
+        cluster = PbftCluster(
+            system,
+            ids,
+            seed=seed,
+            network=network,
+            config=PbftConfig(checkpoint_interval=4, view_change_timeout_ms=100),
+            retransmit_ms=150,
+            persist=rng.random() < 0.5,
+        )
+        async with cluster:
+            crash_prone: list[str] = []
+            byzantine: list[str] = []
+            for rid in rng.sample(ids, rng.randint(0, f)):
+                behavior = rng.choice([*BEHAVIORS, "crash"])
+                if behavior == "crash":
+                    crash_prone.append(rid)
+                else:
+                    byzantine.append(rid)
+                    cluster.byzantine(rid, behavior)
+            down: set[str] = set()
+            tasks = []
+            end = loop.time() + 1.5
+            while loop.time() < end:
+                event = rng.random()
+                if event < 0.15 and crash_prone:
+                    rid = rng.choice(crash_prone)
+                    if rid in down:
+                        await cluster.restart(rid)
+                        down.discard(rid)
+                    else:
+                        await cluster.crash(rid)
+                        down.add(rid)
+                elif event < 0.25:
+                    shuffled = ids[:]
+                    rng.shuffle(shuffled)
+                    cut = rng.randint(1, n - 1)
+                    network.partition([shuffled[:cut], shuffled[cut:]])
+                elif event < 0.35:
+                    network.heal()
+                else:
+                    tasks.append(asyncio.ensure_future(cluster.submit(Add("k", 1))))
+                await asyncio.sleep(rng.uniform(0.005, 0.08))
+            network.heal()
+            network.drop_rate = 0.0
+            network.duplicate_rate = 0.0
+            for rid in sorted(down):
+                await cluster.restart(rid)
+            healed = loop.time()
+            await cluster.submit(Add("k", 1), timeout=BOUND_S)
+            elapsed = loop.time() - healed
+            done = await asyncio.wait_for(asyncio.gather(*tasks), BOUND_S)
+            assert sorted(d.result for d in done) == sorted(set(d.result for d in done))
+            states = await cluster.states()
+            histories = [dict(s.history) for r, s in states.items() if s and r not in byzantine]
+            for a in histories:
+                for b in histories:
+                    assert all(a[seq] == b[seq] for seq in a.keys() & b.keys()), seed
+            return elapsed
+
+
+@pytest.mark.parametrize("n", [4, 7])
+async def test_randomized_schedules_through_actors(n: int) -> None:
+    """A fast count of the SimNetwork checker (the slow suite runs more)."""
+    for seed in range(3 if n == 4 else 1):
+        assert await _sim_schedule(seed, n) <= BOUND_S
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n", [4, 7])
+async def test_randomized_schedules_through_actors_many(n: int) -> None:
+    for seed in range(100, 300 if n == 4 else 160):
+        assert await _sim_schedule(seed, n) <= BOUND_S
