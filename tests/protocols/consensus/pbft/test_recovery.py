@@ -164,7 +164,8 @@ async def _sim_schedule(seed: int, n: int) -> float:
             await cluster.submit(Add("k", 1), timeout=BOUND_S)
             elapsed = loop.time() - healed
             done = await asyncio.wait_for(asyncio.gather(*tasks), BOUND_S)
-            assert sorted(d.result for d in done) == sorted(set(d.result for d in done))
+            results = [d.result for d in done]
+            assert len(set(results)) == len(results)  # each executed once: distinct counts
             states = await cluster.states()
             histories = [dict(s.history) for r, s in states.items() if s and r not in byzantine]
             for a in histories:

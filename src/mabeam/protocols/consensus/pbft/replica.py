@@ -273,6 +273,8 @@ class PbftReplica:
         self._own_vcs: dict[int, ViewChange] = {}
         """Our view changes since the last view installed, by view."""
         self._resend_at: float | None = None
+        self._resend_mark = 0
+        """last_executed when the retransmission timer last fired."""
         self.rejoining = False
         """A restarted replica: it sends Status until f + 1 replicas helped."""
         self._helpers: set[str] = set()
@@ -396,8 +398,13 @@ class PbftReplica:
 
     def _resend(self) -> None:
         """The retransmission timer: resend our view change (until the new view comes) and
-        tell everyone where we are (they answer with what we lack)."""
+        tell everyone where we are (they answer with what we lack). An active replica that
+        executed something since the last time is making progress: it stays quiet."""
         if not self._waiting():
+            return
+        progressed = self.last_executed != self._resend_mark
+        self._resend_mark = self.last_executed
+        if progressed and self.active and not self.rejoining and self.last_executed >= self.low:
             return
         if not self.active and self._own_vc is not None and self._own_vc.new_view == self.view:
             self._broadcast(self._own_vc, sign=False)
