@@ -303,14 +303,15 @@ class PbftReplica:
         self._arm_resend()
 
     def _recover(self, storage: PbftStorage) -> None:
-        """Start from what ``storage`` kept: the view (not active until its new view
-        arrives) and the last stable checkpoint's state."""
+        """Start from what ``storage`` kept: the last stable checkpoint's state and the
+        view, which it (re)enters by a view change (its earlier one was lost with it: without
+        one, and without a timer, it could neither help a quorum form nor move on)."""
         stored = storage.checkpoint
         if stored is not None:
             self._install_snapshot(stored.seq, stored.snapshot, stored.proof)
         if storage.view > 0:
-            self.view = storage.view
-            self.active = False
+            self.view = storage.view - 1
+            self._start_view_change(storage.view)
 
     # ------------------------------------------------------------------ queries
 
