@@ -417,8 +417,12 @@ class PbftReplica:
         have lost."""
         new_view = None
         nv = self._new_view
-        behind = status.view < self.view or (status.view == self.view and not status.active)
-        if nv is not None and nv.view == self.view and self.active and behind:
+        # The last new view we know of, if the sender has not entered it - even if we have
+        # moved past it since: its primary may have, too, and be the only other one who
+        # has it (then the sender could never gather a quorum to time out of its view).
+        if nv is not None and (
+            status.view < nv.view or (status.view == nv.view and not status.active)
+        ):
             new_view = nv
         if not self.active and status.view <= self.view:
             # It is changing views behind us (or with us): our view changes for its view
@@ -973,10 +977,10 @@ class PbftReplica:
     def _on_view_change(self, vc: ViewChange) -> None:
         if vc.new_view < self.view or (vc.new_view == self.view and self.active):
             nv = self._new_view
-            if nv is not None and nv.view == self.view and self.active:
+            if nv is not None and vc.new_view <= nv.view:
                 # A late view change: that replica missed the new view (ours or the
                 # primary's, signed: anyone may forward it).
-                if vc.new_view == self.view and nv.src == self.id:
+                if vc.new_view == nv.view and nv.src == self.id:
                     self._send(msgspec.structs.replace(nv, dst=vc.src))
                 else:
                     self._send(Help(self.id, vc.src, new_view=nv))
