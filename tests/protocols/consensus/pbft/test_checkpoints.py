@@ -208,3 +208,32 @@ def test_lost_view_changes_never_wedge(seed: int) -> None:
     net.heal()
     assert net.run_until(net.done, 10_000), f"seed {seed}: wedged"
     assert sorted(net.results["c"].values()) == [1, 2, 3, 4, 5]
+
+
+def test_a_new_view_is_forwarded_by_whoever_has_it() -> None:
+    """A replica still waiting for view 1's new view asks; r2 entered view 1 and has since
+    moved on to view 2, yet it forwards view 1's new view (signed by r1, the primary): the
+    asker verifies and installs it."""
+    net = Net(4, retransmit_ms=100, config=PbftConfig(view_change_timeout_ms=100))
+    net.make_byzantine("r0", "silent")
+    net.submit(Add("k", 1))
+    assert net.run_until(net.done, 5_000)
+    r2, r3 = net.replicas["r2"], net.replicas["r3"]
+    assert r2.view == 1
+    assert r2._new_view is not None
+    r2._start_view_change(2)
+    r2.ready()
+    waiting = PbftReplica("r3", net.ids, net.keyring, net.config, now=net.now)
+    waiting._start_view_change(1)
+    waiting.ready()
+    status = Status("r3", "r2", 1, False, waiting.low, waiting.last_executed)
+    r2.step(net.keyring.seal(status), net.now)
+    helps = [m for m in r2.ready().messages if isinstance(m, Help)]
+    assert len(helps) == 1
+    assert helps[0].new_view is not None
+    assert helps[0].new_view.view == 1
+    assert helps[0].new_view.src == "r1"
+    waiting.step(helps[0], net.now)
+    assert waiting.view == 1
+    assert waiting.active
+    assert r3.view == 1
