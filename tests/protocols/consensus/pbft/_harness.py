@@ -4,12 +4,15 @@
 flight. Time moves only through :meth:`Net.run_until` / :meth:`Net.run_for`: the next event is
 a delivery or a timer deadline, whichever comes first. Faults: ``crash`` (a replica stops),
 ``byzantine`` (an interceptor rewrites what a replica sends, as the simulated network does),
-a message ``drop_rate``, random per-message latency (reorders), and ``filter`` (drop chosen
+a message ``drop_rate``, ``dup_rate`` (a message delivered twice), random per-message latency
+(reorders), ``partition`` (groups that cannot talk), ``restart`` (a crashed replica comes back
+empty, or from its :class:`PbftStorage` when ``persist``) and ``filter`` (drop chosen
 messages). Every sent message is counted by type in :attr:`Net.sent`.
 
 After every event the safety check runs: no two correct (non-byzantine) replicas executed
 different batches at the same sequence number, and none executed a sequence number twice or
-out of order. A violation raises :class:`SafetyViolation`.
+out of order (a replica may skip, by state transfer, to just after a checkpoint it took).
+A violation raises :class:`SafetyViolation`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from mabeam.protocols.consensus.pbft import (
     Request,
 )
 from mabeam.protocols.consensus.pbft.byzantine import interceptor
+from mabeam.protocols.consensus.pbft.storage import PbftStorage
 from mabeam.sim import DROP, Interceptor
 
 
@@ -50,24 +54,24 @@ class Net:
         drop_rate: float = 0.0,
         retransmit_ms: float = 300.0,
         machine: Callable[[], Any] | None = None,
+        persist: bool = False,
     ) -> None:
         self.rng = random.Random(seed)
         self.keyring = Keyring(seed)
         self.ids = [f"r{i}" for i in range(n)]
         self.config = config or PbftConfig()
-        extra: Callable[[], dict[str, Any]] = (
-            dict if machine is None else lambda: {"machine": machine()}
-        )
-        self.replicas = {
-            rid: PbftReplica(rid, self.ids, self.keyring, self.config, **extra())
-            for rid in self.ids
-        }
+        self.machine = machine
+        self.storages = {rid: PbftStorage(durable=persist) for rid in self.ids}
+        self.replicas = {rid: self._make(rid) for rid in self.ids}
         self.clients = {
             cid: PbftClient(cid, self.ids, self.keyring, retransmit_ms=retransmit_ms)
             for cid in clients
         }
         self.latency = latency
         self.drop_rate = drop_rate
+        self.dup_rate = 0.0
+        self.groups: list[set[str]] | None = None
+        """A partition: a replica talks only within its group (clients reach everyone)."""
         self.now = 0.0
         self.crashed: set[str] = set()
         self.byzantine: dict[str, Interceptor] = {}
@@ -79,13 +83,50 @@ class Net:
         self._ids = itertools.count()
         self.agreed: dict[int, str] = {}
         self._checked: dict[str, int] = {}
+        self._last: dict[str, int] = {}
         self.executions: Counter[tuple[str, int]] = Counter()
         """(replica, client timestamp) -> times executed (exactly-once check)."""
 
     # ------------------------------------------------------------------ faults
 
+    def _make(self, rid: str) -> PbftReplica:
+        extra: dict[str, Any] = {} if self.machine is None else {"machine": self.machine()}
+        return PbftReplica(
+            rid,
+            self.ids,
+            self.keyring,
+            self.config,
+            now=getattr(self, "now", 0.0),
+            storage=self.storages[rid],
+            **extra,
+        )
+
     def crash(self, rid: str) -> None:
         self.crashed.add(rid)
+
+    def restart(self, rid: str) -> None:
+        """A crashed replica starts again: a new core on its storage."""
+        self.crashed.discard(rid)
+        self.replicas[rid] = self._make(rid)
+        self._checked[rid] = 0
+        self._last[rid] = 0
+        for key in [k for k in self.executions if k[0] == rid]:
+            del self.executions[key]  # a new incarnation: its count starts again
+        self._flush_replica(rid)
+
+    def partition(self, *groups: set[str]) -> None:
+        self.groups = [set(g) for g in groups]
+
+    def heal(self) -> None:
+        """No partition, no loss, no duplication."""
+        self.groups = None
+        self.drop_rate = 0.0
+        self.dup_rate = 0.0
+
+    def _cut(self, src: str, dst: str) -> bool:
+        if self.groups is None or src not in self.replicas or dst not in self.replicas:
+            return False
+        return not any(src in g and dst in g for g in self.groups)
 
     def make_byzantine(self, rid: str, behavior: str) -> None:
         self.byzantine[rid] = interceptor(
@@ -112,11 +153,15 @@ class Net:
         self.sent[type(message).__name__] += 1
         if self.filter is not None and self.filter(message, src, dst):
             return
+        if self._cut(src, dst):
+            return
         if self.drop_rate and self.rng.random() < self.drop_rate:
             return
+        copies = 2 if self.dup_rate and self.rng.random() < self.dup_rate else 1
         lo, hi = self.latency
-        delay = lo if lo == hi else self.rng.uniform(lo, hi)
-        heapq.heappush(self._queue, (self.now + delay, next(self._ids), src, dst, message))
+        for _ in range(copies):
+            delay = lo if lo == hi else self.rng.uniform(lo, hi)
+            heapq.heappush(self._queue, (self.now + delay, next(self._ids), src, dst, message))
 
     def _flush_replica(self, rid: str) -> None:
         replica = self.replicas[rid]
@@ -141,8 +186,10 @@ class Net:
         start = self._checked.get(replica.id, 0)
         for position in range(start, len(history)):
             seq, digest = history[position]
-            if seq != position + 1:
-                raise SafetyViolation(f"{replica.id} executed seq {seq} at position {position}")
+            last = self._last.get(replica.id, 0)
+            if seq != last + 1 and not any(last < t == seq - 1 for t in replica.transfers):
+                raise SafetyViolation(f"{replica.id} executed seq {seq} after {last}")
+            self._last[replica.id] = seq
             agreed = self.agreed.setdefault(seq, digest)
             if agreed != digest:
                 raise SafetyViolation(f"seq {seq}: {replica.id} executed {digest}, not {agreed}")
@@ -153,12 +200,12 @@ class Net:
 
     def check_all(self) -> None:
         """The full safety check over every pair of correct replicas."""
-        histories = self._histories()
+        histories = {r: dict(h) for r, h in self._histories().items()}
         for a in histories.values():
             for b in histories.values():
-                shared = min(len(a), len(b))
-                if a[:shared] != b[:shared]:
-                    raise SafetyViolation("two correct replicas executed different batches")
+                for seq in a.keys() & b.keys():
+                    if a[seq] != b[seq]:
+                        raise SafetyViolation(f"seq {seq}: two correct replicas differ")
         for (rid, timestamp), count in self.executions.items():
             if count > 1 and rid not in self.byzantine:
                 raise SafetyViolation(f"{rid} executed request {timestamp} {count} times")

@@ -27,6 +27,7 @@ from mabeam.protocols.consensus.pbft import (
     quorum,
 )
 from mabeam.protocols.consensus.pbft.byzantine import BEHAVIORS
+from mabeam.protocols.consensus.pbft.messages import Help, Status
 
 from ._harness import Net
 
@@ -57,7 +58,7 @@ def test_mac_is_the_last_field() -> None:
     """auth.canonical() covers every field but the last: the MAC (a request's authenticator)."""
     from mabeam.protocols.consensus.pbft import Reply
 
-    for kind in (PrePrepare, Prepare, Commit, Checkpoint, ViewChange, NewView, Reply):
+    for kind in (PrePrepare, Prepare, Commit, Checkpoint, ViewChange, NewView, Reply, Status, Help):
         assert kind.__struct_fields__[-1] == "mac"
     assert Request.__struct_fields__[-1] == "auth"
 
@@ -69,7 +70,9 @@ _FIELDS = st.one_of(
 
 @settings(max_examples=200, deadline=None)
 @given(
-    kind=st.sampled_from([PrePrepare, Prepare, Commit, Checkpoint, ViewChange, NewView, Request]),
+    kind=st.sampled_from(
+        [PrePrepare, Prepare, Commit, Checkpoint, ViewChange, NewView, Request, Status, Help]
+    ),
     values=st.lists(_FIELDS, min_size=9, max_size=9),
     src=st.sampled_from(["r0", "r2", "r9", "c"]),
 )

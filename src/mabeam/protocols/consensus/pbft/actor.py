@@ -5,10 +5,11 @@ Messages travel as tells between actors addressed by name (a restarted actor get
 ref, the same name). Each shell keeps one ``send_after`` timer armed at its core's
 ``deadline()``; after every input it takes ``ready()`` and sends. A replica actor hands every
 message to its core, which authenticates it: garbage of any shape is counted in
-``dropped`` and never raises. Replica state is volatile (no persistence, no state
-transfer): a crashed and restarted replica starts empty and stays behind. ``machine``
-(optional) makes each incarnation's state machine (default
-:class:`~..kv.KVStateMachine`).
+``dropped`` and never raises. ``storage`` (a :class:`~.storage.PbftStorage`, kept by the
+cluster across incarnations) tells a restarted replica it is one and what it persisted (if
+durable: its view and last stable checkpoint); a restarted replica asks the others where
+they are and catches up through state transfer. ``machine`` (optional) makes each
+incarnation's state machine (default :class:`~..kv.KVStateMachine`).
 
 Log events: ``pbft_replica_started``, ``pbft_view_changed`` (replica, view, active),
 ``pbft_checkpoint_stable`` (replica, seq), ``pbft_client_retransmit`` (client, count).
@@ -26,6 +27,7 @@ from ..kv import StateMachineFactory
 from .auth import Keyring
 from .client import Accepted, PbftClient
 from .replica import PbftConfig, PbftReplica
+from .storage import PbftStorage
 
 _EPSILON_MS = 1e-6
 
@@ -52,6 +54,10 @@ class ReplicaState(msgspec.Struct, frozen=True):
     low: int
     executed: list[str]
     history: list[tuple[int, str]]
+    executed_ids: list[tuple[str, int]]
+    """(client, timestamp) of each executed request, in the order of ``executed``."""
+    transfers: list[int]
+    """Checkpoints taken by state transfer (``history`` skips to just after them)."""
     data: dict[str, Any]
     dropped: dict[str, int]
 
@@ -111,7 +117,9 @@ class PbftReplicaActor(_Timed, Actor):
         observer: ReplicaObserver | None = None,
         *,
         machine: StateMachineFactory | None = None,
+        storage: PbftStorage | None = None,
     ) -> None:
+        self.storage = storage
         self.replica_id = replica_id
         self.replicas = tuple(replicas)
         self.keyring = keyring
@@ -130,6 +138,7 @@ class PbftReplicaActor(_Timed, Actor):
             self.config,
             now=self._now(),
             machine=machine,
+            storage=self.storage,
         )
         self.context.log.info("pbft_replica_started", replica=self.replica_id, n=self.core.n)
         self._after()
@@ -182,6 +191,8 @@ class PbftReplicaActor(_Timed, Actor):
             low=core.low,
             executed=list(core.executed_requests),
             history=list(core.history),
+            executed_ids=list(core.executed_ids),
+            transfers=list(core.transfers),
             data=dict(core.machine.data),
             dropped=dict(core.dropped),
         )

@@ -12,7 +12,10 @@
 Each replica is a :class:`~.actor.PbftReplicaActor` under a one-for-one supervisor,
 registered under its id; a :class:`~.actor.PbftClientActor` (registered as
 ``client_name``) sends each operation to the primary, retransmits to every replica on
-timeout and accepts a result once f + 1 replicas sent the same one. Every operation is
+timeout and accepts a result once f + 1 replicas sent the same one. :meth:`PbftCluster.crash`
+and :meth:`PbftCluster.restart` stop and start a replica; a restarted replica catches up
+through state transfer, from nothing or (``persist=True``) from its persisted view and
+last stable checkpoint. Every operation is
 executed exactly once, in the same order, on every correct replica. With a
 :class:`~mabeam.sim.SimNetwork` as ``network`` the replicas and the client become network
 nodes; :meth:`PbftCluster.byzantine` makes a replica misbehave through the network.
@@ -35,7 +38,8 @@ from typing import Any
 import msgspec
 
 from ...._errors import ActorDeadError, ConfigError, MabeamError
-from ....runtime import ActorSystem
+from ....runtime import ActorRef, ActorSystem
+from ....runtime.supervision import restart_child, terminate_child
 from .._cluster import ActorSpec, ClusterLifecycle
 from ..kv import ApplyError, Delete, Get, Put, StateMachineFactory
 from .actor import (
@@ -50,6 +54,7 @@ from .auth import Keyring
 from .byzantine import interceptor
 from .client import Accepted
 from .replica import PbftConfig
+from .storage import PbftStorage
 
 
 class RequestTimeoutError(MabeamError, TimeoutError):
@@ -64,12 +69,14 @@ class RequestTimeoutError(MabeamError, TimeoutError):
 class Executed(msgspec.Struct, frozen=True):
     """An accepted operation: its result (f + 1 replicas agree; an
     :class:`~..kv.ApplyError` if executing it raised), the view, the client's timestamp
-    and the sequence number it was executed at."""
+    and the sequence number it was executed at. (``client``, ``timestamp``) is the
+    command's identity: the one the replicas' executed records carry."""
 
     result: Any
     view: int
     timestamp: int
     seq: int
+    client: str = ""
 
 
 class PbftCluster(ClusterLifecycle):
@@ -89,6 +96,7 @@ class PbftCluster(ClusterLifecycle):
         retransmit_ms: float = 300.0,
         observer: ReplicaObserver | None = None,
         machine: StateMachineFactory | None = None,
+        persist: bool = False,
     ) -> None:
         ids = list(replica_ids)
         if len(ids) < 1:
@@ -107,6 +115,10 @@ class PbftCluster(ClusterLifecycle):
         self.retransmit_ms = retransmit_ms
         self.observer = observer
         self.machine = machine
+        self.persist = persist
+        self.storages = {i: PbftStorage(durable=persist) for i in ids}
+        """Each replica's store, kept across its restarts (``persist``: view and stable
+        checkpoint survive a crash; else only the fact that it restarted)."""
         self._futures: dict[int, asyncio.Future[Executed]] = {}
         self._next_token = 1
 
@@ -117,7 +129,10 @@ class PbftCluster(ClusterLifecycle):
     ) -> tuple[type[PbftReplicaActor], tuple[Any, ...], dict[str, Any]]:
         """(class, args, kwargs) of replica ``replica_id``: for a supervisor's ChildSpec."""
         args = (replica_id, self.replica_ids, self.keyring, self.config, self.observer)
-        return PbftReplicaActor, args, {} if self.machine is None else {"machine": self.machine}
+        kwargs: dict[str, Any] = {"storage": self.storages[replica_id]}
+        if self.machine is not None:
+            kwargs["machine"] = self.machine
+        return PbftReplicaActor, args, kwargs
 
     def client_spec(self) -> tuple[type[PbftClientActor], tuple[Any, ...], dict[str, Any]]:
         """(class, args, kwargs) of the client actor."""
@@ -203,7 +218,9 @@ class PbftCluster(ClusterLifecycle):
     def _on_result(self, token: int, accepted: Accepted) -> None:
         future = self._futures.pop(token, None)
         if future is not None and not future.done():
-            executed = Executed(accepted.result, accepted.view, accepted.timestamp, accepted.seq)
+            executed = Executed(
+                accepted.result, accepted.view, accepted.timestamp, accepted.seq, self.client_name
+            )
             future.set_result(executed)
 
     # ------------------------------------------------------------------ replicas
@@ -222,3 +239,24 @@ class PbftCluster(ClusterLifecycle):
     async def states(self) -> dict[str, ReplicaState | None]:
         """Every replica's state, in replica order."""
         return {replica_id: await self.state(replica_id) for replica_id in self.replica_ids}
+
+    async def crash(self, replica_id: str) -> None:
+        """Stop a replica at once (volatile state lost; its storage kept)."""
+        self._require_replica(replica_id)
+        await terminate_child(self._require_supervisor(), replica_id)
+
+    async def restart(self, replica_id: str) -> None:
+        """Start a crashed replica again: it rejoins through state transfer."""
+        self._require_replica(replica_id)
+        await restart_child(self._require_supervisor(), replica_id)
+
+    def _require_replica(self, replica_id: str) -> None:
+        if replica_id not in self.storages:
+            raise ConfigError(
+                "replica_id", f"{replica_id!r} is not a replica", allowed=self.replica_ids
+            )
+
+    def _require_supervisor(self) -> ActorRef:
+        if self._supervisor is None:
+            raise RuntimeError("the cluster has no supervisor (not started, or attached without)")
+        return self._supervisor

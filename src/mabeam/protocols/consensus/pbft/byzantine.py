@@ -7,8 +7,9 @@ not anyone else's. Behaviours (PROTOCOLS.md ``behavior``):
 - ``equivocate``: as primary, sends the real batch to some backups and a different one (the
   null request) to the others; as backup, sends its prepares and commits with a different
   digest to every other receiver.
-- ``wrong_digest``: every pre-prepare, prepare and commit carries a wrong digest and every
-  reply a wrong result (all properly authenticated as itself).
+- ``wrong_digest``: every pre-prepare, prepare and commit carries a wrong digest, every
+  reply a wrong result and every batch it reports executed (state transfer) a wrong
+  digest (all properly authenticated as itself).
 - ``forge_sender``: claims to be another replica (its MAC cannot match: dropped, counted).
 - ``random``: sends garbage instead of each message (never crashes a correct replica).
 """
@@ -24,7 +25,7 @@ import msgspec
 
 from ....sim import DROP, Interceptor
 from .auth import Keyring, canonical
-from .messages import Commit, Prepare, PrePrepare, Reply
+from .messages import Commit, Help, Prepare, PrePrepare, Reply
 from .replica import NULL_DIGEST
 
 BEHAVIORS = ("silent", "equivocate", "wrong_digest", "forge_sender", "random")
@@ -64,6 +65,9 @@ def interceptor(
                     replace(entry, result=f"forged:{entry.result!r}") for entry in payload.results
                 )
                 return keyring.seal(replace(payload, results=forged))
+            if isinstance(payload, Help) and payload.batches:
+                lies = tuple(replace(b, digest=_wrong(b.digest)) for b in payload.batches)
+                return keyring.seal(replace(payload, batches=lies))
             return payload
 
         return wrong_digest

@@ -138,10 +138,73 @@ class NewView(msgspec.Struct, frozen=True, tag=True):
     mac: bytes = b""
 
 
+class Status(msgspec.Struct, frozen=True, tag=True):
+    """Replica -> all, on its retransmission timer while it waits for something (a request
+    to execute, a new view, a checkpoint to become stable, a restart to catch up): where it
+    is. Each receiver answers with a :class:`Help` (and resends its own messages the sender
+    may have lost)."""
+
+    src: str
+    dst: str
+    view: int
+    active: bool
+    low: int
+    last_executed: int
+    mac: bytes = b""
+
+
+class ExecutedBatch(msgspec.Struct, frozen=True, array_like=True):
+    """A batch the sender executed at ``seq`` (taken once f + 1 replicas report it)."""
+
+    seq: int
+    digest: str
+    requests: tuple[Request, ...]
+
+
+class Help(msgspec.Struct, frozen=True, tag=True):
+    """Replica -> a replica that sent a :class:`Status`: what it lacks.
+
+    ``new_view``: the signed new view of the sender's view (a replica behind in views
+    verifies and installs it, whoever forwards it). ``stable``: the proof of the sender's
+    stable checkpoint, and ``snapshot`` the state at it when the receiver has not executed
+    that far (state transfer: it is taken only if its SHA-256 is the digest the proof's
+    quorum signed). ``checkpoint``: the sender's latest own signed checkpoint. ``batches``:
+    batches it executed above the receiver's last executed one.
+    """
+
+    src: str
+    dst: str
+    new_view: NewView | None = None
+    stable: tuple[Checkpoint, ...] = ()
+    snapshot: bytes = b""
+    checkpoint: Checkpoint | None = None
+    batches: tuple[ExecutedBatch, ...] = ()
+    mac: bytes = b""
+
+
 PbftMessage: TypeAlias = (
-    Request | PrePrepare | Prepare | Commit | Reply | Checkpoint | ViewChange | NewView
+    Request
+    | PrePrepare
+    | Prepare
+    | Commit
+    | Reply
+    | Checkpoint
+    | ViewChange
+    | NewView
+    | Status
+    | Help
 )
 """Everything that crosses the network (as a union it decodes by tag)."""
 
-REPLICA_MESSAGES = (Request, PrePrepare, Prepare, Commit, Checkpoint, ViewChange, NewView)
+REPLICA_MESSAGES = (
+    Request,
+    PrePrepare,
+    Prepare,
+    Commit,
+    Checkpoint,
+    ViewChange,
+    NewView,
+    Status,
+    Help,
+)
 """What a replica accepts."""

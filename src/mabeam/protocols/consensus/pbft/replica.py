@@ -23,8 +23,21 @@ Castro & Liskov, OSDI '99, §4.1-4.4:
   the machine records, the same at every correct replica, so the client gets f + 1
   matching error replies and the batch, the history and the checkpoints go on as usual.
 - **Checkpoints (§4.3).** After every ``checkpoint_interval`` sequence numbers a replica
-  signs the digest of its execution history; q matching checkpoints make it stable: the low
-  water mark h advances and the log below it is dropped.
+  takes a snapshot of its state (:meth:`PbftReplica.snapshot`: the history's hash chain
+  and the state machine) and signs its SHA-256 with Ed25519; q matching checkpoints make it
+  stable: the low water mark h advances, H = h + L, and the log at or below h is dropped.
+- **Retransmission and state transfer (§5.2-§5.3, simplified).** A replica that waits for
+  something (a request it knows of to execute, a new view, its checkpoint to become
+  stable, a stable checkpoint it has not executed up to, or - restarted - where the others
+  are) sends a :class:`~.messages.Status` every ``resend_ms``; each receiver answers with a
+  :class:`~.messages.Help`: the new view of its view if the sender is behind (signed by
+  that view's primary: anyone may forward it), its view changes if the sender is changing
+  views behind it, its stable checkpoint's proof (and the state at it if the sender has
+  not executed that far), its latest own checkpoint, the batches it executed above the
+  sender's last executed one, and its own pre-prepare / prepares / commits in progress.
+  A state is taken only if its SHA-256 is the digest q replicas signed (a byzantine
+  sender cannot poison it); a batch is taken as committed once f + 1 replicas report the
+  same digest at its sequence number (one of them is correct and executed it).
 - **View change (§4.4).** A backup waiting too long for a request it knows of moves to view
   v + 1 and sends a signed view change with its stable checkpoint proof and a prepared
   certificate for every prepared sequence number above it. The new primary, holding q valid
@@ -32,10 +45,16 @@ Castro & Liskov, OSDI '99, §4.1-4.4:
   highest prepared n the digest prepared in the *highest view*, and a null request where
   none prepared; backups recompute that set and check it. Executed sequence numbers are
   never executed again. A replica that sees f + 1 view changes for higher views joins the
-  smallest; each failed view change doubles the timeout.
+  smallest. A replica changing views resends its view change until the new view arrives;
+  its view-change timer runs from the moment it starts changing (T x 2^(k - 1) for its
+  k-th view change in a row, capped at 2^6); when it expires the replica moves to the next
+  view if a quorum wanted this one, else it waits (see :meth:`PbftReplica.tick`).
+  View changes, new views and checkpoints are signed with Ed25519 (:mod:`.auth`).
 
-Simplifications: no state transfer (a replica that falls behind a stable checkpoint stays
-behind), signatures simulated by per-replica HMAC keys (:mod:`.auth`).
+Simplifications: pre-prepares and prepares are "signed" with per-sender HMAC keys (the
+cheap stand-in of :mod:`.auth`), not public-key signatures; a replica that restarts
+without durable storage is trusted not to have voted differently before its crash (an
+amnesiac restart counts against f).
 """
 
 from __future__ import annotations
@@ -49,11 +68,13 @@ from typing import Any
 import msgspec
 
 from ...._errors import ConfigError
-from ..kv import ClientCommand, KVStateMachine
+from ..kv import ApplyError, ClientCommand, KVStateMachine, _Session
 from .auth import Keyring
 from .messages import (
     Checkpoint,
     Commit,
+    ExecutedBatch,
+    Help,
     NewView,
     Prepare,
     PreparedCert,
@@ -61,8 +82,10 @@ from .messages import (
     Reply,
     ReplyEntry,
     Request,
+    Status,
     ViewChange,
 )
+from .storage import PbftStorage, StoredCheckpoint
 
 _encode = msgspec.msgpack.Encoder().encode
 NULL_DIGEST = hashlib.sha256(b"").hexdigest()
@@ -108,6 +131,9 @@ class PbftConfig:
     view_change_timeout_ms: float = 200.0
     batch_max: int = 1
     max_in_flight: int = 64
+    retransmit_ms: float | None = None
+    """How often a waiting replica resends (its view change, a :class:`Status`); default
+    half the view-change timeout."""
 
     def __post_init__(self) -> None:
         for name in ("checkpoint_interval", "batch_max", "max_in_flight"):
@@ -122,6 +148,16 @@ class PbftConfig:
             raise ConfigError(
                 "view_change_timeout_ms", f"must be > 0, got {self.view_change_timeout_ms}"
             )
+        if self.retransmit_ms is not None and not self.retransmit_ms > 0:
+            raise ConfigError("retransmit_ms", f"must be > 0, got {self.retransmit_ms}")
+
+    @property
+    def resend_ms(self) -> float:
+        """The retransmission period (``retransmit_ms``, default half the view-change
+        timeout)."""
+        if self.retransmit_ms is not None:
+            return self.retransmit_ms
+        return self.view_change_timeout_ms / 2
 
     @property
     def log_size(self) -> int:
@@ -138,6 +174,16 @@ class Executed:
     digest: str
     request: Request
     result: Any
+
+    @property
+    def client(self) -> str:
+        """Who sent the request."""
+        return self.request.client
+
+    @property
+    def timestamp(self) -> int:
+        """The client's sequence number of the request ((client, timestamp) identifies it)."""
+        return self.request.timestamp
 
 
 @dataclass
@@ -171,6 +217,7 @@ class PbftReplica:
         *,
         now: float = 0.0,
         machine: KVStateMachine | None = None,
+        storage: PbftStorage | None = None,
     ) -> None:
         replicas = tuple(replicas)
         if replica_id not in replicas:
@@ -197,7 +244,13 @@ class PbftReplica:
         """(seq, batch digest) of every executed sequence number, in order."""
         self.executed_requests: list[str] = []
         """Digests of the requests executed (duplicates and null requests excluded)."""
+        self.executed_ids: list[tuple[str, int]] = []
+        """(client, timestamp) of the requests executed, in the order of executed_requests."""
+        self.transfers: list[int] = []
+        """Sequence numbers of the checkpoints this replica took by state transfer (the
+        history has no entries at or below such a checkpoint that it did not execute)."""
         self.state_digest = NULL_DIGEST
+        """The hash chain of the history (seq, batch digest); part of every snapshot."""
         self.dropped: dict[str, int] = {}
         """Messages refused, by reason (``bad_mac``, ``garbage``, ``out_of_window``, ...)."""
         self._slots: dict[int, _Slot] = {}
@@ -208,6 +261,24 @@ class PbftReplica:
         self._checkpoints: dict[int, dict[str, Checkpoint]] = {}
         self._stable_proof: tuple[Checkpoint, ...] = ()
         self._own_checkpoints: dict[int, str] = {}
+        self._own_checkpoint_msgs: dict[int, Checkpoint] = {}
+        self._snapshots: dict[int, bytes] = {}
+        """Own state snapshots at checkpoints not yet garbage-collected."""
+        self._stable_snapshot: tuple[int, bytes] | None = None
+        """(seq, snapshot) of the stable checkpoint, if this replica holds its state."""
+        self._fetched: dict[int, dict[str, str]] = {}
+        """Batches reported executed by others: seq -> {replica: digest}."""
+        self._fetched_batches: dict[tuple[int, str], tuple[Request, ...]] = {}
+        self._own_vc: ViewChange | None = None
+        self._own_vcs: dict[int, ViewChange] = {}
+        """Our view changes since the last view installed, by view."""
+        self._resend_at: float | None = None
+        self._resend_mark = 0
+        """last_executed when the retransmission timer last fired."""
+        self.rejoining = False
+        """A restarted replica: it sends Status until f + 1 replicas helped."""
+        self._helpers: set[str] = set()
+        self.storage = storage
         self._view_changes: dict[int, dict[str, ViewChange]] = {}
         self._new_view: NewView | None = None
         self._queue: deque[Request] = deque()
@@ -223,6 +294,24 @@ class PbftReplica:
         self._answers: dict[str, list[ReplyEntry]] = {}
         """Reply entries per client, sent as one Reply per client by :meth:`_flush_replies`."""
         self._now = now
+        if storage is not None:
+            storage.boots += 1
+            self.rejoining = storage.boots > 1
+            self._recover(storage)
+        if self.rejoining:
+            self._resend()  # ask at once where the others are
+        self._arm_resend()
+
+    def _recover(self, storage: PbftStorage) -> None:
+        """Start from what ``storage`` kept: the last stable checkpoint's state and the
+        view, which it (re)enters by a view change (its earlier one was lost with it: without
+        one, and without a timer, it could neither help a quorum form nor move on)."""
+        stored = storage.checkpoint
+        if stored is not None:
+            self._install_snapshot(stored.seq, stored.snapshot, stored.proof)
+        if storage.view > 0:
+            self.view = storage.view - 1
+            self._start_view_change(storage.view)
 
     # ------------------------------------------------------------------ queries
 
@@ -241,7 +330,8 @@ class PbftReplica:
 
     def deadline(self) -> float:
         """When :meth:`tick` must next run (inf: nothing timed)."""
-        return self._timer if self._timer is not None else float("inf")
+        timers = [t for t in (self._timer, self._resend_at) if t is not None]
+        return min(timers) if timers else float("inf")
 
     def ready(self) -> Ready:
         """Messages to send and requests executed since the last call."""
@@ -260,14 +350,223 @@ class PbftReplica:
             self._drop("malformed")
         if self._answers:
             self._flush_replies()
+        self._arm_resend()
 
     def tick(self, now: float) -> None:
-        """Time passed: a view-change timer may have expired."""
+        """Time passed: the view-change timer or the retransmission timer may have expired.
+
+        The view-change timer, while active, moves to the next view. While changing views
+        it runs from the moment the change started (T x 2^(changes - 1), doubling with each
+        view changed to without a new view); when it expires the replica moves on only if
+        a quorum wanted this view (its primary failed them), else it keeps resending and
+        waits: alone it would only run ahead through views nobody else is in.
+        """
         self._now = now
-        if self._timer is None or now < self._timer:
+        if self._resend_at is not None and now >= self._resend_at:
+            self._resend_at = None
+            self._resend()
+        if self._timer is not None and now >= self._timer:
+            self._timer = None
+            if self.active or len(self._view_changes.get(self.view, {})) >= self.q:
+                self._start_view_change(self.view + 1)
+            else:
+                self._timer = now + self._view_change_timeout()
+        if self._answers:
+            self._flush_replies()
+        self._arm_resend()
+
+    def _view_change_timeout(self) -> float:
+        doublings: int = min(max(self._vc_attempts - 1, 0), 6)
+        return float(self.config.view_change_timeout_ms * 2**doublings)
+
+    # ------------------------------------------------------------------ retransmission
+
+    def _waiting(self) -> bool:
+        """Whether this replica waits for something others may have sent and lost."""
+        return (
+            not self.active
+            or bool(self._pending)
+            or self.rejoining
+            or self.low < max(self._own_checkpoints, default=0)
+            or self.last_executed < self.low
+        )
+
+    def _arm_resend(self) -> None:
+        if not self._waiting():
+            self._resend_at = None
+        elif self._resend_at is None:
+            self._resend_at = self._now + self.config.resend_ms
+
+    def _resend(self) -> None:
+        """The retransmission timer: resend our view change (until the new view comes) and
+        tell everyone where we are (they answer with what we lack). An active replica that
+        executed something since the last time is making progress: it stays quiet."""
+        if not self._waiting():
             return
-        self._timer = None
-        self._start_view_change(self.view + 1)
+        progressed = self.last_executed != self._resend_mark
+        self._resend_mark = self.last_executed
+        if progressed and self.active and not self.rejoining and self.last_executed >= self.low:
+            return
+        if not self.active and self._own_vc is not None and self._own_vc.new_view == self.view:
+            self._broadcast(self._own_vc, sign=False)
+        status = Status(self.id, "", self.view, self.active, self.low, self.last_executed)
+        self._broadcast(status, sign=False)
+
+    def _on_status(self, status: Status) -> None:
+        """Answer a waiting replica with what it lacks, and resend our own messages it may
+        have lost."""
+        new_view = None
+        nv = self._new_view
+        # The last new view we know of, if the sender has not entered it - even if we have
+        # moved past it since: its primary may have, too, and be the only other one who
+        # has it (then the sender could never gather a quorum to time out of its view).
+        if nv is not None and (
+            status.view < nv.view or (status.view == nv.view and not status.active)
+        ):
+            new_view = nv
+        if not self.active and status.view <= self.view:
+            # It is changing views behind us (or with us): our view changes for its view
+            # (it may lack the quorum to time out) and for ours (f + 1 make it join).
+            for view in sorted({status.view, self.view}):
+                own_vc = self._own_vcs.get(view)
+                if own_vc is not None and (view != status.view or not status.active):
+                    self._send(msgspec.structs.replace(own_vc, dst=status.src))
+        stable: tuple[Checkpoint, ...] = ()
+        snapshot = b""
+        if self.low > max(status.low, 0) or self.low > status.last_executed:
+            stable = self._stable_proof
+            held = self._stable_snapshot
+            if status.last_executed < self.low and held is not None and held[0] == self.low:
+                snapshot = held[1]
+        checkpoint = None
+        mine = [s for s in self._own_checkpoint_msgs if s > status.low]
+        if mine:
+            checkpoint = self._own_checkpoint_msgs[max(mine)]
+        batches = []
+        start = max(status.last_executed, self.low) + 1
+        for seq in range(start, min(self.last_executed, start + self.config.log_size - 1) + 1):
+            pp = self._committed.get(seq)
+            if pp is not None:
+                batches.append(ExecutedBatch(seq, pp.digest, pp.requests))
+        self._send(
+            Help(self.id, status.src, new_view, stable, snapshot, checkpoint, tuple(batches))
+        )
+        if status.view == self.view and status.active and self.active:
+            self._resend_slots(status.src, status.last_executed)
+
+    def _resend_slots(self, dst: str, above: int) -> None:
+        """Our own pre-prepares (primary), prepares and commits above ``above``, to ``dst``."""
+        for seq in sorted(self._slots):
+            if seq <= above:
+                continue
+            slot = self._slots[seq]
+            pp = slot.pre_prepare
+            if self.is_primary:
+                self._send(msgspec.structs.replace(pp, dst=dst))
+            else:
+                own = self._prepares.get((pp.view, seq, pp.digest), {}).get(self.id)
+                if own is not None:
+                    self._send(msgspec.structs.replace(own, dst=dst))
+            if slot.commit_sent:
+                self._send(Commit(self.id, dst, pp.view, seq, pp.digest))
+
+    def _on_help(self, help_: Help) -> None:
+        if self.rejoining:
+            self._helpers.add(help_.src)
+            if len(self._helpers) > self.f:
+                self.rejoining = False
+        if help_.new_view is not None:
+            self._on_new_view(help_.new_view)
+        if help_.stable:
+            self._on_stable_proof(help_.stable, help_.snapshot)
+        if help_.checkpoint is not None:
+            self._on_checkpoint(help_.checkpoint)
+        for batch in help_.batches:
+            self._on_executed_batch(help_.src, batch)
+        self._execute()
+
+    def _on_executed_batch(self, src: str, batch: ExecutedBatch) -> None:
+        """f + 1 replicas say they executed ``batch`` at its seq: a correct one did, so it
+        committed there (§4.2's guarantee): take it as committed."""
+        seq = batch.seq
+        if seq <= self.last_executed or not self.low < seq <= self.high:
+            return
+        if batch.digest != batch_digest(batch.requests):
+            self._drop("bad_batch")
+            return
+        votes = self._fetched.setdefault(seq, {})
+        votes[src] = batch.digest
+        self._fetched_batches.setdefault((seq, batch.digest), batch.requests)
+        agreeing = sum(1 for d in votes.values() if d == batch.digest)
+        if agreeing > self.f and seq not in self._committed:
+            self._committed[seq] = PrePrepare(
+                self.primary(), "", self.view, seq, batch.digest, batch.requests
+            )
+
+    def _valid_proof(self, proof: Sequence[Checkpoint]) -> bool:
+        """q valid signed checkpoints from distinct replicas for one (seq, state)."""
+        if not proof:
+            return False
+        first = proof[0]
+        senders = set()
+        for checkpoint in proof:
+            if not isinstance(checkpoint, Checkpoint):
+                return False
+            if (checkpoint.seq, checkpoint.state) != (first.seq, first.state):
+                return False
+            if checkpoint.src not in self.replicas or checkpoint.src in senders:
+                return False
+            if not self.keyring.verify(checkpoint):
+                return False
+            senders.add(checkpoint.src)
+        return len(senders) >= self.q
+
+    def _on_stable_proof(self, proof: tuple[Checkpoint, ...], snapshot: bytes) -> None:
+        """Another replica's stable checkpoint: advance to it; if we have not executed that
+        far, take its state, once its digest is the one the quorum signed."""
+        seq = proof[0].seq
+        if seq <= self.low and seq <= self.last_executed:
+            return
+        if not self._valid_proof(proof):
+            self._drop("bad_checkpoint_proof")
+            return
+        if seq > self.last_executed and snapshot:
+            if hashlib.sha256(snapshot).hexdigest() != proof[0].state:
+                self._drop("bad_state")
+            else:
+                try:
+                    self._install_snapshot(seq, snapshot, proof)
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    self._drop("bad_state")
+        if seq > self.low:
+            self._stabilize(seq, proof)
+
+    # ------------------------------------------------------------------ snapshots
+
+    def snapshot(self, seq: int) -> bytes:
+        """The state after executing ``seq`` (its SHA-256 is the checkpoint digest): the
+        history's hash chain and the state machine's state (:func:`machine_state`)."""
+        return _encode_state((seq, self.state_digest, machine_state(self.machine)))
+
+    def _install_snapshot(self, seq: int, snapshot: bytes, proof: tuple[Checkpoint, ...]) -> None:
+        """State transfer: take the state of checkpoint ``seq`` (already verified)."""
+        decoded = msgspec.msgpack.decode(snapshot, type=_Snapshot)
+        if decoded.seq != seq:
+            raise msgspec.ValidationError("snapshot of another sequence number")
+        restore_machine(self.machine, decoded.machine)
+        self.state_digest = decoded.chain
+        self.last_executed = seq
+        self.transfers.append(seq)
+        digest = hashlib.sha256(snapshot).hexdigest()
+        self._own_checkpoints[seq] = digest
+        self._snapshots[seq] = snapshot
+        self._stable_snapshot = (seq, snapshot)
+        if seq > self.low:
+            self._stabilize(seq, proof)
+        for key in [k for k in self._pending if self.machine.is_duplicate(*k)]:
+            del self._pending[key]
+        if self.next_seq <= seq:
+            self.next_seq = seq + 1
 
     def _drop(self, reason: str) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + 1
@@ -487,6 +786,7 @@ class PbftReplica:
                 else:
                     digest = request_digest(request)
                     self.executed_requests.append(digest)
+                    self.executed_ids.append(key)
                     self._executed.append(Executed(seq, digest, request, result))
                     self._reply(request, result, seq)
             if seq % self.config.checkpoint_interval == 0:
@@ -521,8 +821,12 @@ class PbftReplica:
     # ------------------------------------------------------------------ checkpoints
 
     def _checkpoint(self, seq: int) -> None:
-        own = self.keyring.sign(Checkpoint(self.id, "", seq, self.state_digest))
-        self._own_checkpoints[seq] = self.state_digest
+        snapshot = self.snapshot(seq)
+        digest = hashlib.sha256(snapshot).hexdigest()
+        own = self.keyring.sign(Checkpoint(self.id, "", seq, digest))
+        self._own_checkpoints[seq] = digest
+        self._own_checkpoint_msgs[seq] = own
+        self._snapshots[seq] = snapshot
         self._checkpoints.setdefault(seq, {})[self.id] = own
         self._broadcast(own, sign=False)
         self._check_stable(seq)
@@ -559,9 +863,26 @@ class PbftReplica:
             return
         self.low = seq
         self._stable_proof = proof
-        for table in (self._slots, self._committed, self._certs, self._checkpoints):
+        snapshot = self._snapshots.get(seq)
+        if snapshot is not None and self._own_checkpoints.get(seq) == proof[0].state:
+            self._stable_snapshot = (seq, snapshot)
+            if self.storage is not None:
+                self.storage.save_checkpoint(StoredCheckpoint(seq, snapshot, proof))
+        tables: tuple[dict[int, Any], ...] = (
+            self._slots,
+            self._committed,
+            self._certs,
+            self._checkpoints,
+            self._snapshots,
+            self._own_checkpoints,
+            self._own_checkpoint_msgs,
+            self._fetched,
+        )
+        for table in tables:
             for old in [s for s in table if s <= seq]:
                 del table[old]
+        for fetched in [k for k in self._fetched_batches if k[0] <= seq]:
+            del self._fetched_batches[fetched]
         for votes in (self._prepares, self._commits):
             for key in [k for k in votes if k[1] <= seq]:
                 del votes[key]
@@ -585,22 +906,15 @@ class PbftReplica:
         elif self._timer is None or restart:
             self._timer = self._now + self.config.view_change_timeout_ms
 
-    def _arm_view_change(self) -> None:
-        """While changing to view v: time out towards v + 1 only once q replicas want v
-        (§4.4: a lone replica must not run ahead through views), doubling each time."""
-        if self.active or self._timer is not None:
-            return
-        if len(self._view_changes.get(self.view, {})) >= self.q:
-            timeout = self.config.view_change_timeout_ms * 2 ** min(self._vc_attempts, 10)
-            self._timer = self._now + timeout
-
     def _start_view_change(self, new_view: int) -> None:
         if new_view <= self.view:
             return
         self.view = new_view
         self.active = False
         self._vc_attempts += 1
-        self._timer = None
+        self._timer = self._now + self._view_change_timeout()
+        if self.storage is not None:
+            self.storage.save_view(new_view)
         for slot in self._slots.values():
             for request in slot.pre_prepare.requests:
                 if not self.machine.is_duplicate(request.client, request.timestamp):
@@ -613,8 +927,10 @@ class PbftReplica:
             ViewChange(self.id, "", new_view, self.low, self._stable_proof, certs)
         )
         self._view_changes.setdefault(new_view, {})[self.id] = own
+        self._own_vc = own
+        self._own_vcs[new_view] = own
         self._broadcast(own, sign=False)
-        self._arm_view_change()
+        self._arm_resend()
         self._maybe_new_view(new_view)
 
     def _valid_cert(self, cert: PreparedCert, vc: ViewChange) -> bool:
@@ -660,13 +976,14 @@ class PbftReplica:
 
     def _on_view_change(self, vc: ViewChange) -> None:
         if vc.new_view < self.view or (vc.new_view == self.view and self.active):
-            if (
-                vc.new_view == self.view
-                and self._new_view is not None
-                and self._new_view.view == vc.new_view
-            ):
-                # A late view change: that replica missed our new-view.
-                self._send(msgspec.structs.replace(self._new_view, dst=vc.src))
+            nv = self._new_view
+            if nv is not None and vc.new_view <= nv.view:
+                # A late view change: that replica missed the new view (ours or the
+                # primary's, signed: anyone may forward it).
+                if vc.new_view == nv.view and nv.src == self.id:
+                    self._send(msgspec.structs.replace(nv, dst=vc.src))
+                else:
+                    self._send(Help(self.id, vc.src, new_view=nv))
             else:
                 self._drop("stale_view")
             return
@@ -686,7 +1003,6 @@ class PbftReplica:
                     ahead[src] = view
         if len(ahead) > self.f:
             self._start_view_change(min(ahead.values()))
-        self._arm_view_change()
         self._maybe_new_view(vc.new_view)
 
     def _maybe_new_view(self, view: int) -> None:
@@ -753,6 +1069,9 @@ class PbftReplica:
             self._drop("bad_new_view")
             return
         self.view = nv.view
+        self._new_view = msgspec.structs.replace(nv, dst="", mac=b"")
+        if self.storage is not None:
+            self.storage.save_view(nv.view)
         self._install(nv)
 
     def _install(self, nv: NewView) -> None:
@@ -768,6 +1087,7 @@ class PbftReplica:
         self._assigned = set()
         for view in [v for v in self._view_changes if v <= nv.view]:
             del self._view_changes[view]
+        self._own_vcs = {v: vc for v, vc in self._own_vcs.items() if v > nv.view}
         for pp in nv.pre_prepares:
             self._accept_pre_prepare(pp)
         self.next_seq = max([self.low, *(pp.seq for pp in nv.pre_prepares)]) + 1
@@ -804,4 +1124,67 @@ _HANDLERS: dict[type, Any] = {
     Checkpoint: PbftReplica._on_checkpoint,
     ViewChange: PbftReplica._on_view_change,
     NewView: PbftReplica._on_new_view,
+    Status: PbftReplica._on_status,
+    Help: PbftReplica._on_help,
 }
+
+
+# ---------------------------------------------------------------------- snapshots
+
+
+class _Snapshot(msgspec.Struct, array_like=True):
+    """A decoded snapshot: sequence number, history hash chain, machine state."""
+
+    seq: int
+    chain: str
+    machine: Any
+
+
+def _enc_hook(value: Any) -> Any:
+    """Values msgpack has no encoding for (a set, an object) are recorded by ``repr``:
+    the same on every replica, so the digest still agrees (they come back as strings)."""
+    return repr(value)
+
+
+_encode_state = msgspec.msgpack.Encoder(enc_hook=_enc_hook).encode
+
+
+def machine_state(machine: KVStateMachine) -> Any:
+    """What a snapshot records of a state machine: ``machine.snapshot()`` if it defines
+    one (a machine keeping state beyond ``data`` must, with ``restore(state)``), else its
+    data, counters and client sessions."""
+    custom = getattr(machine, "snapshot", None)
+    if callable(custom):
+        return custom()
+    sessions = {
+        client: (session.floor, session.results) for client, session in machine._sessions.items()
+    }
+    counters = (machine.last_applied, machine.executed, machine.duplicates, machine.failed)
+    return (machine.data, counters, sessions)
+
+
+def _revive(value: Any) -> Any:
+    """A recorded result back as it was: an :class:`~..kv.ApplyError` is the only Struct a
+    result may be that is rebuilt (nothing else from the wire is instantiated)."""
+    if type(value) is dict and value.get("type") == "ApplyError":
+        return msgspec.convert(value, ApplyError)
+    return value
+
+
+def restore_machine(machine: KVStateMachine, state: Any) -> None:
+    """Put ``machine`` in the state :func:`machine_state` recorded."""
+    custom = getattr(machine, "restore", None)
+    if callable(custom) and callable(getattr(machine, "snapshot", None)):
+        custom(state)
+        return
+    data, counters, sessions = state
+    if not isinstance(data, dict) or not isinstance(sessions, dict):
+        raise msgspec.ValidationError("snapshot: data and sessions must be maps")
+    machine.data = data
+    machine.last_applied, machine.executed, machine.duplicates, machine.failed = (
+        int(c) for c in counters
+    )
+    machine._sessions = {}
+    for client, (floor, results) in sessions.items():
+        session = _Session(int(floor), {int(k): _revive(v) for k, v in results.items()})
+        machine._sessions[str(client)] = session
