@@ -162,7 +162,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if (picture := getattr(args, flag[2:])) is not None:
             _check_writable(flag, picture)
     monitor = RunMonitor()
-    with _time_limit(monitor, args.time_limit), _progress(monitor, enabled=not args.quiet):
+    with monitor.time_limit(args.time_limit), _progress(monitor, enabled=not args.quiet):
         try:
             report, network = _run_checked(scenario, path, monitor)
         except RunStopped as stopped:
@@ -335,21 +335,6 @@ def _write_outputs(outputs: dict[str, Path], network: SimNetwork) -> None:
             trace.write_jsonl(out)
     if "--mermaid" in outputs:
         outputs["--mermaid"].write_text(trace.to_mermaid())
-
-
-@contextmanager
-def _time_limit(monitor: RunMonitor, seconds: float | None) -> Iterator[None]:
-    """Stop the run through ``monitor`` once ``seconds`` of wall time have passed."""
-    if seconds is None:
-        yield
-        return
-    timer = threading.Timer(seconds, monitor.stop, ("time_limit",))
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
 
 
 @contextmanager

@@ -10,9 +10,6 @@ unpickled: only dicts, lists, strings and numbers. This module imports nothing h
 
 from __future__ import annotations
 
-import asyncio
-import sys
-import threading
 import time
 import traceback
 from collections.abc import Mapping
@@ -20,7 +17,14 @@ from typing import Any
 
 import msgspec
 
-from ..scenario import Scenario, parse_scenario, protocol_kinds, run_scenario
+from ..scenario import (
+    RunMonitor,
+    RunStopped,
+    Scenario,
+    parse_scenario,
+    protocol_kinds,
+    run_scenario,
+)
 from ._spec import apply_overrides
 
 __all__ = ["build_scenario", "run_chunk", "run_one"]
@@ -41,62 +45,6 @@ def build_scenario(
     if seed is not None:
         scenario = msgspec.structs.replace(scenario, seed=seed)
     return scenario
-
-
-class _Deadline:
-    """Stops the run on the calling thread when ``seconds`` pass, unless disarmed first.
-
-    A watcher thread finds the event loop the run's thread is running (the ``self`` of
-    its ``run_forever`` frame, through ``sys._current_frames()``) and asks it to stop
-    with ``call_soon_threadsafe(loop.stop)``: nothing is raised into the run. The loop
-    stops between two callbacks, ``run_until_complete`` raises "Event loop stopped
-    before Future completed", and the loop's runner cancels the run's tasks, so its
-    actors clean up as under any cancellation. This works in a worker process's main
-    thread and in a Dask worker's thread alike. A run that never returns to its loop
-    (stuck in one long computation) cannot be stopped this way and ends when it does.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self._thread = threading.get_ident()
-        self._lock = threading.Lock()
-        self._armed = True
-        self.fired = False
-        self._gate = threading.Lock()  # held until disarmed: the watcher waits on it
-        self._gate.acquire()
-        self._watch = threading.Thread(target=self._run, args=(seconds,), daemon=True)
-        self._watch.start()
-
-    def _run(self, seconds: float) -> None:
-        wait = seconds
-        while not self._gate.acquire(timeout=wait):
-            with self._lock:
-                if not self._armed:
-                    return
-                loop = _running_loop(self._thread)
-                if loop is not None:
-                    self.fired = True
-                    loop.call_soon_threadsafe(loop.stop)
-                    return
-            wait = 0.01  # not inside its loop this instant (starting up): look again
-
-    def disarm(self) -> None:
-        """No stop from now on."""
-        with self._lock:
-            if self._armed:
-                self._armed = False
-                self._gate.release()
-
-
-def _running_loop(thread: int) -> asyncio.AbstractEventLoop | None:
-    """The event loop whose ``run_forever`` is on ``thread``'s stack, if any."""
-    frame = sys._current_frames().get(thread)
-    while frame is not None:
-        if frame.f_code.co_name == "run_forever":
-            loop = frame.f_locals.get("self")
-            if isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_closed():
-                return loop
-        frame = frame.f_back
-    return None
 
 
 def run_one(
@@ -120,18 +68,17 @@ def run_one(
         row.update(status="invalid", exit_code=2, error_code="invalid", error=str(exc))
         return _done(row, start)
     protocol_kinds()  # imports the protocols on a worker's first run, outside the time limit
-    deadline = _Deadline(time_limit) if time_limit is not None else None
+    monitor = RunMonitor()  # the same stop as ``mabeam run --time-limit``
     try:
-        try:
-            report, _ = run_scenario(scenario, path=path)
-        finally:
-            if deadline is not None:
-                deadline.disarm()
+        with monitor.time_limit(time_limit):
+            report, _ = run_scenario(scenario, path=path, monitor=monitor)
+    except RunStopped as stopped:
+        if stopped.reason != "time_limit":
+            raise  # Ctrl-C: the sweep keeps the rows it has
+        problem = f"no result within the time limit of {time_limit:g} s"
+        row.update(status="timeout", exit_code=None, error_code="timeout", error=problem)
+        return _done(row, start)
     except Exception as exc:
-        if deadline is not None and deadline.fired:
-            problem = f"no result within the time limit of {time_limit:g} s"
-            row.update(status="timeout", exit_code=None, error_code="timeout", error=problem)
-            return _done(row, start)
         last = traceback.extract_tb(exc.__traceback__)[-1:]
         at = f" (at {last[0].filename}:{last[0].lineno})" if last else ""
         problem = f"{type(exc).__name__}: {exc}{at}"

@@ -20,7 +20,7 @@ import importlib
 import random
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -150,6 +150,22 @@ class RunMonitor:
             # RuntimeError: the loop closed meanwhile, so the run is over anyway.
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(task.cancel)
+
+    @contextlib.contextmanager
+    def time_limit(self, seconds: float | None) -> Iterator[None]:
+        """Stop the run (reason ``"time_limit"``) once ``seconds`` of wall time pass inside
+        the block; None: no limit. A run stuck in one long computation that never yields to
+        its event loop ends only when that computation does."""
+        if seconds is None:
+            yield
+            return
+        timer = threading.Timer(seconds, self.stop, ("time_limit",))
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
 
 
 class RunStopped(Exception):
