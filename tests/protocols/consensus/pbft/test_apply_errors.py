@@ -23,9 +23,9 @@ from mabeam.protocols.consensus import (
 )
 from mabeam.protocols.consensus.pbft import PbftConfig, Reply
 from mabeam.protocols.consensus.pbft.api import Executed
+from mabeam.testing.pbft import Net
 
 from .._support import Account, Pay
-from ._harness import Net
 from .test_actor import pbft_cluster
 
 TYPE_ERROR = ApplyError("TypeError", 'can only concatenate str (not "int") to str')

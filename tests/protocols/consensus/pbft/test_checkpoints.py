@@ -18,8 +18,7 @@ from mabeam.protocols.consensus.pbft import (
     ViewChange,
 )
 from mabeam.protocols.consensus.pbft.messages import Help, Status
-
-from ._harness import Net
+from mabeam.testing.pbft import Net
 
 replace = msgspec.structs.replace
 IDS = ["r0", "r1", "r2", "r3"]

@@ -6,8 +6,7 @@ import pytest
 
 from mabeam.protocols.consensus.kv import Add, Put
 from mabeam.protocols.consensus.pbft import PbftConfig, PrePrepare
-
-from ._harness import Net
+from mabeam.testing.pbft import Net
 
 
 def _all_execute(net: Net, count: int) -> bool:

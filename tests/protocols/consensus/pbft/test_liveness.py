@@ -29,8 +29,7 @@ import pytest
 from mabeam.protocols.consensus.kv import Add
 from mabeam.protocols.consensus.pbft import PbftConfig, faults_tolerated
 from mabeam.protocols.consensus.pbft.byzantine import BEHAVIORS
-
-from ._harness import Net
+from mabeam.testing.pbft import Net
 
 CHAOS_MS = 1_500.0
 BOUND_MS = 15_000.0

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from mabeam.protocols.consensus.kv import Add, Get, Put
-
-from ._harness import Net
+from mabeam.testing.pbft import Net
 
 
 def test_p1_normal_case_exact_message_counts() -> None:

@@ -28,8 +28,7 @@ from mabeam.protocols.consensus.pbft import (
 )
 from mabeam.protocols.consensus.pbft.byzantine import BEHAVIORS
 from mabeam.protocols.consensus.pbft.messages import Help, Status
-
-from ._harness import Net
+from mabeam.testing.pbft import Net
 
 
 @pytest.mark.parametrize("n", range(4, 11))

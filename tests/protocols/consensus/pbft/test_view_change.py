@@ -18,8 +18,7 @@ from mabeam.protocols.consensus.pbft import (
     ViewChange,
 )
 from mabeam.protocols.consensus.pbft.replica import NULL_DIGEST
-
-from ._harness import Net
+from mabeam.testing.pbft import Net
 
 replace = msgspec.structs.replace
 
