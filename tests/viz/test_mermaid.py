@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +83,27 @@ def test_noted_milestones_never_reach_the_jsonl_export() -> None:
         assert trace.to_jsonl() == before
     finally:
         trace._milestones.clear()
+
+
+def test_same_instant_role_changes_do_not_depend_on_the_hash_seed() -> None:
+    """PBFT's "new view" and "primary" notes share an instant; their order once followed
+    PYTHONHASHSEED (a set). Seeds 1 and 3 drew them in different orders before the fix."""
+    code = (
+        "import sys; sys.path.insert(0, 'tests/viz'); from _support import trace_of; "
+        "sys.stdout.write(trace_of('pbft').to_mermaid())"
+    )
+    root = Path(__file__).resolve().parents[2]
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout
+        for seed in ("1", "3")
+    ]
+    assert outputs[0] == outputs[1] == trace_of("pbft").to_mermaid()
+    assert re.search(r"ms new view v=1\n    Note over r1: [\d.]+ ms primary v=1\n", outputs[0])

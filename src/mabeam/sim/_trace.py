@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from typing import IO, Any, Final, Literal, TypeAlias
+from typing import IO, Any, Final, Literal, NamedTuple, TypeAlias
 
 import msgspec
 
@@ -127,22 +127,26 @@ class Trace:
         payloads included (for the visualisations in :mod:`mabeam.viz`)."""
         return list(self._records)
 
-    def to_mermaid(self, *, max_events: int = 500, max_participants: int = 24) -> str:
-        """A Mermaid sequence diagram of deliveries, drops, faults and role changes.
+    def diagram(self, *, max_events: int = 500, max_participants: int = 24) -> Diagram:
+        """The rows of a sequence diagram of deliveries, drops, faults and role changes.
 
-        Messages are numbered (``autonumber``) and labelled with the fields that matter
-        (term and index for Raft, price for bids, view and sequence for PBFT); role
-        changes (candidate, leader, primary) and faults are notes. At most
-        ``max_participants`` lanes are drawn: the busiest ones, the others are folded into
-        one lane ``others`` and a note says how many. Past ``max_events`` a note says the
-        diagram is truncated and by how much.
+        The one place lanes, labels, folding and truncation are decided: :meth:`to_mermaid`
+        and :func:`mabeam.viz.sequence.sequence_svg` both draw these rows. Messages are
+        labelled with the fields that matter (term and index for Raft, price for bids,
+        view and sequence for PBFT); role changes (candidate, leader, primary) and faults
+        are notes. At most ``max_participants`` lanes: the busiest ones, the others are
+        folded into one lane ``others``. Past ``max_events`` the rest is counted, not drawn.
         """
         from ..viz._milestones import ROLE_CHANGES, derive_milestones, label_of
 
         if max_events < 1 or max_participants < 2:
             raise ValueError("max_events must be >= 1 and max_participants >= 2")
         events = [r for r in self._records if r[1] != "send"]
-        notes = {(m.t, m.node, m.label) for m in derive_milestones(self) if m.name in ROLE_CHANGES}
+        # Distinct role changes in the order they were derived (not a set: ties in time
+        # would then be ordered by string hash, differing between processes).
+        notes = dict.fromkeys(
+            (m.t, m.node, m.label) for m in derive_milestones(self) if m.name in ROLE_CHANGES
+        )
         activity: dict[str, int] = {}
         for _now, event, _mid, src, dst, _kind, _payload, _note in events:
             if event != "fault":
@@ -161,7 +165,7 @@ class Trace:
         # Role changes are notes at the time of the message that reveals them.
         pending = sorted(notes, key=lambda n: n[0])
         participants: dict[str, None] = {}
-        body: list[str] = []
+        rows: list[DiagramRow] = []
         shown = skipped = 0
         total = 0
         for now, event, _mid, src, dst, _kind, payload, note in events:
@@ -169,7 +173,7 @@ class Trace:
                 t, node, label = pending.pop(0)
                 if shown < max_events and node not in folded:
                     participants.setdefault(node, None)
-                    body.append(f"    Note over {_mm(node)}: {round(t * 1000.0, 3)} ms {label}")
+                    rows.append(DiagramRow("role", node, node, round(t * 1000.0, 3), label))
             total += 1
             if event != "fault" and src in folded and dst in folded:
                 skipped += 1
@@ -181,36 +185,92 @@ class Trace:
             if event == "fault":
                 target = lane(dst)
                 participants.setdefault(target, None)
-                body.append(
-                    f"    Note over {_mm(target)}: {t_ms} ms "
-                    + _text(f"{payload}{_detail(note)}{f' ({dst})' if dst in folded else ''}")
-                )
+                text = f"{payload}{_detail(note)}{f' ({dst})' if dst in folded else ''}"
+                rows.append(DiagramRow("fault", target, target, t_ms, text))
                 continue
             a, b = lane(src), lane(dst)
             participants.setdefault(a, None)
             participants.setdefault(b, None)
-            arrow = "->>" if event == "deliver" else "-x"
             label = label_of(payload)
             if event == "drop":
                 label = f"{label} dropped{_detail(note)}"
-            body.append(f"    {_mm(a)}{arrow}{_mm(b)}: {t_ms} ms {_text(label)}")
-        lines = ["sequenceDiagram", "    autonumber"]
-        lines.extend(f"    participant {_mm(p)}" for p in participants)
-        first = _mm(next(iter(participants), "sim"))
+            rows.append(DiagramRow("deliver" if event == "deliver" else "drop", a, b, t_ms, label))
+        fold_note = None
         if folded:
-            lines.append(
-                f"    Note over {first}: {len(activity)} participants, the "
-                f"{max_participants - 1} busiest shown; {len(folded)} folded into "
-                f"{OTHERS}, {skipped} messages among them not drawn"
+            fold_note = (
+                f"{len(activity)} participants, the {max_participants - 1} busiest shown; "
+                f"{len(folded)} folded into {OTHERS}, {skipped} messages among them not drawn"
             )
-        lines.extend(body)
         drawable = total - skipped
+        truncation_note = None
         if drawable > shown:
-            lines.append(
-                f"    Note over {first}: truncated: {shown} of {drawable} events shown, "
+            truncation_note = (
+                f"truncated: {shown} of {drawable} events shown, "
                 f"{drawable - shown} more not drawn (max_events={max_events})"
             )
+        return Diagram(list(participants), rows, fold_note, truncation_note)
+
+    def to_mermaid(self, *, max_events: int = 500, max_participants: int = 24) -> str:
+        """A Mermaid sequence diagram of deliveries, drops, faults and role changes.
+
+        Messages are numbered (``autonumber``) and labelled with the fields that matter
+        (term and index for Raft, price for bids, view and sequence for PBFT); role
+        changes (candidate, leader, primary) and faults are notes. At most
+        ``max_participants`` lanes are drawn: the busiest ones, the others are folded into
+        one lane ``others`` and a note says how many. Past ``max_events`` a note says the
+        diagram is truncated and by how much. The rows are :meth:`diagram`'s.
+        """
+        diagram = self.diagram(max_events=max_events, max_participants=max_participants)
+        lines = ["sequenceDiagram", "    autonumber"]
+        lines.extend(f"    participant {_mm(p)}" for p in diagram.participants)
+        first = _mm(next(iter(diagram.participants), "sim"))
+        if diagram.fold_note is not None:
+            lines.append(f"    Note over {first}: {diagram.fold_note}")
+        for row in diagram.rows:
+            if row.kind == "role":
+                lines.append(f"    Note over {_mm(row.src)}: {row.t_ms} ms {row.text}")
+            elif row.kind == "fault":
+                lines.append(f"    Note over {_mm(row.src)}: {row.t_ms} ms {_text(row.text)}")
+            else:
+                arrow = "->>" if row.kind == "deliver" else "-x"
+                lines.append(
+                    f"    {_mm(row.src)}{arrow}{_mm(row.dst)}: {row.t_ms} ms {_text(row.text)}"
+                )
+        if diagram.truncation_note is not None:
+            lines.append(f"    Note over {first}: {diagram.truncation_note}")
         return "\n".join(lines) + "\n"
+
+
+class DiagramRow(NamedTuple):
+    """One row of a sequence diagram: a message arrow or a note over one lane."""
+
+    kind: Literal["deliver", "drop", "fault", "role"]
+    """``deliver`` and ``drop`` are arrows (numbered); ``fault`` and ``role`` are notes."""
+    src: str
+    """The lane the arrow starts from, or the note's lane."""
+    dst: str
+    """The lane the arrow points at (a note's lane again)."""
+    t_ms: float
+    """Virtual milliseconds, rounded to 3 decimals."""
+    text: str
+    """The label: the message's fields, ``... dropped (why)``, the fault, the role."""
+
+
+class Diagram(NamedTuple):
+    """A sequence diagram before it is written out (see :meth:`Trace.diagram`)."""
+
+    participants: list[str]
+    """The lanes, in order of first appearance (``others`` for the folded ones)."""
+    rows: list[DiagramRow]
+    fold_note: str | None
+    """How many participants were folded into ``others``, when some were."""
+    truncation_note: str | None
+    """How many events were not drawn past ``max_events``, when some were not."""
+
+    @property
+    def messages(self) -> int:
+        """The number of arrows (the diagram numbers them 1, 2, ...)."""
+        return sum(1 for row in self.rows if row.kind in ("deliver", "drop"))
 
 
 OTHERS: Final = "others"

@@ -7,6 +7,7 @@ and OpenTelemetry are imported only when a plot or a span is asked for.
 - :func:`timeline` / :func:`write_timeline`: the Trace Event Format (Perfetto,
   ``chrome://tracing``);
 - :func:`plot`: each protocol's natural picture (matplotlib);
+- :func:`sequence_svg`: the sequence diagram as plain SVG (no renderer needed);
 - :func:`report`: one self-contained HTML page;
 - :func:`milestones`: leader elected, auction round, offer, block final...;
 - :mod:`mabeam.viz.otel`: OpenTelemetry spans for asks and runs.
@@ -17,6 +18,7 @@ from __future__ import annotations
 from ._milestones import Milestone, derive_milestones, label_of
 from .plots import plot
 from .report import report
+from .sequence import sequence_svg
 from .timeline import timeline, write_timeline
 
 milestones = derive_milestones
@@ -27,6 +29,7 @@ __all__ = [
     "milestones",
     "plot",
     "report",
+    "sequence_svg",
     "timeline",
     "write_timeline",
 ]

@@ -237,11 +237,13 @@ def write_gallery(directory: str | Path) -> list[Path]:
     """Write every picture of the docs into ``directory``; returns the files written.
 
     ``<name>.svg`` for each scenario's plot, ``raft.mmd`` (its Mermaid diagram),
-    ``raft-timeline.json`` (its Trace Event Format timeline) and ``raft-report.html``;
+    ``raft-sequence.svg`` (the same diagram drawn), ``raft-timeline.json`` (its Trace Event
+    Format timeline) and ``raft-report.html``;
     with Debian's chromium installed, also ``raft-report.png``, a screenshot of the report.
     """
     from .plots import plot
     from .report import report
+    from .sequence import sequence_svg
     from .timeline import write_timeline
 
     target = Path(directory)
@@ -253,9 +255,11 @@ def write_gallery(directory: str | Path) -> list[Path]:
         written.append(target / f"{name}.svg")
         if name == "raft":
             (target / "raft.mmd").write_text(network.trace.to_mermaid())
+            (target / "raft-sequence.svg").write_text(sequence_svg(network.trace))
             write_timeline(network.trace, target / "raft-timeline.json", name=run_report.scenario)
             report(run_report, network.trace, target / "raft-report.html")
-            written += [target / "raft.mmd", target / "raft-timeline.json"]
+            written += [target / "raft.mmd", target / "raft-sequence.svg"]
+            written.append(target / "raft-timeline.json")
             written.append(target / "raft-report.html")
             shot = _screenshot(target / "raft-report.html", target / "raft-report.png")
             if shot is not None:

@@ -2,8 +2,9 @@
 
 The page has the run's summary (outcome, result, message counts), the protocol's picture
 as inline SVG, the protocol milestones, the fault schedule as applied, and for small
-runs the Mermaid sequence diagram (as text: no renderer is bundled, so the page needs
-no network; paste it into any Mermaid viewer to draw it).
+runs the sequence diagram, drawn as inline SVG by :mod:`mabeam.viz.sequence` (at its
+natural size, scrolling, so 24 lanes stay readable), with its Mermaid source below it in
+a collapsed block to copy.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ table { border-collapse: collapse; } td, th { padding: 2px 10px; border-bottom: 
 .ok { color: #2e7d32; font-weight: bold; } .failed { color: #c62828; font-weight: bold; }
 pre { background: #f5f7f8; padding: 1em; overflow: auto; font-size: 0.8em; max-height: 40em; }
 figure { margin: 0; } figure svg { width: 100%; height: auto; }
+.sequence { overflow: auto; max-height: 60em; border: 1px solid #eceff1; }
+.sequence svg { display: block; } summary { cursor: pointer; margin: 0.5em 0; }
 """
 
 
@@ -136,10 +139,15 @@ def render(run: Any, trace: Trace, *, plot: bool = True) -> str:
     events = sum(1 for r in trace.records() if r[1] != "send")
     parts.append('<section id="sequence"><h2>Sequence diagram</h2>')
     if events <= MERMAID_MAX_EVENTS:
+        from .sequence import sequence_svg
+
         parts.append(
-            "<p>Mermaid source (render it with any Mermaid viewer; this page fetches nothing):</p>"
+            f'<div class="sequence">{sequence_svg(trace, max_events=MERMAID_MAX_EVENTS)}</div>'
         )
-        parts.append(f'<pre class="mermaid">{_esc(trace.to_mermaid())}</pre>')
+        parts.append(
+            "<details><summary>Mermaid source (to paste into any Mermaid viewer)</summary>"
+            f'<pre class="mermaid">{_esc(trace.to_mermaid())}</pre></details>'
+        )
     else:
         parts.append(
             f"<p>Not drawn: {events} events is more than {MERMAID_MAX_EVENTS}. Use "
