@@ -30,6 +30,7 @@ from .runtime import ActorSystem as ActorSystem
 from .runtime import ChildSpec as ChildSpec
 from .runtime import ChildStartError as ChildStartError
 from .runtime import DeadLetter as DeadLetter
+from .runtime import DeferredReply as DeferredReply
 from .runtime import Down as Down
 from .runtime import DynamicSupervisor as DynamicSupervisor
 from .runtime import Exit as Exit
@@ -60,6 +61,7 @@ __all__ = [
     "CommandFailedError",
     "ConfigError",
     "DeadLetter",
+    "DeferredReply",
     "Down",
     "DynamicSupervisor",
     "Exit",

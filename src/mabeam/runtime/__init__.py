@@ -6,6 +6,7 @@ from ._context import Timer as Timer
 from ._mailbox import Mailbox as Mailbox
 from ._ref import DEFAULT_ASK_TIMEOUT as DEFAULT_ASK_TIMEOUT
 from ._ref import ActorRef as ActorRef
+from ._reply import DeferredReply as DeferredReply
 from ._signals import KILLED as KILLED
 from ._signals import NOPROC as NOPROC
 from ._signals import NORMAL as NORMAL
@@ -43,6 +44,7 @@ __all__ = [
     "ChildStartError",
     "DeadLetter",
     "DeadLetters",
+    "DeferredReply",
     "Down",
     "DynamicSupervisor",
     "Exit",

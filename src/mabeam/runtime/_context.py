@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, ParamSpec, overload
 from .._errors import (
     ActorCrashedError,
     ActorDeadError,
+    ActorError,
     ActorStartError,
     MailboxFullError,
     SystemClosedError,
@@ -30,6 +31,7 @@ from ._actor import Actor, overrides
 from ._checks import check_seconds
 from ._mailbox import Mailbox
 from ._ref import ActorRef, Receives, ReplyT
+from ._reply import DeferredReply
 from ._signals import (
     KILLED,
     NOPROC,
@@ -123,6 +125,8 @@ class ActorContext:
         "__weakref__",
         "_actor",
         "_children",
+        "_current",
+        "_deferred",
         "_id",
         "_idle",
         "_kill_reason",
@@ -171,6 +175,8 @@ class ActorContext:
         self._queue: deque[Item] | None = None
         self._task: asyncio.Task[None] | None = None
         self._sender: ActorContext | None = None
+        self._current: Item | DeferredReply | None = None
+        self._deferred: dict[DeferredReply, None] | None = None
         self._kill_reason: ExitReason | None = None
         self._trap_exit = type(actor).trap_exit
         self._children: dict[int, ActorContext] | None = None
@@ -382,6 +388,34 @@ class ActorContext:
         if self._state >= STOPPING:
             return
         self._push_stop(reason, front=True)
+
+    def reply_later(self) -> DeferredReply:
+        """Answer the message being handled later, from another message (``gen_server:reply``).
+
+        Call it while handling an ask whose answer is not known yet (a command that commits
+        later, a request that waits for a quorum): keep the returned
+        :class:`DeferredReply` and call its ``reply(value)`` or ``fail(error)`` when the
+        answer is there. The handler's return value is then ignored, and the actor goes on
+        with its next message meanwhile. An actor that exits with replies outstanding fails
+        them (the askers get ``ActorDeadError``). For a told message the handle wants no
+        answer (``wanted`` is False). Called outside a handler it raises ``ActorError``.
+        """
+        current = self._current
+        if isinstance(current, DeferredReply):
+            return current
+        if current is None or current_context.get() is not self:
+            raise ActorError(
+                "reply_later() is for the actor itself, while it handles a message",
+                actor=self._label,
+            )
+        message, sender, reply = current
+        handle = DeferredReply(self, reply, sender, type(message).__name__)
+        self._current = handle
+        if reply is not None:
+            if self._deferred is None:
+                self._deferred = {}
+            self._deferred[handle] = None
+        return handle
 
     def whereis(self, name: str) -> ActorRef | None:
         """The ref registered under ``name`` in this actor's system, or None."""
@@ -655,28 +689,31 @@ class ActorContext:
                 await asyncio.sleep(0)
                 if not queue:
                     break
-            message, sender, reply = queue.popleft()
+            item = queue.popleft()
+            message, sender, reply = item
             if bounded and self._space_waiters:
                 self._wake_sender()
             if message is STOP:
                 return self._stop_reason if self._stop_reason is not None else NORMAL
             self._sender = sender
+            self._current = item
             try:
                 result = await receive(message)
             except Exception as exc:
                 if reply is not None:
                     error = ActorCrashedError(self._label, type(message).__name__, exc)
                     error.__cause__ = exc
-                    self._answer(reply, sender, None, error)
+                    self._answer_current(item, reply, sender, error)
                 return exc
             except asyncio.CancelledError:
                 # Killed mid-message (a link, a shutdown timeout): its ask gets no answer.
                 if reply is not None:
-                    self._answer(reply, sender, None, ActorDeadError(self._label, "ask"))
+                    self._answer_current(item, reply, sender, ActorDeadError(self._label, "ask"))
                 raise
-            if reply is not None:
+            if reply is not None and self._current is item:
                 self._answer(reply, sender, result, None)
                 linger = self._system._transport is None
+            self._current = None
             budget -= 1
             if not budget:
                 budget = _BUDGET
@@ -684,6 +721,16 @@ class ActorContext:
         self._sender = None
         self._queue = None
         return None
+
+    def _answer_current(
+        self, item: Item, reply: Any, sender: ActorContext | None, error: BaseException
+    ) -> None:
+        """Fail the ask being handled, whether it was still the handler's or deferred."""
+        current, self._current = self._current, None
+        if current is item:
+            self._answer(reply, sender, None, error)
+        elif isinstance(current, DeferredReply):
+            current._abandon(error)
 
     def _answer(
         self,
@@ -848,6 +895,11 @@ class ActorContext:
                         reply.set_exception(ActorDeadError(self._label, "ask"))
                 else:
                     system._dead_letter(self._label, message, sender, "actor_stopped")
+        self._current = None
+        deferred, self._deferred = self._deferred, None
+        if deferred:
+            for handle in list(deferred):
+                handle._abandon(ActorDeadError(self._label, "ask"))
         waiters, self._space_waiters = self._space_waiters, None
         if waiters:
             for waiter in waiters:
