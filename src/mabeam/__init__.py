@@ -17,6 +17,7 @@ from ._errors import MailboxFullError as MailboxFullError
 from ._errors import NameTakenError as NameTakenError
 from ._errors import ScenarioError as ScenarioError
 from ._errors import SystemClosedError as SystemClosedError
+from ._errors import UnregisteredTypeError as UnregisteredTypeError
 from ._errors import UnsupportedEventLoopError as UnsupportedEventLoopError
 from ._log import configure_logging as configure_logging
 from .runtime import KILLED as KILLED
@@ -75,6 +76,7 @@ __all__ = [
     "Supervisor",
     "SupervisorError",
     "SystemClosedError",
+    "UnregisteredTypeError",
     "UnsupportedEventLoopError",
     "configure_logging",
 ]

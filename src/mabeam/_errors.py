@@ -147,3 +147,17 @@ class CommandFailedError(MabeamError):
         self.error_type = error_type
         self.error_message = error_message
         self.outcome = outcome
+
+
+class UnregisteredTypeError(MabeamError, TypeError):
+    """A value of a type the codec does not know was to cross a transport (or came in).
+
+    Names the type; register it on the system's codec (``codec.register(cls, tag=...)``).
+    """
+
+    def __init__(self, type_name: str, where: str) -> None:
+        super().__init__(
+            f"{type_name} is not a registered message type ({where}): register it with "
+            f"codec.register({type_name}, tag='yourapp.{type_name}') on the system's codec"
+        )
+        self.type_name = type_name

@@ -42,7 +42,9 @@ def sources() -> Iterator[tuple[str, bytes]]:
     yield from found.items()
 
 
-def run_one(name: str, document: bytes, seed: int | None) -> dict[str, object]:
+def run_one(
+    name: str, document: bytes, seed: int | None, *, strict: bool = False
+) -> dict[str, object]:
     """One run's record: the report as ``--json`` prints it (no wall time) and the trace digest."""
     from mabeam import ScenarioError
     from mabeam.scenario import parse_scenario, run_scenario
@@ -50,7 +52,7 @@ def run_one(name: str, document: bytes, seed: int | None) -> dict[str, object]:
     fmt = "json" if name.endswith("+lossy") else "toml"
     try:
         scenario = parse_scenario(document, path=name, fmt=fmt)
-        report, network = run_scenario(scenario, seed=seed, path=name)
+        report, network = run_scenario(scenario, seed=seed, path=name, strict=strict)
     except ScenarioError as exc:
         return {"error": str(exc)}
     printed = json.loads(msgspec.json.encode(report))

@@ -24,3 +24,12 @@ def test_the_record_covers_every_scenario_of_the_repository() -> None:
 @pytest.mark.parametrize(("name", "document", "seed"), RUNS, ids=[key(n, s) for n, _, s in RUNS])
 def test_scenario_output_is_byte_identical(name: str, document: bytes, seed: int | None) -> None:
     assert run_one(name, document, seed) == RECORDED[key(name, seed)]
+
+
+@pytest.mark.parametrize(("name", "document", "seed"), RUNS, ids=[key(n, s) for n, _, s in RUNS])
+def test_scenario_output_is_byte_identical_with_every_message_encoded(
+    name: str, document: bytes, seed: int | None
+) -> None:
+    """Strict codec: every envelope crossing the network is encoded to bytes and decoded;
+    the run prints exactly the same (so every message could cross a process boundary)."""
+    assert run_one(name, document, seed, strict=True) == RECORDED[key(name, seed)]

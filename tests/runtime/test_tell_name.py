@@ -10,14 +10,14 @@ import anyio
 import pytest
 
 from mabeam import (
-    ActorContext,
     ActorSystem,
     ChildSpec,
     ConfigError,
     DeadLetter,
     Supervisor,
 )
-from mabeam.runtime import ACTOR_NOT_RUNNING, NO_SUCH_NAME, Actor, ExitReason
+from mabeam.runtime import ACTOR_NOT_RUNNING, NO_SUCH_NAME, Actor, Address, Envelope, ExitReason
+from mabeam.runtime._envelope import TELL
 from mabeam.runtime.supervision import count_children
 
 from ._support import Crash, Events, Ping, Puppet, Recorder, run_in
@@ -151,54 +151,43 @@ async def test_a_name_that_is_not_a_string_is_refused(name: Any) -> None:
 
 
 class PlainTransport:
-    """A transport without ``send_named``: records its sends and delivers them at once."""
+    """The smallest transport: records every envelope and hands it back at once."""
 
     def __init__(self) -> None:
-        self.sent: list[tuple[str | None, str, Any]] = []
+        self.sent: list[Envelope] = []
+        self.system: ActorSystem | None = None
 
-    def send(
-        self,
-        sender: ActorContext | None,
-        target: ActorContext,
-        message: Any,
-        reply: asyncio.Future[Any] | None,
-    ) -> None:
-        self.sent.append((None if sender is None else sender.name, target.self.label, message))
-        target._accept(message, sender, reply)
+    def attach(self, system: ActorSystem) -> None:
+        self.system = system
 
-    def reply(
-        self,
-        responder: ActorContext,
-        asker: ActorContext | None,
-        reply: asyncio.Future[Any],
-        result: Any,
-        error: BaseException | None,
-    ) -> None:
-        if error is None:
-            reply.set_result(result)
-        else:
-            reply.set_exception(error)
+    def send(self, envelope: Envelope) -> None:
+        self.sent.append(envelope)
+        assert self.system is not None
+        self.system.deliver(envelope)
 
 
-async def test_a_transport_without_send_named_gets_an_ordinary_send_resolved_now() -> None:
-    """Older transports keep working: the name is resolved at send time and the message
-    goes through transport.send; no actor under the name is a dead letter before it."""
+async def test_a_name_addressed_tell_crosses_a_transport_by_name_and_resolves_on_arrival() -> None:
+    """The envelope carries the name, not a resolved actor (destination id 0): the
+    receiving system resolves it; no actor under the name is a dead letter then."""
     transport = PlainTransport()
     events = Events()
-    async with ActorSystem(transport=transport) as system:
+    async with ActorSystem("n1", transport=transport) as system:
         await system.spawn(Who, events, name="who")
         system.tell("who", Ping(8))
         system.tell("ghost", Ping(9))
         with anyio.fail_after(5):
             assert await events.wait_for(1) == [(Ping(8), None)]
-        assert transport.sent == [(None, "who", Ping(8))]
+        assert [(e.kind, e.src, e.dst, e.dst_name, e.payload) for e in transport.sent] == [
+            (TELL, Address("n1", 0), Address("n1", 0), "who", Ping(8)),
+            (TELL, Address("n1", 0), Address("n1", 0), "ghost", Ping(9)),
+        ]
         assert [(d.recipient, d.reason) for d in system.dead_letters.recent] == [
             ("ghost", NO_SUCH_NAME)
         ]
 
 
-async def test_a_transport_without_send_named_never_gets_a_stopping_actor() -> None:
-    """A stopping actor under the name: a dead letter at once, as ref.tell gives."""
+async def test_a_name_addressed_tell_to_a_stopping_actor_is_a_dead_letter_on_arrival() -> None:
+    """A stopping actor under the name when the envelope arrives: ``actor_not_running``."""
     transport = PlainTransport()
     gate, in_on_stop = asyncio.Event(), asyncio.Event()
     async with ActorSystem(transport=transport) as system:
@@ -209,5 +198,7 @@ async def test_a_transport_without_send_named_never_gets_a_stopping_actor() -> N
         system.tell("slow", Ping(10))
         gate.set()
         await stopping
-        assert transport.sent == []
-        assert [d.reason for d in system.dead_letters.recent] == [ACTOR_NOT_RUNNING]
+        assert [e.dst_name for e in transport.sent] == ["slow"]
+        assert [(d.recipient, d.reason) for d in system.dead_letters.recent] == [
+            ("slow", ACTOR_NOT_RUNNING)
+        ]

@@ -3,6 +3,12 @@
 from ._actor import Actor as Actor
 from ._context import ActorContext as ActorContext
 from ._context import Timer as Timer
+from ._envelope import ASK as ASK
+from ._envelope import FAILURE as FAILURE
+from ._envelope import REPLY as REPLY
+from ._envelope import TELL as TELL
+from ._envelope import Address as Address
+from ._envelope import Envelope as Envelope
 from ._mailbox import Mailbox as Mailbox
 from ._ref import DEFAULT_ASK_TIMEOUT as DEFAULT_ASK_TIMEOUT
 from ._ref import ActorRef as ActorRef
@@ -20,7 +26,6 @@ from ._system import NO_SUCH_NAME as NO_SUCH_NAME
 from ._system import ActorSystem as ActorSystem
 from ._system import DeadLetter as DeadLetter
 from ._system import DeadLetters as DeadLetters
-from ._system import NamedTransport as NamedTransport
 from ._system import Transport as Transport
 from .supervision import ChildSpec as ChildSpec
 from .supervision import ChildStartError as ChildStartError
@@ -30,16 +35,21 @@ from .supervision import SupervisorError as SupervisorError
 
 __all__ = [
     "ACTOR_NOT_RUNNING",
+    "ASK",
     "DEFAULT_ASK_TIMEOUT",
+    "FAILURE",
     "KILLED",
     "NOPROC",
     "NORMAL",
     "NO_SUCH_NAME",
+    "REPLY",
     "SHUTDOWN",
+    "TELL",
     "Actor",
     "ActorContext",
     "ActorRef",
     "ActorSystem",
+    "Address",
     "ChildSpec",
     "ChildStartError",
     "DeadLetter",
@@ -47,10 +57,10 @@ __all__ = [
     "DeferredReply",
     "Down",
     "DynamicSupervisor",
+    "Envelope",
     "Exit",
     "ExitReason",
     "Mailbox",
-    "NamedTransport",
     "Shutdown",
     "Supervisor",
     "SupervisorError",

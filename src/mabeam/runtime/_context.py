@@ -29,6 +29,7 @@ from .._errors import (
 from .._log import Logger, get_logger
 from ._actor import Actor, overrides
 from ._checks import check_seconds
+from ._envelope import FAILURE, REPLY, Address, Envelope
 from ._mailbox import Mailbox
 from ._ref import ActorRef, Receives, ReplyT
 from ._reply import DeferredReply
@@ -73,8 +74,9 @@ class _Stop:
 
 STOP: Final = _Stop()
 
-Item = tuple[Any, "ActorContext | None", "asyncio.Future[Any] | None"]
-"""A mailbox entry: (message, sender, reply future or None)."""
+Item = tuple[Any, "ActorContext | None", "asyncio.Future[Any] | Envelope | None"]
+"""A mailbox entry: (message, sender, reply: the asker's future in-process, the ask's
+envelope off a transport, or None for a tell)."""
 
 
 class Timer:
@@ -124,6 +126,7 @@ class ActorContext:
     __slots__ = (
         "__weakref__",
         "_actor",
+        "_address",
         "_children",
         "_current",
         "_deferred",
@@ -170,6 +173,7 @@ class ActorContext:
         self._mailbox = mailbox
         self._shutdown_timeout = shutdown_timeout
         self._ref = ActorRef._from_cell(self)
+        self._address: Address | None = None
         self._state = STARTING
         self._idle = False
         self._queue: deque[Item] | None = None
@@ -437,6 +441,13 @@ class ActorContext:
 
     # ------------------------------------------------------------------ internals
 
+    def _addr(self) -> Address:
+        """This actor's address, made on first use (most actors never cross a transport)."""
+        address = self._address
+        if address is None:
+            address = self._address = Address(self._system.name, self._id)
+        return address
+
     @property
     def _label(self) -> str:
         return self._name if self._name is not None else f"{type(self._actor).__name__}#{self._id}"
@@ -488,6 +499,7 @@ class ActorContext:
             shutdown,
         )
         actor.context = cell
+        system._cells[cell._id] = cell
         if name is not None:
             system._names[name] = cell
         if self._children is None:
@@ -581,8 +593,8 @@ class ActorContext:
         capacity = self._mailbox.capacity or 0
         if policy == "drop":
             self._system._dead_letter(self._label, message, sender, "mailbox_full")
-            if reply is not None and not reply.done():
-                reply.set_exception(MailboxFullError(self._label, capacity, type(message).__name__))
+            if reply is not None:
+                self._fail(reply, MailboxFullError(self._label, capacity, type(message).__name__))
             return
         raise MailboxFullError(self._label, capacity, type(message).__name__)
 
@@ -590,15 +602,15 @@ class ActorContext:
         """Deliver a message arriving from a transport: dead or full means a dead letter."""
         if self._state >= STOPPING:
             self._system._dead_letter(self._label, message, sender, "actor_not_running")
-            if reply is not None and not reply.done():
-                reply.set_exception(ActorDeadError(self._label, "ask"))
+            if reply is not None:
+                self._fail(reply, ActorDeadError(self._label, "ask"))
             return
         try:
             self._enqueue((message, sender, reply))
         except MailboxFullError as exc:
             self._system._dead_letter(self._label, message, sender, "mailbox_full")
-            if reply is not None and not reply.done():
-                reply.set_exception(exc)
+            if reply is not None:
+                self._fail(reply, exc)
 
     async def _wait_for_room(self) -> None:
         """Backpressure: wait until the bounded mailbox has room (or the actor dies)."""
@@ -734,19 +746,40 @@ class ActorContext:
 
     def _answer(
         self,
-        reply: asyncio.Future[Any],
+        reply: asyncio.Future[Any] | Envelope,
         asker: ActorContext | None,
         result: Any,
         error: BaseException | None,
     ) -> None:
-        """Resolve an ask, through the transport when there is one (the reply is a message)."""
-        transport = self._system._transport
-        if transport is not None:
-            transport.reply(self, asker, reply, result, error)
-        elif not reply.done():
+        """Answer an ask: its future in-process, else an answer envelope on the transport."""
+        if type(reply) is Envelope:
+            # The answer is a message: it travels back to the asker's address.
+            self._system._send(
+                Envelope(
+                    REPLY if error is None else FAILURE,
+                    self._addr(),
+                    reply.reply_to or reply.src,
+                    result if error is None else error,
+                    self._name,
+                    reply.src_name,
+                    reply.correlation,
+                )
+            )
+            return
+        assert isinstance(reply, asyncio.Future)
+        if not reply.done():
             if error is None:
                 reply.set_result(result)
             else:
+                reply.set_exception(error)
+
+    def _fail(self, reply: asyncio.Future[Any] | Envelope, error: BaseException) -> None:
+        """Fail an ask that will not be handled (dead, full): at once, not as a message."""
+        if type(reply) is Envelope:
+            self._system._fail_ask(reply, error)
+        else:
+            assert isinstance(reply, asyncio.Future)
+            if not reply.done():
                 reply.set_exception(error)
 
     # -- exits
@@ -891,8 +924,7 @@ class ActorContext:
                 if message is STOP:
                     continue
                 if reply is not None:
-                    if not reply.done():
-                        reply.set_exception(ActorDeadError(self._label, "ask"))
+                    self._fail(reply, ActorDeadError(self._label, "ask"))
                 else:
                     system._dead_letter(self._label, message, sender, "actor_stopped")
         self._current = None
@@ -914,6 +946,7 @@ class ActorContext:
             self._parent._children.pop(self._id, None)
         if self._name is not None and system._names.get(self._name) is self:
             del system._names[self._name]
+        system._cells.pop(self._id, None)
         system._live -= 1
         links, self._links = self._links, None
         if links:

@@ -9,10 +9,12 @@ from typing_extensions import TypeVar
 
 from .._errors import ActorDeadError, ActorError, AskTimeoutError
 from ._checks import check_seconds
+from ._envelope import ASK, TELL, Address, Envelope
 from ._state import DEAD, RUNNING, current_context
 
 if TYPE_CHECKING:
     from ._context import ActorContext
+    from ._system import ActorSystem
 
 DEFAULT_ASK_TIMEOUT = 5.0
 """Seconds an ``ask`` waits by default: OTP's ``gen_server:call`` default."""
@@ -70,9 +72,9 @@ class ActorRef(Generic[ReplyT]):
         return self._cell._id
 
     @property
-    def address(self) -> tuple[str, int]:
-        """(node, actor id): where a transport sends to. The node is the system's name."""
-        return (self._cell._system.name, self._cell._id)
+    def address(self) -> Address:
+        """``(node, id)``: where a transport sends to. The node is the system's name."""
+        return self._cell._addr()
 
     @property
     def label(self) -> str:
@@ -95,11 +97,15 @@ class ActorRef(Generic[ReplyT]):
         if cell._state > RUNNING:
             cell._system._dead_letter(cell._label, message, sender, "actor_not_running")
             return
-        transport = cell._system._transport
-        if transport is None:
+        system = cell._system
+        if system._transport is None:
             cell._enqueue((message, sender, None))
+        elif sender is None:
+            system._send(Envelope(TELL, system._address, cell._addr(), message, None, cell._name))
         else:
-            transport.send(sender, cell, message, None)
+            system._send(
+                Envelope(TELL, sender._addr(), cell._addr(), message, sender._name, cell._name)
+            )
 
     async def send(self, message: Any) -> None:
         """Like :meth:`tell`, but waits for room in a full ``backpressure`` mailbox."""
@@ -136,18 +142,44 @@ class ActorRef(Generic[ReplyT]):
             await cell._wait_for_room()
         loop = cell._loop
         reply: asyncio.Future[ReplyT] = loop.create_future()
-        transport = cell._system._transport
-        if transport is None:
+        system = cell._system
+        if system._transport is None:
             cell._enqueue((message, sender, reply))
-        else:
-            transport.send(sender, cell, message, reply)
-        if timeout is None:
-            return await reply
-        handle = loop.call_later(timeout, _expire, reply, cell._label, message, timeout)
+            if timeout is None:
+                return await reply
+            handle = loop.call_later(timeout, _expire, reply, cell._label, message, timeout)
+            try:
+                return await reply
+            finally:
+                handle.cancel()
+        # Through the transport: the ask waits in the system's table by correlation id,
+        # and its answer comes back as an envelope (system.deliver resolves it).
+        correlation = next(system._correlations)
+        system._pending[correlation] = reply
+        src = system._address if sender is None else sender._addr()
+        system._send(
+            Envelope(
+                ASK,
+                src,
+                cell._addr(),
+                message,
+                None if sender is None else sender._name,
+                cell._name,
+                correlation,
+                src,
+            )
+        )
+        timer = (
+            None
+            if timeout is None
+            else loop.call_later(timeout, _expire, reply, cell._label, message, timeout)
+        )
         try:
             return await reply
         finally:
-            handle.cancel()
+            if timer is not None:
+                timer.cancel()
+            system._pending.pop(correlation, None)
 
     async def stop(self) -> None:
         """Stop it after the messages already in its mailbox; wait until it has exited.
@@ -171,3 +203,33 @@ class ActorRef(Generic[ReplyT]):
 
     def __repr__(self) -> str:
         return f"<ActorRef {self._cell._label}>"
+
+
+class Departed:
+    """Stands for an actor that sent a message and exited before it arrived.
+
+    What ``context.sender`` is then: its ref behaves as a dead actor's (a tell is a dead
+    letter, an ask raises ``ActorDeadError``, a monitor gets ``Down(noproc)``), with the
+    name and id the envelope carried.
+    """
+
+    __slots__ = ("_id", "_name", "_node", "_ref", "_system")
+
+    _state = DEAD
+    _children = None
+    _links = None
+    _monitors = None
+
+    def __init__(self, system: ActorSystem, address: Address, name: str | None) -> None:
+        self._system = system
+        self._node = address.node
+        self._id = address.id
+        self._name = name
+        self._ref = ActorRef._from_cell(self)  # type: ignore[arg-type]
+
+    @property
+    def _label(self) -> str:
+        return self._name if self._name is not None else f"{self._node}#{self._id}"
+
+    def _addr(self) -> Address:
+        return Address(self._node, self._id)

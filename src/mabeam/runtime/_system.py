@@ -22,59 +22,35 @@ from .._log import get_logger
 from ._actor import Actor
 from ._cleanup import finish
 from ._context import ActorContext
+from ._envelope import ASK, FAILURE, REPLY, TELL, Address, Envelope
 from ._mailbox import Mailbox
-from ._ref import ActorRef, Receives, ReplyT
+from ._ref import ActorRef, Departed, Receives, ReplyT
 from ._signals import SHUTDOWN, ExitReason, describe_reason
 from ._state import RUNNING, STOPPING, current_context
 
 _P = ParamSpec("_P")  # the actor class's __init__ parameters, for spawn
 
 if TYPE_CHECKING:
+    from ..codec import Codec
     from .supervision import Supervisor
 
 _log = get_logger("mabeam.runtime")
 
 
 class Transport(Protocol):
-    """Where messages between actors go when the system has one (the simulated network).
+    """Where messages between actors go when the system has one (a network, real or simulated).
 
     Without a transport a message goes straight into the target's mailbox. With one,
-    ``send`` is called for every tell and ask, and ``reply`` for every answer; the
-    transport hands each message on (or drops it) by calling ``target._accept(...)`` or
-    resolving the reply future. The sender is stamped by the runtime, never the caller.
-
-    Optional: a transport that also defines ``send_named(system, sender, name, message)``
-    carries name-addressed tells (:meth:`ActorSystem.tell`, :meth:`ActorContext.tell`)
-    itself, resolving ``name`` when the message arrives (deliver it with
-    ``system._accept_named(name, message, sender)``). A transport without it gets them as
-    ordinary ``send`` calls to the actor registered under the name at send time (none, or
-    one that is stopping: a dead letter at once, as for a ref).
+    every tell, ask and answer becomes an :class:`~mabeam.runtime.Envelope` handed to
+    ``send``; the transport carries it (or loses it) and hands it to the destination
+    system's :meth:`ActorSystem.deliver`, the one entry point. ``attach`` is called once
+    when a system starts with the transport. The sender in an envelope is stamped by the
+    runtime, never by the caller.
     """
 
-    def send(
-        self,
-        sender: ActorContext | None,
-        target: ActorContext,
-        message: Any,
-        reply: asyncio.Future[Any] | None,
-    ) -> None: ...
+    def attach(self, system: ActorSystem) -> None: ...
 
-    def reply(
-        self,
-        responder: ActorContext,
-        asker: ActorContext | None,
-        reply: asyncio.Future[Any],
-        result: Any,
-        error: BaseException | None,
-    ) -> None: ...
-
-
-class NamedTransport(Transport, Protocol):
-    """A :class:`Transport` that carries name-addressed messages itself (see there)."""
-
-    def send_named(
-        self, system: ActorSystem, sender: ActorContext | None, name: str, message: Any
-    ) -> None: ...
+    def send(self, envelope: Envelope) -> None: ...
 
 
 NO_SUCH_NAME: Final = "no_such_name"
@@ -127,6 +103,15 @@ class ActorSystem:
     shuts every actor down in reverse start order (each within its shutdown timeout) and
     leaves no task behind. ``intensity`` / ``period`` are the root supervisor's restart
     intensity; if the root gives up, the system closes.
+
+    ``name`` is also the system's node name: actors' addresses are ``(name, id)``.
+    ``transport`` carries every message between actors as an
+    :class:`~mabeam.runtime.Envelope` (see :class:`Transport`); ``codec`` is the
+    :class:`~mabeam.codec.Codec` that encodes envelopes (the default knows every mabeam
+    message type); ``strict=True`` has an in-process transport encode and decode every
+    envelope it carries between nodes (see :attr:`strict`), so a run in one process
+    proves its messages could cross a process boundary (an unregistered message type
+    raises :class:`~mabeam.UnregisteredTypeError`).
     """
 
     def __init__(
@@ -134,6 +119,8 @@ class ActorSystem:
         name: str = "mabeam",
         *,
         transport: Transport | None = None,
+        codec: Codec | None = None,
+        strict: bool = False,
         intensity: int = 3,
         period: float = 5.0,
         dead_letter_history: int = 1000,
@@ -145,6 +132,12 @@ class ActorSystem:
         self._intensity = intensity
         self._period = period
         self._names: dict[str, ActorContext] = {}
+        self._cells: dict[int, ActorContext] = {}  # every actor that has not exited, by id
+        self._pending: dict[int, asyncio.Future[Any]] = {}  # asks sent through the transport
+        self._correlations = itertools.count(1)
+        self._address = Address(name, 0)
+        self._codec: Codec | None = codec
+        self._strict = bool(strict)
         self._ids = itertools.count(1)
         self._monitor_ids = itertools.count(1)
         self._live = 0
@@ -178,8 +171,15 @@ class ActorSystem:
         root_actor.context = root
         self._root = root
         self._live += 1
+        self._cells[root._id] = root
         root._state = RUNNING
         root._idle = True
+        if self._transport is not None:
+            self._transport.attach(self)
+        if self._strict and self._codec is None:
+            from ..codec import Codec
+
+            self._codec = Codec.default()
         _log.debug("system_started", system=self.name)
         return self
 
@@ -357,7 +357,150 @@ class ActorSystem:
         """Call ``observer(cell, reason)`` whenever an actor exits (used by the simulator)."""
         self._exit_observers.append(observer)
 
+    @property
+    def address(self) -> Address:
+        """``(name, 0)``: this node, as the source of messages sent by application code."""
+        return self._address
+
+    @property
+    def codec(self) -> Codec:
+        """The codec that encodes this system's envelopes (made on first use)."""
+        if self._codec is None:
+            from ..codec import Codec
+
+            self._codec = Codec.default()
+        return self._codec
+
+    @property
+    def strict(self) -> bool:
+        """Whether envelopes between nodes are encoded even when they stay in this process.
+
+        A transport that carries envelopes between nodes of one process (the simulated
+        network) then encodes and decodes each with :attr:`codec`; one that leaves the
+        process encodes them anyway.
+        """
+        return self._strict
+
+    def roundtrip(self, envelope: Envelope) -> Envelope:
+        """``envelope`` encoded with :attr:`codec` and decoded again, as a peer would get it.
+
+        Raises :class:`~mabeam.UnregisteredTypeError` naming a type the codec does not
+        know. What a strict in-process transport calls for each envelope it carries.
+        """
+        codec = self.codec
+        return codec.decode(codec.encode(envelope), self)
+
+    def deliver(self, envelope: Envelope) -> None:
+        """Hand an envelope from the transport to its destination: the transports' entry point.
+
+        A message goes into the mailbox of the actor at ``envelope.dst`` (id 0: the actor
+        registered as ``dst_name`` now). None there, or one that is stopping, or a full
+        mailbox, makes a dead letter (reasons ``no_such_name``, ``actor_not_running``,
+        ``mailbox_full``) and fails an ask at once. An answer resolves the pending ask
+        with its correlation id; one that comes after its ask gave up is dropped.
+        """
+        if envelope.kind >= REPLY:
+            reply = self._pending.pop(envelope.correlation, None)
+            if reply is not None and not reply.done():
+                if envelope.kind == REPLY:
+                    reply.set_result(envelope.payload)
+                else:
+                    reply.set_exception(envelope.payload)
+            return
+        dst = envelope.dst
+        if dst.id:
+            cell = self._cells.get(dst.id)
+            if cell is None:
+                label = envelope.dst_name or f"{dst.node}#{dst.id}"
+                self._undelivered(envelope, label, ACTOR_NOT_RUNNING, ActorDeadError(label, "ask"))
+                return
+        else:
+            name = envelope.dst_name
+            cell = None if name is None else self._names.get(name)
+            if cell is None:
+                label = str(name)
+                self._undelivered(envelope, label, NO_SUCH_NAME, ActorDeadError(label, "ask"))
+                return
+        cell._accept(
+            envelope.payload,
+            self._sender_of(envelope.src, envelope.src_name),
+            envelope if envelope.kind == ASK else None,
+        )
+
+    def undeliverable(self, envelope: Envelope) -> str | None:
+        """Why ``envelope`` would reach no running actor if delivered now, else None.
+
+        ``"no_actor"``: nothing is registered under its destination name;
+        ``"not_running"``: its actor has exited or is stopping. Answers are always
+        deliverable (None). A transport that records deliveries asks this first.
+        """
+        if envelope.kind >= REPLY:
+            return None
+        dst = envelope.dst
+        if dst.id:
+            cell = self._cells.get(dst.id)
+            if cell is None:
+                return "not_running"
+        else:
+            name = envelope.dst_name
+            cell = None if name is None else self._names.get(name)
+            if cell is None:
+                return "no_actor"
+        return "not_running" if cell._state > RUNNING else None
+
     # ------------------------------------------------------------------ internals
+
+    def _send(self, envelope: Envelope) -> None:
+        """Put an envelope on the transport."""
+        transport = self._transport
+        assert transport is not None
+        transport.send(envelope)
+
+    def _sender_of(self, src: Address, name: str | None) -> ActorContext | None:
+        """The actor an envelope came from (None: application code)."""
+        if not src.id:
+            return None
+        if src.node == self.name:
+            cell = self._cells.get(src.id)
+            if cell is not None:
+                return cell
+        return cast("ActorContext", Departed(self, src, name))
+
+    def _ref_for(self, address: Address, name: str | None) -> ActorRef:
+        """A ref for an address that came in a message: the actor here, else a departed one."""
+        cell = self._cells.get(address.id) if address.node == self.name else None
+        if cell is not None:
+            return cell._ref
+        return Departed(self, address, name)._ref
+
+    def _undelivered(
+        self, envelope: Envelope, recipient: str, reason: str, error: BaseException
+    ) -> None:
+        """A message that reached no actor: a dead letter; its ask fails at once."""
+        sender = self._sender_of(envelope.src, envelope.src_name)
+        self._dead_letter(recipient, envelope.payload, sender, reason)
+        if envelope.kind == ASK:
+            self._fail_ask(envelope, error)
+
+    def _fail_ask(self, ask: Envelope, error: BaseException) -> None:
+        """Fail an ask that never reached a handler: at once if the asker is here."""
+        reply_to = ask.reply_to
+        if reply_to is None or reply_to.node == self.name:
+            reply = self._pending.pop(ask.correlation, None)
+            if reply is not None and not reply.done():
+                reply.set_exception(error)
+        else:
+            self._send(
+                Envelope(
+                    FAILURE,
+                    self._address,
+                    reply_to,
+                    error,
+                    None,
+                    ask.src_name,
+                    ask.correlation,
+                )
+            )
 
     def _require_root(self) -> ActorContext:
         if self._closed or self._root is None:
@@ -381,33 +524,20 @@ class ActorSystem:
                 "name",
                 f"must be a registered name (str), got {name!r}: a ref is told with ref.tell()",
             )
-        transport = self._transport
-        if transport is not None:
-            send_named = getattr(transport, "send_named", None)
-            if send_named is not None:
-                cast(NamedTransport, transport).send_named(self, sender, name, message)
-                return
+        if self._transport is not None:
+            if sender is None:
+                src, src_name = self._address, None
+            else:
+                src, src_name = sender._addr(), sender._name
+            self._send(Envelope(TELL, src, self._address, message, src_name, name))
+            return
         cell = self._names.get(name)
         if cell is None:
             self._dead_letter(name, message, sender, NO_SUCH_NAME)
         elif cell._state > RUNNING:
             self._dead_letter(cell._label, message, sender, ACTOR_NOT_RUNNING)
-        elif transport is None:
+        else:
             cell._enqueue((message, sender, None))
-        else:
-            transport.send(sender, cell, message, None)
-
-    def _accept_named(self, name: str, message: Any, sender: ActorContext | None) -> None:
-        """Deliver a name-addressed message arriving from a transport, resolving ``name`` now.
-
-        No actor under ``name`` is a dead letter ``no_such_name``; the registered actor
-        takes it as any message off a transport (stopping or full: a dead letter).
-        """
-        cell = self._names.get(name)
-        if cell is None:
-            self._dead_letter(name, message, sender, NO_SUCH_NAME)
-        else:
-            cell._accept(message, sender, None)
 
     def _dead_letter(
         self, recipient: str, message: Any, sender: ActorContext | None, reason: str

@@ -418,8 +418,13 @@ def run_scenario(
     seed: int | None = None,
     path: str = "<scenario>",
     monitor: RunMonitor | None = None,
+    strict: bool = False,
 ) -> tuple[RunReport, SimNetwork]:
     """Run ``scenario`` on virtual time; returns the report and the network (its trace).
+
+    ``strict=True`` encodes and decodes every message that crosses the network with the
+    codec (:mod:`mabeam.codec`): the run must give the same result, and it proves every
+    message of the run could cross a process boundary.
 
     ``monitor`` lets another thread watch and stop the run. A run stopped by it, or by
     Ctrl-C (``KeyboardInterrupt``), raises :class:`RunStopped` once its actors have
@@ -444,7 +449,7 @@ def run_scenario(
 
     async def main() -> tuple[Outcome, float]:
         loop = asyncio.get_running_loop()
-        async with ActorSystem(scenario.name, transport=network) as system:
+        async with ActorSystem(scenario.name, transport=network, strict=strict) as system:
             watch._started(system)
             run = ScenarioRun(scenario, seed, system, network)
             try:

@@ -52,9 +52,10 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
+import msgspec
+
 from .._errors import ConfigError
-from ..runtime import NO_SUCH_NAME, ActorContext, ActorSystem
-from ..runtime._state import RUNNING
+from ..runtime import FAILURE, REPLY, ActorSystem, Envelope
 from ._trace import Trace
 
 
@@ -71,11 +72,8 @@ DROP: Final = _Drop()
 Interceptor = Callable[[Any, str], Any]
 """``(payload, receiver name) -> new payload | DROP``: a byzantine node's tampering."""
 
-_TELL: Final = 0
-_REPLY: Final = 1
-_NAMED: Final = 2
-"""A tell addressed to a name: its target in the heap is the system that resolves it."""
-_KINDS: Final = ("message", "reply", "message")
+_KINDS: Final = ("message", "message", "reply", "reply")
+"""How the trace names each envelope kind (tell, ask, reply, failure)."""
 _EPSILON: Final = 1e-9
 
 
@@ -154,6 +152,7 @@ class SimNetwork:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when = math.inf
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._systems: dict[str, ActorSystem] = {}
 
     # ------------------------------------------------------------------ configuration
 
@@ -297,56 +296,30 @@ class SimNetwork:
 
     # ------------------------------------------------------------------ transport
 
-    def send(
-        self,
-        sender: ActorContext | None,
-        target: ActorContext,
-        message: Any,
-        reply: asyncio.Future[Any] | None,
-    ) -> None:
-        src = None if sender is None else sender._name
-        dst = target._name
-        if src not in self._nodes or dst not in self._nodes:
-            target._accept(message, sender, reply)
-            return
-        assert src is not None
-        assert dst is not None
-        self._route(_TELL, src, dst, sender, target, message, reply, None)
+    def attach(self, system: ActorSystem) -> None:
+        """Carry ``system``'s messages (called by the system when it starts)."""
+        self._systems[system.name] = system
 
-    def send_named(
-        self, system: ActorSystem, sender: ActorContext | None, name: str, message: Any
-    ) -> None:
-        """Carry a tell addressed to ``name``, resolved on arrival (see the module docstring).
+    def send(self, envelope: Envelope) -> None:
+        """Carry one envelope: modelled between two nodes, else handed on at once.
 
-        The runtime calls it for ``ActorSystem.tell`` / ``ActorContext.tell`` (the
-        optional :class:`~mabeam.runtime.NamedTransport` method). Between nodes it is
-        modelled like any message; otherwise it is delivered at once to the actor
-        registered under ``name`` now (none: a dead letter ``no_such_name``).
+        The ends are nodes by their registered names (``src_name``, ``dst_name``); a
+        name-addressed message (destination id 0) is resolved by the receiving system
+        when it arrives (see the module docstring).
         """
-        src = None if sender is None else sender._name
-        if src not in self._nodes or name not in self._nodes:
-            system._accept_named(name, message, sender)
-            return
-        assert src is not None
-        self._route(_NAMED, src, name, sender, system, message, None, None)
-
-    def reply(
-        self,
-        responder: ActorContext,
-        asker: ActorContext | None,
-        reply: asyncio.Future[Any],
-        result: Any,
-        error: BaseException | None,
-    ) -> None:
-        src = responder._name
-        dst = None if asker is None else asker._name
-        if src not in self._nodes or dst not in self._nodes:
-            _resolve(reply, result, error)
+        src = envelope.src_name
+        dst = envelope.dst_name
+        nodes = self._nodes
+        if src not in nodes or dst not in nodes:
+            self._systems[envelope.dst.node].deliver(envelope)
             return
         assert src is not None
         assert dst is not None
-        payload = result if error is None else error
-        self._route(_REPLY, src, dst, responder, asker, payload, reply, error)
+        system = self._systems[envelope.src.node]
+        if system.strict:
+            # As it would cross between processes: encoded, decoded, then modelled.
+            envelope = system.roundtrip(envelope)
+        self._route(envelope.kind, src, dst, envelope)
 
     # ------------------------------------------------------------------ the model
 
@@ -356,31 +329,23 @@ class SimNetwork:
             loop = self._loop = asyncio.get_running_loop()
         return loop.time()
 
-    def _route(
-        self,
-        kind: int,
-        src: str,
-        dst: str,
-        sender: ActorContext | None,
-        target: ActorContext | ActorSystem | None,
-        payload: Any,
-        reply: asyncio.Future[Any] | None,
-        error: BaseException | None,
-    ) -> None:
+    def _route(self, kind: int, src: str, dst: str, envelope: Envelope) -> None:
         now = self._now()
         self._ids += 1
         message_id = self._ids
         self.sent += 1
         trace = self.trace
+        payload = envelope.payload
         interceptor = self._interceptors.get(src)
         note = None
-        if interceptor is not None and error is None:
+        if interceptor is not None and kind != FAILURE:
             tampered = interceptor(payload, dst)
             if tampered is DROP:
                 self._drop(now, message_id, src, dst, kind, payload, "byzantine_drop")
                 return
             if tampered is not payload:
                 payload, note = tampered, "tampered"
+                envelope = msgspec.structs.replace(envelope, payload=tampered)
         if trace is not None:
             trace.record(now, "send", message_id, src, dst, _KINDS[kind], payload, note)
         blocked = self._blocked(src, dst)
@@ -417,22 +382,7 @@ class SimNetwork:
                     when = last
                 self._last[link] = when
             self._seq += 1
-            heapq.heappush(
-                self._heap,
-                (
-                    when,
-                    self._seq,
-                    message_id,
-                    kind,
-                    src,
-                    dst,
-                    sender,
-                    target,
-                    payload,
-                    reply,
-                    error,
-                ),
-            )
+            heapq.heappush(self._heap, (when, self._seq, message_id, kind, src, dst, envelope))
             if when < self._timer_when:
                 self._schedule(when)
 
@@ -456,46 +406,25 @@ class SimNetwork:
             self._schedule(heap[0][0])
 
     def _deliver(
-        self,
-        now: float,
-        message_id: int,
-        kind: int,
-        src: str,
-        dst: str,
-        sender: ActorContext | None,
-        target: ActorContext | ActorSystem | None,
-        payload: Any,
-        reply: asyncio.Future[Any] | None,
-        error: BaseException | None,
+        self, now: float, message_id: int, kind: int, src: str, dst: str, envelope: Envelope
     ) -> None:
         blocked = self._blocked(src, dst)
+        payload = envelope.payload
         if blocked is not None:
             self._drop(now, message_id, src, dst, kind, payload, blocked)
             return
-        if kind == _NAMED:
-            assert isinstance(target, ActorSystem)
-            cell = target._names.get(dst)
-            if cell is None:
-                self._drop(now, message_id, src, dst, kind, payload, "no_actor")
-                target._dead_letter(dst, payload, sender, NO_SUCH_NAME)
+        system = self._systems[envelope.dst.node]
+        if kind < REPLY:
+            problem = system.undeliverable(envelope)
+            if problem is not None:
+                # Gone, or stopping: the system makes the dead letter (and fails an ask).
+                self._drop(now, message_id, src, dst, kind, payload, problem)
+                system.deliver(envelope)
                 return
-            target = cell
-        if kind != _REPLY:
-            assert isinstance(target, ActorContext)
-            if target._state > RUNNING:
-                self._drop(now, message_id, src, dst, kind, payload, "not_running")
-                target._accept(payload, sender, reply)
-                return
-            self.delivered += 1
-            if self.trace is not None:
-                self.trace.record(now, "deliver", message_id, src, dst, "message", payload)
-            target._accept(payload, sender, reply)
-            return
-        assert reply is not None
         self.delivered += 1
         if self.trace is not None:
-            self.trace.record(now, "deliver", message_id, src, dst, "reply", payload)
-        _resolve(reply, payload, error)
+            self.trace.record(now, "deliver", message_id, src, dst, _KINDS[kind], payload)
+        system.deliver(envelope)
 
     def _drop(
         self,
@@ -521,15 +450,6 @@ class SimNetwork:
                     loop = None
             now = 0.0 if loop is None else loop.time()
             self.trace.fault(now, kind, target, detail)
-
-
-def _resolve(reply: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if reply.done():
-        return
-    if error is None:
-        reply.set_result(result)
-    else:
-        reply.set_exception(error)
 
 
 def _grouped(mapping: dict[str, int]) -> list[list[str]]:
