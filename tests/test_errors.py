@@ -7,6 +7,7 @@ import importlib
 import inspect
 import pkgutil
 import re
+from pathlib import Path
 
 import pytest
 
@@ -183,3 +184,12 @@ def test_seal_error_is_raised_as_a_permission_error() -> None:
     with pytest.raises(PermissionError, match="cannot seal as 'v2'") as caught:
         keyring.seal("v2", genesis().hash)
     assert isinstance(caught.value, errors.SealError)
+
+
+def test_the_guide_draws_the_same_tree() -> None:
+    """docs/runtime.md "Errors" shows the tree of the docstring, line for line."""
+    doc = errors.__doc__ or ""
+    tree = doc[doc.index("    MabeamError") : doc.index('"We broke it"')].rstrip()
+    drawn = "\n".join(line[4:] for line in tree.splitlines())
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "runtime.md").read_text()
+    assert f"```text\n{drawn}\n```" in guide
