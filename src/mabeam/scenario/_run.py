@@ -370,7 +370,9 @@ def generic_byzantine(behavior: str, rng: random.Random) -> Interceptor:
         return lambda payload, receiver: DROP
     if behavior == "random":
         return lambda payload, receiver: rng.randbytes(8).hex()
-    raise ConfigError("behavior", f"{behavior!r} is not generic", allowed="silent, random")
+    raise ConfigError(
+        "behavior", f"{behavior!r} is not generic", allowed=", ".join(GENERIC_BEHAVIORS)
+    )
 
 
 GENERIC_BEHAVIORS = ("silent", "random")
