@@ -7,7 +7,8 @@ from typing import Any, Literal, TypeAlias
 
 import msgspec
 
-from .._errors import ConfigError, MabeamError
+from .._errors import ConfigError
+from .._errors import RegistryError as RegistryError
 from ..runtime import Actor
 from ..runtime.supervision import RESTARTS, Restart
 
@@ -35,10 +36,6 @@ EVENT_KINDS: tuple[EventKind, ...] = (
     "start_failed",
     "updated",
 )
-
-
-class RegistryError(MabeamError):
-    """The registry refused a request: unknown agent, id taken, agent not running ..."""
 
 
 class AgentConfig(msgspec.Struct, frozen=True, kw_only=True):

@@ -37,7 +37,9 @@ from typing import Any, Literal, TypeAlias
 
 import msgspec
 
-from .._errors import ActorError, ActorStartError, ConfigError, MabeamError
+from .._errors import ActorStartError, ConfigError, MabeamError
+from .._errors import ChildStartError as ChildStartError
+from .._errors import SupervisorError as SupervisorError
 from .._log import get_logger
 from ._actor import Actor
 from ._context import ActorContext
@@ -142,27 +144,6 @@ class WhichChildren(msgspec.Struct, frozen=True):
 
 class CountChildren(msgspec.Struct, frozen=True):
     pass
-
-
-class SupervisorError(MabeamError):
-    """A supervisor refused a request (unknown child, child running, max_children ...)."""
-
-
-class ChildStartError(ActorStartError):
-    """A supervised child failed to start: OTP's ``{failed_to_start_child, Id, Reason}``.
-
-    An :class:`~mabeam.ActorStartError` that also names the child spec (``child_id``);
-    ``actor`` is the actor's label and ``reason`` (also ``__cause__``) what it raised.
-    """
-
-    def __init__(self, child_id: str, actor: str, reason: BaseException) -> None:
-        ActorError.__init__(
-            self,
-            f"failed to start child {child_id!r} (actor {actor!r}): {reason!r}",
-            actor=actor,
-        )
-        self.child_id = child_id
-        self.reason = reason
 
 
 class _Refused(msgspec.Struct, frozen=True):

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .._errors import ScenarioError
+from .._errors import ConfigError, ScenarioError
+from .._errors import RunStopped as RunStopped
 from ..runtime import Actor, ActorRef, ActorSystem, ChildSpec, Supervisor
 from ..runtime.supervision import restart_child, terminate_child, which_children
 from ..sim import DROP, Interceptor, SimNetwork, run_virtual
@@ -75,7 +76,7 @@ class RunReport(msgspec.Struct, frozen=True):
         from ..viz.plots import plot
 
         if trace is None:
-            raise ValueError("plot: the run has no trace (the network recorded none)")
+            raise ConfigError("trace", "the run has no trace (the network recorded none)")
         return plot(self, trace, path)
 
 
@@ -166,18 +167,6 @@ class RunMonitor:
             yield
         finally:
             timer.cancel()
-
-
-class RunStopped(Exception):
-    """A run ended before its outcome: ``reason`` is ``"interrupted"`` (Ctrl-C) or the
-    reason given to :meth:`RunMonitor.stop` (e.g. ``"time_limit"``). ``status`` is where it
-    was; ``network`` holds the trace recorded so far."""
-
-    def __init__(self, reason: str, status: RunStatus | None, network: SimNetwork) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-        self.network = network
 
 
 @dataclass(frozen=True)
@@ -381,7 +370,9 @@ def generic_byzantine(behavior: str, rng: random.Random) -> Interceptor:
         return lambda payload, receiver: DROP
     if behavior == "random":
         return lambda payload, receiver: rng.randbytes(8).hex()
-    raise ValueError(f"behavior {behavior!r} is not generic")
+    raise ConfigError(
+        "behavior", f"{behavior!r} is not generic", allowed=", ".join(GENERIC_BEHAVIORS)
+    )
 
 
 GENERIC_BEHAVIORS = ("silent", "random")

@@ -12,6 +12,7 @@ from typing import IO, Any, Final, Literal, NamedTuple, TypeAlias
 
 import msgspec
 
+from .._errors import ConfigError
 from ..runtime import ActorRef
 
 Event: TypeAlias = Literal["send", "deliver", "drop", "fault"]
@@ -140,7 +141,11 @@ class Trace:
         from ..viz._milestones import ROLE_CHANGES, derive_milestones, label_of
 
         if max_events < 1 or max_participants < 2:
-            raise ValueError("max_events must be >= 1 and max_participants >= 2")
+            raise ConfigError(
+                "max_events, max_participants",
+                f"got {max_events}, {max_participants}",
+                allowed="max_events >= 1 and max_participants >= 2",
+            )
         events = [r for r in self._records if r[1] != "send"]
         # Distinct role changes in the order they were derived (not a set: ties in time
         # would then be ordered by string hash, differing between processes).

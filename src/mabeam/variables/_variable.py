@@ -6,21 +6,14 @@ from typing import Any, Literal, TypeAlias
 
 import msgspec
 
-from .._errors import ConfigError, MabeamError
+from .._errors import ConfigError
+from .._errors import ProtocolNotAvailableError as ProtocolNotAvailableError
+from .._errors import VariableError as VariableError
 
 Protocol: TypeAlias = Literal["auction", "voting", "raft", "compromise", "bargaining"]
 PROTOCOLS: tuple[Protocol, ...] = ("auction", "voting", "raft", "compromise", "bargaining")
 AVAILABLE: tuple[Protocol, ...] = ("auction", "voting", "raft", "compromise", "bargaining")
 """The protocols that can decide a variable now (all of :data:`PROTOCOLS`)."""
-
-
-class VariableError(MabeamError):
-    """A request on a variable that does not exist, or exists already."""
-
-
-class ProtocolNotAvailableError(ConfigError):
-    """The protocol is known but cannot decide variables yet (none now: every one of
-    :data:`PROTOCOLS` can; kept for callers that catch it)."""
 
 
 def check_protocol(protocol: str) -> Protocol:

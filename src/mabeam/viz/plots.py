@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from .._errors import ConfigError
 from ._milestones import derive_milestones
 
 if TYPE_CHECKING:
@@ -757,7 +758,7 @@ def plot(report: Any, trace: Trace, path: str | Path | None = None) -> Figure:
     if path is not None:
         fmt = Path(path).suffix.lstrip(".").lower()
         if fmt not in FORMATS:
-            raise ValueError(f"plot: {str(path)!r}: the file name must end in .png or .svg")
+            raise ConfigError("path", f"{str(path)!r}: the file name must end in .png or .svg")
     data = _as_dict(report)
     _name, plotter = choose(data)
     figure = plotter(data, trace)

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-from ..._errors import ConfigError
+from ..._errors import ConfigError, InvalidStateError
 from .strategies import Number, Strategy
 
 _T = TypeVar("_T")
@@ -100,7 +100,7 @@ class Session:
     def turn(self) -> Turn:
         """The turn to play now (only while not :attr:`done`)."""
         if self.done:
-            raise RuntimeError("the session is over")
+            raise InvalidStateError("the session is over")
         agent = self.agents[self._index]
         answer = self.standing is not None and self.proposer != agent
         return Turn(

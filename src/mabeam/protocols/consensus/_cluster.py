@@ -20,6 +20,7 @@ from typing import Any, Self
 import anyio
 import anyio.lowlevel
 
+from ..._errors import AlreadyStartedError
 from ...runtime import Actor, ActorRef, ActorSystem, ChildSpec, Supervisor
 from ...runtime._cleanup import finish
 
@@ -96,7 +97,7 @@ class ClusterLifecycle:
         supervisor is left behind.
         """
         if self._client is not None:
-            raise RuntimeError(f"the {self._noun} is running already")
+            raise AlreadyStartedError(f"the {self._noun} is running already")
         try:
             await finish(self._spawn())
             # anyio holds back a cancel while the spawning is shielded: let it land here.

@@ -25,7 +25,7 @@ from collections.abc import Callable, Hashable
 from heapq import heappop, heappush
 from typing import NamedTuple
 
-from ..._errors import ConfigError
+from ..._errors import OrderError as OrderError
 
 __all__ = [
     "ContinuousMarket",
@@ -38,10 +38,6 @@ __all__ = [
 ]
 
 SIDES = ("buy", "sell")
-
-
-class OrderError(ConfigError):
-    """An order the book refuses: names the field (side, quantity, price, order_id)."""
 
 
 class Fill(NamedTuple):

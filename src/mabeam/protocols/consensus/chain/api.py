@@ -25,7 +25,8 @@ from typing import Any
 
 import msgspec
 
-from ...._errors import ConfigError, MabeamError
+from ...._errors import ConfigError, NotStartedError
+from ...._errors import FinalityTimeoutError as FinalityTimeoutError
 from ....runtime import ActorRef, ActorSystem
 from ....runtime.supervision import restart_child, terminate_child
 from .._cluster import ActorSpec, ClusterLifecycle
@@ -36,15 +37,6 @@ from .tree import BlockTree
 from .validator import ChainConfig
 
 _EPSILON_S = 1e-9
-
-
-class FinalityTimeoutError(MabeamError, TimeoutError):
-    """A proposal was not final on a majority of validators within the timeout."""
-
-    def __init__(self, tx_id: str, timeout: float) -> None:
-        super().__init__(f"proposal {tx_id} not final on a majority within {timeout:g}s")
-        self.tx_id = tx_id
-        self.timeout = timeout
 
 
 class Finalized(msgspec.Struct, frozen=True):
@@ -217,7 +209,7 @@ class ChainCluster(ClusterLifecycle):
 
     def _require_client(self) -> ActorRef:
         if self._client is None:
-            raise RuntimeError("the chain is not started (use `async with ChainCluster(...)`)")
+            raise NotStartedError("the chain is not started (use `async with ChainCluster(...)`)")
         return self._client
 
     # ------------------------------------------------------------------ validators
@@ -240,5 +232,5 @@ class ChainCluster(ClusterLifecycle):
 
     def _require_supervisor(self) -> ActorRef:
         if self._supervisor is None:
-            raise RuntimeError("the chain has no supervisor (not started, or attached without)")
+            raise NotStartedError("the chain has no supervisor (not started, or attached without)")
         return self._supervisor

@@ -27,6 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from ...._errors import SealError as SealError
 from .messages import Block, Tx
 
 ZERO_HASH = "0" * 64
@@ -60,10 +61,6 @@ def encodable(tx: Tx) -> bool:
 def genesis() -> Block:
     """The common first block: height 0, no signer, no proposals, no seal."""
     return Block(ZERO_HASH, 0, "", (), block_hash(ZERO_HASH, 0, "", ()), "")
-
-
-class SealError(PermissionError):
-    """A seal was asked for a validator whose private key this keyring does not hold."""
 
 
 _VERIFIED_CACHE = 65_536

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ...._errors import ConfigError
 from .block import genesis
 from .messages import Block
 
@@ -84,18 +85,18 @@ class BlockTree:
         lock_depth: int | None = None,
     ) -> None:
         if not validators:
-            raise ValueError("validators: at least one is needed")
+            raise ConfigError("validators", "at least one is needed")
         self.validators = tuple(validators)
         self.index = {v: i for i, v in enumerate(self.validators)}
         limit = signing_limit(len(self.validators))
         self.window = limit - 1
         self.finality_depth = limit if finality_depth is None else finality_depth
         if self.finality_depth < 1:
-            raise ValueError("finality_depth: must be >= 1")
+            raise ConfigError("finality_depth", "must be >= 1")
         self.lock_depth = limit if lock_depth is None else lock_depth
         """Blocks on top that lock a block (L; a huge value: plain heaviest chain)."""
         if self.lock_depth < 1:
-            raise ValueError("lock_depth: must be >= 1")
+            raise ConfigError("lock_depth", "must be >= 1")
         root = genesis()
         entry = _Entry(root, None, 0, (), frozenset())
         self._entries: dict[str, _Entry] = {root.hash: entry}

@@ -31,6 +31,7 @@ from typing import Any
 
 import msgspec
 
+from ...._errors import ConfigError
 from .block import Keyring, encodable
 from .messages import Block, BlockRequest, Blocks, NewBlock, Submit, Tx
 from .tree import BlockTree
@@ -87,7 +88,7 @@ class Validator:
         now: float = 0.0,
     ) -> None:
         if node_id not in tree.index:
-            raise ValueError(f"node_id: {node_id!r} is not a validator")
+            raise ConfigError("node_id", f"{node_id!r} is not a validator")
         self.node_id = node_id
         self.tree = tree
         self.keyring = keyring.for_signer(node_id)  # seals as itself, no one else

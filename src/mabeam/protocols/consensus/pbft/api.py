@@ -37,7 +37,8 @@ from typing import Any
 
 import msgspec
 
-from ...._errors import ActorDeadError, ConfigError, MabeamError
+from ...._errors import ActorDeadError, ConfigError, MabeamError, NotStartedError
+from ...._errors import RequestTimeoutError as RequestTimeoutError
 from ....runtime import ActorRef, ActorSystem
 from ....runtime.supervision import restart_child, terminate_child
 from .._cluster import ActorSpec, ClusterLifecycle
@@ -55,15 +56,6 @@ from .byzantine import interceptor
 from .client import Accepted
 from .replica import PbftConfig
 from .storage import PbftStorage
-
-
-class RequestTimeoutError(MabeamError, TimeoutError):
-    """Operations were not accepted within the timeout (more than f replicas faulty?)."""
-
-    def __init__(self, count: int, timeout: float) -> None:
-        super().__init__(f"{count} operation(s) not accepted within {timeout:g}s")
-        self.count = count
-        self.timeout = timeout
 
 
 class Executed(msgspec.Struct, frozen=True):
@@ -181,7 +173,7 @@ class PbftCluster(ClusterLifecycle):
         :class:`~..kv.ApplyError` the replicas agreed on.
         """
         if self._client is None:
-            raise RuntimeError("the cluster is not started (use `async with PbftCluster(...)`)")
+            raise NotStartedError("the cluster is not started (use `async with PbftCluster(...)`)")
         loop = asyncio.get_running_loop()
         pairs = []
         futures = []
@@ -258,5 +250,7 @@ class PbftCluster(ClusterLifecycle):
 
     def _require_supervisor(self) -> ActorRef:
         if self._supervisor is None:
-            raise RuntimeError("the cluster has no supervisor (not started, or attached without)")
+            raise NotStartedError(
+                "the cluster has no supervisor (not started, or attached without)"
+            )
         return self._supervisor

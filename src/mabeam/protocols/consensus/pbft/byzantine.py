@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from ...._errors import ConfigError
 from ....sim import DROP, Interceptor
 from .auth import Keyring, canonical
 from .messages import Commit, Help, Prepare, PrePrepare, Reply
@@ -96,7 +97,9 @@ def interceptor(
             return replace(forged, mac=mac)
 
         return forge
-    raise ValueError(f"unknown byzantine behavior {behavior!r}; allowed: {', '.join(BEHAVIORS)}")
+    raise ConfigError(
+        "behavior", f"unknown byzantine behavior {behavior!r}", allowed=", ".join(BEHAVIORS)
+    )
 
 
 def _garbage(rng: random.Random, agent: str, receiver: str) -> Any:

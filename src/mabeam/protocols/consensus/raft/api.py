@@ -37,7 +37,8 @@ from typing import Any
 
 import msgspec
 
-from ...._errors import ActorDeadError, ActorError, ConfigError, MabeamError
+from ...._errors import ActorDeadError, ActorError, ConfigError, NotStartedError
+from ...._errors import CommitTimeoutError as CommitTimeoutError
 from ....runtime import ActorRef, ActorSystem, ChildSpec
 from ....runtime.supervision import delete_child, restart_child, start_child, terminate_child
 from .._cluster import ActorSpec, ClusterLifecycle, node_specs
@@ -58,15 +59,6 @@ from .actor import (
 from .messages import Membership
 from .node import RaftConfig
 from .storage import MemoryStorage, RaftStorage
-
-
-class CommitTimeoutError(MabeamError, TimeoutError):
-    """Commands were not committed and applied within the timeout (no live majority?)."""
-
-    def __init__(self, count: int, timeout: float) -> None:
-        super().__init__(f"{count} command(s) not committed within {timeout:g}s")
-        self.count = count
-        self.timeout = timeout
 
 
 class Committed(msgspec.Struct, frozen=True):
@@ -324,7 +316,7 @@ class RaftCluster(ClusterLifecycle):
 
     def _require_client(self) -> ActorRef:
         if self._client is None:
-            raise RuntimeError("the cluster is not started (use `async with RaftCluster(...)`)")
+            raise NotStartedError("the cluster is not started (use `async with RaftCluster(...)`)")
         return self._client
 
     # ------------------------------------------------------------------ nodes
@@ -454,5 +446,7 @@ class RaftCluster(ClusterLifecycle):
 
     def _require_supervisor(self) -> ActorRef:
         if self._supervisor is None:
-            raise RuntimeError("the cluster has no supervisor (not started, or attached without)")
+            raise NotStartedError(
+                "the cluster has no supervisor (not started, or attached without)"
+            )
         return self._supervisor

@@ -68,7 +68,9 @@ from typing import Any, Literal, TypeAlias
 
 import msgspec
 
-from mabeam._errors import ConfigError, MabeamError
+from mabeam._errors import ConfigError
+from mabeam._errors import MembershipChangeError as MembershipChangeError
+from mabeam._errors import NotLeaderError as NotLeaderError
 
 from ._log import RaftLog
 from ._progress import Progress
@@ -142,24 +144,6 @@ class RaftConfig:
             raise ConfigError(
                 "clock_drift_bound", f"{self.clock_drift_bound} is below 1", allowed=">= 1"
             )
-
-
-class NotLeaderError(MabeamError):
-    """A proposal reached a node that is not the leader; ``leader_hint`` names the one it knows."""
-
-    def __init__(self, node_id: str, leader_hint: str | None) -> None:
-        super().__init__(f"node {node_id!r} is not the leader (leader: {leader_hint!r})")
-        self.node_id = node_id
-        self.leader_hint = leader_hint
-
-
-class MembershipChangeError(MabeamError):
-    """A membership change the leader cannot make; ``retryable`` if it can later (a change
-    is pending, the learner is still catching up, the leader's term has no commit yet)."""
-
-    def __init__(self, message: str, *, retryable: bool) -> None:
-        super().__init__(message)
-        self.retryable = retryable
 
 
 MembershipAction = Literal["add_learner", "promote", "remove"]
@@ -444,7 +428,9 @@ class RaftNode:
         if index <= raft_log.offset:
             return None
         if index > raft_log.applied:
-            raise ValueError(f"cannot snapshot at {index}: only {raft_log.applied} applied")
+            raise ConfigError(
+                "index", f"cannot snapshot at {index}: only {raft_log.applied} applied"
+            )
         at = self._config_at(index)
         snapshot = Snapshot(
             index, raft_log.term_at(index), at.voters, bytes(data), learners=at.learners
