@@ -2,7 +2,6 @@
 
 from ._actor import Actor as Actor
 from ._context import ActorContext as ActorContext
-from ._context import Timer as Timer
 from ._envelope import ASK as ASK
 from ._envelope import FAILURE as FAILURE
 from ._envelope import REPLY as REPLY
@@ -27,6 +26,7 @@ from ._system import ActorSystem as ActorSystem
 from ._system import DeadLetter as DeadLetter
 from ._system import DeadLetters as DeadLetters
 from ._system import Transport as Transport
+from ._timers import Timer as Timer
 from .supervision import ChildSpec as ChildSpec
 from .supervision import ChildStartError as ChildStartError
 from .supervision import DynamicSupervisor as DynamicSupervisor

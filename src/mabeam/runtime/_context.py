@@ -1,7 +1,11 @@
-"""The actor cell: one running actor's mailbox, lifecycle, links, monitors and timers.
+"""``ActorContext``: one actor's mailbox, drain loop and lifecycle (start, exit, kill).
 
 ``ActorContext`` is both the runtime's record of an actor and the actor's own handle
-on the runtime (``self.context``): one object per actor keeps an idle actor small.
+on the runtime (``self.context``): one object per actor keeps an idle actor small. The
+runtime's code calls that object ``cell`` when it is some other actor's context (Erlang's
+process control block); there is no second kind of object. Timers live in
+:mod:`._timers`, links and monitors in :mod:`._links`, deferred replies in
+:mod:`._reply`; the context's public methods for them delegate there.
 
 Scheduling: an idle actor has no task. The first message into an empty mailbox starts
 a task that drains the mailbox one message at a time and ends when it is empty, so a
@@ -27,24 +31,22 @@ from .._errors import (
     SystemClosedError,
 )
 from .._log import Logger, get_logger
+from . import _links, _timers
 from ._actor import Actor, overrides
-from ._checks import check_seconds
 from ._envelope import FAILURE, REPLY, Address, Envelope
 from ._mailbox import Mailbox
 from ._ref import ActorRef, Receives, ReplyT
 from ._reply import DeferredReply
 from ._signals import (
     KILLED,
-    NOPROC,
     NORMAL,
     SHUTDOWN,
-    Down,
-    Exit,
     ExitReason,
     describe_reason,
     is_orderly,
 )
 from ._state import DEAD, RUNNING, STARTING, STOPPING, current_context
+from ._timers import Timer
 
 _P = ParamSpec("_P")  # the actor class's __init__ parameters, for spawn
 
@@ -77,47 +79,6 @@ STOP: Final = _Stop()
 Item = tuple[Any, "ActorContext | None", "asyncio.Future[Any] | Envelope | None"]
 """A mailbox entry: (message, sender, reply: the asker's future in-process, the ask's
 envelope off a transport, or None for a tell)."""
-
-
-class Timer:
-    """A pending ``send_after`` or periodic message; ``cancel()`` it, or it dies with its actor."""
-
-    __slots__ = ("_cell", "_handle", "_interval", "_message", "_when")
-
-    def __init__(self, cell: ActorContext, message: Any, when: float, interval: float | None):
-        self._cell = cell
-        self._message = message
-        self._when = when
-        self._interval = interval
-        self._handle: asyncio.TimerHandle | None = cell._loop.call_at(when, self._fire)
-
-    @property
-    def active(self) -> bool:
-        """True until it fired (one-shot), was cancelled, or its actor exited."""
-        return self._handle is not None
-
-    def cancel(self) -> None:
-        """Stop it; a message already in the mailbox stays there."""
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-            timers = self._cell._timers
-            if timers is not None:
-                timers.pop(self, None)
-
-    def _fire(self) -> None:
-        cell = self._cell
-        if self._interval is None:
-            self._handle = None
-            if cell._timers is not None:
-                cell._timers.pop(self, None)
-        else:
-            # Schedule from the planned time, not from now, so a periodic timer never drifts.
-            self._when += self._interval
-            self._handle = cell._loop.call_at(self._when, self._fire)
-        if cell._state <= RUNNING:
-            # Like a message off the network, a tick that meets a full mailbox is a dead letter.
-            cell._accept(self._message, None, None)
 
 
 class ActorContext:
@@ -336,56 +297,27 @@ class ActorContext:
 
     def link(self, ref: ActorRef) -> None:
         """Link both ways; linking to an actor that is not running is an exit ``noproc`` now."""
-        other = ref._cell
-        if other is self:
-            return
-        if other._state >= STOPPING:
-            self._exit_signal(other, NOPROC)
-            return
-        self._link_cells(other)
+        _links.link(self, ref)
 
     def unlink(self, ref: ActorRef) -> None:
         """Remove a link (both ways); a no-op when there is none."""
-        other = ref._cell
-        if self._links is not None:
-            self._links.pop(other, None)
-        if other._links is not None:
-            other._links.pop(self, None)
+        _links.unlink(self, ref)
 
     def monitor(self, ref: ActorRef) -> int:
         """Watch ``ref``: when it exits this actor gets ``Down(ref, reason, monitor_id)``."""
-        target = ref._cell
-        monitor_id = next(self._system._monitor_ids)
-        if target._state >= STOPPING:
-            self._enqueue_signal((Down(ref, NOPROC, monitor_id), None, None))
-            return monitor_id
-        if target._monitors is None:
-            target._monitors = {}
-        target._monitors[monitor_id] = self
-        if self._watching is None:
-            self._watching = {}
-        self._watching[monitor_id] = target
-        return monitor_id
+        return _links.monitor(self, ref)
 
     def demonitor(self, monitor_id: int) -> None:
         """Stop watching; a ``Down`` already in the mailbox stays there."""
-        if self._watching is None:
-            return
-        target = self._watching.pop(monitor_id, None)
-        if target is not None and target._monitors is not None:
-            target._monitors.pop(monitor_id, None)
+        _links.demonitor(self, monitor_id)
 
     def send_after(self, delay: float, message: Any) -> Timer:
         """Send ``message`` to this actor after ``delay`` seconds (cancelled if it exits)."""
-        seconds = check_seconds("delay", delay)
-        assert seconds is not None
-        return self._add_timer(Timer(self, message, self._loop.time() + seconds, None))
+        return _timers.send_after(self, delay, message)
 
     def send_interval(self, interval: float, message: Any) -> Timer:
         """Send ``message`` to this actor every ``interval`` seconds until cancelled or exit."""
-        seconds = check_seconds("interval", interval, allow_zero=False)
-        assert seconds is not None
-        return self._add_timer(Timer(self, message, self._loop.time() + seconds, seconds))
+        return _timers.send_interval(self, interval, message)
 
     def stop(self, reason: ExitReason = NORMAL) -> None:
         """Exit with ``reason`` once the current message is handled (pending ones are dropped)."""
@@ -452,20 +384,6 @@ class ActorContext:
     def _label(self) -> str:
         return self._name if self._name is not None else f"{type(self._actor).__name__}#{self._id}"
 
-    def _add_timer(self, timer: Timer) -> Timer:
-        if self._timers is None:
-            self._timers = {}
-        self._timers[timer] = None
-        return timer
-
-    def _link_cells(self, other: ActorContext) -> None:
-        if self._links is None:
-            self._links = {}
-        self._links[other] = None
-        if other._links is None:
-            other._links = {}
-        other._links[self] = None
-
     async def _spawn_child(
         self,
         actor_class: type[Actor],
@@ -506,7 +424,7 @@ class ActorContext:
             self._children = {}
         self._children[cell._id] = cell
         if link:
-            cell._link_cells(self)
+            _links.link_cells(cell, self)
         system._live += 1
         _log.debug("actor_spawned", actor=cell._label, actor_id=cell._id, parent=self._label)
         # on_restart's default calls on_start, so a restart needs a call if either is ours.
@@ -784,15 +702,6 @@ class ActorContext:
 
     # -- exits
 
-    def _exit_signal(self, origin: ActorContext, reason: ExitReason) -> None:
-        """An exit signal from a link (OTP): a message if trapping, else kill unless normal."""
-        if self._state >= STOPPING:
-            return
-        if self._trap_exit:
-            self._enqueue_signal((Exit(origin._ref, reason), origin, None))
-        elif reason != NORMAL:
-            self._kill(reason)
-
     def _kill(self, reason: ExitReason) -> None:
         """Exit now with ``reason``: cancel the handler that runs, then run on_stop."""
         if self._state == DEAD:
@@ -824,7 +733,7 @@ class ActorContext:
     async def _exit(self, reason: ExitReason) -> None:
         self._state = STOPPING
         self._idle = False
-        self._cancel_timers()
+        _timers.cancel_timers(self)
         if reason != KILLED:
             current_context.set(self)
             try:
@@ -874,7 +783,7 @@ class ActorContext:
         timeout = self._shutdown_timeout
         if self._state <= RUNNING and self._can_finish_now():
             self._state = STOPPING
-            self._cancel_timers()
+            _timers.cancel_timers(self)
             self._finalize(KILLED if timeout is not None and timeout <= 0 else reason)
             return
         if self._state <= RUNNING:
@@ -903,20 +812,13 @@ class ActorContext:
             self._stopped = self._loop.create_future()
         return self._stopped
 
-    def _cancel_timers(self) -> None:
-        timers = self._timers
-        if timers:
-            for timer in list(timers):
-                timer.cancel()
-        self._timers = None
-
     def _finalize(self, reason: ExitReason, *, signal: bool = True) -> None:
         """The actor is gone: fail what waits on it, tell links, monitors, then resolve stop()."""
         self._state = DEAD
         self._idle = False
         self._task = None
         self._sender = None
-        self._cancel_timers()
+        _timers.cancel_timers(self)
         system = self._system
         queue, self._queue = self._queue, None
         if queue:
@@ -948,25 +850,7 @@ class ActorContext:
             del system._names[self._name]
         system._cells.pop(self._id, None)
         system._live -= 1
-        links, self._links = self._links, None
-        if links:
-            for other in links:
-                if other._links is not None:
-                    other._links.pop(self, None)
-                if signal:
-                    other._exit_signal(self, reason)
-        watching, self._watching = self._watching, None
-        if watching:
-            for monitor_id, target in watching.items():
-                if target._monitors is not None:
-                    target._monitors.pop(monitor_id, None)
-        monitors, self._monitors = self._monitors, None
-        if monitors and signal:
-            for monitor_id, watcher in monitors.items():
-                if watcher._state <= RUNNING:
-                    watcher._enqueue_signal((Down(self._ref, reason, monitor_id), None, None))
-                if watcher._watching is not None:
-                    watcher._watching.pop(monitor_id, None)
+        _links.signal_exit(self, reason, signal=signal)
         if self._stopped is not None and not self._stopped.done():
             self._stopped.set_result(None)
         if is_orderly(reason):
