@@ -15,6 +15,8 @@ import structlog
 from mabeam.cli import main
 from mabeam.scenario import _run as run_module
 from mabeam.scenario import protocol_kinds
+from mabeam.scenario._kind import with_kinds
+from mabeam.scenario._ping import PingOptions
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "tests" / "scenarios"
@@ -157,11 +159,11 @@ def test_no_agreement_exits_1(
 
     async def failing(run: run_module.ScenarioRun) -> run_module.Outcome:
         return run_module.Outcome(
-            ok=False, error=run_module.RunError(code="no_quorum", message="no live majority")
+            ok=False, error=run_module.RunFailure(code="no_quorum", message="no live majority")
         )
 
-    protocol_kinds()
-    monkeypatch.setitem(run_module._PROTOCOLS, "ping", run_module._Protocol(failing))
+    failing_ping = run_module.Kind(options=PingOptions, drive=failing)
+    monkeypatch.setattr(run_module, "KINDS", with_kinds(run_module.KINDS, [failing_ping]))
     code, out, _ = run_cli(capsys, str(EXAMPLE), "--json")
     assert code == 1
     document = json.loads(out)

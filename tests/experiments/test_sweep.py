@@ -3,13 +3,13 @@ an interrupted sweep resumes without repeating a run, and the tables and summary
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,9 @@ import pytest
 
 from mabeam.cli import main
 from mabeam.experiments import LocalPool, Sweep, run_sweep
-from mabeam.scenario import Outcome, ScenarioRun, register_protocol
+from mabeam.scenario import Outcome, ScenarioRun, _ping
 from mabeam.scenario import _run as run_module
+from mabeam.scenario._kind import with_kinds
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "bargaining-sweep.toml"
@@ -117,19 +118,17 @@ def test_a_run_over_the_time_limit_is_a_row_and_the_others_are_kept(tmp_path: Pa
 
 
 @pytest.fixture
-def crashing_ping() -> Iterator[None]:
+def crashing_ping(monkeypatch: pytest.MonkeyPatch) -> None:
     """A ping driver that raises for agent lists of three: a run that fails for real."""
-    run_module.protocol_kinds()
-    original = run_module._PROTOCOLS["ping"]
+    original = _ping.KIND
 
     async def driver(run: ScenarioRun) -> Outcome:
         if len(run.agent_ids) == 3:
             raise RuntimeError("driver broke")
-        return await original.driver(run)
+        return await original.drive(run)
 
-    register_protocol("ping", driver)
-    yield
-    run_module._PROTOCOLS["ping"] = original
+    crashing = dataclasses.replace(original, drive=driver)
+    monkeypatch.setattr(run_module, "KINDS", with_kinds(run_module.KINDS, [crashing]))
 
 
 def test_a_run_that_raises_is_an_error_row(crashing_ping: None) -> None:

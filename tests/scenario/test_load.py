@@ -168,6 +168,25 @@ INVALID = [
         id="combi-no-items",
     ),
     pytest.param(
+        doc(COMBI.replace('["A", "B"]', '["A", "A"]')),
+        "protocol.items[1]",
+        "item 'A' is listed twice",
+        id="combi-item-twice",
+    ),
+    # the auction protocol's own check refuses at load what its config would refuse at run
+    pytest.param(
+        doc(AUCTION + '\nitems = ["A", "A"]'),
+        "protocol.items[1]",
+        "item 'A' is listed twice",
+        id="sealed-item-twice",
+    ),
+    pytest.param(
+        doc(AUCTION + '\nitems = [""]'),
+        "protocol.items[0]",
+        "must be a non-empty string",
+        id="item-name-empty",
+    ),
+    pytest.param(
         doc(COMBI, agent("a", 'bundles = [{items = ["A"], bid = 1}, {items = ["C"], bid = 2}]')),
         "agents[0].bundles[1].items[0]",
         "item 'C' is not in protocol.items",

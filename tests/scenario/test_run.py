@@ -9,8 +9,18 @@ import msgspec
 import pytest
 
 from mabeam.protocols.ping import PingAgent
-from mabeam.scenario import Outcome, RunError, ScenarioRun, parse_scenario, run_scenario
-from mabeam.scenario import _run as run_module
+from mabeam.scenario import (
+    KINDS,
+    Kind,
+    Outcome,
+    RunError,
+    RunFailure,
+    ScenarioRun,
+    parse_scenario,
+    register_protocol,
+    run_scenario,
+)
+from mabeam.scenario._ping import PingOptions
 
 
 def ping_scenario(
@@ -171,17 +181,85 @@ def test_a_thousand_agents_ping_in_under_two_seconds() -> None:
     assert elapsed < 2.0
 
 
-def test_a_driver_without_agreement_reports_its_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A protocol outcome that is not an agreement is ok=false with the driver's error."""
+async def _failing(run: ScenarioRun) -> Outcome:
+    await run.spawn_agents(lambda agent: (PingAgent, (agent.id,), {}))
+    await run.start_faults()
+    return Outcome(ok=False, error=RunFailure(code="no_majority", message="no majority"))
 
-    async def failing(run: ScenarioRun) -> Outcome:
-        await run.spawn_agents(lambda agent: (PingAgent, (agent.id,), {}))
-        await run.start_faults()
-        return Outcome(ok=False, error=RunError(code="no_majority", message="no majority"))
 
-    run_module.protocol_kinds()
-    monkeypatch.setitem(run_module._PROTOCOLS, "ping", run_module._Protocol(failing))
-    report, _ = run(ping_scenario(2))
+def test_a_driver_without_agreement_reports_its_error() -> None:
+    """A protocol outcome that is not an agreement is ok=false with the driver's error; a
+    run takes a replacement kind explicitly (``kinds``), nothing global changes."""
+    scenario = parse_scenario(ping_scenario(2), path="test.toml", fmt="toml")
+    failing = Kind(options=PingOptions, drive=_failing)
+    report, _ = run_scenario(scenario, kinds=[failing])
     assert report.ok is False
     assert report.result is None
-    assert report.error == RunError(code="no_majority", message="no majority")
+    assert report.error == RunFailure(code="no_majority", message="no majority")
+    assert msgspec.json.encode(report.error) == b'{"code":"no_majority","message":"no majority"}'
+    assert run_scenario(scenario)[0].ok is True  # the built-in ping kind again
+
+
+def test_every_builtin_kind_is_listed_once_in_schema_order() -> None:
+    """KINDS names each kind once; the [protocol] union is built from it, in its order."""
+    names = [kind.name for kind in KINDS]
+    assert names == [
+        "auction",
+        "conflict",
+        "consensus",
+        "market",
+        "bargaining",
+        "hierarchy",
+        "ping",
+    ]
+    assert RunError is RunFailure  # the old, deprecated name of the record
+
+
+def test_register_protocol_is_deprecated_and_returns_a_kind() -> None:
+    """register_protocol registers nothing: it warns and returns a Kind to pass to a run."""
+    with pytest.warns(DeprecationWarning, match="kinds="):
+        kind = register_protocol("ping", _failing)
+    assert kind.name == "ping"
+    scenario = parse_scenario(ping_scenario(2), path="test.toml", fmt="toml")
+    assert run_scenario(scenario)[0].ok is True
+    assert run_scenario(scenario, kinds=[kind])[0].error == RunFailure("no_majority", "no majority")
+    with (
+        pytest.warns(DeprecationWarning, match="kinds="),
+        pytest.raises(ValueError, match="unknown kind 'pong'"),
+    ):
+        register_protocol("pong", _failing)
+
+
+def test_register_protocol_adapts_an_old_byzantine_factory() -> None:
+    """An old ``byzantine(agent, behavior)`` becomes the kind's factory and behaviors."""
+    drop = lambda payload, receiver: None  # noqa: E731
+
+    def old(agent: str, behavior: str) -> Any:
+        return drop if behavior == "equivocate" else None
+
+    with pytest.warns(DeprecationWarning, match="kinds="):
+        kind = register_protocol("consensus", _failing, byzantine=old)
+    assert kind.behaviors == ("equivocate",)
+    assert kind.byzantine is not None
+    assert kind.byzantine(None, "a", "equivocate") is drop  # type: ignore[arg-type]
+
+
+def test_consensus_behaviors_are_implemented_by_pbft_and_the_chain() -> None:
+    """The consensus kind claims every byzantine behavior the schema admits: each of its
+    byzantine algorithms implements them (or leaves them to the generic ones)."""
+    from mabeam.protocols.consensus.pbft.byzantine import BEHAVIORS as PBFT
+    from mabeam.scenario import _chain, _consensus
+
+    claimed = set(_consensus.BEHAVIORS)
+    assert claimed == {"equivocate", "wrong_digest", "forge_sender"}
+    assert claimed <= set(PBFT)
+    assert claimed <= set(_chain.BEHAVIORS)
+
+
+def test_the_protocol_union_is_built_from_kinds_in_order() -> None:
+    """The schema's [protocol] union is KINDS' options Structs, in KINDS' order."""
+    from typing import get_args
+
+    from mabeam.scenario import _schema
+
+    assert get_args(_schema.ProtocolOptions) == tuple(kind.options for kind in KINDS)

@@ -1,9 +1,12 @@
 """Scenario files: the msgspec schema, the loader with clear errors, and the runner."""
 
+from ._kind import Kind as Kind
+from ._kinds import KINDS as KINDS
 from ._load import load_scenario as load_scenario
 from ._load import parse_scenario as parse_scenario
 from ._run import Outcome as Outcome
 from ._run import RunError as RunError
+from ._run import RunFailure as RunFailure
 from ._run import RunMonitor as RunMonitor
 from ._run import RunReport as RunReport
 from ._run import RunStats as RunStats
@@ -21,11 +24,14 @@ from ._schema import Scenario as Scenario
 from ._schema import json_schema as json_schema
 
 __all__ = [
+    "KINDS",
     "AgentSpec",
     "FaultSpec",
+    "Kind",
     "NetworkSpec",
     "Outcome",
     "RunError",
+    "RunFailure",
     "RunMonitor",
     "RunReport",
     "RunStats",

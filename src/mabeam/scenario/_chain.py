@@ -12,16 +12,15 @@ seals a second, different block at each height it signs and sends it to every ot
 peer), ``wrong_digest`` (its announced blocks carry changed proposals under the old hash
 and seal: rejected), ``forge_sender`` (its blocks claim another signer: the seal does not
 verify, rejected); ``silent`` and ``random`` (garbage, counted and dropped) are the
-generic ones. The faulty validator's signing key is its own: the driver scopes the run's
-keyring in a context variable, which the interceptor reads when the fault is applied.
+generic ones. The faulty validator's signing key is its own: :func:`byzantine` reads the
+keyring of the run's chain (``run.cluster``) when the fault is applied.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -31,14 +30,13 @@ from ..protocols.consensus.chain.block import Keyring
 from ..protocols.consensus.chain.messages import Block, NewBlock, Tx
 from ..protocols.consensus.chain.validator import ChainConfig
 from ..sim import Interceptor
-from ._run import COORDINATOR, Outcome, RunError, ScenarioRun
-from ._schema import ConsensusOptions
+from ._kind import COORDINATOR, Outcome, RunFailure
+
+if TYPE_CHECKING:
+    from ._consensus import ConsensusOptions
+    from ._run import ScenarioRun
 
 _log = get_logger("mabeam.consensus")
-
-_KEYRING: contextvars.ContextVar[Keyring | None] = contextvars.ContextVar(
-    "mabeam_chain_keyring", default=None
-)
 
 BEHAVIORS = ("equivocate", "wrong_digest", "forge_sender")
 """The chain-specific byzantine behaviours (``silent`` and ``random`` are generic)."""
@@ -68,7 +66,6 @@ async def drive(run: ScenarioRun) -> Outcome:
     loop = asyncio.get_running_loop()
     start = loop.time()
     keyring = Keyring.from_seed(run.rng.getrandbits(64), run.agent_ids)
-    _KEYRING.set(keyring)
     chain = ChainCluster(
         run.system,
         run.agent_ids,
@@ -77,6 +74,7 @@ async def drive(run: ScenarioRun) -> Outcome:
         keyring=keyring,
         client_name="coordinator",
     )
+    run.cluster = chain  # its keyring, for byzantine()
     await run.spawn_agents(lambda agent: chain.agent_spec(agent.id))
     client_class, args, kwargs = chain.client_spec()
     client = await run.spawn_coordinator(client_class, *args, **kwargs)
@@ -111,7 +109,7 @@ async def drive(run: ScenarioRun) -> Outcome:
             f"proposal {len(finals)} not final on a majority of validators within "
             f"{options.timeout_ms} ms"
         )
-        return Outcome(ok=False, error=RunError(code="no_quorum", message=message))
+        return Outcome(ok=False, error=RunFailure(code="no_quorum", message=message))
     first = finals[0]
     nodes = {}
     for node_id in run.agent_ids:
@@ -130,20 +128,20 @@ async def drive(run: ScenarioRun) -> Outcome:
 # ---------------------------------------------------------------------- byzantine
 
 
-def active() -> bool:
-    """Whether a blockchain run is in progress in this context (its keyring is set).
+def byzantine(run: ScenarioRun, agent: str, behavior: str) -> Interceptor | None:
+    """The interceptor of a byzantine validator in ``run``, a blockchain run (signing
+    with its chain's keyring), or None for a behaviour left generic."""
+    cluster = run.cluster
+    keyring = cluster.keyring if isinstance(cluster, ChainCluster) else None
+    return interceptor(agent, behavior, keyring)
 
-    The consensus kind has one byzantine factory for all its algorithms and the factory
-    is not told which one runs: it can ask this to hand the fault to the chain.
-    """
-    return _KEYRING.get() is not None
 
-
-def byzantine(agent: str, behavior: str) -> Interceptor | None:
-    """The interceptor of a byzantine validator, or None for a behaviour left generic."""
+def interceptor(agent: str, behavior: str, keyring: Keyring | None) -> Interceptor | None:
+    """The interceptor of validator ``agent`` behaving as ``behavior``, signing with
+    ``keyring`` (None: it cannot sign, so it does not equivocate or forge); None for a
+    behaviour left generic."""
     if behavior not in BEHAVIORS:
         return None
-    keyring = _KEYRING.get()
     tamper: Callable[[Block], Block | None]
     if behavior == "equivocate":
         tamper = _equivocate(agent, keyring)

@@ -11,24 +11,75 @@ bargaining session among the agents' actors, each with its table's ``strategy``,
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..protocols.conflict import (
-    AgentTraits,
-    Conflict,
-    ConflictAgent,
-    ConflictCoordinator,
-    ConflictResult,
-    ConflictSettings,
-    FailedResolution,
-    ResolveConflicts,
+from ._kind import Kind, Outcome, RunFailure, shared_fields
+from ._spec import (
+    AgentSpec,
+    ConflictStrategy,
+    Count,
+    NonEmpty,
+    NonEmptyStr,
+    NonNegative,
+    Number,
+    Positive,
+    _Options,
 )
-from ._run import Outcome, RunError, ScenarioRun, register_protocol
-from ._schema import AgentSpec, ConflictOptions, Scenario
+
+if TYPE_CHECKING:
+    from ..protocols.conflict import (
+        AgentTraits,
+        ConflictAgent,
+        ConflictResult,
+        ConflictSettings,
+        ResolveConflicts,
+    )
+    from ._load import Rules
+    from ._run import ScenarioRun
+    from ._schema import Scenario
+
+
+class ConflictOptions(_Options, frozen=True, kw_only=True, tag="conflict"):
+    """``kind = "conflict"``: resolve the ``[[conflicts]]`` with a strategy and a fallback."""
+
+    strategy: ConflictStrategy = "compromise"
+    fallback_strategy: ConflictStrategy | None = None
+    compromise_method: Literal["simple_average", "median", "weighted_average"] | None = None
+    available_resources: NonNegative | None = None  # required by resource_partitioning
+    time_slot_duration: Count = 600_000  # ms
+    negotiation_type: Literal["auction", "bargaining"] = "auction"
+    payment_rule: Literal["first_price", "second_price"] = "first_price"
+    base_bid: Positive = 1.0
+    leader: NonEmptyStr | None = None  # leader_decision; None: elected by Raft
+    bargaining_outcomes: NonEmpty[Number] | None = None  # None: 11 values over the requests
+
+    def _check(self) -> None:
+        settings(self)  # the protocol's rules (resource_partitioning needs resources)
+
+
+def settings(options: ConflictOptions) -> ConflictSettings:
+    """The coordinator's settings from the ``[protocol]`` table, checked by the protocol."""
+    from ..protocols.conflict import ConflictSettings
+    from ..protocols.conflict._api import check_settings
+
+    fields = shared_fields(options, ConflictSettings)
+    reply_timeout = options.reply_timeout_ms / 1000.0
+    return check_settings({**fields, "reply_timeout": reply_timeout, "notify_agents": True})
+
+
+def check(rules: Rules, options: ConflictOptions) -> None:
+    """At least one conflict; a known leader; bargaining strategies for agents."""
+    if not rules.scenario.conflicts:
+        rules.fail("conflicts", "kind 'conflict' needs at least one [[conflicts]] table")
+    if options.leader is not None:
+        rules.agent("protocol.leader", options.leader)
+    rules.strategies()
 
 
 def traits(agent: AgentSpec) -> AgentTraits:
     """An agent table's conflict fields."""
+    from ..protocols.conflict import AgentTraits
+
     return AgentTraits(
         weight=agent.weight,
         priority=agent.priority,
@@ -43,22 +94,10 @@ def traits(agent: AgentSpec) -> AgentTraits:
 
 def request(scenario: Scenario) -> ResolveConflicts:
     """The scenario's conflicts, options and agents as one coordinator request."""
+    from ..protocols.conflict import Conflict, ResolveConflicts
+
     options = scenario.protocol
     assert isinstance(options, ConflictOptions)
-    settings = ConflictSettings(
-        strategy=options.strategy,
-        fallback_strategy=options.fallback_strategy,
-        compromise_method=options.compromise_method,
-        available_resources=options.available_resources,
-        time_slot_duration=options.time_slot_duration,
-        negotiation_type=options.negotiation_type,
-        payment_rule=options.payment_rule,
-        base_bid=options.base_bid,
-        leader=options.leader,
-        bargaining_outcomes=options.bargaining_outcomes,
-        reply_timeout=options.reply_timeout_ms / 1000.0,
-        notify_agents=True,
-    )
     conflicts = [
         Conflict(
             variable_id=c.variable_id,
@@ -69,16 +108,20 @@ def request(scenario: Scenario) -> ResolveConflicts:
         for c in scenario.conflicts
     ]
     agents = {agent.id: traits(agent) for agent in scenario.agents}
-    return ResolveConflicts(conflicts=conflicts, settings=settings, agents=agents)
+    return ResolveConflicts(conflicts=conflicts, settings=settings(options), agents=agents)
 
 
 def _agent(agent: AgentSpec) -> tuple[type[ConflictAgent], tuple[Any, ...], dict[str, Any]]:
+    from ..protocols.conflict import ConflictAgent
+
     return ConflictAgent, (agent.id, traits(agent)), {}
 
 
 async def drive(run: ScenarioRun) -> Outcome:
     """Spawn the agents and the coordinator, start the faults, resolve, report."""
-    await run.spawn_agents(_agent)
+    from ..protocols.conflict import ConflictCoordinator, FailedResolution
+
+    await run.spawn_agents()
 
     def auction_node(name: str) -> None:
         run.network.add_node(name, exempt=True)
@@ -100,10 +143,9 @@ async def drive(run: ScenarioRun) -> Outcome:
     failed = [r for r in result.resolutions if isinstance(r, FailedResolution)]
     listing = ", ".join(f"{r.variable_id} ({r.error})" for r in failed)
     message = f"{len(failed)} of {len(result.resolutions)} conflicts unresolved: {listing}"
-    error = RunError(code="unresolved_conflicts", message=message)
+    error = RunFailure(code="unresolved_conflicts", message=message)
     return Outcome(ok=False, result=outcome, error=error)
 
 
-def register() -> None:
-    """Make ``kind = "conflict"`` runnable."""
-    register_protocol("conflict", drive)
+KIND = Kind(options=ConflictOptions, drive=drive, agent=_agent, check=check)
+"""``kind = "conflict"``."""

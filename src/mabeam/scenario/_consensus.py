@@ -1,74 +1,62 @@
 """The ``consensus`` scenario kind: voting (three rules), Raft, PBFT and the PoA chain.
 
-PBFT and the proof-of-authority chain have their own drivers (:mod:`._pbft`,
-:mod:`._chain`); this module dispatches to them and gives the kind one byzantine factory.
-
-Voting: each agent is a :class:`~mabeam.protocols.consensus.voting_actor.Voter`, the
-coordinator asks each for its ballot within ``reply_timeout_ms`` and counts.
-
-Raft: each agent hosts a Raft node (its :class:`MemoryStorage` survives a crash-restart);
-the coordinator is the cluster's client. It submits the proposals in order, retrying
-through redirects and elections; ``"@leader"`` crash targets find the leader through the
-nodes' reports. Once every proposal is applied, the run waits for the faults still
-scheduled before ``timeout_ms`` and for the live nodes to catch up (at most two election
-timeouts), then reports each node's final state. No commit within ``timeout_ms``: error
-``no_quorum``.
+Each algorithm has its own driver module (:mod:`._voting`, :mod:`._raft`, :mod:`._pbft`,
+:mod:`._chain`), imported when a scenario runs it; this module holds the kind's options,
+rules and record, dispatches to the drivers and gives the kind one byzantine factory.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
-import msgspec
+from .._errors import ConfigError
+from ._kind import GENERIC_BEHAVIORS, Kind, Outcome
+from ._spec import ByzantineBehavior, Count, NonEmpty, NonNegative, _Options
 
-from .._log import get_logger
-from ..protocols.consensus.kv import ClientCommand
-from ..protocols.consensus.raft import Entry, RaftConfig
-from ..protocols.consensus.raft.actor import NodeState
-from ..protocols.consensus.raft.api import Committed, CommitTimeoutError, RaftCluster
-from ..protocols.consensus.voting import VOTING_ALGORITHMS, VotingOutcome
-from ..protocols.consensus.voting_actor import RunVote, Voter, VotingCoordinator
-from ..sim import Interceptor
-from . import _chain, _pbft
-from ._run import Outcome, RunError, ScenarioRun, register_protocol
-from ._schema import AgentSpec, ConsensusOptions, FaultSpec, Scenario
+if TYPE_CHECKING:
+    from ..sim import Interceptor
+    from ._load import Rules
+    from ._run import ScenarioRun
+    from ._schema import Scenario
 
-_log = get_logger("mabeam.consensus")
-
-IMPLEMENTED = (*VOTING_ALGORITHMS, "raft", "pbft", "blockchain")
-"""The algorithms of ``kind = "consensus"`` that run today."""
+Algorithm: TypeAlias = Literal[
+    "simple_majority", "weighted_voting", "unanimous", "raft", "pbft", "blockchain"
+]
+IMPLEMENTED: tuple[str, ...] = get_args(Algorithm)
+"""The algorithms of ``kind = "consensus"`` that run today (all of them)."""
 
 
-class LogEntry(msgspec.Struct, frozen=True):
-    """A log entry as results show it: ``command`` None is a leader's no-op."""
+class ConsensusOptions(_Options, frozen=True, kw_only=True, tag="consensus"):
+    """``kind = "consensus"``: voting, Raft, PBFT or proof-of-authority blockchain."""
 
-    index: int
-    term: int
-    command: Any = None
+    algorithm: Algorithm = "simple_majority"
+    proposals: NonEmpty[Any]
+    weights: dict[str, NonNegative] | None = None  # weighted_voting: overrides agents' weight
+    election_timeout_ms: tuple[Count, Count] = (150, 300)  # raft
+    heartbeat_ms: Count = 50  # raft
+    pre_vote: bool = True  # raft
+    check_quorum: bool = True  # raft
+    timeout_ms: Count = 30_000  # raft, pbft, blockchain: give up without agreement
+    checkpoint_interval: Count = 100  # pbft
+    finality_depth: Count | None = None  # blockchain; None: floor(N/2) + 1
+
+    def _check(self) -> None:
+        low, high = self.election_timeout_ms
+        if high < low:
+            raise ConfigError("election_timeout_ms", f"needs lo <= hi, got [{low}, {high}]")
+        if self.heartbeat_ms >= low:
+            problem = f"must be shorter than the election timeout ({low} ms)"
+            raise ConfigError("heartbeat_ms", f"{problem}, got {self.heartbeat_ms}")
 
 
-class NodeReport(msgspec.Struct, frozen=True):
-    """A node's final state in the result (``role`` "down" for a crashed node)."""
-
-    role: str
-    term: int
-    commit_index: int
-    log: list[LogEntry]
-
-
-class RaftResult(msgspec.Struct, frozen=True):
-    """The Raft result fields of PROTOCOLS.md."""
-
-    consensus: Any
-    algorithm: str
-    leader: str
-    term: int
-    index: int
-    acknowledgments: list[str]
-    committed: bool
-    nodes: dict[str, NodeReport]
+def check(rules: Rules, options: ConsensusOptions) -> None:
+    """Votes index into proposals; weights name agents."""
+    for i, spec in enumerate(rules.scenario.agents):
+        if spec.vote is not None and spec.vote >= len(options.proposals):
+            last = len(options.proposals) - 1
+            rules.fail(f"agents[{i}].vote", f"index {spec.vote} is outside proposals (0..{last})")
+    for agent_id in options.weights or {}:
+        rules.agent(f"protocol.weights.{agent_id}", agent_id)
 
 
 def refuse(scenario: Scenario) -> tuple[str, str] | None:
@@ -82,214 +70,42 @@ def refuse(scenario: Scenario) -> tuple[str, str] | None:
 
 async def drive(run: ScenarioRun) -> Outcome:
     """Run the scenario's algorithm."""
-    options: ConsensusOptions = run.options
-    if options.algorithm == "raft":
-        return await _raft(run, options)
-    if options.algorithm == "pbft":
-        return await _pbft.drive(run)
-    if options.algorithm == "blockchain":
-        return await _chain.drive(run)
-    return await _vote(run, options)
-
-
-def byzantine(agent: str, behavior: str) -> Interceptor | None:
-    """The kind's byzantine factory: the chain's while a chain run is on, else PBFT's.
-
-    (The loader allows byzantine faults only with pbft and blockchain. Outside a run, the
-    runner's check asks whether a behavior is supported at all: PBFT's answer.)
-    """
-    if _chain.active():
-        return _chain.byzantine(agent, behavior)
-    return _pbft.byzantine(agent, behavior)
-
-
-# ---------------------------------------------------------------------- voting
-
-
-def _voter(agent: AgentSpec) -> tuple[type[Voter], tuple[Any, ...], dict[str, Any]]:
-    return Voter, (agent.id, agent.vote), {}
-
-
-async def _vote(run: ScenarioRun, options: ConsensusOptions) -> Outcome:
-    await run.spawn_agents(_voter)
-    weights = {agent.id: agent.weight for agent in run.scenario.agents}
-    weights.update(options.weights or {})
-    coordinator = await run.spawn_coordinator(
-        VotingCoordinator,
-        run.agent_ids,
-        options.proposals,
-        options.algorithm,
-        options.reply_timeout_ms / 1000.0,
-        weights,
-    )
-    await run.start_faults()
-    outcome: VotingOutcome = await coordinator.ask(RunVote(), timeout=None)
-    if outcome.error is not None:
-        error = outcome.error
-        return Outcome(
-            ok=False, error=RunError(code=error.code, message=error.message, details=error.details)
-        )
-    return Outcome(ok=True, result=outcome.result)
-
-
-# ---------------------------------------------------------------------- raft
-
-
-def _config(options: ConsensusOptions) -> RaftConfig:
-    low, high = options.election_timeout_ms
-    return RaftConfig(
-        election_timeout_ms=(float(low), float(high)),
-        heartbeat_ms=float(options.heartbeat_ms),
-        pre_vote=options.pre_vote,
-        check_quorum=options.check_quorum,
-    )
-
-
-def _entry(entry: Entry) -> LogEntry:
-    data = entry.data
-    command = data.command if isinstance(data, ClientCommand) else data
-    return LogEntry(entry.index, entry.term, command)
-
-
-def _report(state: NodeState) -> NodeReport:
-    return NodeReport(state.role, state.term, state.commit_index, [_entry(e) for e in state.log])
-
-
-def holders(states: dict[str, NodeState], index: int, term: int) -> list[str]:
-    """Ids of the nodes whose log holds the entry (index, term), in node order."""
-    return [
-        node_id
-        for node_id, state in states.items()
-        if len(state.log) >= index and state.log[index - 1].term == term
-    ]
-
-
-async def _raft(run: ScenarioRun, options: ConsensusOptions) -> Outcome:
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    config = _config(options)
-    cluster = RaftCluster(
-        run.system,
-        run.agent_ids,
-        config=config,
-        seed=run.rng.getrandbits(64),
-        client_name="coordinator",
-        retry_ms=2.0 * config.election_timeout_ms[1],
-    )
-    await run.spawn_agents(lambda agent: cluster.agent_spec(agent.id))
-    client_class, args, kwargs = cluster.client_spec()
-    client = await run.spawn_coordinator(client_class, *args, **kwargs)
-    cluster.attach(client, run.agents_supervisor)
-    cluster.network = run.network  # for nodes added by an add_node fault
-    run.leader = cluster.leader
-    changes: list[asyncio.Task[Any]] = []
-    run.membership = lambda fault: _membership_fault(run, cluster, fault, changes)
-    await run.start_faults()
-    timeout = options.timeout_ms / 1000.0
-    commits: list[Committed] = []
-    try:
-        for proposal in options.proposals:
-            remaining = max(0.0, start + timeout - loop.time())
-            commit = await cluster.propose(proposal, timeout=remaining)
-            _log.info(
-                "raft_proposal_committed",
-                index=commit.index,
-                term=commit.term,
-                leader=commit.leader,
-            )
-            commits.append(commit)
-    except CommitTimeoutError:
-        _log.info("raft_no_quorum", committed=len(commits), timeout_ms=options.timeout_ms)
-        message = (
-            f"proposal {len(commits)} not committed within {options.timeout_ms} ms "
-            "(no live majority)"
-        )
-        return Outcome(ok=False, error=RunError(code="no_quorum", message=message))
-    first = commits[0]
-    acknowledgments = holders(await cluster.states(), first.index, first.term)
-    await _settle(run, cluster, start, commits[-1].index)
-    if changes:
-        await _finish_changes(run, changes, start)
-        await _settle(run, cluster, start, commits[-1].index)
-    states = await cluster.states()
-    result = RaftResult(
-        consensus=options.proposals[0],
-        algorithm="raft",
-        leader=first.leader,
-        term=first.term,
-        index=first.index,
-        acknowledgments=acknowledgments,
-        committed=True,
-        nodes={node_id: _report(state) for node_id, state in states.items()},
-    )
-    return Outcome(ok=True, result=result)
-
-
-async def _membership_fault(
-    run: ScenarioRun, cluster: RaftCluster, fault: FaultSpec, changes: list[asyncio.Task[Any]]
-) -> None:
-    """``add_node`` / ``remove_node``: start the change now and let it run (it waits for a
-    quorum; later faults must not wait for it)."""
-    if fault.add_node is not None:
-        run.network.note_fault("add_node", fault.add_node)
-        change = cluster.add_node(fault.add_node)
-    elif fault.remove_node is not None:
-        if fault.remove_node not in cluster.node_ids:
-            run.network.note_fault("remove_node", fault.remove_node, "not a node: no-op")
-            return
-        run.network.note_fault("remove_node", fault.remove_node)
-        change = cluster.remove_node(fault.remove_node)
+    algorithm = run.options.algorithm
+    if algorithm == "raft":
+        from . import _raft as driver
+    elif algorithm == "pbft":
+        from . import _pbft as driver  # type: ignore[no-redef]
+    elif algorithm == "blockchain":
+        from . import _chain as driver  # type: ignore[no-redef]
     else:
-        return
-    changes.append(asyncio.get_running_loop().create_task(change))
+        from . import _voting as driver  # type: ignore[no-redef]
+    return await driver.drive(run)
 
 
-async def _finish_changes(run: ScenarioRun, changes: list[asyncio.Task[Any]], start: float) -> None:
-    """Wait (until the scenario's timeout) for the membership changes still under way; one
-    that cannot finish by then is cancelled and logged."""
-    options: ConsensusOptions = run.options
-    remaining = max(0.0, start + options.timeout_ms / 1000.0 - asyncio.get_running_loop().time())
-    done, pending = await asyncio.wait(changes, timeout=remaining)
-    for task in pending:
-        task.cancel()
-    for task in done:
-        if task.exception() is not None:
-            _log.warning("raft_membership_change_failed", error=str(task.exception()))
-    for task in pending:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+def byzantine(run: ScenarioRun, agent: str, behavior: str) -> Interceptor | None:
+    """The kind's byzantine factory: the chain's in a blockchain run, else PBFT's (the
+    loader allows byzantine faults only with pbft and blockchain)."""
+    if run.options.algorithm == "blockchain":
+        from . import _chain
+
+        return _chain.byzantine(run, agent, behavior)
+    from . import _pbft
+
+    return _pbft.byzantine(run, agent, behavior)
 
 
-async def _settle(run: ScenarioRun, cluster: RaftCluster, start: float, index: int) -> None:
-    """Let the faults scheduled before the timeout happen, then the live nodes catch up."""
-    options: ConsensusOptions = run.options
-    loop = asyncio.get_running_loop()
-    last_fault = max(
-        (f.at_ms for f in run.scenario.faults if f.at_ms <= options.timeout_ms), default=0
-    )
-    # One ms past the last fault: a crash at that time is applied by then.
-    delay = start + (last_fault + 1.0) / 1000.0 - loop.time()
-    if last_fault and delay > 0:
-        await asyncio.sleep(delay)
-    view = cluster.view
-
-    def caught_up() -> bool:
-        """A leader whose whole log is committed, and known so by every live node."""
-        leader = view.leader()
-        if leader is None:
-            return False
-        target = max(index, view.statuses[leader].last_index)
-        for node_id in cluster.node_ids:
-            status = view.statuses.get(node_id)
-            if view.running(node_id) and (status is None or status.commit_index < target):
-                return False
-        return True
-
-    # Past the bound, report the state as it is: a partition may keep a node behind.
-    with contextlib.suppress(TimeoutError):
-        await view.wait(caught_up, 2.0 * options.election_timeout_ms[1] / 1000.0)
+BEHAVIORS = tuple(b for b in get_args(ByzantineBehavior) if b not in GENERIC_BEHAVIORS)
+"""The byzantine behaviors the kind implements beyond the generic ones: every one the
+schema admits (PBFT and the chain each implement them all)."""
 
 
-def register() -> None:
-    """Make ``kind = "consensus"`` runnable."""
-    register_protocol("consensus", drive, refuse=refuse, byzantine=byzantine)
+KIND = Kind(
+    options=ConsensusOptions,
+    drive=drive,
+    check=check,
+    refuse=refuse,
+    byzantine=byzantine,
+    behaviors=BEHAVIORS,
+)
+"""``kind = "consensus"``: each algorithm spawns its own agents (voters, Raft nodes,
+replicas, validators)."""

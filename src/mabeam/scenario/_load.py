@@ -12,7 +12,7 @@ as a dotted path with indexes, and what was expected::
 
 Rules inside one Struct are the schema's (:mod:`._schema`); the rules that span
 Structs (agent ids referenced elsewhere, a protocol's demands on the agents) are
-:class:`_Rules`, run after a successful decode.
+:class:`Rules` and each kind's ``check`` (:mod:`._kind`), run after a successful decode.
 """
 
 from __future__ import annotations
@@ -26,17 +26,13 @@ from typing import Annotated, Any, Literal, NoReturn, Union, get_args, get_origi
 import msgspec
 
 from .._errors import ConfigError, ScenarioError
+from ._kind import kind_named, protocol_kind
+from ._kinds import KINDS
 from ._schema import (
     _DECODING,
     _FLOAT_MAX,
     BARGAINING_STRATEGIES,
-    OPTIONS_BY_KIND,
-    AuctionOptions,
-    BargainingOptions,
     ConflictOptions,
-    ConsensusOptions,
-    HierarchyOptions,
-    MarketOptions,
     Scenario,
 )
 
@@ -95,7 +91,7 @@ def parse_scenario(data: bytes, *, path: str, fmt: Literal["toml", "json"]) -> S
         raise _error(path, _DOCUMENT, "nested too deeply") from exc
     finally:
         _DECODING.reset(decoding)
-    _Rules(scenario, path).check()
+    Rules(scenario, path).check()
     return scenario
 
 
@@ -140,7 +136,7 @@ def _translate(
     else:
         problem, allowed = _tidy(message), _allowed(_resolve(kind, value))
     if field == "protocol.kind":
-        allowed = ", ".join(OPTIONS_BY_KIND)
+        allowed = ", ".join(kind.name for kind in KINDS)
         problem = problem.replace("invalid value", "unknown protocol kind")
     return _error(path, field or _DOCUMENT, problem, allowed)
 
@@ -312,8 +308,9 @@ def _error(path: str, field: str, problem: str, allowed: str | None = None) -> S
 # ---------------------------------------------------------------- rules across Structs
 
 
-class _Rules:
-    """The checks that need more than one Struct; the first broken rule raises."""
+class Rules:
+    """The checks that need more than one Struct; the first broken rule raises. Each
+    kind's ``check`` adds its own through :meth:`fail`, :meth:`agent`, :meth:`unique` ..."""
 
     def __init__(self, scenario: Scenario, path: str) -> None:
         self.scenario, self.path = scenario, path
@@ -379,98 +376,13 @@ class _Rules:
             self.unique(f"conflicts[{i}].conflicting_agents", conflict.conflicting_agents, "agent")
             for j, agent_id in enumerate(conflict.conflicting_agents):
                 self.agent(f"conflicts[{i}].conflicting_agents[{j}]", agent_id)
-        getattr(self, f"_{protocol.__struct_config__.tag}", lambda p: None)(protocol)
+        kind = kind_named(KINDS, protocol_kind(scenario))
+        if kind is not None and kind.check is not None:
+            kind.check(self, protocol)
 
-    def _auction(self, protocol: AuctionOptions) -> None:
-        """Combinatorial bundles name only the auction's items."""
-        if protocol.auction_type != "combinatorial":
-            return
-        items = protocol.items or []
-        self.unique("protocol.items", items, "item")
-        for i, spec in enumerate(self.scenario.agents):
-            for j, bundle in enumerate(spec.bundles):
-                for k, item in enumerate(bundle.items):
-                    if item not in items:
-                        where = f"agents[{i}].bundles[{j}].items[{k}]"
-                        self.fail(
-                            where, f"item {item!r} is not in protocol.items", ", ".join(items)
-                        )
-
-    def _conflict(self, protocol: ConflictOptions) -> None:
-        """At least one conflict; a known leader; bargaining strategies for agents."""
-        if not self.scenario.conflicts:
-            self.fail("conflicts", "kind 'conflict' needs at least one [[conflicts]] table")
-        if protocol.leader is not None:
-            self.agent("protocol.leader", protocol.leader)
-        self._strategies()
-
-    def _bargaining(self, protocol: BargainingOptions) -> None:
-        """Every agent has a utility; strategies are bargaining strategies."""
-        for i, spec in enumerate(self.scenario.agents):
-            if spec.utility is None:
-                self.fail(f"agents[{i}].utility", "required ({ideal = x, worst = y})")
-        self._strategies()
-
-    def _strategies(self) -> None:
+    def strategies(self) -> None:
         """Agents' strategies are bargaining strategies."""
         for i, spec in enumerate(self.scenario.agents):
             if spec.strategy is not None and spec.strategy not in BARGAINING_STRATEGIES:
                 allowed = ", ".join(BARGAINING_STRATEGIES)
                 self.fail(f"agents[{i}].strategy", f"invalid value {spec.strategy!r}", allowed)
-
-    def _consensus(self, protocol: ConsensusOptions) -> None:
-        """Votes index into proposals; weights name agents."""
-        for i, spec in enumerate(self.scenario.agents):
-            if spec.vote is not None and spec.vote >= len(protocol.proposals):
-                last = len(protocol.proposals) - 1
-                self.fail(
-                    f"agents[{i}].vote", f"index {spec.vote} is outside proposals (0..{last})"
-                )
-        for agent_id in protocol.weights or {}:
-            self.agent(f"protocol.weights.{agent_id}", agent_id)
-
-    def _market(self, protocol: MarketOptions) -> None:
-        """Market orders only in the order book; no sell orders at posted prices; a
-        combinatorial market's bundles name only its resources (when it names any)."""
-        mechanism = protocol.pricing_mechanism
-        if mechanism == "combinatorial_auction":
-            named = {o.resource for a in self.scenario.agents for o in a.orders}
-            resources = sorted(named | {*protocol.prices, *protocol.supply})
-            for i, spec in enumerate(self.scenario.agents):
-                for j, bundle in enumerate(spec.bundles):
-                    for k, item in enumerate(bundle.items):
-                        if resources and item not in resources:
-                            problem = f"item {item!r} is not a resource of this market"
-                            where = f"agents[{i}].bundles[{j}].items[{k}]"
-                            self.fail(where, problem, ", ".join(resources))
-        for i, spec in enumerate(self.scenario.agents):
-            for j, order in enumerate(spec.orders):
-                if order.price is None and mechanism != "continuous_trading":
-                    problem = f"required with {mechanism} (market orders need continuous_trading)"
-                    self.fail(f"agents[{i}].orders[{j}].price", problem)
-                if order.side == "sell" and mechanism == "posted_price":
-                    problem = "sell orders are invalid with posted_price"
-                    self.fail(f"agents[{i}].orders[{j}].side", problem, "buy")
-
-    def _hierarchy(self, protocol: HierarchyOptions) -> None:
-        """Numeric values; layers (only and always when layered) hold every agent once."""
-        if (protocol.structure == "layered") != (protocol.layers is not None):
-            problem = "required with" if protocol.layers is None else "only used with"
-            self.fail("protocol.layers", f"{problem} structure 'layered'")
-        for i, spec in enumerate(self.scenario.agents):
-            if not isinstance(spec.value, (int, float)):
-                got = "it is missing" if spec.value is None else f"got {spec.value!r}"
-                self.fail(f"agents[{i}].value", f"kind 'hierarchy' needs a number, {got}")
-        seen: dict[str, str] = {}
-        for i, layer in enumerate(protocol.layers or ()):
-            for j, agent_id in enumerate(layer):
-                where = f"protocol.layers[{i}][{j}]"
-                self.agent(where, agent_id)
-                if agent_id in seen:
-                    self.fail(where, f"agent {agent_id!r} is listed twice (also {seen[agent_id]})")
-                seen[agent_id] = where
-        root = self.scenario.agents[0].id
-        if protocol.layers and protocol.layers[0] != [root]:
-            self.fail("protocol.layers[0]", f"must hold only the root, the first agent {root!r}")
-        if protocol.layers and (missing := [a for a in self.ids if a not in seen]):
-            self.fail("protocol.layers", f"agents in no layer: {', '.join(missing)}")

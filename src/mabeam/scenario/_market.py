@@ -8,21 +8,30 @@ last order has had ``reply_timeout_ms`` (plus the network's largest latency) to 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..protocols.auction import BundleBid
-from ..protocols.market import (
-    CombinatorialMarketResult,
-    Exchange,
-    MarketConfig,
-    OrderSpec,
-    TraderAgent,
-)
-from ..protocols.market.messages import CloseMarket, OpenMarket, RunMarket
-from ._run import Outcome, RunError, ScenarioRun, register_protocol
-from ._schema import AgentSpec, MarketOptions, Scenario
+from ._kind import Kind, Outcome, RunFailure, shared_fields
+from ._spec import AgentSpec, Natural, NonNegative, _Options
+
+if TYPE_CHECKING:
+    from ..protocols.market import MarketConfig, TraderAgent
+    from ._load import Rules
+    from ._run import ScenarioRun
+    from ._schema import Scenario
 
 _MESSAGES = {"no_bids": "no bundle with a positive bid was received"}
+
+
+class MarketOptions(_Options, frozen=True, kw_only=True, tag="market"):
+    """``kind = "market"``: call market, posted prices, combinatorial auction or order book."""
+
+    pricing_mechanism: Literal[
+        "double_auction", "posted_price", "combinatorial_auction", "continuous_trading"
+    ]
+    pricing: Literal["uniform", "mcafee", "pairwise"] = "uniform"  # double_auction
+    prices: dict[str, NonNegative] = {}  # noqa: RUF012  posted_price: resource -> price
+    supply: dict[str, Natural] = {}  # noqa: RUF012 posted_price: resource -> units
+    payment_rule: Literal["first_price", "vcg"] = "first_price"  # combinatorial_auction
 
 
 def market_resources(scenario: Scenario) -> list[str] | None:
@@ -37,7 +46,34 @@ def market_resources(scenario: Scenario) -> list[str] | None:
     return sorted(named) or None
 
 
+def check(rules: Rules, options: MarketOptions) -> None:
+    """Market orders only in the order book; no sell orders at posted prices; a
+    combinatorial market's bundles name only its resources (when it names any)."""
+    mechanism = options.pricing_mechanism
+    agents = rules.scenario.agents
+    if mechanism == "combinatorial_auction":
+        resources = market_resources(rules.scenario) or []
+        for i, spec in enumerate(agents):
+            for j, bundle in enumerate(spec.bundles):
+                for k, item in enumerate(bundle.items):
+                    if resources and item not in resources:
+                        problem = f"item {item!r} is not a resource of this market"
+                        where = f"agents[{i}].bundles[{j}].items[{k}]"
+                        rules.fail(where, problem, ", ".join(resources))
+    for i, spec in enumerate(agents):
+        for j, order in enumerate(spec.orders):
+            if order.price is None and mechanism != "continuous_trading":
+                problem = f"required with {mechanism} (market orders need continuous_trading)"
+                rules.fail(f"agents[{i}].orders[{j}].price", problem)
+            if order.side == "sell" and mechanism == "posted_price":
+                problem = "sell orders are invalid with posted_price"
+                rules.fail(f"agents[{i}].orders[{j}].side", problem, "buy")
+
+
 def _agent(agent: AgentSpec) -> tuple[type[TraderAgent], tuple[Any, ...], dict[str, Any]]:
+    from ..protocols.auction import BundleBid
+    from ..protocols.market import OrderSpec, TraderAgent
+
     orders = [
         OrderSpec(
             side=o.side,
@@ -54,18 +90,16 @@ def _agent(agent: AgentSpec) -> tuple[type[TraderAgent], tuple[Any, ...], dict[s
 
 def config_of(scenario: Scenario) -> MarketConfig:
     """The market's options from the scenario's ``[protocol]`` table."""
+    from ..protocols.market import MarketConfig
+
     options = scenario.protocol
     assert isinstance(options, MarketOptions)
     items = market_resources(scenario)
-    return MarketConfig(
-        pricing_mechanism=options.pricing_mechanism,
-        pricing=options.pricing,
-        prices={r: float(p) for r, p in options.prices.items()},
-        supply=dict(options.supply),
-        payment_rule=options.payment_rule,
-        items=None if items is None else tuple(items),
-        reply_timeout=options.reply_timeout_ms / 1000.0,
-    )
+    fields = shared_fields(options, MarketConfig)
+    fields["prices"] = {r: float(p) for r, p in options.prices.items()}
+    fields["supply"] = dict(options.supply)
+    fields["items"] = None if items is None else tuple(items)
+    return MarketConfig(**fields, reply_timeout=options.reply_timeout_ms / 1000.0)
 
 
 def _trading_ms(run: ScenarioRun) -> float:
@@ -79,8 +113,11 @@ def _trading_ms(run: ScenarioRun) -> float:
 
 async def drive(run: ScenarioRun) -> Outcome:
     """Spawn the traders and the exchange, start the faults, trade, report."""
+    from ..protocols.market import CombinatorialMarketResult, Exchange
+    from ..protocols.market.messages import CloseMarket, OpenMarket, RunMarket
+
     config = config_of(run.scenario)
-    await run.spawn_agents(_agent)
+    await run.spawn_agents()
     exchange = await run.spawn_coordinator(Exchange, run.agent_ids, config)
     await run.start_faults()
     if config.pricing_mechanism == "continuous_trading":
@@ -90,10 +127,9 @@ async def drive(run: ScenarioRun) -> Outcome:
     result = await exchange.ask(RunMarket(), timeout=None)
     if isinstance(result, CombinatorialMarketResult) and result.error is not None:
         message = _MESSAGES.get(result.error, result.error)
-        return Outcome(ok=False, result=result, error=RunError(result.error, message))
+        return Outcome(ok=False, result=result, error=RunFailure(result.error, message))
     return Outcome(ok=True, result=result)
 
 
-def register() -> None:
-    """Make ``kind = "market"`` runnable."""
-    register_protocol("market", drive)
+KIND = Kind(options=MarketOptions, drive=drive, agent=_agent, check=check)
+"""``kind = "market"``."""

@@ -15,10 +15,9 @@ error ``no_quorum``.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import random
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -27,16 +26,14 @@ from ..protocols.consensus.pbft.actor import ReplicaState
 from ..protocols.consensus.pbft.api import Executed, PbftCluster, RequestTimeoutError
 from ..protocols.consensus.pbft.byzantine import BEHAVIORS, interceptor
 from ..protocols.consensus.pbft.replica import PbftConfig
-from ..sim import DROP, Interceptor
-from ._run import Outcome, RunError, ScenarioRun
-from ._schema import ConsensusOptions
+from ..sim import Interceptor
+from ._kind import Outcome, RunFailure
+
+if TYPE_CHECKING:
+    from ._consensus import ConsensusOptions
+    from ._run import ScenarioRun
 
 _log = get_logger("mabeam.consensus")
-
-_CLUSTER: contextvars.ContextVar[PbftCluster | None] = contextvars.ContextVar(
-    "mabeam_pbft_cluster", default=None
-)
-"""The cluster of the PBFT run in progress (its keys and replica order), for byzantine()."""
 
 SETTLE_MS = 50.0
 """How long the run lets in-flight messages land after the last accepted proposal."""
@@ -62,25 +59,16 @@ class PbftResult(msgspec.Struct, frozen=True):
     nodes: dict[str, PbftNodeReport]
 
 
-def byzantine(agent: str, behavior: str) -> Interceptor | None:
-    """The interceptor making ``agent`` behave as ``behavior`` in the current PBFT run.
-
-    None for a behavior PBFT does not know. Outside a run (the runner's check that a
-    behavior is supported) the interceptor is a stand-in that drops.
-    """
+def byzantine(run: ScenarioRun, agent: str, behavior: str) -> Interceptor | None:
+    """The interceptor making ``agent`` behave as ``behavior`` in ``run``, a PBFT run (its
+    cluster's keys and replica order); None for a behavior PBFT does not know."""
     if behavior not in BEHAVIORS:
         return None
-    cluster = _CLUSTER.get()
-    if cluster is None:
-        return lambda payload, receiver: DROP
+    cluster = run.cluster
+    if not isinstance(cluster, PbftCluster):
+        raise RuntimeError("a PBFT byzantine fault before the PBFT cluster was built")
     rng = random.Random(f"{cluster.seed}:byzantine:{agent}")
     return interceptor(behavior, agent, cluster.replica_ids, cluster.keyring, rng)
-
-
-def running() -> bool:
-    """Whether a PBFT run is in progress in this context (a dispatcher shared with other
-    algorithms of the kind can route ``byzantine`` on it)."""
-    return _CLUSTER.get() is not None
 
 
 def digest_label(digest: str) -> str:
@@ -105,7 +93,7 @@ async def drive(run: ScenarioRun) -> Outcome:
         client_name="coordinator",
         retransmit_ms=float(high),
     )
-    _CLUSTER.set(cluster)
+    run.cluster = cluster  # for byzantine()
     await run.spawn_agents(lambda agent: cluster.replica_spec(agent.id))
     client_class, args, kwargs = cluster.client_spec()
     cluster.attach(await run.spawn_coordinator(client_class, *args, **kwargs))
@@ -124,7 +112,7 @@ async def drive(run: ScenarioRun) -> Outcome:
             f"proposal {len(accepted)} not accepted within {options.timeout_ms} ms "
             "(more than f replicas faulty or unreachable)"
         )
-        return Outcome(ok=False, error=RunError(code="no_quorum", message=message))
+        return Outcome(ok=False, error=RunFailure(code="no_quorum", message=message))
     await _settle(run, start)
     states = await cluster.states()
     first = accepted[0]

@@ -1,11 +1,13 @@
 """Running a scenario: build a system on the simulated network, spawn agents, inject faults.
 
 :func:`run_scenario` runs one :class:`Scenario` on virtual time and returns a
-:class:`RunReport` (the JSON document of ``mabeam run --json``). A protocol kind plugs
-in as a *driver*: ``async def driver(run: ScenarioRun) -> Outcome``, registered with
-:func:`register_protocol`. The driver spawns its agents and coordinator through the
-:class:`ScenarioRun` (so they are network nodes under the agents' supervisor), calls
-:meth:`ScenarioRun.start_faults`, runs the protocol and returns its outcome.
+:class:`RunReport` (the JSON document of ``mabeam run --json``). A protocol kind is a
+:class:`~._kind.Kind` record; the built-in ones are :data:`._kinds.KINDS`, and a run
+takes others (a replacement driver, say) through its ``kinds`` argument. The kind's
+driver, ``async def drive(run: ScenarioRun) -> Outcome``, spawns its agents and
+coordinator through the :class:`ScenarioRun` (so they are network nodes under the
+agents' supervisor), calls :meth:`ScenarioRun.start_faults`, runs the protocol and
+returns its outcome.
 
 Randomness: one seed. The network and the protocol each draw from their own
 ``random.Random`` derived from it (``"{seed}:network"``, ``"{seed}:protocol"``), so a
@@ -16,14 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import random
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass
+import warnings
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import msgspec
 
@@ -32,22 +33,27 @@ from .._errors import RunStopped as RunStopped
 from ..runtime import Actor, ActorRef, ActorSystem, ChildSpec, Supervisor
 from ..runtime.supervision import restart_child, terminate_child, which_children
 from ..sim import DROP, Interceptor, SimNetwork, run_virtual
-from ._schema import AgentSpec, FaultSpec, Scenario
+from ._kind import COORDINATOR as COORDINATOR
+from ._kind import GENERIC_BEHAVIORS as GENERIC_BEHAVIORS
+from ._kind import AgentFactory as AgentFactory
+from ._kind import ByzantineFactory as ByzantineFactory
+from ._kind import Driver as Driver
+from ._kind import Kind as Kind
+from ._kind import Outcome as Outcome
+from ._kind import Refusal as Refusal
+from ._kind import RunFailure as RunFailure
+from ._kind import kind_named, with_kinds
+from ._kind import protocol_kind as protocol_kind
+from ._kinds import KINDS
+from ._schema import ByzantineBehavior, FaultSpec, Scenario
 
 if TYPE_CHECKING:
     from ..sim import Trace
 
-COORDINATOR = "coordinator"
-"""The coordinator's node name: exempt from partitions, as SCENARIOS.md says."""
 AGENTS_SUPERVISOR = "agents"
 
-
-class RunError(msgspec.Struct, frozen=True, omit_defaults=True):
-    """Why a protocol ended without agreement (``code`` as in PROTOCOLS.md)."""
-
-    code: str
-    message: str
-    details: dict[str, Any] | None = None
+RunError = RunFailure
+"""Deprecated: the old name of :class:`RunFailure` (a record, not an exception)."""
 
 
 class RunStats(msgspec.Struct, frozen=True):
@@ -66,7 +72,7 @@ class RunReport(msgspec.Struct, frozen=True):
     seed: int
     ok: bool
     result: Any
-    error: RunError | None
+    error: RunFailure | None
     stats: RunStats
 
     def plot(self, trace: Trace | None, path: str | Path | None = None) -> Any:
@@ -169,63 +175,68 @@ class RunMonitor:
             timer.cancel()
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """A driver's answer: ``result`` (builtins or msgspec Structs), or an ``error``."""
-
-    ok: bool
-    result: Any = None
-    error: RunError | None = None
-
-
-Driver = Callable[["ScenarioRun"], Awaitable[Outcome]]
-AgentFactory = Callable[[AgentSpec], tuple[type[Actor], tuple[Any, ...], Mapping[str, Any]]]
-ByzantineFactory = Callable[[str, str], Interceptor | None]
-Refusal = Callable[[Scenario], tuple[str, str] | None]
-"""``(scenario) -> (field, problem)`` when a registered kind cannot run this scenario yet."""
-
-
-@dataclass(frozen=True)
-class _Protocol:
-    driver: Driver
-    byzantine: ByzantineFactory | None = None
-    refuse: Refusal | None = None
-
-
-_PROTOCOLS: dict[str, _Protocol] = {}
-
-
 def register_protocol(
     kind: str,
     driver: Driver,
     *,
-    byzantine: ByzantineFactory | None = None,
+    byzantine: Callable[[str, str], Interceptor | None] | None = None,
     refuse: Refusal | None = None,
-) -> None:
-    """Make ``kind`` runnable; ``byzantine(agent, behavior)`` supplies protocol tampering,
-    ``refuse(scenario)`` names what of this kind is not implemented yet."""
-    _PROTOCOLS[kind] = _Protocol(driver, byzantine, refuse)
+) -> Kind:
+    """Deprecated: registers nothing any more. Returns the built-in ``kind`` with
+    ``driver`` (and ``byzantine(agent, behavior)``, ``refuse``) in its place, for
+    :func:`run_scenario`'s ``kinds`` argument: ``run_scenario(scenario, kinds=[kind])``."""
+    warnings.warn(
+        "register_protocol() no longer registers a kind for every run: pass the Kind it "
+        "returns to run_scenario(..., kinds=[kind])",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    builtin = kind_named(KINDS, kind)
+    if builtin is None:
+        names = ", ".join(k.name for k in KINDS)
+        raise ValueError(f"register_protocol: unknown kind {kind!r} (allowed: {names})")
+    if byzantine is None:
+        return Kind(options=builtin.options, drive=driver, refuse=refuse)
+    tamper = byzantine
+    behaviors = tuple(
+        b for b in get_args(ByzantineBehavior) if b not in GENERIC_BEHAVIORS and tamper("", b)
+    )
+    return Kind(
+        options=builtin.options,
+        drive=driver,
+        refuse=refuse,
+        byzantine=lambda run, agent, behavior: tamper(agent, behavior),
+        behaviors=behaviors,
+    )
 
 
 def protocol_kinds() -> list[str]:
     """The protocol kinds that can run, sorted."""
-    _load_builtin_protocols()
-    return sorted(_PROTOCOLS)
+    return sorted(kind.name for kind in KINDS)
 
 
-def protocol_kind(scenario: Scenario) -> str:
-    """The ``kind`` of the scenario's ``[protocol]`` table (the tag of its options Struct)."""
-    tag = type(scenario.protocol).__struct_config__.tag
-    assert isinstance(tag, str)
-    return tag
+def kind_of(scenario: Scenario, kinds: Iterable[Kind] = ()) -> Kind:
+    """The kind that runs ``scenario``: one of ``kinds`` by name, else the built-in one
+    (every options Struct of the schema is a built-in kind's)."""
+    kind = kind_named(with_kinds(KINDS, kinds), protocol_kind(scenario))
+    if kind is None:
+        raise ValueError(f"no protocol kind {protocol_kind(scenario)!r}")
+    return kind
 
 
 class ScenarioRun:
     """What a driver gets: the scenario, the system, the network, the seeded rng."""
 
     def __init__(
-        self, scenario: Scenario, seed: int, system: ActorSystem, network: SimNetwork
+        self,
+        scenario: Scenario,
+        seed: int,
+        system: ActorSystem,
+        network: SimNetwork,
+        kind: Kind | None = None,
     ) -> None:
+        self.kind = kind if kind is not None else kind_of(scenario)
+        """The record of the scenario's protocol kind: its agents, driver, tampering."""
         self.scenario = scenario
         self.seed = seed
         self.system = system
@@ -238,19 +249,26 @@ class ScenarioRun:
         self._fault_task: asyncio.Task[None] | None = None
         self._start = asyncio.get_running_loop().time()
         """Virtual time of the run's start: fault times count from here."""
-        self._byzantine = _PROTOCOLS[protocol_kind(scenario)].byzantine
+        self.cluster: Any = None
+        """What the driver built that its kind's byzantine factory reads (PBFT's cluster,
+        the chain's), set by the driver before it starts the faults."""
 
     @property
     def options(self) -> Any:
         """The ``[protocol]`` table, as its kind's options Struct."""
         return self.scenario.protocol
 
-    async def spawn_agents(self, factory: AgentFactory) -> None:
+    async def spawn_agents(self, factory: AgentFactory | None = None) -> None:
         """Start one actor per agent, in agent order, under one supervisor, as network nodes.
 
-        Each is registered under its agent id, ``transient`` (a crash of its own is
-        restarted) with brutal-kill shutdown (an injected crash loses volatile state).
+        ``factory`` makes each agent's actor (None: the kind's ``agent``). Each is registered
+        under its agent id, ``transient`` (a crash of its own is restarted) with brutal-kill
+        shutdown (an injected crash loses volatile state).
         """
+        if factory is None:
+            factory = self.kind.agent
+        if factory is None:
+            raise TypeError(f"kind {self.kind.name!r} has no agent factory: pass one")
         specs = []
         for agent in self.scenario.agents:
             actor_class, args, kwargs = factory(agent)
@@ -357,8 +375,8 @@ class ScenarioRun:
         return False
 
     def _interceptor(self, agent: str, behavior: str) -> Interceptor:
-        if self._byzantine is not None:
-            interceptor = self._byzantine(agent, behavior)
+        if self.kind.byzantine is not None:
+            interceptor = self.kind.byzantine(self, agent, behavior)
             if interceptor is not None:
                 return interceptor
         return generic_byzantine(behavior, self.rng)
@@ -375,18 +393,10 @@ def generic_byzantine(behavior: str, rng: random.Random) -> Interceptor:
     )
 
 
-GENERIC_BEHAVIORS = ("silent", "random")
-
-
-def check_runnable(scenario: Scenario, path: str) -> None:
-    """Refuse (ScenarioError) what is valid in schema but cannot run: before any actor."""
-    kinds = protocol_kinds()
-    kind = protocol_kind(scenario)
-    if kind not in _PROTOCOLS:
-        raise ScenarioError(
-            path, "protocol.kind", f"protocol {kind!r} is not implemented yet", allowed=kinds
-        )
-    protocol = _PROTOCOLS[kind]
+def check_runnable(scenario: Scenario, path: str, *, kinds: Iterable[Kind] = ()) -> None:
+    """Refuse (ScenarioError) what is valid in schema but cannot run: before any actor.
+    ``kinds``: as :func:`run_scenario`'s."""
+    protocol = kind_of(scenario, kinds)
     refused = protocol.refuse(scenario) if protocol.refuse is not None else None
     if refused is not None:
         raise ScenarioError(path, *refused)
@@ -394,11 +404,11 @@ def check_runnable(scenario: Scenario, path: str) -> None:
         behavior = fault.behavior
         if behavior is None or behavior in GENERIC_BEHAVIORS:
             continue
-        if protocol.byzantine is None or protocol.byzantine("", behavior) is None:
+        if protocol.byzantine is None or behavior not in protocol.behaviors:
             raise ScenarioError(
                 path,
                 f"faults[{index}].behavior",
-                f"{behavior!r} is not supported by protocol {kind!r}",
+                f"{behavior!r} is not supported by protocol {protocol.name!r}",
                 allowed=", ".join(GENERIC_BEHAVIORS),
             )
 
@@ -409,6 +419,7 @@ def run_scenario(
     seed: int | None = None,
     path: str = "<scenario>",
     monitor: RunMonitor | None = None,
+    kinds: Iterable[Kind] = (),
     strict: bool = False,
 ) -> tuple[RunReport, SimNetwork]:
     """Run ``scenario`` on virtual time; returns the report and the network (its trace).
@@ -419,9 +430,12 @@ def run_scenario(
 
     ``monitor`` lets another thread watch and stop the run. A run stopped by it, or by
     Ctrl-C (``KeyboardInterrupt``), raises :class:`RunStopped` once its actors have
-    stopped.
+    stopped. ``kinds``: protocol kinds to use in place of the built-in ones of the same
+    name (a test's or an experiment's own driver).
     """
-    check_runnable(scenario, path)
+    kinds = tuple(kinds)
+    check_runnable(scenario, path, kinds=kinds)
+    kind = kind_of(scenario, kinds)
     seed = scenario.seed if seed is None else seed
     spec = scenario.network
     network = SimNetwork(
@@ -433,7 +447,6 @@ def run_scenario(
         tick_ms=spec.tick_ms,
         partition_exempt=spec.partition_clients,
     )
-    driver = _PROTOCOLS[protocol_kind(scenario)].driver
     wall_start = time.perf_counter()
     watch = RunMonitor() if monitor is None else monitor
     watch._attach(network)
@@ -442,9 +455,9 @@ def run_scenario(
         loop = asyncio.get_running_loop()
         async with ActorSystem(scenario.name, transport=network, strict=strict) as system:
             watch._started(system)
-            run = ScenarioRun(scenario, seed, system, network)
+            run = ScenarioRun(scenario, seed, system, network, kind)
             try:
-                outcome = await driver(run)
+                outcome = await kind.drive(run)
             finally:
                 await run.stop_faults()
             virtual_ms = round(loop.time() * 1000.0, 6)
@@ -475,21 +488,3 @@ def run_scenario(
         stats=stats,
     )
     return report, network
-
-
-_BUILTIN: dict[str, str] = {
-    "auction": "_auction",
-    "bargaining": "_bargaining",
-    "hierarchy": "_hierarchy",
-    "market": "_market",
-    "ping": "_ping",
-    "conflict": "_conflict",
-    "consensus": "_consensus",
-}
-"""Built-in kinds and the module (in this package) whose ``register()`` registers them."""
-
-
-def _load_builtin_protocols() -> None:
-    for kind, module in _BUILTIN.items():
-        if kind not in _PROTOCOLS:
-            importlib.import_module(f".{module}", __package__).register()

@@ -10,7 +10,6 @@ or two honest nodes made different blocks final at the same height.
 
 from __future__ import annotations
 
-import contextvars
 import heapq
 import math
 import random
@@ -101,9 +100,7 @@ class PureChain:
 
     def make_byzantine(self, node_id: str, behavior: str) -> None:
         """Tamper with what ``node_id`` sends, exactly as a scenario's fault does."""
-        context = contextvars.copy_context()
-        context.run(_chain._KEYRING.set, self.keyring)
-        interceptor = context.run(_chain.byzantine, node_id, behavior)
+        interceptor = _chain.interceptor(node_id, behavior, self.keyring)
         if interceptor is None:
             interceptor = generic_byzantine(behavior, random.Random(f"{self.seed}:{node_id}"))
         self.interceptors[node_id] = interceptor

@@ -1,5 +1,5 @@
-"""``algorithm = "blockchain"`` through scenarios and the actor API (before the lead wires
-the driver into the consensus kind, the tests register it with monkeypatch)."""
+"""``algorithm = "blockchain"`` through scenarios (the consensus kind dispatches to the
+chain's driver and byzantine factory) and the actor API."""
 
 from __future__ import annotations
 
@@ -12,24 +12,8 @@ from structlog.testing import capture_logs
 from mabeam import ActorSystem, ConfigError
 from mabeam.protocols.consensus.chain import ChainCluster, ChainConfig, FinalityTimeoutError
 from mabeam.protocols.consensus.chain.actor import ChainClient, GetChainStatus
-from mabeam.scenario import _chain, _run, parse_scenario, run_scenario
+from mabeam.scenario import _chain, parse_scenario, run_scenario
 from mabeam.sim import SimNetwork
-
-
-@pytest.fixture(autouse=True)
-def blockchain(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Route ``algorithm = "blockchain"`` to the chain driver, with its byzantine factory."""
-    _run.protocol_kinds()
-    consensus = _run._PROTOCOLS["consensus"]
-
-    async def drive(run: _run.ScenarioRun) -> _run.Outcome:
-        if run.options.algorithm == "blockchain":
-            outcome = await _chain.drive(run)
-            assert _chain.active()
-            return outcome
-        return await consensus.driver(run)
-
-    monkeypatch.setitem(_run._PROTOCOLS, "consensus", _run._Protocol(drive, _chain.byzantine))
 
 
 def scenario(
@@ -125,12 +109,11 @@ def test_byzantine_validator_does_not_stop_the_chain(behavior: str, event: str |
 
 def test_unknown_behavior_is_left_generic() -> None:
     """The chain supplies only its own behaviours; silent and random stay generic."""
-    assert _chain.byzantine("v1", "silent") is None
-    assert _chain.byzantine("v1", "random") is None
-    interceptor = _chain.byzantine("v1", "equivocate")  # outside a run: no key, no twin
+    assert _chain.interceptor("v1", "silent", None) is None
+    assert _chain.interceptor("v1", "random", None) is None
+    interceptor = _chain.interceptor("v1", "equivocate", None)  # no key: no twin
     assert interceptor is not None
     assert interceptor("payload", "v2") == "payload"
-    assert not _chain.active()
 
 
 @pytest.mark.virtual_time

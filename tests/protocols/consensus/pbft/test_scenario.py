@@ -1,5 +1,5 @@
-"""``algorithm = "pbft"`` scenarios through ``run_scenario`` (the driver patched in, as the
-consensus kind will dispatch to it)."""
+"""``algorithm = "pbft"`` scenarios through ``run_scenario`` (the consensus kind dispatches
+to the PBFT driver)."""
 
 from __future__ import annotations
 
@@ -8,23 +8,12 @@ import json
 import msgspec
 import pytest
 
-from mabeam.scenario import _pbft
-from mabeam.scenario import _run as run_module
+from mabeam.scenario._consensus import KIND as consensus_kind
 from mabeam.scenario._load import parse_scenario
-from mabeam.scenario._run import protocol_kinds, run_scenario
+from mabeam.scenario._run import run_scenario
 
 AGENTS = "".join(f'[[agents]]\nid = "a{i}"\n\n' for i in range(4))
 SEVEN = "".join(f'[[agents]]\nid = "a{i}"\n\n' for i in range(7))
-
-
-@pytest.fixture(autouse=True)
-def _pbft_registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    protocol_kinds()
-    monkeypatch.setitem(
-        run_module._PROTOCOLS,
-        "consensus",
-        run_module._Protocol(_pbft.drive, byzantine=_pbft.byzantine),
-    )
 
 
 def _run(text: str, seed: int | None = None) -> dict[str, object]:
@@ -123,11 +112,9 @@ def test_deterministic_replay() -> None:
     assert first == second
 
 
-def test_byzantine_outside_a_run_is_a_stand_in() -> None:
-    """The runner checks support before any run: known behaviours give an interceptor."""
-    assert _pbft.byzantine("", "equivocate") is not None
-    assert _pbft.byzantine("", "nonsense") is None
-    assert not _pbft.running()
+def test_the_kind_names_the_behaviours_it_supports() -> None:
+    """The runner checks support before any run, from the kind's list of behaviours."""
+    assert set(consensus_kind.behaviors) == {"equivocate", "wrong_digest", "forge_sender"}
 
 
 def test_restarted_replica_rejoins_empty() -> None:
