@@ -9,12 +9,16 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from mabeam import ActorSystem, ConfigError
+from mabeam import ActorCrashedError, ActorSystem, ConfigError
 from mabeam.protocols.market import (
+    CallExchange,
     CallMarketResult,
     CombinatorialMarketResult,
+    ContinuousExchange,
     ContinuousResult,
+    Exchange,
     Fill,
+    MarketConfig,
     OrderCancelled,
     OrderError,
     OrderSpec,
@@ -27,8 +31,10 @@ from mabeam.protocols.market.messages import (
     BookSide,
     BundleBid,
     CallForOrders,
+    CloseMarket,
     GetBook,
     Orders,
+    RunMarket,
     SubmitOrder,
 )
 from mabeam.runtime import Actor
@@ -246,6 +252,8 @@ async def test_call_market_takes_submitted_orders_and_cancels_them() -> None:
         b = await market.activity("b")
         with pytest.raises(ConfigError, match="pricing_mechanism"):
             await market.open()
+        with pytest.raises(ConfigError, match="pricing_mechanism"):
+            await market.close()
     assert kept == 0
     assert isinstance(result, CallMarketResult)
     assert [(t.buyer, t.seller, t.quantity, t.price) for t in result.trades] == [
@@ -335,6 +343,55 @@ async def test_bad_options_are_refused_by_name() -> None:
             await first.clear()
         with pytest.raises(ConfigError, match="agent"):
             await first.activity("nobody")
+
+
+@pytest.mark.parametrize(
+    ("mechanism", "kind"),
+    [
+        ("double_auction", CallExchange),
+        ("posted_price", CallExchange),
+        ("combinatorial_auction", CallExchange),
+        ("continuous_trading", ContinuousExchange),
+    ],
+)
+def test_exchange_is_the_mechanisms_actor(mechanism: str, kind: type[Exchange]) -> None:
+    """Exchange(traders, config) makes the mechanism's exchange, still an Exchange."""
+    exchange = Exchange(["a"], MarketConfig(pricing_mechanism=mechanism))
+    assert type(exchange) is kind
+    assert isinstance(exchange, Exchange)
+    assert exchange.traders == ["a"]
+
+
+def test_a_mechanisms_exchange_refuses_the_other_mechanism() -> None:
+    """CallExchange and ContinuousExchange name pricing_mechanism when given the other's."""
+    with pytest.raises(ConfigError) as caught:
+        CallExchange(["a"], MarketConfig(pricing_mechanism="continuous_trading"))
+    assert caught.value.field == "pricing_mechanism"
+    with pytest.raises(ConfigError) as caught:
+        ContinuousExchange(["a"], MarketConfig(pricing_mechanism="posted_price"))
+    assert caught.value.field == "pricing_mechanism"
+
+
+async def test_the_wrong_mechanisms_message_fails_naming_the_mechanism() -> None:
+    """A call exchange does not open or close; a continuous one has no call."""
+    async with ActorSystem() as system:
+        call = await create_market(system, [], pricing_mechanism="double_auction")
+        book = await create_market(system, [], pricing_mechanism="continuous_trading")
+        for exchange, message in ((call, CloseMarket()), (book, RunMarket())):
+            with pytest.raises(ActorCrashedError) as caught:
+                await exchange.exchange.ask(message)
+            assert isinstance(caught.value.__cause__, OrderError)
+            assert caught.value.__cause__.field == "pricing_mechanism"
+
+
+def test_the_shells_stay_importable_from_actor() -> None:
+    """mabeam.protocols.market.actor re-exports the shells from their own modules."""
+    from mabeam.protocols.market import actor
+
+    assert actor.Exchange is Exchange
+    assert actor.CallExchange is CallExchange
+    assert actor.ContinuousExchange is ContinuousExchange
+    assert actor.TraderAgent is TraderAgent
 
 
 class Liar(Actor):
