@@ -31,10 +31,13 @@ from mabeam.protocols.market.messages import (
     BookSide,
     BundleBid,
     CallForOrders,
+    Cancel,
     CloseMarket,
+    GetActivity,
     GetBook,
     Orders,
     RunMarket,
+    Submit,
     SubmitOrder,
 )
 from mabeam.runtime import Actor
@@ -454,9 +457,9 @@ async def test_nonsense_from_a_trader_is_rejected_never_crashing_the_exchange() 
 
 
 async def test_a_trade_with_a_trader_gone_down_still_fills_the_other_side() -> None:
-    """The exchange looks each side up by name when it tells a fill: a resting order's
-    trader that stopped gets nothing, its counterparty its fill, the trade is recorded;
-    and a buyer gone when its own order executes costs the seller nothing either."""
+    """The exchange tells each side its fill by name: a resting order's trader that
+    stopped gets nothing (its fill is a dead letter), its counterparty its fill, the trade
+    is recorded; and a buyer gone when its own order executes costs the seller nothing."""
     async with ActorSystem() as system:
         names = await traders(system, {"a": [], "b": [], "c": []})
         market = await create_market(system, names, pricing_mechanism="continuous_trading")
@@ -473,6 +476,16 @@ async def test_a_trade_with_a_trader_gone_down_still_fills_the_other_side() -> N
         await asyncio.sleep(0.01)
         b = await market.activity("b")
         result = await market.close()
+        letters = [
+            (d.recipient, d.sender, d.reason, type(d.message).__name__, d.message.order_id)
+            for d in system.dead_letters.recent
+            if isinstance(d.message, Fill)
+        ]
+    # the down traders' fills are not dropped silently: dead letters from the exchange
+    assert letters == [
+        ("a", "market", "no_such_name", "Fill", 0),
+        ("c", "market", "no_such_name", "Fill", 7),
+    ]
     assert [(f.order_id, f.side, f.counterparty, f.quantity) for f in b.fills] == [
         (0, "buy", "a", 2),
         (1, "sell", "c", 1),
@@ -482,3 +495,24 @@ async def test_a_trade_with_a_trader_gone_down_still_fills_the_other_side() -> N
         ("c", "b", 1, 12.0),
     ]
     assert result.book["cpu"] == BookSide(bids=[("c", 1, 9.0)], asks=[])
+
+
+async def test_a_trader_sends_by_name_and_what_finds_nobody_is_a_dead_letter() -> None:
+    """Orders and cancellations for an exchange that is not running, and fills forwarded
+    to a listener that is down, become dead letters from the trader, never silent drops."""
+    async with ActorSystem() as system:
+        trader = await system.spawn(TraderAgent, "t", listener="gone", name="t")
+        order = OrderSpec("buy", "cpu", 1, 5.0)
+        order_id = await trader.ask(Submit(exchange="nowhere", order=order))
+        await trader.ask(Cancel(exchange="nowhere", order_id=order_id))
+        trader.tell(Fill(order_id, "buy", "cpu", "s", 1, 5.0, 0.0))
+        await trader.ask(GetActivity())
+        letters = [
+            (d.recipient, d.sender, d.reason, type(d.message).__name__)
+            for d in system.dead_letters.recent
+        ]
+    assert letters == [
+        ("nowhere", "t", "no_such_name", "SubmitOrder"),
+        ("nowhere", "t", "no_such_name", "CancelOrder"),
+        ("gone", "t", "no_such_name", "Fill"),
+    ]

@@ -122,20 +122,16 @@ class ContinuousExchange(Exchange):
         One clock reading (the first fill's) stamps them all: they come from one order.
         """
         at_ms = self._ms(fills[0][7])
-        whereis = self._whereis
+        tell = self.context.tell
         subscribers = self.subscribers
         # the market keys orders (agent, order id): [1] is the agent's own id
         for buyer, seller, resource, quantity, price, buy_key, sell_key, _ in fills:
-            ref = whereis(buyer)
-            if ref is not None:
-                buy_id = buy_key[1]  # type: ignore[index]
-                ref.tell(Fill(buy_id, "buy", resource, seller, quantity, price, at_ms))
-            ref = whereis(seller)
-            if ref is not None:
-                sell_id = sell_key[1]  # type: ignore[index]
-                ref.tell(Fill(sell_id, "sell", resource, buyer, quantity, price, at_ms))
+            buy_id = buy_key[1]  # type: ignore[index]
+            tell(buyer, Fill(buy_id, "buy", resource, seller, quantity, price, at_ms))
+            sell_id = sell_key[1]  # type: ignore[index]
+            tell(seller, Fill(sell_id, "sell", resource, buyer, quantity, price, at_ms))
             for name in subscribers:
-                self._tell(name, TradeEvent(buyer, seller, resource, quantity, price, at_ms))
+                tell(name, TradeEvent(buyer, seller, resource, quantity, price, at_ms))
 
     # ------------------------------------------------------------------ open, close
 

@@ -11,7 +11,8 @@ and :class:`~.continuous_exchange.ContinuousExchange` (a limit order book per
 resource). ``Exchange(traders, config)`` makes the one ``config.pricing_mechanism``
 names, so code spawning ``Exchange`` keeps working for every mechanism.
 
-Traders are addressed by name at every message: a restarted actor has a new ref.
+Traders and subscribers are told by name (``context.tell``) at every message: a
+restarted actor gets it; one that is down does not, and the message is a dead letter.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ...runtime import Actor, ActorRef
+from ...runtime import Actor
 from ._config import MarketConfig
 from .book import OrderError
 from .messages import (
@@ -46,7 +47,6 @@ class Exchange(Actor):
     """
 
     _clock: Callable[[], float]  # the context's clock, set in on_start
-    _whereis: Callable[[str], ActorRef | None]  # the system's name lookup, set in on_start
 
     def __new__(
         cls, traders: Sequence[str], config: MarketConfig, market_id: str | None = None
@@ -75,7 +75,6 @@ class Exchange(Actor):
         if not self.market_id:
             self.market_id = self.context.name or f"market-{self.context.id}"
         self._clock = self.context.time
-        self._whereis = self.context.system.whereis
         self._t0 = self._clock()
 
     async def receive(self, message: Any) -> Any:
@@ -118,9 +117,8 @@ class Exchange(Actor):
         return round((clock - self._t0) * 1000.0, 6)
 
     def _tell(self, agent: str, message: Any) -> None:
-        ref = self._whereis(agent)
-        if ref is not None:
-            ref.tell(message)
+        """Send to the actor registered as ``agent`` (down: a dead letter)."""
+        self.context.tell(agent, message)
 
     def _publish(self, event: TradeEvent) -> None:
         """Tell every subscriber a trade."""

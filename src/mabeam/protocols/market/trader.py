@@ -94,9 +94,9 @@ class TraderAgent(Actor):
             self._send(message.exchange, order_id, message.order)
             return order_id
         if isinstance(message, Cancel):
-            exchange = self.context.whereis(message.exchange)
-            if exchange is not None:
-                exchange.tell(CancelOrder(agent=self.agent_id, order_id=message.order_id))
+            self.context.tell(
+                message.exchange, CancelOrder(agent=self.agent_id, order_id=message.order_id)
+            )
             return None
         if isinstance(message, GetActivity):
             return Activity(fills=self.fills, rejected=self.rejected, cancelled=self.cancelled)
@@ -117,11 +117,12 @@ class TraderAgent(Actor):
             else:
                 self.context.send_after(delay, _SendOrders(indexes=due[at_ms]))
 
-    def _send(self, exchange_name: str | None, order_id: int, order: OrderSpec) -> None:
-        exchange = None if exchange_name is None else self.context.whereis(exchange_name)
-        if exchange is None:
+    def _send(self, exchange: str | None, order_id: int, order: OrderSpec) -> None:
+        """Send one order to the exchange by name (down: a dead letter, as any message)."""
+        if exchange is None:  # no StartTrading yet: no exchange to send to
             return
-        exchange.tell(
+        self.context.tell(
+            exchange,
             SubmitOrder(
                 agent=self.agent_id,
                 order_id=order_id,
@@ -129,7 +130,7 @@ class TraderAgent(Actor):
                 resource=order.resource,
                 quantity=order.quantity,
                 price=order.price,
-            )
+            ),
         )
 
     def _note(self, message: Fill | OrderRejected | OrderCancelled) -> None:
@@ -139,5 +140,5 @@ class TraderAgent(Actor):
             self.rejected.append(message)
         else:
             self.cancelled.append(message)
-        if self.listener is not None and (ref := self.context.whereis(self.listener)):
-            ref.tell(message)
+        if self.listener is not None:
+            self.context.tell(self.listener, message)

@@ -94,6 +94,8 @@ class VotingCoordinator(Actor):
         return outcome
 
     async def _ask(self, voter: str) -> int | None:
+        # An ask needs the actor running now: nobody under the name is no answer at
+        # once, as a crash or a late answer is (what the protocol counts as absent).
         ref = self.context.whereis(voter)
         if ref is None:
             return None
