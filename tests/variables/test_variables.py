@@ -410,3 +410,24 @@ async def test_variable_agent_outside_a_bargaining_session_stays_silent() -> Non
         assert (await ref.ask(TakeTurn("s2", 0, 0.5))).offer == 2  # u(2) = 2/3 >= 1 - 0.5
         assert await ref.ask(Appraise("s9", [0, 3])) == Appraisal(utilities=None)
         assert (await ref.ask(Appraise("s2", [0, 3]))).utilities == [0.0, 1.0]
+
+
+async def test_a_change_for_a_subscriber_that_is_down_is_a_dead_letter() -> None:
+    """The store tells subscribers by name: one that is down does not vanish silently,
+    its change is a dead letter from the store; the live one gets it."""
+    async with ActorSystem() as system:
+        await system.spawn(Changes, name="up")
+        variables = await Variables.start(system)
+        await variables.define("x", 1)
+        await variables.subscribe("x", "up", "down")
+        await variables.set("x", 2)
+        seen = await changes_of(system, "up")
+        letters = [
+            letter
+            for letter in system.dead_letters.recent
+            if isinstance(letter.message, VariableChanged)
+        ]
+    assert [(c.value, c.version) for c in seen] == [(2, 1)]
+    assert [(d.recipient, d.sender, d.reason) for d in letters] == [
+        ("down", "variables", "no_such_name")
+    ]

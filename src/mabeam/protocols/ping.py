@@ -65,6 +65,8 @@ class PingCoordinator(Actor):
         return PingResult(answered=answered, unanswered=unanswered)
 
     async def _ping(self, agent: str) -> bool:
+        # An ask needs the actor running now: nobody under the name is no answer at
+        # once, as a crash or a late answer is (what the protocol counts as absent).
         ref = self.context.whereis(agent)
         if ref is None:
             return False

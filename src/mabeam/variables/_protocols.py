@@ -69,6 +69,8 @@ async def preferences(
     """Ask every agent (concurrently) its preference; silent or odd answers are left out."""
 
     async def ask(agent: str) -> Preference | None:
+        # An ask needs the actor running now: nobody under the name is no answer at
+        # once, as a crash or a late answer is (what the protocol counts as absent).
         ref = system.whereis(agent)
         if ref is None:
             return None

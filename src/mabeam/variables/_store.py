@@ -226,11 +226,11 @@ class VariableStore(Actor):
             version=state.version,
             protocol=protocol,
         )
-        whereis = self.context.whereis
+        # By name: a subscriber that is down gets nothing (a dead letter), a restarted one
+        # the change.
+        tell = self.context.tell
         for agent in state.subscribers:
-            ref = whereis(agent)
-            if ref is not None:
-                ref.tell(change)
+            tell(agent, change)
 
 
 class Variables:

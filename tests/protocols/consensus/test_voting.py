@@ -201,3 +201,38 @@ def test_rules_agree_with_their_definitions(votes: list[int | None], weights: li
     assert weighted.ok == (max(per) > total / 2)
     unanimous = count_votes("unanimous", [0, 1, 2], voters, cast)
     assert unanimous.ok == (max(counts) == len(voters))
+
+
+def test_a_failed_vote_is_a_voting_failure_with_the_same_json() -> None:
+    """The failure is a VotingFailure (VotingError is the same class, its former name);
+    its JSON keeps the fields code, message and details."""
+    import msgspec
+
+    from mabeam.protocols.consensus import VotingError
+    from mabeam.protocols.consensus.voting import VotingFailure
+
+    outcome = count_votes("unanimous", [0.7, 0.9], ["a1", "a2"], {"a1": 0, "a2": 1})
+    assert isinstance(outcome.error, VotingFailure)
+    assert VotingError is VotingFailure
+    assert not issubclass(VotingFailure, BaseException)
+    assert msgspec.json.decode(msgspec.json.encode(outcome)) == {
+        "ok": False,
+        "result": None,
+        "error": {
+            "code": "no_unanimity",
+            "message": "1 of 2 voted for the same proposal",
+            "details": {"dissenters": ["a2"], "silent": []},
+        },
+    }
+
+
+def test_voting_is_a_package_and_the_old_module_paths_still_import() -> None:
+    """voting.rules and voting.actor hold the code; voting and voting_actor re-export it."""
+    from mabeam.protocols.consensus import voting, voting_actor
+    from mabeam.protocols.consensus.voting import actor, rules
+
+    for name in rules.__all__:
+        assert getattr(voting, name) is getattr(rules, name)
+    for name in actor.__all__:
+        assert getattr(voting, name) is getattr(actor, name)
+        assert getattr(voting_actor, name) is getattr(actor, name)

@@ -140,6 +140,43 @@ async def test_round_coordinator_crashing_is_an_error_not_a_hang() -> None:
             await round_result(ref, done)
 
 
+async def test_a_round_is_awaited_through_ask_and_answered_once_it_is_over() -> None:
+    """Begin asked is answered with the result when the root's answer is in (no future
+    passed in); asked again, the same result without a second round."""
+    async with ActorSystem() as system:
+        structure = Structure.star(["r", "x", "y"])
+        for agent, value in (("r", 1.0), ("x", 2.0), ("y", 6.0)):
+            await system.spawn(HierarchyAgent, agent, value, structure, name=agent)
+        ref = await system.spawn(HierarchyRound, structure, "sum", 1.0)
+        with capture_logs() as logs:
+            first = await ref.ask(Begin(), timeout=None)
+            again = await ref.ask(Begin(), timeout=None)
+        await ref.stop()
+    assert isinstance(first, HierarchyResult)
+    assert (first.value, first.responders, first.messages) == (9.0, 3, 4)
+    assert again is first
+    assert [e["event"] for e in logs].count("coordination_started") == 1
+
+
+async def test_a_round_stopped_before_its_result_fails_the_ask_at_once() -> None:
+    """The asker of Begin is not left waiting when the round's coordinator exits first."""
+
+    class Mute(HierarchyAgent):
+        async def receive(self, message: object) -> None:
+            return None
+
+    async with ActorSystem() as system:
+        structure = Structure.star(["r"])
+        await system.spawn(Mute, "r", 1.0, structure, name="r")
+        ref = await system.spawn(HierarchyRound, structure, "sum", 60.0)
+        waiting = asyncio.ensure_future(ref.ask(Begin(), timeout=None))
+        await asyncio.sleep(1.0)  # virtual: the request is out, the root keeps silent
+        assert not waiting.done()
+        await ref.stop()
+        with pytest.raises(ActorError):
+            await waiting
+
+
 async def test_root_down_is_a_result_not_an_exception() -> None:
     """No root running: error root_down, everyone missing."""
     async with ActorSystem() as system:

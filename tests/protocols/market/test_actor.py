@@ -9,12 +9,16 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from mabeam import ActorSystem, ConfigError
+from mabeam import ActorCrashedError, ActorSystem, ConfigError
 from mabeam.protocols.market import (
+    CallExchange,
     CallMarketResult,
     CombinatorialMarketResult,
+    ContinuousExchange,
     ContinuousResult,
+    Exchange,
     Fill,
+    MarketConfig,
     OrderCancelled,
     OrderError,
     OrderSpec,
@@ -27,8 +31,13 @@ from mabeam.protocols.market.messages import (
     BookSide,
     BundleBid,
     CallForOrders,
+    Cancel,
+    CloseMarket,
+    GetActivity,
     GetBook,
     Orders,
+    RunMarket,
+    Submit,
     SubmitOrder,
 )
 from mabeam.runtime import Actor
@@ -246,6 +255,8 @@ async def test_call_market_takes_submitted_orders_and_cancels_them() -> None:
         b = await market.activity("b")
         with pytest.raises(ConfigError, match="pricing_mechanism"):
             await market.open()
+        with pytest.raises(ConfigError, match="pricing_mechanism"):
+            await market.close()
     assert kept == 0
     assert isinstance(result, CallMarketResult)
     assert [(t.buyer, t.seller, t.quantity, t.price) for t in result.trades] == [
@@ -337,6 +348,55 @@ async def test_bad_options_are_refused_by_name() -> None:
             await first.activity("nobody")
 
 
+@pytest.mark.parametrize(
+    ("mechanism", "kind"),
+    [
+        ("double_auction", CallExchange),
+        ("posted_price", CallExchange),
+        ("combinatorial_auction", CallExchange),
+        ("continuous_trading", ContinuousExchange),
+    ],
+)
+def test_exchange_is_the_mechanisms_actor(mechanism: str, kind: type[Exchange]) -> None:
+    """Exchange(traders, config) makes the mechanism's exchange, still an Exchange."""
+    exchange = Exchange(["a"], MarketConfig(pricing_mechanism=mechanism))
+    assert type(exchange) is kind
+    assert isinstance(exchange, Exchange)
+    assert exchange.traders == ["a"]
+
+
+def test_a_mechanisms_exchange_refuses_the_other_mechanism() -> None:
+    """CallExchange and ContinuousExchange name pricing_mechanism when given the other's."""
+    with pytest.raises(ConfigError) as caught:
+        CallExchange(["a"], MarketConfig(pricing_mechanism="continuous_trading"))
+    assert caught.value.field == "pricing_mechanism"
+    with pytest.raises(ConfigError) as caught:
+        ContinuousExchange(["a"], MarketConfig(pricing_mechanism="posted_price"))
+    assert caught.value.field == "pricing_mechanism"
+
+
+async def test_the_wrong_mechanisms_message_fails_naming_the_mechanism() -> None:
+    """A call exchange does not open or close; a continuous one has no call."""
+    async with ActorSystem() as system:
+        call = await create_market(system, [], pricing_mechanism="double_auction")
+        book = await create_market(system, [], pricing_mechanism="continuous_trading")
+        for exchange, message in ((call, CloseMarket()), (book, RunMarket())):
+            with pytest.raises(ActorCrashedError) as caught:
+                await exchange.exchange.ask(message)
+            assert isinstance(caught.value.__cause__, OrderError)
+            assert caught.value.__cause__.field == "pricing_mechanism"
+
+
+def test_the_shells_stay_importable_from_actor() -> None:
+    """mabeam.protocols.market.actor re-exports the shells from their own modules."""
+    from mabeam.protocols.market import actor
+
+    assert actor.Exchange is Exchange
+    assert actor.CallExchange is CallExchange
+    assert actor.ContinuousExchange is ContinuousExchange
+    assert actor.TraderAgent is TraderAgent
+
+
 class Liar(Actor):
     """Answers the call with nonsense orders and bundles, then sends nonsense orders."""
 
@@ -397,9 +457,9 @@ async def test_nonsense_from_a_trader_is_rejected_never_crashing_the_exchange() 
 
 
 async def test_a_trade_with_a_trader_gone_down_still_fills_the_other_side() -> None:
-    """The exchange looks each side up by name when it tells a fill: a resting order's
-    trader that stopped gets nothing, its counterparty its fill, the trade is recorded;
-    and a buyer gone when its own order executes costs the seller nothing either."""
+    """The exchange tells each side its fill by name: a resting order's trader that
+    stopped gets nothing (its fill is a dead letter), its counterparty its fill, the trade
+    is recorded; and a buyer gone when its own order executes costs the seller nothing."""
     async with ActorSystem() as system:
         names = await traders(system, {"a": [], "b": [], "c": []})
         market = await create_market(system, names, pricing_mechanism="continuous_trading")
@@ -416,6 +476,16 @@ async def test_a_trade_with_a_trader_gone_down_still_fills_the_other_side() -> N
         await asyncio.sleep(0.01)
         b = await market.activity("b")
         result = await market.close()
+        letters = [
+            (d.recipient, d.sender, d.reason, type(d.message).__name__, d.message.order_id)
+            for d in system.dead_letters.recent
+            if isinstance(d.message, Fill)
+        ]
+    # the down traders' fills are not dropped silently: dead letters from the exchange
+    assert letters == [
+        ("a", "market", "no_such_name", "Fill", 0),
+        ("c", "market", "no_such_name", "Fill", 7),
+    ]
     assert [(f.order_id, f.side, f.counterparty, f.quantity) for f in b.fills] == [
         (0, "buy", "a", 2),
         (1, "sell", "c", 1),
@@ -425,3 +495,24 @@ async def test_a_trade_with_a_trader_gone_down_still_fills_the_other_side() -> N
         ("c", "b", 1, 12.0),
     ]
     assert result.book["cpu"] == BookSide(bids=[("c", 1, 9.0)], asks=[])
+
+
+async def test_a_trader_sends_by_name_and_what_finds_nobody_is_a_dead_letter() -> None:
+    """Orders and cancellations for an exchange that is not running, and fills forwarded
+    to a listener that is down, become dead letters from the trader, never silent drops."""
+    async with ActorSystem() as system:
+        trader = await system.spawn(TraderAgent, "t", listener="gone", name="t")
+        order = OrderSpec("buy", "cpu", 1, 5.0)
+        order_id = await trader.ask(Submit(exchange="nowhere", order=order))
+        await trader.ask(Cancel(exchange="nowhere", order_id=order_id))
+        trader.tell(Fill(order_id, "buy", "cpu", "s", 1, 5.0, 0.0))
+        await trader.ask(GetActivity())
+        letters = [
+            (d.recipient, d.sender, d.reason, type(d.message).__name__)
+            for d in system.dead_letters.recent
+        ]
+    assert letters == [
+        ("nowhere", "t", "no_such_name", "SubmitOrder"),
+        ("nowhere", "t", "no_such_name", "CancelOrder"),
+        ("gone", "t", "no_such_name", "Fill"),
+    ]

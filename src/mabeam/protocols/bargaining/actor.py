@@ -135,6 +135,8 @@ class Mediator(Actor):
 
     async def _ask(self, agent: str, message: Any) -> Any:
         """The agent's answer, or None: not running, crashed on it, or too late."""
+        # An ask needs the actor running now: nobody under the name is no answer at
+        # once, as a crash or a late answer is (what the protocol counts as absent).
         ref = self.context.whereis(agent)
         if ref is None:
             return None

@@ -406,6 +406,8 @@ class ConflictCoordinator(Actor):
 
     async def _ask(self, agent: str, message: Any, timeout: float) -> Any:
         """Ask the actor registered as ``agent``; None if it is down, silent or crashed."""
+        # An ask needs the actor running now: nobody under the name is no answer at
+        # once, as a crash or a late answer is (what the protocol counts as absent).
         ref = self.context.whereis(agent)
         if ref is None:
             return None

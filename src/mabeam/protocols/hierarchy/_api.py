@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Mapping, Sequence
 
@@ -10,7 +9,7 @@ from ..._errors import ConfigError
 from ...runtime import ActorRef, ActorSystem, ChildSpec, Supervisor
 from ...runtime._cleanup import finish
 from ...runtime.supervision import STRATEGIES, Strategy
-from .actor import HierarchyAgent, HierarchyResult, HierarchyRound, round_result
+from .actor import HierarchyAgent, HierarchyResult, HierarchyRound
 from .aggregate import check_aggregate
 from .messages import Begin
 from .structure import Shape, Structure
@@ -36,13 +35,14 @@ async def coordinate(
     checked = check_aggregate(aggregate)
     if not reply_timeout > 0:
         raise ConfigError("reply_timeout", f"must be seconds > 0, got {reply_timeout!r}")
-    done: asyncio.Future[HierarchyResult] = asyncio.get_running_loop().create_future()
     coordinator = await system.spawn(
-        HierarchyRound, structure, checked, reply_timeout, done, variable=variable, name=name
+        HierarchyRound, structure, checked, reply_timeout, variable=variable, name=name
     )
     try:
-        coordinator.tell(Begin())
-        return await round_result(coordinator, done)
+        # Answered when the round is over; a coordinator that exits first fails the ask.
+        result = await coordinator.ask(Begin(), timeout=None)
+        assert result is not None  # an asked Begin is answered with the round's result
+        return result
     finally:
         # To the end even if the caller is cancelled: no round outlives the call.
         await finish(coordinator.stop() if coordinator.is_alive else coordinator.join())

@@ -9,8 +9,10 @@ asker with one :class:`Partial`. It never blocks its mailbox: answers and its ow
 :class:`Expired` timers arrive as messages, so it can serve several requests at once
 (a grandparent that adopted it while its parent is slow, say).
 
-:class:`HierarchyRound` starts one round at the root and resolves a future with the
-:class:`HierarchyResult` (or error ``root_down``).
+:class:`HierarchyRound` starts one round at the root when asked :class:`Begin` and
+answers that ask with the :class:`HierarchyResult` (or error ``root_down``) once the
+root's answer or its wait is over (``context.reply_later``): the application awaits the
+round through ``ask``, nothing of its own crosses into the actor.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 import msgspec
 
 from ..._errors import ActorError
-from ...runtime import Actor, ActorContext, ActorRef, Timer
+from ...runtime import Actor, ActorContext, ActorRef, DeferredReply, Timer
 from .aggregate import Aggregate, finish, of
 from .gathering import Batch, Gathering
 from .messages import Begin, Collect, Expired, GetValue, Partial, SetValue
@@ -160,11 +162,15 @@ class HierarchyAgent(Actor):
 
 
 class HierarchyRound(Actor):
-    """Runs one round from the root; resolves ``done`` with the :class:`HierarchyResult`.
+    """Runs one round from the root; answers the :class:`Begin` ask with the
+    :class:`HierarchyResult`.
 
-    Told :class:`Begin`, it sends the request to the root (by name) and waits for its
+    Asked :class:`Begin`, it sends the request to the root (by name) and waits for its
     answer as long as a parent would (:meth:`Structure.wait`); a root that does not
-    answer in time (down, cut off, or crashed mid-round) is error ``root_down``.
+    answer in time (down, cut off, or crashed mid-round) is error ``root_down``. The
+    ask is answered then (a later Begin gets the same result). ``done``, if given, is
+    resolved with the result too: kept for callers that tell Begin and wait on a future
+    (:func:`round_result`).
     """
 
     def __init__(
@@ -172,7 +178,7 @@ class HierarchyRound(Actor):
         structure: Structure,
         aggregate: Aggregate,
         reply_timeout: float,
-        done: asyncio.Future[HierarchyResult],
+        done: asyncio.Future[HierarchyResult] | None = None,
         *,
         variable: str | None = None,
     ) -> None:
@@ -181,12 +187,20 @@ class HierarchyRound(Actor):
         self.reply_timeout = reply_timeout
         self.done = done
         self.variable = variable
+        self.result: HierarchyResult | None = None
+        self._waiting: list[DeferredReply] = []
         self._timer: Timer | None = None
         self._started = 0.0
+        self._begun = False
 
-    async def receive(self, message: Any) -> None:
+    async def receive(self, message: Any) -> HierarchyResult | None:
         if isinstance(message, Begin):
-            self._begin()
+            if self.result is not None:
+                return self.result
+            self._waiting.append(self.context.reply_later())
+            if not self._begun:
+                self._begun = True
+                self._begin()
         elif isinstance(message, Partial):
             sender = self.context.sender
             if sender is not None and sender.name == self.structure.root:
@@ -195,6 +209,11 @@ class HierarchyRound(Actor):
             self._root_down()
         else:
             raise TypeError(f"unexpected message {type(message).__name__}")
+        return None
+
+    def _over(self) -> bool:
+        """True once the round has its result (or the caller gave up on ``done``)."""
+        return self.result is not None or (self.done is not None and self.done.done())
 
     def _begin(self) -> None:
         structure = self.structure
@@ -214,7 +233,7 @@ class HierarchyRound(Actor):
         tell_by_name(self.context, structure.root, request)
 
     def _finish(self, partial: Partial) -> None:
-        if self.done.done():
+        if self._over():
             return
         if self._timer is not None:
             self._timer.cancel()
@@ -229,7 +248,7 @@ class HierarchyRound(Actor):
         self._report(result)
 
     def _root_down(self) -> None:
-        if self.done.done():
+        if self._over():
             return
         result = HierarchyResult(
             value=None,
@@ -264,7 +283,12 @@ class HierarchyRound(Actor):
             variable=self.variable,
             elapsed_ms=elapsed_ms,
         )
-        self.done.set_result(result)
+        self.result = result
+        waiting, self._waiting = self._waiting, []
+        for handle in waiting:
+            handle.reply(result)
+        if self.done is not None:
+            self.done.set_result(result)
 
 
 async def round_result(
@@ -272,8 +296,9 @@ async def round_result(
 ) -> HierarchyResult:
     """The round's result, or :class:`~mabeam.ActorError` if its coordinator exits first.
 
-    A coordinator that crashed would never resolve ``done``: waiting on it alone could
-    wait forever.
+    For a :class:`HierarchyRound` given ``done`` and told :class:`Begin` (asking Begin
+    needs neither). A coordinator that crashed would never resolve ``done``: waiting on
+    it alone could wait forever.
     """
     exited = asyncio.ensure_future(coordinator.join())
     try:

@@ -9,8 +9,9 @@ from ..._errors import ConfigError
 from ...runtime import ActorRef, ActorSystem
 from ...runtime._cleanup import finish
 from ._config import MarketConfig
-from .actor import Exchange, MarketResult
 from .book import check_order
+from .call_exchange import MarketResult
+from .exchange import Exchange
 from .messages import (
     Activity,
     BookView,
@@ -83,6 +84,8 @@ class Market:
 
     async def close(self) -> ContinuousResult:
         """Close continuous trading; later orders are rejected. Returns trades, books, vwap."""
+        if self.config.pricing_mechanism != "continuous_trading":
+            raise ConfigError("pricing_mechanism", "only continuous trading closes; clear() a call")
         result: ContinuousResult = await self.exchange.ask(CloseMarket(), timeout=None)
         return result
 

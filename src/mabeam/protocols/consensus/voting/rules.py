@@ -2,8 +2,9 @@
 
 :func:`count_votes` takes the eligible voters (every agent in the vote, including those
 that crashed or never answered), the votes that arrived before the deadline and the
-weights, and returns a :class:`VotingOutcome`: a :class:`VotingResult`, or an error code
-(``no_majority``, ``no_weighted_majority``, ``no_unanimity``). A vote that did not
+weights, and returns a :class:`VotingOutcome`: a :class:`VotingResult`, or a
+:class:`VotingFailure` with a code (``no_majority``, ``no_weighted_majority``,
+``no_unanimity``). A vote that did not
 arrive is not a vote: nothing pending is ever counted as cast (etcd's ``VoteResult``
 treats pending as lost at the deadline, so does this), and a tie never passes.
 
@@ -17,7 +18,19 @@ from typing import Any, Literal, TypeAlias, get_args
 
 import msgspec
 
-from ..._errors import ConfigError
+from ...._errors import ConfigError
+
+__all__ = [
+    "DEFAULT_WEIGHT",
+    "VOTING_ALGORITHMS",
+    "VotingAlgorithm",
+    "VotingError",
+    "VotingFailure",
+    "VotingOutcome",
+    "VotingResult",
+    "cast_votes",
+    "count_votes",
+]
 
 VotingAlgorithm: TypeAlias = Literal["simple_majority", "weighted_voting", "unanimous"]
 """The voting rules :func:`count_votes` knows."""
@@ -41,20 +54,27 @@ class VotingResult(msgspec.Struct, frozen=True, omit_defaults=True):
     total_weight: float | None = None
 
 
-class VotingError(msgspec.Struct, frozen=True, omit_defaults=True):
-    """No agreement: ``code`` as in PROTOCOLS.md, ``details`` for unanimous voting."""
+class VotingFailure(msgspec.Struct, frozen=True, omit_defaults=True):
+    """No agreement: ``code`` as in PROTOCOLS.md, ``details`` for unanimous voting.
+
+    A result, not an exception: it is what :attr:`VotingOutcome.error` holds.
+    """
 
     code: str
     message: str
     details: dict[str, Any] | None = None
 
 
+VotingError = VotingFailure
+"""The former name of :class:`VotingFailure` (a Struct, never raised), kept for old imports."""
+
+
 class VotingOutcome(msgspec.Struct, frozen=True):
-    """Either a result (``ok``) or an error."""
+    """Either a result (``ok``) or a failure (``error``)."""
 
     ok: bool
     result: VotingResult | None = None
-    error: VotingError | None = None
+    error: VotingFailure | None = None
 
 
 def _round(value: float) -> float:
@@ -129,7 +149,7 @@ def _simple_majority(
     best = _most_voted(counts)
     if counts[best] < needed:
         message = f"no proposal has {needed} of {n} votes (best: {counts[best]})"
-        return VotingOutcome(ok=False, error=VotingError(code="no_majority", message=message))
+        return VotingOutcome(ok=False, error=VotingFailure(code="no_majority", message=message))
     result = VotingResult(
         consensus=proposals[best],
         algorithm="simple_majority",
@@ -166,7 +186,7 @@ def _weighted(
         message = (
             f"no proposal has more than half of the weight {total:g} (best: {per_proposal[best]:g})"
         )
-        error = VotingError(code="no_weighted_majority", message=message)
+        error = VotingFailure(code="no_weighted_majority", message=message)
         return VotingOutcome(ok=False, error=error)
     weight_cast = sum(_weight(weights, voter) for voter in cast)
     result = VotingResult(
@@ -202,5 +222,5 @@ def _unanimous(
     silent = sorted(voter for voter in voters if voter not in cast)
     message = f"{counts[best]} of {n} voted for the same proposal"
     details: dict[str, Any] = {"dissenters": dissenters, "silent": silent}
-    error = VotingError(code="no_unanimity", message=message, details=details)
+    error = VotingFailure(code="no_unanimity", message=message, details=details)
     return VotingOutcome(ok=False, error=error)
