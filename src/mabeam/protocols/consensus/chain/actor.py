@@ -17,16 +17,17 @@ count).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import msgspec
 
-from ....runtime import Actor, Timer
+from ....runtime import Actor
+from .._host import CoreHost
 from .block import Keyring
 from .messages import Block, Submit, Tx
 from .tree import BlockTree
-from .validator import ChainConfig, Validator
+from .validator import ChainConfig, Ready, Validator
 
 
 class ChainStatus(msgspec.Struct, frozen=True):
@@ -53,15 +54,7 @@ class Broadcast(msgspec.Struct, frozen=True, tag=True):
     tx: Tx
 
 
-class _Tick(msgspec.Struct, frozen=True, tag=True):
-    """The validator's sealing timer fired."""
-
-
-_TICK = _Tick()
-_EPSILON_MS = 1e-6
-
-
-class ValidatorAgent(Actor):
+class ValidatorAgent(CoreHost[Validator, Ready]):
     """An agent actor hosting a validator (see the module docstring)."""
 
     def __init__(
@@ -79,58 +72,40 @@ class ValidatorAgent(Actor):
         self.config = config
         self.rng = rng
         self.observer = observer
-        self._timer: Timer | None = None
-        self._armed_at = float("inf")
         self._garbage = 0
-        self._last: tuple[str, str] | None = None
-        self.core: Validator
 
-    async def on_start(self) -> None:
-        self.core = Validator(
-            self.node_id, self.tree, self.keyring, self.config, self.rng, now=self._now()
-        )
+    def make_core(self, now: float) -> Validator:
+        return Validator(self.node_id, self.tree, self.keyring, self.config, self.rng, now=now)
+
+    def started(self) -> None:
         self.context.log.info(
             "chain_validator_started",
             node=self.node_id,
             head_height=self.tree.head.height,
             finalized_height=self.tree.finalized.height,
         )
-        self._after_input()
 
-    def _now(self) -> float:
-        return self.context.time() * 1000.0
-
-    async def receive(self, message: Any) -> Any:
-        core = self.core
-        if isinstance(message, _Tick):
-            now = self._now()
-            if self._timer is not None and not self._timer.active:
-                # The armed timer fired: its time has come even if ms -> s -> ms rounding
-                # puts "now" a hair before it.
-                if self._armed_at - _EPSILON_MS <= now < self._armed_at:
-                    now = self._armed_at
-                self._timer = None
-                self._armed_at = float("inf")
-            core.tick(now)
-        elif isinstance(message, GetChainStatus):
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, GetChainStatus):
             return self.status()
-        else:
-            core.step(message, self._now())
-        self._after_input()
+        self.core.step(message, self.now())
         return None
 
-    def status(self, newly_final: tuple[Block, ...] = ()) -> ChainStatus:
+    def status(self, ready: Ready | None = None) -> ChainStatus:
         tree = self.tree
         head, final = tree.head, tree.finalized
+        newly_final = () if ready is None else tuple(ready.finalized)
         return ChainStatus(
             self.node_id, head.height, head.hash, final.height, final.hash, newly_final
         )
 
-    def _after_input(self) -> None:
-        core = self.core
-        ready = core.ready()
-        log = self.context.log
+    def send_outbox(self, outbox: Iterable[tuple[str, Any]]) -> None:
         tell = self.context.tell
+        for dst, message in outbox:
+            tell(dst, message)
+
+    def after_ready(self, ready: Ready) -> None:
+        log = self.context.log
         for block in ready.sealed:
             log.info(
                 "chain_block_sealed",
@@ -140,8 +115,6 @@ class ValidatorAgent(Actor):
                 in_turn=self.tree.in_turn(block.height, block.signer),
                 proposals=len(block.proposals),
             )
-        for out in ready.messages:
-            tell(out.dst, out.message)
         for rejected in ready.rejected:
             log.info(
                 "chain_block_rejected",
@@ -150,6 +123,7 @@ class ValidatorAgent(Actor):
                 signer=rejected.signer,
                 reason=rejected.reason,
             )
+        core = self.core
         if core.garbage != self._garbage:
             log.info("chain_garbage_dropped", node=self.node_id, count=core.garbage)
             self._garbage = core.garbage
@@ -161,31 +135,20 @@ class ValidatorAgent(Actor):
                 hash=block.hash,
                 signer=block.signer,
             )
-        self._arm(core.deadline())
-        self._report(tuple(ready.finalized))
 
-    def _arm(self, deadline: float) -> None:
-        if deadline == float("inf"):
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-                self._armed_at = deadline
-            return
-        if self._timer is not None and self._armed_at <= deadline:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._armed_at = deadline
-        self._timer = self.context.send_after(max(0.0, deadline - self._now()) / 1000.0, _TICK)
-
-    def _report(self, newly_final: tuple[Block, ...]) -> None:
+    def marks(self) -> tuple[str, str]:
         tree = self.tree
-        key = (tree.head.hash, tree.finalized.hash)
-        if key == self._last and not newly_final:
-            return
-        self._last = key
+        return (tree.head.hash, tree.finalized.hash)
+
+    def must_publish(self, ready: Ready) -> bool:
+        return bool(ready.finalized)
+
+    def _subscribed(self) -> bool:
+        return self.observer is not None
+
+    def _publish(self, status: Any) -> None:
         if self.observer is not None:
-            self.observer(self.status(newly_final))
+            self.observer(status)
 
 
 class ChainClient(Actor):

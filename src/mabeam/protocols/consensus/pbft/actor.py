@@ -22,21 +22,12 @@ from typing import Any
 
 import msgspec
 
-from ....runtime import Actor, Timer
+from .._host import CoreHost, Tick
 from ..kv import StateMachineFactory
 from .auth import Keyring
-from .client import Accepted, PbftClient
-from .replica import PbftConfig, PbftReplica
+from .client import Accepted, ClientReady, PbftClient
+from .replica import PbftConfig, PbftReplica, Ready
 from .storage import PbftStorage
-
-_EPSILON_MS = 1e-6
-
-
-class _Tick(msgspec.Struct, frozen=True, tag=True):
-    """A shell's timer fired."""
-
-
-_TICK = _Tick()
 
 
 class GetReplicaState(msgspec.Struct, frozen=True, tag=True):
@@ -74,38 +65,7 @@ class ReplicaStatus(msgspec.Struct, frozen=True):
 ReplicaObserver = Callable[[ReplicaStatus], None]
 
 
-class _Timed:
-    """One ``send_after`` timer kept at the core's deadline (shared by both shells)."""
-
-    _timer: Timer | None = None
-    _armed_at: float = float("inf")
-    context: Any
-
-    def _now(self) -> float:
-        return float(self.context.time()) * 1000.0
-
-    def _fired(self) -> float:
-        now = self._now()
-        if self._timer is not None and not self._timer.active:
-            if self._armed_at - _EPSILON_MS <= now < self._armed_at:
-                now = self._armed_at
-            self._timer = None
-            self._armed_at = float("inf")
-        return now
-
-    def _arm(self, deadline: float) -> None:
-        if self._timer is not None and self._armed_at <= deadline:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._armed_at = deadline
-        if deadline != float("inf"):
-            delay = max(0.0, deadline - self._now()) / 1000.0
-            self._timer = self.context.send_after(delay, _TICK)
-
-
-class PbftReplicaActor(_Timed, Actor):
+class PbftReplicaActor(CoreHost[PbftReplica, Ready]):
     """An agent actor hosting one replica (see the module docstring)."""
 
     def __init__(
@@ -126,59 +86,54 @@ class PbftReplicaActor(_Timed, Actor):
         self.config = config or PbftConfig()
         self.observer = observer
         self.machine = machine
-        self.core: PbftReplica
-        self._reported: tuple[int, bool, int, int] | None = None
 
-    async def on_start(self) -> None:
+    def make_core(self, now: float) -> PbftReplica:
         machine = None if self.machine is None else self.machine()
-        self.core = PbftReplica(
+        return PbftReplica(
             self.replica_id,
             self.replicas,
             self.keyring,
             self.config,
-            now=self._now(),
+            now=now,
             machine=machine,
             storage=self.storage,
         )
-        self.context.log.info("pbft_replica_started", replica=self.replica_id, n=self.core.n)
-        self._after()
 
-    async def receive(self, message: Any) -> Any:
-        core = self.core
-        if isinstance(message, _Tick):
-            core.tick(self._fired())
-        elif isinstance(message, GetReplicaState):
+    def started(self) -> None:
+        self.context.log.info("pbft_replica_started", replica=self.replica_id, n=self.core.n)
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, GetReplicaState):
             return self.state()
-        else:
-            core.step(message, self._now())
-        self._after()
+        self.core.step(message, self.now())
         return None
 
-    def _after(self) -> None:
+    def marks(self) -> tuple[int, bool, int, int]:
         core = self.core
-        ready = core.ready()
-        whereis = self.context.whereis
-        for message in ready.messages:
-            ref = whereis(message.dst)
-            if ref is not None:
-                ref.tell(message)
-        self._arm(core.deadline())
-        marks = (core.view, core.active, core.last_executed, core.low)
-        previous = self._reported
-        if previous == marks:
+        return (core.view, core.active, core.last_executed, core.low)
+
+    def status_changed(self, previous: Any, ready: Ready) -> None:
+        if previous is None:
             return
-        self._reported = marks
+        core = self.core
         log = self.context.log
-        if previous is not None and previous[:2] != marks[:2]:
+        if previous[:2] != (core.view, core.active):
             log.info(
                 "pbft_view_changed", replica=self.replica_id, view=core.view, active=core.active
             )
-        if previous is not None and previous[3] != core.low:
+        if previous[3] != core.low:
             log.info("pbft_checkpoint_stable", replica=self.replica_id, seq=core.low)
+
+    def status(self, ready: Ready | None = None) -> ReplicaStatus:
+        core = self.core
+        return ReplicaStatus(self.replica_id, core.view, core.active, core.last_executed)
+
+    def _subscribed(self) -> bool:
+        return self.observer is not None
+
+    def _publish(self, status: Any) -> None:
         if self.observer is not None:
-            self.observer(
-                ReplicaStatus(self.replica_id, core.view, core.active, core.last_executed)
-            )
+            self.observer(status)
 
     def state(self) -> ReplicaState:
         core = self.core
@@ -208,7 +163,7 @@ ResultHandler = Callable[[int, Accepted], None]
 """``(token, accepted)``: called by the client actor once f + 1 replicas agree."""
 
 
-class PbftClientActor(_Timed, Actor):
+class PbftClientActor(CoreHost[PbftClient, ClientReady]):
     """The client of the replicated service; results go to ``on_result`` by token."""
 
     def __init__(
@@ -224,13 +179,15 @@ class PbftClientActor(_Timed, Actor):
         self.on_result = on_result
         self._tokens: dict[int, int] = {}
 
+    def make_core(self, now: float) -> PbftClient:
+        return self.core  # made with the actor: the application submits through it
+
+    async def on_start(self) -> None:
+        """Nothing to send yet: no timer until the first submission."""
+
     async def receive(self, message: Any) -> Any:
-        core = self.core
-        if isinstance(message, Submit):
-            now = self._now()
-            for token, operation in message.operations:
-                self._tokens[core.submit(operation, now)] = token
-        elif isinstance(message, _Tick):
+        if isinstance(message, Tick):
+            core = self.core
             before = core.retransmissions
             core.tick(self._fired())
             if core.retransmissions != before:
@@ -239,16 +196,21 @@ class PbftClientActor(_Timed, Actor):
                     client=core.id,
                     count=core.retransmissions - before,
                 )
+            self._after_input()
+            return None
+        return await super().receive(message)
+
+    def handle(self, message: Any) -> Any:
+        core = self.core
+        if isinstance(message, Submit):
+            now = self.now()
+            for token, operation in message.operations:
+                self._tokens[core.submit(operation, now)] = token
         else:
-            core.step(message, self._now())
-        ready = core.ready()
-        whereis = self.context.whereis
-        for dst, request in ready.messages:
-            ref = whereis(dst)
-            if ref is not None:
-                ref.tell(request)
+            core.step(message, self.now())
+        return None
+
+    def after_ready(self, ready: ClientReady) -> None:
         for accepted in ready.accepted:
             if accepted.timestamp in self._tokens:
                 self.on_result(self._tokens.pop(accepted.timestamp), accepted)
-        self._arm(core.deadline())
-        return None

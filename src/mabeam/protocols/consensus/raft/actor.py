@@ -41,6 +41,8 @@ from typing import Any
 import msgspec
 
 from ....runtime import Actor, Timer
+from .._host import EPSILON_MS as _EPSILON_MS
+from .._host import CoreHost
 from ..kv import ApplyError, ClientCommand, KVStateMachine, StateMachineFactory
 from .messages import (
     AppendEntries,
@@ -60,6 +62,7 @@ from .node import (
     RaftConfig,
     RaftNode,
     ReadState,
+    Ready,
     as_membership,
 )
 from .storage import RaftStorage
@@ -178,15 +181,7 @@ class NodeStatus(msgspec.Struct, frozen=True):
 Observer = Callable[[NodeStatus], None]
 
 
-class _Tick(msgspec.Struct, frozen=True, tag=True):
-    """The node's timer fired."""
-
-
-_TICK = _Tick()
-_EPSILON_MS = 1e-6
-
-
-class RaftAgent(Actor):
+class RaftAgent(CoreHost[RaftNode, Ready]):
     """An agent actor hosting a Raft node (see the module docstring).
 
     ``storage`` and ``rng`` are handed to every incarnation (ChildSpec args), so a
@@ -218,24 +213,27 @@ class RaftAgent(Actor):
         self.machine = KVStateMachine() if machine is None else machine()
         self._pending: dict[int, tuple[str, int]] = {}
         self._reads: list[ReadState] = []
-        self._timer: Timer | None = None
-        self._armed_at = float("inf")
-        self._status: NodeStatus | None = None
-        self.node: RaftNode
+
+    @property
+    def node(self) -> RaftNode:
+        """The hosted Raft node."""
+        return self.core
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def on_start(self) -> None:
-        self.node = RaftNode(
+    def make_core(self, now: float) -> RaftNode:
+        return RaftNode(
             self.node_id,
             self.peers,
             self.storage,
             self.config,
             self.rng,
-            now=self._now(),
+            now=now,
             joining=self.joining,
         )
-        node = self.node
+
+    def started(self) -> None:
+        node = self.core
         self.context.log.info(
             "raft_node_started",
             node=self.node_id,
@@ -243,32 +241,18 @@ class RaftAgent(Actor):
             voted_for=node.voted_for,
             last_index=node.last_index,
         )
-        self._after_input()
-
-    def _now(self) -> float:
-        return self.context.time() * 1000.0
 
     # ------------------------------------------------------------------ inputs
 
-    async def receive(self, message: Any) -> Any:
-        node = self.node
+    def handle(self, message: Any) -> Any:
+        node = self.core
         if isinstance(message, _RAFT_MESSAGES):
-            node.step(message, self._now())
-        elif isinstance(message, _Tick):
-            now = self._now()
-            if self._timer is not None and not self._timer.active:
-                # The armed timer fired: its time has come even if float rounding of
-                # ms -> s -> ms puts "now" a hair before it.
-                if self._armed_at - _EPSILON_MS <= now < self._armed_at:
-                    now = self._armed_at
-                self._timer = None
-                self._armed_at = float("inf")
-            node.tick(now)
+            node.step(message, self.now())
         elif isinstance(message, ClientRequest):
             self._client_request(message)
         elif isinstance(message, ReadRequest):
             try:
-                node.read_index((message.client, message.reads), self._now())
+                node.read_index((message.client, message.reads), self.now())
             except NotLeaderError as exc:
                 seqs = tuple(seq for seq, _ in message.reads)
                 self._tell(message.client, Redirect(self.node_id, exc.leader_hint, seqs))
@@ -278,7 +262,6 @@ class RaftAgent(Actor):
             return self.state()
         else:
             raise TypeError(f"unexpected message {type(message).__name__}")
-        self._after_input()
         return None
 
     def _client_request(self, request: ClientRequest) -> None:
@@ -311,7 +294,7 @@ class RaftAgent(Actor):
         node = self.node
         action: MembershipAction = request.action  # type: ignore[assignment]
         try:
-            index = node.propose_membership(action, request.node, self._now())
+            index = node.propose_membership(action, request.node, self.now())
         except NotLeaderError as exc:
             self._tell(request.client, Redirect(self.node_id, exc.leader_hint, (request.seq,)))
             return
@@ -332,7 +315,7 @@ class RaftAgent(Actor):
     def _propose(self, commands: list[ClientCommand]) -> list[int]:
         """Append the commands to the log: in one go when the node can (one broadcast)."""
         node: Any = self.node
-        now = self._now()
+        now = self.now()
         if len(commands) > 1 and hasattr(node, "propose_many"):
             indices: list[int] = node.propose_many(commands, now)
             return indices
@@ -344,14 +327,8 @@ class RaftAgent(Actor):
 
     # ------------------------------------------------------------------ outputs
 
-    def _after_input(self) -> None:
-        node = self.node
-        ready = node.ready()
-        whereis = self.context.whereis
-        for message in ready.messages:
-            ref = whereis(message.dst)
-            if ref is not None:
-                ref.tell(message)
+    def after_ready(self, ready: Ready) -> None:
+        node = self.core
         if ready.snapshot is not None:
             self._load_snapshot(ready.snapshot.index, ready.snapshot.data)
         if ready.committed:
@@ -364,8 +341,6 @@ class RaftAgent(Actor):
             self._reads.extend(ready.read_states)
         if self._reads:
             self._serve_reads()
-        self._arm(node.deadline())
-        self._report()
 
     def _load_snapshot(self, index: int, data: bytes) -> None:
         """Load a snapshot into the machine; commands it covers are answered by retries
@@ -427,48 +402,37 @@ class RaftAgent(Actor):
         if ref is not None:
             ref.tell(message)
 
-    def _arm(self, deadline: float) -> None:
-        """Keep one timer at or before the node's deadline.
+    # ------------------------------------------------------------------ status
 
-        A timer that would fire early is kept (the tick then finds nothing due and the
-        timer is armed again), so a follower hearing a heartbeat every 50 ms does not
-        cancel and re-arm a timer each time.
-        """
-        if self._timer is not None and self._armed_at <= deadline:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._armed_at = deadline
-        delay = max(0.0, deadline - self._now()) / 1000.0
-        self._timer = self.context.send_after(delay, _TICK)
+    def marks(self) -> tuple[str, int, int, str | None, int]:
+        node = self.core
+        return (node.role, node.term, node.commit_index, node.leader_id, node.last_index)
 
-    def _report(self) -> None:
-        node = self.node
-        status = self._status
-        if (
-            status is not None
-            and status.commit_index == node.commit_index
-            and status.role == node.role
-            and status.term == node.term
-            and status.leader == node.leader_id
-            and status.last_index == node.last_index
-        ):
-            return
-        if status is None or status.role != node.role or status.term != node.term:
+    def status_changed(self, previous: Any, ready: Ready) -> None:
+        node = self.core
+        if previous is None or previous[:2] != (node.role, node.term):
             self.context.log.info(
                 "raft_role_changed", node=self.node_id, role=node.role, term=node.term
             )
-        self._status = NodeStatus(
+
+    def status(self, ready: Ready | None = None) -> NodeStatus:
+        node = self.core
+        return NodeStatus(
             self.node_id, node.role, node.term, node.commit_index, node.leader_id, node.last_index
         )
+
+    def _subscribed(self) -> bool:
+        return self.observer is not None
+
+    def _publish(self, status: Any) -> None:
         if self.observer is not None:
-            self.observer(self._status)
+            self.observer(status)
 
     # ------------------------------------------------------------------ queries
 
     def state(self) -> NodeState:
         """This node's role, term, commit index, leader, log and applied state now."""
-        node = self.node
+        node = self.core
         return NodeState(
             id=self.node_id,
             role=node.role,
