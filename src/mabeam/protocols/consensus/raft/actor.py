@@ -25,11 +25,10 @@ A node added later runs with ``joining``: a non-member until the log makes it a 
 Reads (:class:`ReadRequest`) need no log entry: the leader confirms it still leads by
 ReadIndex (see :mod:`.node`) and answers from its machine once the read's index is applied.
 
-Clients: the runtime has no deferred ``ask`` reply, so a client (:class:`RaftClient`) is an
-actor that tells a :class:`ClientRequest` to a node and gets a tell back: the leader
-answers with a :class:`ClientReply` once each command is applied; a follower answers with a
-:class:`Redirect` naming the leader it knows. The client retries through redirects and
-elections on a timer. Commands carry (client, seq) so a retried one executes once.
+Clients talk to the nodes with the messages of :mod:`.client` (where :class:`RaftClient`
+lives; both are re-exported here): a :class:`ClientRequest` is answered with a
+:class:`ClientReply` once its commands are applied, or with a :class:`Redirect` to the
+leader the node knows.
 """
 
 from __future__ import annotations
@@ -40,10 +39,21 @@ from typing import Any
 
 import msgspec
 
-from ....runtime import Actor, Timer
-from .._host import EPSILON_MS as _EPSILON_MS
 from .._host import CoreHost
 from ..kv import ApplyError, ClientCommand, KVStateMachine, StateMachineFactory
+from .client import Cancel as Cancel
+from .client import ChangeMembership as ChangeMembership
+from .client import ClientReply as ClientReply
+from .client import ClientRequest as ClientRequest
+from .client import CommandResult as CommandResult
+from .client import MembershipQuery as MembershipQuery
+from .client import RaftClient as RaftClient
+from .client import ReadQuery as ReadQuery
+from .client import ReadRequest as ReadRequest
+from .client import Redirect as Redirect
+from .client import ResultHandler as ResultHandler
+from .client import SetNodes as SetNodes
+from .client import Submit as Submit
 from .messages import (
     AppendEntries,
     AppendEntriesResponse,
@@ -77,77 +87,6 @@ _RAFT_MESSAGES = (
     ReadProbe,
     ReadProbeAck,
 )
-
-
-class ClientRequest(msgspec.Struct, frozen=True, tag=True):
-    """Client -> node: append these commands (one, or a batch) to the replicated log."""
-
-    client: str
-    commands: tuple[ClientCommand, ...]
-
-
-class ReadRequest(msgspec.Struct, frozen=True, tag=True):
-    """Client -> node: read these keys (seq, key) linearizably, without a log entry."""
-
-    client: str
-    reads: tuple[tuple[int, str], ...]
-
-
-class ChangeMembership(msgspec.Struct, frozen=True, tag=True):
-    """Client -> node: make one membership change (answered with the new configuration,
-    a :class:`~.messages.Membership`, or an :class:`~..kv.ApplyError` if impossible)."""
-
-    client: str
-    seq: int
-    action: str
-    node: str
-
-
-class MembershipQuery(msgspec.Struct, frozen=True, tag=True):
-    """What a client actor is asked to submit for a membership change (not a command)."""
-
-    action: str
-    node: str
-
-
-class SetNodes(msgspec.Struct, frozen=True, tag=True):
-    """Application -> client actor: the nodes to send to from now on."""
-
-    nodes: tuple[str, ...]
-
-
-class ReadQuery(msgspec.Struct, frozen=True, tag=True):
-    """What a client actor is asked to submit for a read of ``key`` (not a command)."""
-
-    key: str
-
-
-class CommandResult(msgspec.Struct, frozen=True):
-    """One applied command: where it sits in the log and what the state machine returned
-    (an :class:`~..kv.ApplyError` if executing it raised).
-
-    ``index`` is 0 when a leader answered a duplicate from its session cache.
-    """
-
-    seq: int
-    index: int
-    term: int
-    result: Any = None
-
-
-class ClientReply(msgspec.Struct, frozen=True, tag=True):
-    """Leader -> client: these of its commands are applied."""
-
-    leader: str
-    results: tuple[CommandResult, ...]
-
-
-class Redirect(msgspec.Struct, frozen=True, tag=True):
-    """Node -> client: not the leader; ``leader_hint`` is the one it knows, if any."""
-
-    node: str
-    leader_hint: str | None
-    seqs: tuple[int, ...]
 
 
 class GetNodeState(msgspec.Struct, frozen=True, tag=True):
@@ -443,202 +382,3 @@ class RaftAgent(CoreHost[RaftNode, Ready]):
             applied=self.machine.last_applied,
             data=dict(self.machine.data),
         )
-
-
-# ---------------------------------------------------------------------- the client
-
-
-class Submit(msgspec.Struct, frozen=True, tag=True):
-    """Application -> client actor: replicate these (seq, command) pairs, in order."""
-
-    commands: tuple[tuple[int, Any], ...]
-
-
-class Cancel(msgspec.Struct, frozen=True, tag=True):
-    """Application -> client actor: stop retrying these seqs (their caller gave up)."""
-
-    seqs: tuple[int, ...]
-
-
-class _Retry(msgspec.Struct, frozen=True, tag=True):
-    """The client's retry timer fired."""
-
-
-_RETRY = _Retry()
-
-ResultHandler = Callable[[int, CommandResult, str], None]
-"""``(seq, result, leader)``: called by the client actor as each command is applied."""
-
-
-class _Request:
-    __slots__ = ("command", "due", "waiting")
-
-    def __init__(self, command: Any, due: float) -> None:
-        self.command = command
-        self.due = due
-        self.waiting = True
-        """True: sent and waiting for an answer; False: redirected, waiting to resend."""
-
-
-class RaftClient(Actor):
-    """Submits commands to the cluster, following redirects and retrying through elections.
-
-    Registered under a name (the nodes answer to it). Each :class:`Submit` goes to the
-    node believed to lead, as one :class:`ClientRequest`. A :class:`Redirect` with a hint
-    sends the commands on to the hinted node at once; without one (an election is on),
-    they wait ``backoff_ms`` and go to the next node. A command with no answer after
-    ``retry_ms`` is sent again, to the next node (the one tried may be down). Results go
-    to ``on_result``, once per seq.
-    """
-
-    def __init__(
-        self,
-        nodes: Sequence[str],
-        on_result: ResultHandler,
-        *,
-        retry_ms: float = 300.0,
-        backoff_ms: float = 50.0,
-        max_batch: int = 1024,
-    ) -> None:
-        self.nodes = list(nodes)
-        self.on_result = on_result
-        self.retry_ms = retry_ms
-        self.backoff_ms = backoff_ms
-        self.max_batch = max_batch
-        self.target = self.nodes[0]
-        self.pending: dict[int, _Request] = {}
-        self.sent = 0
-        self.redirects = 0
-        self._timer: Timer | None = None
-        self._timer_at = float("inf")
-        self._hops = 0
-
-    def _now(self) -> float:
-        return self.context.time() * 1000.0
-
-    async def receive(self, message: Any) -> Any:
-        if isinstance(message, ClientReply):
-            self._replied(message)
-        elif isinstance(message, Redirect):
-            self._redirected(message)
-        elif isinstance(message, Submit):
-            due = self._now() + self.retry_ms
-            for seq, command in message.commands:
-                self.pending[seq] = _Request(command, due)
-            self._send([seq for seq, _ in message.commands])
-            self._want(due)
-        elif isinstance(message, _Retry):
-            self._retry()
-        elif isinstance(message, Cancel):
-            for seq in message.seqs:
-                self.pending.pop(seq, None)
-        elif isinstance(message, SetNodes):
-            self.nodes = list(message.nodes)
-        else:
-            raise TypeError(f"unexpected message {type(message).__name__}")
-        if not self.pending and self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-            self._timer_at = float("inf")
-        return None
-
-    def _send(self, seqs: Sequence[int]) -> None:
-        """Send the pending ones among ``seqs`` to the current target, in batches."""
-        pending = self.pending
-        live = [seq for seq in seqs if seq in pending]
-        if not live:
-            return
-        name = self.context.name
-        assert name is not None, "a RaftClient must be registered under a name"
-        acked_below = next(iter(pending))
-        ref = self.context.whereis(self.target)
-        changes = [seq for seq in live if isinstance(pending[seq].command, MembershipQuery)]
-        if changes:
-            live = [seq for seq in live if seq not in changes]
-            for seq in changes:
-                query = pending[seq].command
-                self.sent += 1
-                if ref is not None:
-                    ref.tell(ChangeMembership(name, seq, query.action, query.node))
-        reads = [seq for seq in live if isinstance(pending[seq].command, ReadQuery)]
-        if reads:
-            live = [seq for seq in live if not isinstance(pending[seq].command, ReadQuery)]
-            for start in range(0, len(reads), self.max_batch):
-                keys = tuple(
-                    (seq, pending[seq].command.key) for seq in reads[start : start + self.max_batch]
-                )
-                self.sent += len(keys)
-                if ref is not None:
-                    ref.tell(ReadRequest(name, keys))
-        for start in range(0, len(live), self.max_batch):
-            chunk = live[start : start + self.max_batch]
-            commands = tuple(
-                ClientCommand(name, seq, pending[seq].command, acked_below) for seq in chunk
-            )
-            self.sent += len(commands)
-            if ref is not None:
-                ref.tell(ClientRequest(name, commands))
-
-    def _replied(self, reply: ClientReply) -> None:
-        self.target = reply.leader
-        self._hops = 0
-        pending = self.pending
-        on_result = self.on_result
-        for result in reply.results:
-            if pending.pop(result.seq, None) is not None:
-                on_result(result.seq, result, reply.leader)
-
-    def _redirected(self, redirect: Redirect) -> None:
-        self.redirects += 1
-        hint = redirect.leader_hint
-        self._hops += 1
-        if hint is not None and hint != redirect.node and self._hops <= 2 * len(self.nodes):
-            self.target = hint
-            self._send(redirect.seqs)
-            return
-        # No leader known there (an election is on): wait a little, then try another node.
-        if redirect.node == self.target:
-            self._rotate()
-        due = self._now() + self.backoff_ms
-        for seq in redirect.seqs:
-            request = self.pending.get(seq)
-            if request is not None:
-                request.due = due
-                request.waiting = False
-        self._want(due)
-
-    def _rotate(self) -> None:
-        nodes = self.nodes
-        position = nodes.index(self.target) if self.target in nodes else -1
-        self.target = nodes[(position + 1) % len(nodes)]
-
-    def _retry(self) -> None:
-        if self._timer is not None and self._timer.active:
-            return  # a tick of a cancelled timer: the armed one comes later
-        self._timer = None
-        self._timer_at = float("inf")
-        self._hops = 0
-        now = self._now() + _EPSILON_MS
-        due = [seq for seq, request in self.pending.items() if request.due <= now]
-        if any(self.pending[seq].waiting for seq in due):
-            # No answer at all within retry_ms: the target may be down or cut off.
-            self._rotate()
-        if due:
-            self.context.log.debug("raft_client_retry", commands=len(due), target=self.target)
-        next_due = now + self.retry_ms
-        for seq in due:
-            request = self.pending[seq]
-            request.due = next_due
-            request.waiting = True
-        self._send(due)
-        if self.pending:
-            self._want(min(request.due for request in self.pending.values()))
-
-    def _want(self, due: float) -> None:
-        """Have the retry timer fire no later than ``due``."""
-        if self._timer is not None and self._timer_at <= due:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer_at = due
-        self._timer = self.context.send_after(max(0.0, due - self._now()) / 1000.0, _RETRY)

@@ -42,19 +42,8 @@ from ....runtime import ActorRef, ActorSystem, ChildSpec
 from ....runtime.supervision import delete_child, restart_child, start_child, terminate_child
 from .._cluster import ActorSpec, ClusterLifecycle, node_specs
 from ..kv import ApplyError, Delete, Get, Put, StateMachineFactory
-from .actor import (
-    Cancel,
-    CommandResult,
-    GetNodeState,
-    MembershipQuery,
-    NodeState,
-    NodeStatus,
-    RaftAgent,
-    RaftClient,
-    ReadQuery,
-    SetNodes,
-    Submit,
-)
+from .actor import GetNodeState, NodeState, NodeStatus, RaftAgent
+from .client import Cancel, CommandResult, MembershipQuery, RaftClient, ReadQuery, SetNodes, Submit
 from .messages import Membership
 from .node import RaftConfig
 from .storage import MemoryStorage, RaftStorage
