@@ -31,7 +31,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
-from ...runtime import Actor, ActorSystem, DeferredReply, Timer
+from ...runtime import Actor, ActorContext, ActorSystem, DeferredReply, Timer
 
 EPSILON_MS = 1e-6
 """How far before its deadline a fired timer may read the clock (ms -> s -> ms rounding)."""
@@ -211,11 +211,8 @@ class CoreHost(Actor, Generic[CoreT, ReadyT]):
             return
         self._marks = marks
         self.status_changed(previous, ready)
-        if self._subscribed():
+        if self.status_to is not None:
             self._publish(self.status(ready))
-
-    def _subscribed(self) -> bool:
-        return self.status_to is not None
 
     def _publish(self, status: Any) -> None:
         """Tell the subscriber, if one is running (one started later asks for it)."""
@@ -251,7 +248,7 @@ class StatusView(Generic[StatusT]):
     (tests check invariants there).
     """
 
-    def __init__(self, node_ids: Sequence[str], system: ActorSystem, collector: str) -> None:
+    def __init__(self, node_ids: Sequence[str], system: ActorSystem | None, collector: str) -> None:
         self.node_ids = list(node_ids)
         self.statuses: dict[str, StatusT] = {}
         self.listeners: list[Callable[[StatusT], None]] = []
@@ -272,25 +269,24 @@ class StatusView(Generic[StatusT]):
 
     def running(self, node_id: str) -> bool:
         """Whether the node's actor runs now."""
-        return self._system.whereis(node_id) is not None
+        return self._system is not None and self._system.whereis(node_id) is not None
 
     async def wait(self, condition: Callable[[], bool], timeout: float | None = None) -> None:
         """Return once ``condition()`` holds (checked at every status); TimeoutError after
         ``timeout`` seconds. Needs the collector running (the cluster started)."""
         if condition():
             return
-        collector = self._system.whereis(self.collector)
+        system = self._system
+        collector = None if system is None else system.whereis(self.collector)
         if collector is None:
             raise RuntimeError(f"no status collector {self.collector!r} runs (not started?)")
         token = next(self._tokens)
         try:
-            await collector.ask(
-                WaitUntil(token, condition), timeout=timeout if timeout is not None else None
-            )
+            await collector.ask(WaitUntil(token, condition), timeout=timeout)
         except TimeoutError:
             if collector.is_alive:
                 collector.tell(Forget(token))
-            raise TimeoutError(f"condition not met within {timeout:g}s") from None
+            raise TimeoutError(f"condition not met within {timeout}s") from None
         except asyncio.CancelledError:
             if collector.is_alive:
                 collector.tell(Forget(token))
@@ -334,3 +330,10 @@ class StatusCollector(Actor):
                     if not reply.done:
                         reply.reply(True)
         return None
+
+
+async def start_collector(context: ActorContext, view: StatusView[Any]) -> None:
+    """Start ``view``'s :class:`StatusCollector` as a child of the actor of ``context``
+    (a cluster's client actor: the collector lives as long as it), registered as
+    ``view.collector``."""
+    await context.spawn(StatusCollector, view, name=view.collector)

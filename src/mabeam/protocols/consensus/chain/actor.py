@@ -3,10 +3,11 @@
 Chain messages travel as tells between agent actors addressed by name (a restarted agent
 has a new ref, the same name). The shell keeps one ``send_after`` timer armed to
 ``validator.deadline()``; after every input it takes ``validator.ready()``, sends its
-messages, logs what was sealed, made final or rejected, and reports its status to an
-optional observer. The :class:`~.tree.BlockTree` is a ChildSpec argument, so every
-incarnation of a validator after a crash-restart keeps its blocks (its "disk"); pending
-proposals are volatile (the client resends them).
+messages, logs what was sealed, made final or rejected, and tells its status to the actor
+named ``status_to`` (optional: the cluster's status collector). The
+:class:`~.tree.BlockTree` is a ChildSpec argument, so every incarnation of a validator
+after a crash-restart keeps its blocks (its "disk"); pending proposals are volatile (the
+client resends them).
 
 Log events: ``chain_validator_started``, ``chain_block_sealed`` (node, height, hash,
 in_turn, proposals), ``chain_block_final`` (node, height, hash, signer),
@@ -23,7 +24,7 @@ from typing import Any
 import msgspec
 
 from ....runtime import Actor
-from .._host import CoreHost
+from .._host import CoreHost, StatusView, start_collector
 from .block import Keyring
 from .messages import Block, Submit, Tx
 from .tree import BlockTree
@@ -42,6 +43,7 @@ class ChainStatus(msgspec.Struct, frozen=True):
 
 
 Observer = Callable[[ChainStatus], None]
+"""An application-side listener of statuses (``ChainView.listeners``)."""
 
 
 class GetChainStatus(msgspec.Struct, frozen=True, tag=True):
@@ -64,14 +66,14 @@ class ValidatorAgent(CoreHost[Validator, Ready]):
         keyring: Keyring,
         config: ChainConfig,
         rng: random.Random,
-        observer: Observer | None = None,
+        status_to: str | None = None,
     ) -> None:
         self.node_id = node_id
         self.tree = tree
         self.keyring = keyring
         self.config = config
         self.rng = rng
-        self.observer = observer
+        self.status_to = status_to
         self._garbage = 0
 
     def make_core(self, now: float) -> Validator:
@@ -143,19 +145,21 @@ class ValidatorAgent(CoreHost[Validator, Ready]):
     def must_publish(self, ready: Ready) -> bool:
         return bool(ready.finalized)
 
-    def _subscribed(self) -> bool:
-        return self.observer is not None
-
-    def _publish(self, status: Any) -> None:
-        if self.observer is not None:
-            self.observer(status)
-
 
 class ChainClient(Actor):
-    """Forwards each :class:`Broadcast` proposal to every validator, as a :class:`Submit`."""
+    """Forwards each :class:`Broadcast` proposal to every validator, as a :class:`Submit`.
 
-    def __init__(self, validators: Sequence[str]) -> None:
+    ``status`` (optional) is the cluster's :class:`~.api.ChainView`: the client starts its
+    status collector as a child, so it lives as long as the client.
+    """
+
+    def __init__(self, validators: Sequence[str], *, status: StatusView[Any] | None = None) -> None:
         self.validators = tuple(validators)
+        self.status = status
+
+    async def on_start(self) -> None:
+        if self.status is not None:
+            await start_collector(self.context, self.status)
 
     async def receive(self, message: Any) -> Any:
         if isinstance(message, Broadcast):

@@ -2,8 +2,11 @@
 :class:`PbftClientActor` a :class:`~.client.PbftClient`.
 
 Messages travel as tells between actors addressed by name (a restarted actor gets a new
-ref, the same name). Each shell keeps one ``send_after`` timer armed at its core's
-``deadline()``; after every input it takes ``ready()`` and sends. A replica actor hands every
+ref, the same name). Both shells are :class:`~.._host.CoreHost` s: one ``send_after``
+timer armed at the core's ``deadline()``; after every input they take ``ready()`` and send.
+A replica tells its :class:`ReplicaStatus` to the actor named ``status_to`` (the cluster's
+status collector); the client actor answers the ask of each :class:`Submit` once its
+operations are accepted. A replica actor hands every
 message to its core, which authenticates it: garbage of any shape is counted in
 ``dropped`` and never raises. ``storage`` (a :class:`~.storage.PbftStorage`, kept by the
 cluster across incarnations) tells a restarted replica it is one and what it persisted (if
@@ -22,7 +25,8 @@ from typing import Any
 
 import msgspec
 
-from .._host import CoreHost, Tick
+from ....runtime import DeferredReply
+from .._host import CoreHost, StatusView, Tick, start_collector
 from ..kv import StateMachineFactory
 from .auth import Keyring
 from .client import Accepted, ClientReady, PbftClient
@@ -54,7 +58,7 @@ class ReplicaState(msgspec.Struct, frozen=True):
 
 
 class ReplicaStatus(msgspec.Struct, frozen=True):
-    """What a replica reports to its observer after each change of view or execution."""
+    """What a replica tells its status subscriber after each change of view or execution."""
 
     id: str
     view: int
@@ -63,6 +67,7 @@ class ReplicaStatus(msgspec.Struct, frozen=True):
 
 
 ReplicaObserver = Callable[[ReplicaStatus], None]
+"""An application-side listener of statuses (``PbftCluster(observer=...)``)."""
 
 
 class PbftReplicaActor(CoreHost[PbftReplica, Ready]):
@@ -74,7 +79,7 @@ class PbftReplicaActor(CoreHost[PbftReplica, Ready]):
         replicas: Sequence[str],
         keyring: Keyring,
         config: PbftConfig | None = None,
-        observer: ReplicaObserver | None = None,
+        status_to: str | None = None,
         *,
         machine: StateMachineFactory | None = None,
         storage: PbftStorage | None = None,
@@ -84,7 +89,7 @@ class PbftReplicaActor(CoreHost[PbftReplica, Ready]):
         self.replicas = tuple(replicas)
         self.keyring = keyring
         self.config = config or PbftConfig()
-        self.observer = observer
+        self.status_to = status_to
         self.machine = machine
 
     def make_core(self, now: float) -> PbftReplica:
@@ -128,13 +133,6 @@ class PbftReplicaActor(CoreHost[PbftReplica, Ready]):
         core = self.core
         return ReplicaStatus(self.replica_id, core.view, core.active, core.last_executed)
 
-    def _subscribed(self) -> bool:
-        return self.observer is not None
-
-    def _publish(self, status: Any) -> None:
-        if self.observer is not None:
-            self.observer(status)
-
     def state(self) -> ReplicaState:
         core = self.core
         return ReplicaState(
@@ -160,30 +158,39 @@ class Submit(msgspec.Struct, frozen=True, tag=True):
 
 
 ResultHandler = Callable[[int, Accepted], None]
-"""``(token, accepted)``: called by the client actor once f + 1 replicas agree."""
+"""``(token, accepted)``: the shape of the old result callback (the client now answers the
+ask of each :class:`Submit`); kept for code that names it."""
 
 
 class PbftClientActor(CoreHost[PbftClient, ClientReady]):
-    """The client of the replicated service; results go to ``on_result`` by token."""
+    """The client of the replicated service.
+
+    Ask it a :class:`Submit` and the answer comes once f + 1 replicas agreed on every
+    operation in it: a list of :class:`~.client.Accepted`, in order (through
+    ``self.context.reply_later``). ``status`` (optional) is the cluster's
+    :class:`~.._host.StatusView`: the client starts its collector as a child.
+    """
 
     def __init__(
         self,
         client_id: str,
         replicas: Sequence[str],
         keyring: Keyring,
-        on_result: ResultHandler,
         *,
         retransmit_ms: float = 300.0,
+        status: StatusView[Any] | None = None,
     ) -> None:
         self.core = PbftClient(client_id, replicas, keyring, retransmit_ms=retransmit_ms)
-        self.on_result = on_result
-        self._tokens: dict[int, int] = {}
+        self.status_view = status
+        self._tokens: dict[int, tuple[int, _Batch]] = {}
 
     def make_core(self, now: float) -> PbftClient:
         return self.core  # made with the actor: the application submits through it
 
     async def on_start(self) -> None:
-        """Nothing to send yet: no timer until the first submission."""
+        """No timer until the first submission; the status collector, if any, starts."""
+        if self.status_view is not None:
+            await start_collector(self.context, self.status_view)
 
     async def receive(self, message: Any) -> Any:
         if isinstance(message, Tick):
@@ -204,13 +211,31 @@ class PbftClientActor(CoreHost[PbftClient, ClientReady]):
         core = self.core
         if isinstance(message, Submit):
             now = self.now()
-            for token, operation in message.operations:
-                self._tokens[core.submit(operation, now)] = token
+            reply = self.context.reply_later()
+            batch = _Batch(reply, len(message.operations))
+            for index, (_token, operation) in enumerate(message.operations):
+                self._tokens[core.submit(operation, now)] = (index, batch)
         else:
             core.step(message, self.now())
         return None
 
     def after_ready(self, ready: ClientReady) -> None:
         for accepted in ready.accepted:
-            if accepted.timestamp in self._tokens:
-                self.on_result(self._tokens.pop(accepted.timestamp), accepted)
+            entry = self._tokens.pop(accepted.timestamp, None)
+            if entry is None:
+                continue
+            index, batch = entry
+            batch.results[index] = accepted
+            if len(batch.results) == batch.size and not batch.reply.done:
+                batch.reply.reply([batch.results[i] for i in range(batch.size)])
+
+
+class _Batch:
+    """One asked :class:`Submit`: answered once every operation in it is accepted."""
+
+    __slots__ = ("reply", "results", "size")
+
+    def __init__(self, reply: DeferredReply, size: int) -> None:
+        self.reply = reply
+        self.size = size
+        self.results: dict[int, Accepted] = {}

@@ -107,7 +107,7 @@ class NodeState(msgspec.Struct, frozen=True):
 
 
 class NodeStatus(msgspec.Struct, frozen=True):
-    """What a :class:`RaftAgent` reports to its observer whenever it changes."""
+    """What a :class:`RaftAgent` tells its status subscriber whenever it changes."""
 
     id: str
     role: str
@@ -118,6 +118,7 @@ class NodeStatus(msgspec.Struct, frozen=True):
 
 
 Observer = Callable[[NodeStatus], None]
+"""An application-side listener of statuses (``ClusterView.listeners``)."""
 
 
 class RaftAgent(CoreHost[RaftNode, Ready]):
@@ -125,9 +126,11 @@ class RaftAgent(CoreHost[RaftNode, Ready]):
 
     ``storage`` and ``rng`` are handed to every incarnation (ChildSpec args), so a
     restarted node keeps its term, vote and log and draws fresh election timeouts from
-    the same stream. ``observer`` (optional) sees every change of role, term, commit
-    index or leader: a scenario finds ``@leader`` with it, tests wait on it. ``machine``
-    (optional) makes this incarnation's state machine (default :class:`~..kv.KVStateMachine`).
+    the same stream. ``status_to`` (optional) names the actor told a :class:`NodeStatus` at
+    every change of role, term, commit index or leader (the cluster's
+    :class:`~.._host.StatusCollector`: a scenario finds ``@leader`` with it, tests wait on
+    it). ``machine`` (optional) makes this incarnation's state machine (default
+    :class:`~..kv.KVStateMachine`).
     """
 
     def __init__(
@@ -137,7 +140,7 @@ class RaftAgent(CoreHost[RaftNode, Ready]):
         storage: RaftStorage,
         config: RaftConfig,
         rng: random.Random,
-        observer: Observer | None = None,
+        status_to: str | None = None,
         *,
         machine: StateMachineFactory | None = None,
         joining: bool = False,
@@ -148,7 +151,7 @@ class RaftAgent(CoreHost[RaftNode, Ready]):
         self.storage = storage
         self.config = config
         self.rng = rng
-        self.observer = observer
+        self.status_to = status_to
         self.machine = KVStateMachine() if machine is None else machine()
         self._pending: dict[int, tuple[str, int]] = {}
         self._reads: list[ReadState] = []
@@ -359,13 +362,6 @@ class RaftAgent(CoreHost[RaftNode, Ready]):
         return NodeStatus(
             self.node_id, node.role, node.term, node.commit_index, node.leader_id, node.last_index
         )
-
-    def _subscribed(self) -> bool:
-        return self.observer is not None
-
-    def _publish(self, status: Any) -> None:
-        if self.observer is not None:
-            self.observer(status)
 
     # ------------------------------------------------------------------ queries
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import msgspec
 
-from ....runtime import Actor, Timer
+from ....runtime import Actor, DeferredReply, Timer
 from .._host import EPSILON_MS as _EPSILON_MS
+from .._host import StatusView, start_collector
 from ..kv import ClientCommand
 
 
@@ -99,6 +100,17 @@ class Submit(msgspec.Struct, frozen=True, tag=True):
     commands: tuple[tuple[int, Any], ...]
 
 
+class Committed(msgspec.Struct, frozen=True):
+    """A command applied by the cluster: its log position, the leader, the result (an
+    :class:`~..kv.ApplyError` if applying it raised; ``index`` 0: a retry answered from
+    the session cache)."""
+
+    index: int
+    term: int
+    leader: str
+    result: Any = None
+
+
 class Cancel(msgspec.Struct, frozen=True, tag=True):
     """Application -> client actor: stop retrying these seqs (their caller gave up)."""
 
@@ -112,7 +124,19 @@ class _Retry(msgspec.Struct, frozen=True, tag=True):
 _RETRY = _Retry()
 
 ResultHandler = Callable[[int, CommandResult, str], None]
-"""``(seq, result, leader)``: called by the client actor as each command is applied."""
+"""``(seq, result, leader)``: the shape of the old result callback (the client now answers
+the ask of each :class:`Submit`); kept for code that names it."""
+
+
+class _Batch:
+    """One asked :class:`Submit`: answered once every one of its seqs is."""
+
+    __slots__ = ("reply", "results", "seqs")
+
+    def __init__(self, reply: DeferredReply, seqs: list[int]) -> None:
+        self.reply = reply
+        self.seqs = seqs
+        self.results: dict[int, Committed] = {}
 
 
 class _Request:
@@ -132,21 +156,27 @@ class RaftClient(Actor):
     node believed to lead, as one :class:`ClientRequest`. A :class:`Redirect` with a hint
     sends the commands on to the hinted node at once; without one (an election is on),
     they wait ``backoff_ms`` and go to the next node. A command with no answer after
-    ``retry_ms`` is sent again, to the next node (the one tried may be down). Results go
-    to ``on_result``, once per seq.
+    ``retry_ms`` is sent again, to the next node (the one tried may be down).
+
+    Ask it a :class:`Submit` and the answer comes once every command in it is applied: a
+    list of :class:`Committed`, in order (``self.context.reply_later``). A :class:`Cancel`
+    stops the retries of seqs whose asker gave up. ``status`` (optional) is the cluster's
+    :class:`~.._host.StatusView`: the client starts its :class:`~.._host.StatusCollector`
+    as a child, so it lives as long as the client.
     """
 
     def __init__(
         self,
         nodes: Sequence[str],
-        on_result: ResultHandler,
         *,
         retry_ms: float = 300.0,
         backoff_ms: float = 50.0,
         max_batch: int = 1024,
+        status: StatusView[Any] | None = None,
     ) -> None:
         self.nodes = list(nodes)
-        self.on_result = on_result
+        self.status = status
+        self._batches: dict[int, _Batch] = {}
         self.retry_ms = retry_ms
         self.backoff_ms = backoff_ms
         self.max_batch = max_batch
@@ -161,6 +191,10 @@ class RaftClient(Actor):
     def _now(self) -> float:
         return self.context.time() * 1000.0
 
+    async def on_start(self) -> None:
+        if self.status is not None:
+            await start_collector(self.context, self.status)
+
     async def receive(self, message: Any) -> Any:
         if isinstance(message, ClientReply):
             self._replied(message)
@@ -168,6 +202,12 @@ class RaftClient(Actor):
             self._redirected(message)
         elif isinstance(message, Submit):
             due = self._now() + self.retry_ms
+            seqs = [seq for seq, _ in message.commands]
+            reply = self.context.reply_later()
+            if reply.wanted:
+                batch = _Batch(reply, seqs)
+                for seq in seqs:
+                    self._batches[seq] = batch
             for seq, command in message.commands:
                 self.pending[seq] = _Request(command, due)
             self._send([seq for seq, _ in message.commands])
@@ -177,6 +217,9 @@ class RaftClient(Actor):
         elif isinstance(message, Cancel):
             for seq in message.seqs:
                 self.pending.pop(seq, None)
+                gone = self._batches.pop(seq, None)
+                if gone is not None and not gone.reply.done:
+                    gone.reply.fail(TimeoutError("cancelled: the asker gave up"))
         elif isinstance(message, SetNodes):
             self.nodes = list(message.nodes)
         else:
@@ -228,10 +271,18 @@ class RaftClient(Actor):
         self.target = reply.leader
         self._hops = 0
         pending = self.pending
-        on_result = self.on_result
+        batches = self._batches
         for result in reply.results:
-            if pending.pop(result.seq, None) is not None:
-                on_result(result.seq, result, reply.leader)
+            if pending.pop(result.seq, None) is None:
+                continue
+            batch = batches.pop(result.seq, None)
+            if batch is None:
+                continue
+            batch.results[result.seq] = Committed(
+                result.index, result.term, reply.leader, result.result
+            )
+            if len(batch.results) == len(batch.seqs) and not batch.reply.done:
+                batch.reply.reply([batch.results[seq] for seq in batch.seqs])
 
     def _redirected(self, redirect: Redirect) -> None:
         self.redirects += 1
