@@ -194,3 +194,28 @@ async def test_chain_view_records_final_blocks_from_status_messages() -> None:
             final = await chain.submit("value", timeout=5.0)
             assert final.nodes
             assert chain.view.final_blocks(final.nodes[0])[final.height] == final.block_hash
+
+
+async def test_a_message_to_a_crashed_peer_is_sent_and_dropped_on_arrival() -> None:
+    """Peers are told by name: a heartbeat to a crashed follower is traced as sent, then
+    dropped on arrival (note ``no_actor``) as a dead letter ``no_such_name``; once the
+    follower is restarted, the same name reaches the new incarnation."""
+    async with raft_cluster(3, seed=5) as (cluster, network):
+        leader = await cluster.wait_for_leader(timeout=5 * T)
+        victim = next(n for n in cluster.node_ids if n != leader)
+        await cluster.crash(victim)
+        crashed_at = asyncio.get_running_loop().time()
+        await asyncio.sleep(0.2)
+        trace = network.trace
+        assert trace is not None
+        after = [r for r in trace.records() if r[0] > crashed_at and r[4] == victim]
+        sent = [r for r in after if r[1] == "send" and r[3] == leader]
+        dropped = [r for r in after if r[1] == "drop"]
+        assert sent
+        assert any(r[7] == "no_actor" for r in dropped)
+        letters = cluster.system.dead_letters.recent
+        assert any(d.recipient == victim and d.reason == "no_such_name" for d in letters)
+        await cluster.restart(victim)
+        await cluster.view.wait(
+            lambda: cluster.view.statuses[victim].leader == cluster.leader(), 5 * T
+        )

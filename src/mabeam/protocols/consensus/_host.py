@@ -173,12 +173,12 @@ class CoreHost(Actor, Generic[CoreT, ReadyT]):
         self._report(ready)
 
     def send_outbox(self, outbox: Iterable[tuple[str, Any]]) -> None:
-        """Send each (peer, message) to the actor registered under the peer's name now."""
-        whereis = self.context.whereis
+        """Tell each (peer, message) by name: on a simulated network it travels (traced as
+        sent) and the name is resolved on arrival, so a message to a peer that is down is
+        dropped there (a dead letter, ``no_actor``) and a restarted peer gets it."""
+        tell = self.context.tell
         for dst, message in outbox:
-            ref = whereis(dst)
-            if ref is not None:
-                ref.tell(message)
+            tell(dst, message)
 
     def _arm(self, deadline: float) -> None:
         """Keep one timer at or before the core's deadline.

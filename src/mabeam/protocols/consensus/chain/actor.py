@@ -18,7 +18,7 @@ count).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -100,11 +100,6 @@ class ValidatorAgent(CoreHost[Validator, Ready]):
         return ChainStatus(
             self.node_id, head.height, head.hash, final.height, final.hash, newly_final
         )
-
-    def send_outbox(self, outbox: Iterable[tuple[str, Any]]) -> None:
-        tell = self.context.tell
-        for dst, message in outbox:
-            tell(dst, message)
 
     def after_ready(self, ready: Ready) -> None:
         log = self.context.log

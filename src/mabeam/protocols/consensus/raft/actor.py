@@ -340,9 +340,7 @@ class RaftAgent(CoreHost[RaftNode, Ready]):
             self._tell(client, ClientReply(self.node_id, tuple(results)))
 
     def _tell(self, name: str, message: Any) -> None:
-        ref = self.context.whereis(name)
-        if ref is not None:
-            ref.tell(message)
+        self.context.tell(name, message)
 
     # ------------------------------------------------------------------ status
 

@@ -239,15 +239,15 @@ class RaftClient(Actor):
         name = self.context.name
         assert name is not None, "a RaftClient must be registered under a name"
         acked_below = next(iter(pending))
-        ref = self.context.whereis(self.target)
+        tell = self.context.tell
+        target = self.target
         changes = [seq for seq in live if isinstance(pending[seq].command, MembershipQuery)]
         if changes:
             live = [seq for seq in live if seq not in changes]
             for seq in changes:
                 query = pending[seq].command
                 self.sent += 1
-                if ref is not None:
-                    ref.tell(ChangeMembership(name, seq, query.action, query.node))
+                tell(target, ChangeMembership(name, seq, query.action, query.node))
         reads = [seq for seq in live if isinstance(pending[seq].command, ReadQuery)]
         if reads:
             live = [seq for seq in live if not isinstance(pending[seq].command, ReadQuery)]
@@ -256,16 +256,14 @@ class RaftClient(Actor):
                     (seq, pending[seq].command.key) for seq in reads[start : start + self.max_batch]
                 )
                 self.sent += len(keys)
-                if ref is not None:
-                    ref.tell(ReadRequest(name, keys))
+                tell(target, ReadRequest(name, keys))
         for start in range(0, len(live), self.max_batch):
             chunk = live[start : start + self.max_batch]
             commands = tuple(
                 ClientCommand(name, seq, pending[seq].command, acked_below) for seq in chunk
             )
             self.sent += len(commands)
-            if ref is not None:
-                ref.tell(ClientRequest(name, commands))
+            tell(target, ClientRequest(name, commands))
 
     def _replied(self, reply: ClientReply) -> None:
         self.target = reply.leader
