@@ -400,19 +400,15 @@ async def test_a_leader_partitioned_away_serves_no_stale_read(lease: bool) -> No
         # Without CheckQuorum it still thinks it leads; with it, it stepped down on time.
         assert (cluster.view.statuses[old].role == "leader") is not lease
         # A second client whose first choice is the old leader.
-        results: asyncio.Queue[Any] = asyncio.Queue()
         network.add_node("reader", exempt=True)
         reader = await cluster.system.spawn(
-            RaftClient,
-            [old, *others],
-            lambda seq, result, leader: results.put_nowait((result.result, leader)),
-            name="reader",
-            retry_ms=2 * T * 1000,
+            RaftClient, [old, *others], name="reader", retry_ms=2 * T * 1000
         )
         try:
             start = loop.time()
-            reader.tell(Submit(((1, ReadQuery("x")),)))
-            value, served_by = await asyncio.wait_for(results.get(), 20 * T)
+            # The client answers the ask once the read is served (a deferred reply).
+            [read] = await reader.ask(Submit(((1, ReadQuery("x")),)), timeout=20 * T)
+            value, served_by = read.result, read.leader
             history.append(("read", value, start, loop.time()))
         finally:
             await reader.stop()

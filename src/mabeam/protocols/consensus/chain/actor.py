@@ -3,10 +3,11 @@
 Chain messages travel as tells between agent actors addressed by name (a restarted agent
 has a new ref, the same name). The shell keeps one ``send_after`` timer armed to
 ``validator.deadline()``; after every input it takes ``validator.ready()``, sends its
-messages, logs what was sealed, made final or rejected, and reports its status to an
-optional observer. The :class:`~.tree.BlockTree` is a ChildSpec argument, so every
-incarnation of a validator after a crash-restart keeps its blocks (its "disk"); pending
-proposals are volatile (the client resends them).
+messages, logs what was sealed, made final or rejected, and tells its status to the actor
+named ``status_to`` (optional: the cluster's status collector). The
+:class:`~.tree.BlockTree` is a ChildSpec argument, so every incarnation of a validator
+after a crash-restart keeps its blocks (its "disk"); pending proposals are volatile (the
+client resends them).
 
 Log events: ``chain_validator_started``, ``chain_block_sealed`` (node, height, hash,
 in_turn, proposals), ``chain_block_final`` (node, height, hash, signer),
@@ -22,11 +23,12 @@ from typing import Any
 
 import msgspec
 
-from ....runtime import Actor, Timer
+from ....runtime import Actor
+from .._host import CoreHost, StatusView, start_collector
 from .block import Keyring
 from .messages import Block, Submit, Tx
 from .tree import BlockTree
-from .validator import ChainConfig, Validator
+from .validator import ChainConfig, Ready, Validator
 
 
 class ChainStatus(msgspec.Struct, frozen=True):
@@ -41,6 +43,7 @@ class ChainStatus(msgspec.Struct, frozen=True):
 
 
 Observer = Callable[[ChainStatus], None]
+"""An application-side listener of statuses (``ChainView.listeners``)."""
 
 
 class GetChainStatus(msgspec.Struct, frozen=True, tag=True):
@@ -53,15 +56,7 @@ class Broadcast(msgspec.Struct, frozen=True, tag=True):
     tx: Tx
 
 
-class _Tick(msgspec.Struct, frozen=True, tag=True):
-    """The validator's sealing timer fired."""
-
-
-_TICK = _Tick()
-_EPSILON_MS = 1e-6
-
-
-class ValidatorAgent(Actor):
+class ValidatorAgent(CoreHost[Validator, Ready]):
     """An agent actor hosting a validator (see the module docstring)."""
 
     def __init__(
@@ -71,66 +66,43 @@ class ValidatorAgent(Actor):
         keyring: Keyring,
         config: ChainConfig,
         rng: random.Random,
-        observer: Observer | None = None,
+        status_to: str | None = None,
     ) -> None:
         self.node_id = node_id
         self.tree = tree
         self.keyring = keyring
         self.config = config
         self.rng = rng
-        self.observer = observer
-        self._timer: Timer | None = None
-        self._armed_at = float("inf")
+        self.status_to = status_to
         self._garbage = 0
-        self._last: tuple[str, str] | None = None
-        self.core: Validator
 
-    async def on_start(self) -> None:
-        self.core = Validator(
-            self.node_id, self.tree, self.keyring, self.config, self.rng, now=self._now()
-        )
+    def make_core(self, now: float) -> Validator:
+        return Validator(self.node_id, self.tree, self.keyring, self.config, self.rng, now=now)
+
+    def started(self) -> None:
         self.context.log.info(
             "chain_validator_started",
             node=self.node_id,
             head_height=self.tree.head.height,
             finalized_height=self.tree.finalized.height,
         )
-        self._after_input()
 
-    def _now(self) -> float:
-        return self.context.time() * 1000.0
-
-    async def receive(self, message: Any) -> Any:
-        core = self.core
-        if isinstance(message, _Tick):
-            now = self._now()
-            if self._timer is not None and not self._timer.active:
-                # The armed timer fired: its time has come even if ms -> s -> ms rounding
-                # puts "now" a hair before it.
-                if self._armed_at - _EPSILON_MS <= now < self._armed_at:
-                    now = self._armed_at
-                self._timer = None
-                self._armed_at = float("inf")
-            core.tick(now)
-        elif isinstance(message, GetChainStatus):
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, GetChainStatus):
             return self.status()
-        else:
-            core.step(message, self._now())
-        self._after_input()
+        self.core.step(message, self.now())
         return None
 
-    def status(self, newly_final: tuple[Block, ...] = ()) -> ChainStatus:
+    def status(self, ready: Ready | None = None) -> ChainStatus:
         tree = self.tree
         head, final = tree.head, tree.finalized
+        newly_final = () if ready is None else tuple(ready.finalized)
         return ChainStatus(
             self.node_id, head.height, head.hash, final.height, final.hash, newly_final
         )
 
-    def _after_input(self) -> None:
-        core = self.core
-        ready = core.ready()
+    def after_ready(self, ready: Ready) -> None:
         log = self.context.log
-        tell = self.context.tell
         for block in ready.sealed:
             log.info(
                 "chain_block_sealed",
@@ -140,8 +112,6 @@ class ValidatorAgent(Actor):
                 in_turn=self.tree.in_turn(block.height, block.signer),
                 proposals=len(block.proposals),
             )
-        for out in ready.messages:
-            tell(out.dst, out.message)
         for rejected in ready.rejected:
             log.info(
                 "chain_block_rejected",
@@ -150,6 +120,7 @@ class ValidatorAgent(Actor):
                 signer=rejected.signer,
                 reason=rejected.reason,
             )
+        core = self.core
         if core.garbage != self._garbage:
             log.info("chain_garbage_dropped", node=self.node_id, count=core.garbage)
             self._garbage = core.garbage
@@ -161,38 +132,29 @@ class ValidatorAgent(Actor):
                 hash=block.hash,
                 signer=block.signer,
             )
-        self._arm(core.deadline())
-        self._report(tuple(ready.finalized))
 
-    def _arm(self, deadline: float) -> None:
-        if deadline == float("inf"):
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-                self._armed_at = deadline
-            return
-        if self._timer is not None and self._armed_at <= deadline:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._armed_at = deadline
-        self._timer = self.context.send_after(max(0.0, deadline - self._now()) / 1000.0, _TICK)
-
-    def _report(self, newly_final: tuple[Block, ...]) -> None:
+    def marks(self) -> tuple[str, str]:
         tree = self.tree
-        key = (tree.head.hash, tree.finalized.hash)
-        if key == self._last and not newly_final:
-            return
-        self._last = key
-        if self.observer is not None:
-            self.observer(self.status(newly_final))
+        return (tree.head.hash, tree.finalized.hash)
+
+    def must_publish(self, ready: Ready) -> bool:
+        return bool(ready.finalized)
 
 
 class ChainClient(Actor):
-    """Forwards each :class:`Broadcast` proposal to every validator, as a :class:`Submit`."""
+    """Forwards each :class:`Broadcast` proposal to every validator, as a :class:`Submit`.
 
-    def __init__(self, validators: Sequence[str]) -> None:
+    ``status`` (optional) is the cluster's :class:`~.api.ChainView`: the client starts its
+    status collector as a child, so it lives as long as the client.
+    """
+
+    def __init__(self, validators: Sequence[str], *, status: StatusView[Any] | None = None) -> None:
         self.validators = tuple(validators)
+        self.status = status
+
+    async def on_start(self) -> None:
+        if self.status is not None:
+            await start_collector(self.context, self.status)
 
     async def receive(self, message: Any) -> Any:
         if isinstance(message, Broadcast):

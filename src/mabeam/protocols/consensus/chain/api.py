@@ -30,6 +30,7 @@ from ...._errors import FinalityTimeoutError as FinalityTimeoutError
 from ....runtime import ActorRef, ActorSystem
 from ....runtime.supervision import restart_child, terminate_child
 from .._cluster import ActorSpec, ClusterLifecycle
+from .._host import StatusView
 from .actor import Broadcast, ChainClient, ChainStatus, ValidatorAgent
 from .block import Keyring, encodable
 from .messages import Tx
@@ -48,39 +49,30 @@ class Finalized(msgspec.Struct, frozen=True):
     nodes: list[str]
 
 
-class ChainView:
-    """What every validator reported: its status, its final blocks, where proposals sit."""
+class ChainView(StatusView[ChainStatus]):
+    """What every validator reported (through the chain's status collector): its status,
+    its final blocks, where proposals sit. ``listeners`` are called with every report,
+    after it is recorded (tests check invariants there)."""
 
-    def __init__(self, node_ids: Sequence[str]) -> None:
-        self.node_ids = list(node_ids)
-        self.statuses: dict[str, ChainStatus] = {}
+    def __init__(
+        self,
+        node_ids: Sequence[str],
+        system: ActorSystem | None = None,
+        collector: str = "chain-client.status",
+    ) -> None:
+        super().__init__(node_ids, system, collector)
         self.finals: dict[str, dict[int, str]] = {i: {} for i in self.node_ids}
         self.located: dict[str, dict[str, tuple[int, str]]] = {}
         """tx id -> {validator: (height, hash) of the final block holding it}."""
-        self.listeners: list[Callable[[ChainStatus], None]] = []
-        """Called with every report, after it is recorded (tests check invariants here)."""
-        self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
 
-    def update(self, status: ChainStatus) -> None:
-        """Observer callback of every validator: record, wake waiters whose condition holds."""
+    def record(self, status: ChainStatus) -> None:
+        """Keep the status and the blocks it made final."""
         self.statuses[status.id] = status
         finals = self.finals.setdefault(status.id, {})
         for block in status.newly_final:
             finals[block.height] = block.hash
             for tx in block.proposals:
                 self.located.setdefault(tx.id, {})[status.id] = (block.height, block.hash)
-        for listener in self.listeners:
-            listener(status)
-        if self._waiters:
-            still = []
-            for condition, waiter in self._waiters:
-                if waiter.done():
-                    continue
-                if condition():
-                    waiter.set_result(None)
-                else:
-                    still.append((condition, waiter))
-            self._waiters = still
 
     def final_blocks(self, node_id: str) -> dict[int, str]:
         """{height: hash} of every block ``node_id`` reported final."""
@@ -97,18 +89,6 @@ class ChainView:
             if len(nodes) >= quorum:
                 return Finalized(tx_id, location[0], location[1], nodes)
         return None
-
-    async def wait(self, condition: Callable[[], bool], timeout: float | None = None) -> None:
-        """Return once ``condition()`` holds (checked at every report)."""
-        if condition():
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((condition, waiter))
-        try:
-            await asyncio.wait_for(waiter, timeout)
-        finally:
-            if not waiter.done():
-                waiter.cancel()
 
 
 class ChainCluster(ClusterLifecycle):
@@ -151,7 +131,7 @@ class ChainCluster(ClusterLifecycle):
         self.client_name = client_name
         self.network = network
         self.resend_ms = resend_ms if resend_ms is not None else 10.0 * self.config.period_ms
-        self.view = ChainView(ids)
+        self.view = ChainView(ids, system, f"{client_name}.status")
         self._rngs = {i: random.Random(f"{seed}:chain:{i}") for i in ids}
         self._next_seq = 1
 
@@ -167,13 +147,13 @@ class ChainCluster(ClusterLifecycle):
             self.keyring,
             self.config,
             self._rngs[node_id],
-            self.view.update,
+            self.view.collector,
         )
         return ValidatorAgent, args, {}
 
     def client_spec(self) -> tuple[type[ChainClient], tuple[Any, ...], dict[str, Any]]:
         """(class, args, kwargs) of the client actor."""
-        return ChainClient, (self.node_ids,), {}
+        return ChainClient, (self.node_ids,), {"status": self.view}
 
     def _members(self) -> tuple[Sequence[str], Callable[[str], ActorSpec]]:
         return self.node_ids, self.agent_spec

@@ -73,6 +73,10 @@ class Ready(msgspec.Struct):
     rejected: list[Rejected]
     sealed: list[Block]
 
+    def outbox(self) -> list[tuple[str, Any]]:
+        """``messages`` as (validator, message) pairs: what an actor shell sends."""
+        return [(out.dst, out.message) for out in self.messages]
+
 
 class Validator:
     """One validator (see the module docstring); ``tree`` is its durable state."""

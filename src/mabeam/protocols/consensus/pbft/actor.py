@@ -2,8 +2,11 @@
 :class:`PbftClientActor` a :class:`~.client.PbftClient`.
 
 Messages travel as tells between actors addressed by name (a restarted actor gets a new
-ref, the same name). Each shell keeps one ``send_after`` timer armed at its core's
-``deadline()``; after every input it takes ``ready()`` and sends. A replica actor hands every
+ref, the same name). Both shells are :class:`~.._host.CoreHost` s: one ``send_after``
+timer armed at the core's ``deadline()``; after every input they take ``ready()`` and send.
+A replica tells its :class:`ReplicaStatus` to the actor named ``status_to`` (the cluster's
+status collector); the client actor answers the ask of each :class:`Submit` once its
+operations are accepted. A replica actor hands every
 message to its core, which authenticates it: garbage of any shape is counted in
 ``dropped`` and never raises. ``storage`` (a :class:`~.storage.PbftStorage`, kept by the
 cluster across incarnations) tells a restarted replica it is one and what it persisted (if
@@ -22,21 +25,13 @@ from typing import Any
 
 import msgspec
 
-from ....runtime import Actor, Timer
+from ....runtime import DeferredReply
+from .._host import CoreHost, StatusView, Tick, start_collector
 from ..kv import StateMachineFactory
 from .auth import Keyring
-from .client import Accepted, PbftClient
-from .replica import PbftConfig, PbftReplica
+from .client import Accepted, ClientReady, PbftClient
+from .replica import PbftConfig, PbftReplica, Ready
 from .storage import PbftStorage
-
-_EPSILON_MS = 1e-6
-
-
-class _Tick(msgspec.Struct, frozen=True, tag=True):
-    """A shell's timer fired."""
-
-
-_TICK = _Tick()
 
 
 class GetReplicaState(msgspec.Struct, frozen=True, tag=True):
@@ -63,7 +58,7 @@ class ReplicaState(msgspec.Struct, frozen=True):
 
 
 class ReplicaStatus(msgspec.Struct, frozen=True):
-    """What a replica reports to its observer after each change of view or execution."""
+    """What a replica tells its status subscriber after each change of view or execution."""
 
     id: str
     view: int
@@ -72,40 +67,10 @@ class ReplicaStatus(msgspec.Struct, frozen=True):
 
 
 ReplicaObserver = Callable[[ReplicaStatus], None]
+"""An application-side listener of statuses (``PbftCluster(observer=...)``)."""
 
 
-class _Timed:
-    """One ``send_after`` timer kept at the core's deadline (shared by both shells)."""
-
-    _timer: Timer | None = None
-    _armed_at: float = float("inf")
-    context: Any
-
-    def _now(self) -> float:
-        return float(self.context.time()) * 1000.0
-
-    def _fired(self) -> float:
-        now = self._now()
-        if self._timer is not None and not self._timer.active:
-            if self._armed_at - _EPSILON_MS <= now < self._armed_at:
-                now = self._armed_at
-            self._timer = None
-            self._armed_at = float("inf")
-        return now
-
-    def _arm(self, deadline: float) -> None:
-        if self._timer is not None and self._armed_at <= deadline:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._armed_at = deadline
-        if deadline != float("inf"):
-            delay = max(0.0, deadline - self._now()) / 1000.0
-            self._timer = self.context.send_after(delay, _TICK)
-
-
-class PbftReplicaActor(_Timed, Actor):
+class PbftReplicaActor(CoreHost[PbftReplica, Ready]):
     """An agent actor hosting one replica (see the module docstring)."""
 
     def __init__(
@@ -114,7 +79,7 @@ class PbftReplicaActor(_Timed, Actor):
         replicas: Sequence[str],
         keyring: Keyring,
         config: PbftConfig | None = None,
-        observer: ReplicaObserver | None = None,
+        status_to: str | None = None,
         *,
         machine: StateMachineFactory | None = None,
         storage: PbftStorage | None = None,
@@ -124,61 +89,49 @@ class PbftReplicaActor(_Timed, Actor):
         self.replicas = tuple(replicas)
         self.keyring = keyring
         self.config = config or PbftConfig()
-        self.observer = observer
+        self.status_to = status_to
         self.machine = machine
-        self.core: PbftReplica
-        self._reported: tuple[int, bool, int, int] | None = None
 
-    async def on_start(self) -> None:
+    def make_core(self, now: float) -> PbftReplica:
         machine = None if self.machine is None else self.machine()
-        self.core = PbftReplica(
+        return PbftReplica(
             self.replica_id,
             self.replicas,
             self.keyring,
             self.config,
-            now=self._now(),
+            now=now,
             machine=machine,
             storage=self.storage,
         )
-        self.context.log.info("pbft_replica_started", replica=self.replica_id, n=self.core.n)
-        self._after()
 
-    async def receive(self, message: Any) -> Any:
-        core = self.core
-        if isinstance(message, _Tick):
-            core.tick(self._fired())
-        elif isinstance(message, GetReplicaState):
+    def started(self) -> None:
+        self.context.log.info("pbft_replica_started", replica=self.replica_id, n=self.core.n)
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, GetReplicaState):
             return self.state()
-        else:
-            core.step(message, self._now())
-        self._after()
+        self.core.step(message, self.now())
         return None
 
-    def _after(self) -> None:
+    def marks(self) -> tuple[int, bool, int, int]:
         core = self.core
-        ready = core.ready()
-        whereis = self.context.whereis
-        for message in ready.messages:
-            ref = whereis(message.dst)
-            if ref is not None:
-                ref.tell(message)
-        self._arm(core.deadline())
-        marks = (core.view, core.active, core.last_executed, core.low)
-        previous = self._reported
-        if previous == marks:
+        return (core.view, core.active, core.last_executed, core.low)
+
+    def status_changed(self, previous: Any, ready: Ready) -> None:
+        if previous is None:
             return
-        self._reported = marks
+        core = self.core
         log = self.context.log
-        if previous is not None and previous[:2] != marks[:2]:
+        if previous[:2] != (core.view, core.active):
             log.info(
                 "pbft_view_changed", replica=self.replica_id, view=core.view, active=core.active
             )
-        if previous is not None and previous[3] != core.low:
+        if previous[3] != core.low:
             log.info("pbft_checkpoint_stable", replica=self.replica_id, seq=core.low)
-        if self.observer is not None:
-            self.observer(
-                ReplicaStatus(self.replica_id, core.view, core.active, core.last_executed)
-            )
+
+    def status(self, ready: Ready | None = None) -> ReplicaStatus:
+        core = self.core
+        return ReplicaStatus(self.replica_id, core.view, core.active, core.last_executed)
 
     def state(self) -> ReplicaState:
         core = self.core
@@ -205,32 +158,43 @@ class Submit(msgspec.Struct, frozen=True, tag=True):
 
 
 ResultHandler = Callable[[int, Accepted], None]
-"""``(token, accepted)``: called by the client actor once f + 1 replicas agree."""
+"""``(token, accepted)``: the shape of the old result callback (the client now answers the
+ask of each :class:`Submit`); kept for code that names it."""
 
 
-class PbftClientActor(_Timed, Actor):
-    """The client of the replicated service; results go to ``on_result`` by token."""
+class PbftClientActor(CoreHost[PbftClient, ClientReady]):
+    """The client of the replicated service.
+
+    Ask it a :class:`Submit` and the answer comes once f + 1 replicas agreed on every
+    operation in it: a list of :class:`~.client.Accepted`, in order (through
+    ``self.context.reply_later``). ``status`` (optional) is the cluster's
+    :class:`~.._host.StatusView`: the client starts its collector as a child.
+    """
 
     def __init__(
         self,
         client_id: str,
         replicas: Sequence[str],
         keyring: Keyring,
-        on_result: ResultHandler,
         *,
         retransmit_ms: float = 300.0,
+        status: StatusView[Any] | None = None,
     ) -> None:
         self.core = PbftClient(client_id, replicas, keyring, retransmit_ms=retransmit_ms)
-        self.on_result = on_result
-        self._tokens: dict[int, int] = {}
+        self.status_view = status
+        self._tokens: dict[int, tuple[int, _Batch]] = {}
+
+    def make_core(self, now: float) -> PbftClient:
+        return self.core  # made with the actor: the application submits through it
+
+    async def on_start(self) -> None:
+        """No timer until the first submission; the status collector, if any, starts."""
+        if self.status_view is not None:
+            await start_collector(self.context, self.status_view)
 
     async def receive(self, message: Any) -> Any:
-        core = self.core
-        if isinstance(message, Submit):
-            now = self._now()
-            for token, operation in message.operations:
-                self._tokens[core.submit(operation, now)] = token
-        elif isinstance(message, _Tick):
+        if isinstance(message, Tick):
+            core = self.core
             before = core.retransmissions
             core.tick(self._fired())
             if core.retransmissions != before:
@@ -239,16 +203,39 @@ class PbftClientActor(_Timed, Actor):
                     client=core.id,
                     count=core.retransmissions - before,
                 )
+            self._after_input()
+            return None
+        return await super().receive(message)
+
+    def handle(self, message: Any) -> Any:
+        core = self.core
+        if isinstance(message, Submit):
+            now = self.now()
+            reply = self.context.reply_later()
+            batch = _Batch(reply, len(message.operations))
+            for index, (_token, operation) in enumerate(message.operations):
+                self._tokens[core.submit(operation, now)] = (index, batch)
         else:
-            core.step(message, self._now())
-        ready = core.ready()
-        whereis = self.context.whereis
-        for dst, request in ready.messages:
-            ref = whereis(dst)
-            if ref is not None:
-                ref.tell(request)
-        for accepted in ready.accepted:
-            if accepted.timestamp in self._tokens:
-                self.on_result(self._tokens.pop(accepted.timestamp), accepted)
-        self._arm(core.deadline())
+            core.step(message, self.now())
         return None
+
+    def after_ready(self, ready: ClientReady) -> None:
+        for accepted in ready.accepted:
+            entry = self._tokens.pop(accepted.timestamp, None)
+            if entry is None:
+                continue
+            index, batch = entry
+            batch.results[index] = accepted
+            if len(batch.results) == batch.size and not batch.reply.done:
+                batch.reply.reply([batch.results[i] for i in range(batch.size)])
+
+
+class _Batch:
+    """One asked :class:`Submit`: answered once every operation in it is accepted."""
+
+    __slots__ = ("reply", "results", "size")
+
+    def __init__(self, reply: DeferredReply, size: int) -> None:
+        self.reply = reply
+        self.size = size
+        self.results: dict[int, Accepted] = {}

@@ -30,18 +30,18 @@ goes on. ``machine`` gives the replicas your own state machine (see :mod:`..kv`)
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import msgspec
 
-from ...._errors import ActorDeadError, ConfigError, MabeamError, NotStartedError
+from ...._errors import AskTimeoutError, ConfigError, MabeamError, NotStartedError
 from ...._errors import RequestTimeoutError as RequestTimeoutError
 from ....runtime import ActorRef, ActorSystem
 from ....runtime.supervision import restart_child, terminate_child
 from .._cluster import ActorSpec, ClusterLifecycle
+from .._host import StatusView
 from ..kv import ApplyError, Delete, Get, Put, StateMachineFactory
 from .actor import (
     GetReplicaState,
@@ -49,6 +49,7 @@ from .actor import (
     PbftReplicaActor,
     ReplicaObserver,
     ReplicaState,
+    ReplicaStatus,
     Submit,
 )
 from .auth import Keyring
@@ -108,10 +109,14 @@ class PbftCluster(ClusterLifecycle):
         self.observer = observer
         self.machine = machine
         self.persist = persist
+        self.view: StatusView[ReplicaStatus] = StatusView(ids, system, f"{client_name}.status")
+        """Each replica's latest :class:`~.actor.ReplicaStatus`, through the status collector
+        (``observer``, if given, is one of its ``listeners``)."""
+        if observer is not None:
+            self.view.listeners.append(observer)
         self.storages = {i: PbftStorage(durable=persist) for i in ids}
         """Each replica's store, kept across its restarts (``persist``: view and stable
         checkpoint survive a crash; else only the fact that it restarted)."""
-        self._futures: dict[int, asyncio.Future[Executed]] = {}
         self._next_token = 1
 
     # ------------------------------------------------------------------ set-up
@@ -120,7 +125,7 @@ class PbftCluster(ClusterLifecycle):
         self, replica_id: str
     ) -> tuple[type[PbftReplicaActor], tuple[Any, ...], dict[str, Any]]:
         """(class, args, kwargs) of replica ``replica_id``: for a supervisor's ChildSpec."""
-        args = (replica_id, self.replica_ids, self.keyring, self.config, self.observer)
+        args = (replica_id, self.replica_ids, self.keyring, self.config, self.view.collector)
         kwargs: dict[str, Any] = {"storage": self.storages[replica_id]}
         if self.machine is not None:
             kwargs["machine"] = self.machine
@@ -128,8 +133,8 @@ class PbftCluster(ClusterLifecycle):
 
     def client_spec(self) -> tuple[type[PbftClientActor], tuple[Any, ...], dict[str, Any]]:
         """(class, args, kwargs) of the client actor."""
-        args = (self.client_name, self.replica_ids, self.keyring, self._on_result)
-        return PbftClientActor, args, {"retransmit_ms": self.retransmit_ms}
+        args = (self.client_name, self.replica_ids, self.keyring)
+        return PbftClientActor, args, {"retransmit_ms": self.retransmit_ms, "status": self.view}
 
     def byzantine(self, replica_id: str, behavior: str) -> None:
         """Make ``replica_id`` misbehave (needs the SimNetwork); ``None`` behavior heals."""
@@ -142,13 +147,6 @@ class PbftCluster(ClusterLifecycle):
 
     def _members(self) -> tuple[Sequence[str], Callable[[str], ActorSpec]]:
         return self.replica_ids, self.replica_spec
-
-    def _stopped(self) -> None:
-        """Operations still waiting fail with ActorDeadError."""
-        for future in self._futures.values():
-            if not future.done():
-                future.set_exception(ActorDeadError(self.client_name, "submit"))
-        self._futures.clear()
 
     # ------------------------------------------------------------------ operations
 
@@ -172,28 +170,22 @@ class PbftCluster(ClusterLifecycle):
         An operation whose execution raised does not fail the batch: its ``result`` is the
         :class:`~..kv.ApplyError` the replicas agreed on.
         """
-        if self._client is None:
+        client = self._client
+        if client is None:
             raise NotStartedError("the cluster is not started (use `async with PbftCluster(...)`)")
-        loop = asyncio.get_running_loop()
         pairs = []
-        futures = []
         for operation in operations:
-            token = self._next_token
+            pairs.append((self._next_token, operation))
             self._next_token += 1
-            future: asyncio.Future[Executed] = loop.create_future()
-            self._futures[token] = future
-            pairs.append((token, operation))
-            futures.append(future)
         if not pairs:
             return []
-        self._client.tell(Submit(tuple(pairs)))
         try:
-            return list(await asyncio.wait_for(asyncio.gather(*futures), timeout))
-        except TimeoutError:
-            for token, _ in pairs:
-                self._futures.pop(token, None)
+            done: list[Accepted] = await client.ask(Submit(tuple(pairs)), timeout=timeout)
+        except AskTimeoutError:
             assert timeout is not None
             raise RequestTimeoutError(len(pairs), timeout) from None
+        name = self.client_name
+        return [Executed(a.result, a.view, a.timestamp, a.seq, name) for a in done]
 
     async def set(self, key: str, value: Any, *, timeout: float | None = None) -> Any:
         """Set ``key`` to ``value``; returns the previous value (None if none)."""
@@ -206,14 +198,6 @@ class PbftCluster(ClusterLifecycle):
     async def delete(self, key: str, *, timeout: float | None = None) -> Any:
         """Remove ``key``; returns the value it had (None if none)."""
         return (await self.submit(Delete(key), timeout=timeout)).result
-
-    def _on_result(self, token: int, accepted: Accepted) -> None:
-        future = self._futures.pop(token, None)
-        if future is not None and not future.done():
-            executed = Executed(
-                accepted.result, accepted.view, accepted.timestamp, accepted.seq, self.client_name
-            )
-            future.set_result(executed)
 
     # ------------------------------------------------------------------ replicas
 

@@ -51,6 +51,10 @@ class ClientReady:
     messages: list[tuple[str, Request]] = field(default_factory=list)
     accepted: list[Accepted] = field(default_factory=list)
 
+    def outbox(self) -> list[tuple[str, Request]]:
+        """``messages``, already (replica, request) pairs."""
+        return self.messages
+
 
 class PbftClient:
     """A client of ``replicas`` (in replica order) named ``client_id``."""

@@ -193,6 +193,10 @@ class Ready:
     messages: list[Any] = field(default_factory=list)
     executed: list[Executed] = field(default_factory=list)
 
+    def outbox(self) -> list[tuple[str, Any]]:
+        """``messages`` as (peer, message) pairs: what an actor shell sends."""
+        return [(message.dst, message) for message in self.messages]
+
 
 @dataclass
 class _Slot:

@@ -13,7 +13,10 @@
 Each node is a :class:`~.actor.RaftAgent` under a one-for-one supervisor (a crashed node is
 restarted with its storage), registered under its id; a :class:`~.actor.RaftClient` actor
 (registered as ``client_name``) submits commands, following redirects and retrying through
-elections. Every command is applied exactly once on every node, in log order; a read
+elections; the cluster asks it a :class:`~.client.Submit` and it answers once the
+commands are applied. The nodes tell their statuses to a status collector (a child of the
+client) that keeps :attr:`RaftCluster.view`. Every command is applied exactly once on
+every node, in log order; a read
 (:meth:`RaftCluster.get`) goes through the log, so it sees every write committed before it.
 
 A command that raises when applied (``Add`` to a string) is committed and applied all the
@@ -35,73 +38,30 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import msgspec
-
-from ...._errors import ActorDeadError, ActorError, ConfigError, NotStartedError
+from ...._errors import ActorError, AskTimeoutError, ConfigError, NotStartedError
 from ...._errors import CommitTimeoutError as CommitTimeoutError
 from ....runtime import ActorRef, ActorSystem, ChildSpec
 from ....runtime.supervision import delete_child, restart_child, start_child, terminate_child
 from .._cluster import ActorSpec, ClusterLifecycle, node_specs
+from .._host import StatusView
 from ..kv import ApplyError, Delete, Get, Put, StateMachineFactory
-from .actor import (
-    Cancel,
-    CommandResult,
-    GetNodeState,
-    MembershipQuery,
-    NodeState,
-    NodeStatus,
-    RaftAgent,
-    RaftClient,
-    ReadQuery,
-    SetNodes,
-    Submit,
-)
+from .actor import GetNodeState, NodeState, NodeStatus, RaftAgent
+from .client import Cancel, MembershipQuery, RaftClient, ReadQuery, SetNodes, Submit
+from .client import Committed as Committed
 from .messages import Membership
 from .node import RaftConfig
 from .storage import MemoryStorage, RaftStorage
 
 
-class Committed(msgspec.Struct, frozen=True):
-    """A command applied by the cluster: its log position, the leader, the result (an
-    :class:`~..kv.ApplyError` if applying it raised; ``index`` 0: a retry answered from
-    the session cache)."""
+class ClusterView(StatusView[NodeStatus]):
+    """The latest status each node reported (through the cluster's status collector), and
+    who leads now. ``listeners`` are called with every report, after it is recorded (tests
+    check invariants there); :meth:`wait` returns once a condition on the view holds."""
 
-    index: int
-    term: int
-    leader: str
-    result: Any = None
-
-
-class ClusterView:
-    """The latest status each node reported (the nodes' observer), and who leads now."""
-
-    def __init__(self, node_ids: Sequence[str], system: ActorSystem) -> None:
-        self.node_ids = list(node_ids)
-        self.statuses: dict[str, NodeStatus] = {}
-        self.listeners: list[Callable[[NodeStatus], None]] = []
-        """Called with every report, after it is recorded (tests check invariants here)."""
-        self._system = system
-        self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
-
-    def update(self, status: NodeStatus) -> None:
-        """Observer callback of every node: record, wake waiters whose condition now holds."""
-        self.statuses[status.id] = status
-        for listener in self.listeners:
-            listener(status)
-        if self._waiters:
-            still = []
-            for condition, waiter in self._waiters:
-                if waiter.done():
-                    continue
-                if condition():
-                    waiter.set_result(None)
-                else:
-                    still.append((condition, waiter))
-            self._waiters = still
-
-    def running(self, node_id: str) -> bool:
-        """Whether the node's actor runs now."""
-        return self._system.whereis(node_id) is not None
+    def __init__(
+        self, node_ids: Sequence[str], system: ActorSystem, collector: str = "raft-client.status"
+    ) -> None:
+        super().__init__(node_ids, system, collector)
 
     def leader(self) -> str | None:
         """The running node that leads in the highest term, or None during an election."""
@@ -113,18 +73,6 @@ class ClusterView:
             if best is None or status.term > best.term:
                 best = status
         return None if best is None else best.id
-
-    async def wait(self, condition: Callable[[], bool], timeout: float | None = None) -> None:
-        """Return once ``condition()`` holds (checked at every status change)."""
-        if condition():
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((condition, waiter))
-        try:
-            await asyncio.wait_for(waiter, timeout)
-        finally:
-            if not waiter.done():
-                waiter.cancel()
 
 
 class RaftCluster(ClusterLifecycle):
@@ -176,11 +124,10 @@ class RaftCluster(ClusterLifecycle):
         self.network = network
         high = self.config.election_timeout_ms[1]
         self.retry_ms = retry_ms if retry_ms is not None else 2.0 * high
-        self.view = ClusterView(ids, system)
+        self.view = ClusterView(ids, system, f"{client_name}.status")
         self.machine = machine
         self._seed = seed
         self._rngs = {i: random.Random(f"{seed}:raft:{i}") for i in ids}
-        self._futures: dict[int, asyncio.Future[Committed]] = {}
         self._next_seq = 1
 
     # ------------------------------------------------------------------ set-up
@@ -193,7 +140,7 @@ class RaftCluster(ClusterLifecycle):
             self.storages[node_id],
             self.config,
             self._rngs[node_id],
-            self.view.update,
+            self.view.collector,
         )
         kwargs: dict[str, Any] = {} if self.machine is None else {"machine": self.machine}
         if node_id in self._joined:
@@ -202,18 +149,15 @@ class RaftCluster(ClusterLifecycle):
 
     def client_spec(self) -> tuple[type[RaftClient], tuple[Any, ...], dict[str, Any]]:
         """(class, args, kwargs) of the client actor."""
-        kwargs = {"retry_ms": self.retry_ms, "backoff_ms": self.config.heartbeat_ms}
-        return RaftClient, (self.node_ids, self._on_result), kwargs
+        kwargs = {
+            "retry_ms": self.retry_ms,
+            "backoff_ms": self.config.heartbeat_ms,
+            "status": self.view,
+        }
+        return RaftClient, (self.node_ids,), kwargs
 
     def _members(self) -> tuple[Sequence[str], Callable[[str], ActorSpec]]:
         return self.node_ids, self.agent_spec
-
-    def _stopped(self) -> None:
-        """Commands still waiting fail with ActorDeadError."""
-        for future in self._futures.values():
-            if not future.done():
-                future.set_exception(ActorDeadError(self.client_name, "propose"))
-        self._futures.clear()
 
     # ------------------------------------------------------------------ commands
 
@@ -237,30 +181,11 @@ class RaftCluster(ClusterLifecycle):
         A command whose application raised does not fail the batch: its ``result`` is the
         :class:`~..kv.ApplyError` every node recorded.
         """
-        client = self._require_client()
-        loop = asyncio.get_running_loop()
         pairs = []
-        futures = []
         for command in commands:
-            seq = self._next_seq
+            pairs.append((self._next_seq, command))
             self._next_seq += 1
-            future: asyncio.Future[Committed] = loop.create_future()
-            self._futures[seq] = future
-            pairs.append((seq, command))
-            futures.append(future)
-        if not pairs:
-            return []
-        client.tell(Submit(tuple(pairs)))
-        try:
-            return list(await asyncio.wait_for(asyncio.gather(*futures), timeout))
-        except TimeoutError:
-            seqs = tuple(seq for seq, _ in pairs)
-            for seq in seqs:
-                self._futures.pop(seq, None)
-            if client.is_alive:
-                client.tell(Cancel(seqs))
-            assert timeout is not None
-            raise CommitTimeoutError(len(seqs), timeout) from None
+        return await self._ask(pairs, timeout)
 
     async def set(self, key: str, value: Any, *, timeout: float | None = None) -> Any:
         """Set ``key`` to ``value``; returns the previous value (None if none)."""
@@ -279,40 +204,30 @@ class RaftCluster(ClusterLifecycle):
     async def read_many(self, keys: Iterable[str], *, timeout: float | None = None) -> list[Any]:
         """The values of ``keys``, as :meth:`read` gives them, confirmed together: one
         ReadIndex round for the whole batch."""
-        client = self._require_client()
-        loop = asyncio.get_running_loop()
-        pairs = []
-        futures = []
+        pairs: list[tuple[int, Any]] = []
         for key in keys:
-            seq = self._next_seq
+            pairs.append((self._next_seq, ReadQuery(key)))
             self._next_seq += 1
-            future: asyncio.Future[Committed] = loop.create_future()
-            self._futures[seq] = future
-            pairs.append((seq, ReadQuery(key)))
-            futures.append(future)
-        if not pairs:
-            return []
-        client.tell(Submit(tuple(pairs)))
-        try:
-            done = await asyncio.wait_for(asyncio.gather(*futures), timeout)
-        except TimeoutError:
-            seqs = tuple(seq for seq, _ in pairs)
-            for seq in seqs:
-                self._futures.pop(seq, None)
-            if client.is_alive:
-                client.tell(Cancel(seqs))
-            assert timeout is not None
-            raise CommitTimeoutError(len(seqs), timeout) from None
-        return [committed.result for committed in done]
+        return [committed.result for committed in await self._ask(pairs, timeout)]
 
     async def delete(self, key: str, *, timeout: float | None = None) -> Any:
         """Remove ``key``; returns the value it had (None if none)."""
         return (await self.propose(Delete(key), timeout=timeout)).result
 
-    def _on_result(self, seq: int, result: CommandResult, leader: str) -> None:
-        future = self._futures.pop(seq, None)
-        if future is not None and not future.done():
-            future.set_result(Committed(result.index, result.term, leader, result.result))
+    async def _ask(self, pairs: list[tuple[int, Any]], timeout: float | None) -> list[Committed]:
+        """Ask the client to replicate (seq, command) pairs; its answer comes once all are
+        applied. On timeout the client stops retrying them."""
+        client = self._require_client()
+        if not pairs:
+            return []
+        try:
+            done: list[Committed] = await client.ask(Submit(tuple(pairs)), timeout=timeout)
+        except AskTimeoutError:
+            if client.is_alive:
+                client.tell(Cancel(tuple(seq for seq, _ in pairs)))
+            assert timeout is not None
+            raise CommitTimeoutError(len(pairs), timeout) from None
+        return done
 
     def _require_client(self) -> ActorRef:
         if self._client is None:
@@ -421,20 +336,9 @@ class RaftCluster(ClusterLifecycle):
             # Another leader's change landed where ours was: ask again.
 
     async def _submit(self, query: Any, timeout: float | None) -> Committed:
-        client = self._require_client()
         seq = self._next_seq
         self._next_seq += 1
-        future: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
-        self._futures[seq] = future
-        client.tell(Submit(((seq, query),)))
-        try:
-            return await asyncio.wait_for(future, timeout)
-        except TimeoutError:
-            self._futures.pop(seq, None)
-            if client.is_alive:
-                client.tell(Cancel((seq,)))
-            assert timeout is not None
-            raise CommitTimeoutError(1, timeout) from None
+        return (await self._ask([(seq, query)], timeout))[0]
 
     async def crash(self, node_id: str) -> None:
         """Stop a node at once (volatile state lost, storage kept)."""

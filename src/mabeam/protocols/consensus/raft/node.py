@@ -186,6 +186,10 @@ class Ready:
     snapshot: Snapshot | None = None
     read_states: list[ReadState] = field(default_factory=list)
 
+    def outbox(self) -> list[tuple[str, RaftMessage]]:
+        """``messages`` as (peer, message) pairs: what an actor shell sends."""
+        return [(message.dst, message) for message in self.messages]
+
 
 class RaftNode:
     """One Raft server: a pure state machine over messages and time (see the module docstring).
