@@ -195,8 +195,8 @@ class _Run:
             self.process.wait()  # the log ends when the process does: this returns at once
             with _live_lock:
                 _live.discard(self.process)
+            self.exited.set()  # first: a waiter woken by `ready` must see the exit
             self.ready.set()
-            self.exited.set()
 
 
 class NatsServer:
