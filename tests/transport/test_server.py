@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -332,3 +333,29 @@ async def test_a_server_that_cannot_start_says_why_and_leaves_nothing() -> None:
 async def test_starting_twice_is_refused(nats_server: NatsServer) -> None:
     with pytest.raises(NatsServerError, match="already running"):
         await nats_server.start()
+
+
+async def test_a_server_deaf_to_sigterm_is_killed_after_the_stop_timeout() -> None:
+    """A stopped (SIGSTOP) server cannot act on SIGTERM: SIGKILL follows within the bound."""
+    async with NatsServer(stop_timeout=0.2) as server:
+        pid = server.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
+        with anyio.fail_after(WAIT):
+            await server.stop()
+    assert _gone(pid)
+    assert not any("Trapped" in line for line in server.log)  # it never saw the SIGTERM
+
+
+def test_an_interpreter_exiting_with_a_server_running_takes_it_along() -> None:
+    """The atexit hook: a program that forgets to stop its server leaves no process."""
+    program = (
+        "from mabeam.transport._server import NatsServer\n"
+        "server = NatsServer()\n"
+        "server.start_blocking()\n"
+        "print(server.pid, flush=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert _gone(int(done.stdout))
