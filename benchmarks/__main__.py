@@ -20,6 +20,7 @@ from . import (
     experiments,
     hierarchy,
     market,
+    nats,
     pbft,
     runtime,
     sim,
@@ -40,6 +41,7 @@ SUITES: dict[str, Callable[[bool], Json]] = {
     "chain": chain.run,
     "supervision": supervision.run,
     "experiments": experiments.run,
+    "nats": nats.run,
 }
 """Every suite by name, run in this order when no ``--suite`` is given."""
 

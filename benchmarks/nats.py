@@ -1,0 +1,169 @@
+"""The NATS suite: raw nats-py between two OS processes, the baseline of issue 16.
+
+What the NATS transport costs is measured against what NATS itself costs on the same
+machine, so these are the denominators of the transport's figures:
+
+- ``request_reply``: sequential ``Client.request`` round trips to a responder in another
+  process (:mod:`benchmarks._nats_peer`), microseconds per round trip;
+- ``publish``: one-way ``Client.publish`` from this process to a subscriber in the
+  other, ``flush()`` every :data:`BATCH` messages; messages per second counted until the
+  subscriber confirms it has them all (``received`` says how many arrived).
+
+Both go through a real ``nats-server`` on loopback (:class:`~mabeam.transport._server.
+NatsServer`); payloads are :data:`PAYLOAD_BYTES` bytes. Connecting is outside the timed
+part. The transport benchmark can reuse :func:`responder`, :func:`round_trips` and
+:func:`publish_to_sink` with its own figures beside these. Without nats-py or a
+``nats-server`` the suite reports ``skipped`` with the reason instead of failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from ._common import Figures, Json, best_of_rounds, latency, progress, scaled, throughput, timer
+
+ROUND_TRIPS = 10_000
+PUBLISHES = 200_000
+BATCH = 1_000
+"""Messages published between two ``flush()`` calls."""
+PAYLOAD_BYTES = 128
+PAYLOAD = bytes(PAYLOAD_BYTES)
+WARM_UP = 100
+TIMEOUT = 10.0
+"""Bound on each wait for the other process or the server, in seconds."""
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextlib.contextmanager
+def responder(url: str) -> Iterator[subprocess.Popen[bytes]]:
+    """Run :mod:`benchmarks._nats_peer` against ``url`` for the block; stop it after."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks._nats_peer", url],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        line = _readline_within(process, TIMEOUT)
+        if line != b"ready\n":
+            raise RuntimeError(f"the NATS peer did not start (it said {line!r})")
+        yield process
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()  # the peer exits at EOF
+        try:
+            process.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _readline_within(process: subprocess.Popen[bytes], timeout: float) -> bytes:
+    assert process.stdout is not None
+    stdout = process.stdout
+    lines: list[bytes] = []
+    reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not lines:
+        process.kill()  # ends the readline too (EOF)
+        reader.join()
+        raise RuntimeError(f"the NATS peer was not ready within {timeout:g} s")
+    return lines[0]
+
+
+async def round_trips(url: str, count: int, payload: bytes = PAYLOAD) -> float:
+    """Seconds for ``count`` sequential requests to the responder's ``bench.echo``."""
+    import nats
+
+    from ._nats_peer import ECHO
+
+    client = await nats.connect(url, connect_timeout=TIMEOUT)
+    try:
+        for _ in range(WARM_UP):
+            await client.request(ECHO, payload, timeout=TIMEOUT)
+        started = timer()
+        for _ in range(count):
+            await client.request(ECHO, payload, timeout=TIMEOUT)
+        return timer() - started
+    finally:
+        await client.close()
+
+
+async def publish_to_sink(
+    url: str, count: int, payload: bytes = PAYLOAD, batch: int = BATCH
+) -> tuple[float, int]:
+    """Publish ``count`` messages to the responder's sink: (seconds, how many arrived).
+
+    The clock stops when the sink has answered how many it counted, i.e. after the last
+    message reached the other process.
+    """
+    import nats
+
+    from ._nats_peer import COUNT, SINK
+
+    client = await nats.connect(url, connect_timeout=TIMEOUT)
+    try:
+        await client.request(COUNT, b"", timeout=TIMEOUT)  # resets the sink's count
+        started = timer()
+        for n in range(1, count + 1):
+            await client.publish(SINK, payload)
+            if n % batch == 0:
+                await client.flush(timeout=int(TIMEOUT))
+        reply = await client.request(COUNT, b"", timeout=TIMEOUT)
+        return timer() - started, int(reply.data)
+    finally:
+        await client.close()
+
+
+def _version(binary: Path) -> str:
+    done = subprocess.run(
+        [binary, "--version"], capture_output=True, text=True, timeout=TIMEOUT, check=True
+    )
+    return done.stdout.strip()
+
+
+def run(quick: bool) -> Json:
+    try:
+        import nats  # noqa: F401  (only whether it is there)
+
+        from mabeam.transport._server import NatsServer, find_nats_server
+
+        binary = find_nats_server()
+    except (ImportError, FileNotFoundError) as exc:
+        progress(f"nats: skipped: {exc}")
+        return {"skipped": True, "reason": str(exc)}
+
+    trips = scaled(ROUND_TRIPS, quick)
+    publishes = scaled(PUBLISHES, quick)
+    batch = min(BATCH, publishes)
+    received: list[int] = []
+
+    with NatsServer(executable=binary) as server, responder(server.url):
+
+        def request_reply() -> Figures:
+            return {"round_trips": asyncio.run(round_trips(server.url, trips))}
+
+        def publish() -> Figures:
+            seconds, arrived = asyncio.run(publish_to_sink(server.url, publishes, batch=batch))
+            received.append(arrived)
+            return {"publish": seconds}
+
+        best = best_of_rounds({"request_reply": request_reply, "publish": publish}, label="nats")
+
+    rtt = latency(trips, best["request_reply"]["round_trips"])
+    sent = throughput(publishes, best["publish"]["publish"])
+    return {
+        "server": _version(binary),
+        "binary": str(binary),
+        "payload_bytes": PAYLOAD_BYTES,
+        "request_reply": {**rtt, "us_per_round_trip": rtt["us_per_op"]},
+        "publish": {**sent, "batch": batch, "received_min": min(received)},
+    }
