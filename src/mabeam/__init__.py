@@ -22,6 +22,8 @@ from ._errors import MabeamError as MabeamError
 from ._errors import MailboxFullError as MailboxFullError
 from ._errors import MembershipChangeError as MembershipChangeError
 from ._errors import NameTakenError as NameTakenError
+from ._errors import NatsServerError as NatsServerError
+from ._errors import NatsServerNotFoundError as NatsServerNotFoundError
 from ._errors import NotLeaderError as NotLeaderError
 from ._errors import NotStartedError as NotStartedError
 from ._errors import OrderError as OrderError
@@ -92,6 +94,8 @@ __all__ = [
     "MailboxFullError",
     "MembershipChangeError",
     "NameTakenError",
+    "NatsServerError",
+    "NatsServerNotFoundError",
     "NotLeaderError",
     "NotStartedError",
     "OrderError",

@@ -19,6 +19,9 @@ base, kept so that ``except TimeoutError`` / ``except ValueError`` code goes on 
     ├── SystemClosedError               the ActorSystem is not running
     ├── UnregisteredTypeError (TypeError)
     │                                   a type the codec does not know was to cross a transport
+    ├── NatsServerNotFoundError (FileNotFoundError)
+    │                                   no nats-server executable (wheel or PATH)
+    ├── NatsServerError (RuntimeError)  a nats-server did not start or stop as asked
     ├── UnsupportedEventLoopError (RuntimeError)
     │                                   entered outside asyncio (mabeam runs on asyncio)
     ├── InvalidStateError (RuntimeError)
@@ -315,3 +318,11 @@ class UnregisteredTypeError(MabeamError, TypeError):
             f"codec.register({type_name}, tag='yourapp.{type_name}') on the system's codec"
         )
         self.type_name = type_name
+
+
+class NatsServerNotFoundError(MabeamError, FileNotFoundError):
+    """No ``nats-server`` executable: neither the wheel's nor one on ``PATH``."""
+
+
+class NatsServerError(MabeamError, RuntimeError):
+    """A ``nats-server`` did not start, or did not stop, as asked."""
