@@ -234,3 +234,13 @@ async def test_an_application_type_registered_on_the_system_codec_crosses() -> N
             await echo.ask(Unknown(1))
         system.codec.register(Unknown, tag="app.Unknown")
         assert await echo.ask(Unknown(2)) == Unknown(2)
+
+
+def test_the_default_codec_tags_are_pinned() -> None:
+    """Tags are what crosses the wire: a renamed or moved message type changes one, and
+    nodes of two versions would no longer understand each other. A change here must be
+    deliberate: regenerate codec_tags.txt and say so in the commit."""
+    from pathlib import Path
+
+    pinned = (Path(__file__).with_name("codec_tags.txt")).read_text().split()
+    assert list(CODEC.tags) == pinned
