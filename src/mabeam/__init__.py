@@ -22,6 +22,7 @@ from ._errors import MabeamError as MabeamError
 from ._errors import MailboxFullError as MailboxFullError
 from ._errors import MembershipChangeError as MembershipChangeError
 from ._errors import NameTakenError as NameTakenError
+from ._errors import NodeDownError as NodeDownError
 from ._errors import NotLeaderError as NotLeaderError
 from ._errors import NotStartedError as NotStartedError
 from ._errors import OrderError as OrderError
@@ -92,6 +93,7 @@ __all__ = [
     "MailboxFullError",
     "MembershipChangeError",
     "NameTakenError",
+    "NodeDownError",
     "NotLeaderError",
     "NotStartedError",
     "OrderError",

@@ -10,6 +10,7 @@ base, kept so that ``except TimeoutError`` / ``except ValueError`` code goes on 
     │   │                               no reply within the ask timeout
     │   ├── ActorCrashedError           the handler raised while answering an ask (__cause__)
     │   ├── MailboxFullError            a bounded mailbox refused a message (policy "fail")
+    │   ├── NodeDownError               the actor's node is down or unreachable (NATS transport)
     │   └── ActorStartError             on_start raised: the actor never ran (__cause__)
     │       └── ChildStartError         a supervisor's child failed to start (names the spec id)
     ├── SupervisorError                 a supervisor refused a request (unknown child ...)
@@ -112,6 +113,19 @@ class MailboxFullError(ActorError):
         )
         self.capacity = capacity
         self.message_type = message_type
+
+
+class NodeDownError(ActorError):
+    """The actor's node is down or cannot be reached: an ask to it fails at once.
+
+    ``node`` names the node; ``why`` says how it was found out (its heartbeats stopped,
+    it left, this node lost its connection to the NATS server).
+    """
+
+    def __init__(self, actor: str, node: str, why: str) -> None:
+        super().__init__(f"actor {actor!r} is unreachable: node {node!r} {why}", actor=actor)
+        self.node = node
+        self.why = why
 
 
 class ActorStartError(ActorError):
