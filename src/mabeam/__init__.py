@@ -22,6 +22,8 @@ from ._errors import MabeamError as MabeamError
 from ._errors import MailboxFullError as MailboxFullError
 from ._errors import MembershipChangeError as MembershipChangeError
 from ._errors import NameTakenError as NameTakenError
+from ._errors import NatsServerError as NatsServerError
+from ._errors import NatsServerNotFoundError as NatsServerNotFoundError
 from ._errors import NodeDownError as NodeDownError
 from ._errors import NotLeaderError as NotLeaderError
 from ._errors import NotStartedError as NotStartedError
@@ -93,6 +95,8 @@ __all__ = [
     "MailboxFullError",
     "MembershipChangeError",
     "NameTakenError",
+    "NatsServerError",
+    "NatsServerNotFoundError",
     "NodeDownError",
     "NotLeaderError",
     "NotStartedError",

@@ -22,6 +22,9 @@ base, kept so that ``except TimeoutError`` / ``except ValueError`` code goes on 
     │                                   a type the codec does not know was to cross a transport
     ├── UnsupportedEventLoopError (RuntimeError)
     │                                   entered outside asyncio (mabeam runs on asyncio)
+    ├── NatsServerNotFoundError (FileNotFoundError)
+    │                                   no nats-server executable (tests and benchmarks)
+    ├── NatsServerError (RuntimeError)  a nats-server did not start or stop as asked
     ├── InvalidStateError (RuntimeError)
     │   │                               the call does not fit the object's state now
     │   ├── NotStartedError             a cluster not started (or attached without a supervisor)
@@ -150,6 +153,14 @@ class SystemClosedError(MabeamError):
 
 class UnsupportedEventLoopError(MabeamError, RuntimeError):
     """An :class:`~mabeam.ActorSystem` was entered on something other than asyncio (trio)."""
+
+
+class NatsServerNotFoundError(MabeamError, FileNotFoundError):
+    """No ``nats-server`` executable: neither the wheel's nor one on ``PATH``."""
+
+
+class NatsServerError(MabeamError, RuntimeError):
+    """A ``nats-server`` did not start, or did not stop, as asked."""
 
 
 class ConfigError(MabeamError, ValueError):

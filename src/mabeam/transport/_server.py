@@ -47,7 +47,7 @@ from types import TracebackType
 
 import anyio
 
-from mabeam._errors import ConfigError, MabeamError
+from mabeam._errors import ConfigError, NatsServerError, NatsServerNotFoundError
 from mabeam.runtime._cleanup import finish
 
 __all__ = [
@@ -65,14 +65,6 @@ _READY = "Server is ready"
 _LISTENING = re.compile(r"Listening for client connections on (?P<host>\S+):(?P<port>\d+)")
 _LOG_LINES = 200
 """How many of the latest log lines a server keeps (error messages quote the last ones)."""
-
-
-class NatsServerNotFoundError(MabeamError, FileNotFoundError):
-    """No ``nats-server`` executable: neither the wheel's nor one on ``PATH``."""
-
-
-class NatsServerError(MabeamError, RuntimeError):
-    """A ``nats-server`` did not start, or did not stop, as asked."""
 
 
 def find_nats_server() -> Path:
