@@ -25,6 +25,9 @@ class Echo(Actor):
     async def receive(self, message: Any) -> Any:
         if message == "crash":
             raise ValueError("asked to crash")
+        if message == "hang":
+            self.context.reply_later()  # never answered
+            return None
         if message == "told":
             return list(self.told)
         if message == "sender":
