@@ -380,6 +380,13 @@ class NatsTransport:
         except TimeoutError:
             raise ActorDeadError(name, f"find it within {timeout:g} s") from None
 
+    async def wait_until_connected(self, connected: bool = True, *, timeout: float = 10.0) -> None:
+        """Return once the connection to the NATS server is up (or, ``False``, lost)."""
+        async with asyncio.timeout(timeout):
+            while self.connected != connected:
+                self._changed.clear()
+                await self._changed.wait()
+
     async def wait_until_down(self, node: str, *, timeout: float = 10.0) -> None:
         """Return once ``node`` is known to be down (or never was up)."""
         async with asyncio.timeout(timeout):
@@ -822,7 +829,10 @@ class NatsTransport:
         peer.names = beat.names
         self._changed.set()
         if beat.kind == HELLO:
-            self._publish_beat(BEAT)  # the newcomer learns of us at once
+            # It (re)connected: what was sent to it while it was away may be lost, so no
+            # ask waits for an answer that may never come; and it learns of us at once.
+            self._fail_asks(source, "reconnected: the ask or its answer may have been lost")
+            self._publish_beat(BEAT)
 
     def _node_down(self, node: str, why: str) -> None:
         """``node`` is down: its monitors fire, its links exit, asks to it fail, names go."""
@@ -887,6 +897,7 @@ class NatsTransport:
         _log.warning("nats_disconnected", node=self._name)
         # Answers to asks in flight may be lost with the connection: fail them now.
         self._fail_asks(None, "cannot be reached: this node lost its connection to NATS")
+        self._changed.set()
 
     async def _on_reconnected(self) -> None:
         _log.info("nats_reconnected", node=self._name)
