@@ -350,6 +350,21 @@ class NatsTransport:
         """Whether the connection to the NATS server is up."""
         return self._client is not None and self._client.is_connected
 
+    async def flush(self, timeout: float = 10.0) -> None:
+        """Wait until every envelope sent so far has been written to the NATS server.
+
+        Sending never waits (envelopes of one loop turn go out as a batch); a producer of
+        many tells can call this every so many messages, as with nats-py's ``flush``.
+        """
+        client = self._client
+        if client is None:
+            return
+        async with asyncio.timeout(timeout):
+            while self._flusher is not None:
+                await asyncio.shield(self._flusher)
+            if client.is_connected:
+                await client.flush(timeout=max(1, int(timeout)))
+
     async def wait_for_nodes(self, *nodes: str, timeout: float = 10.0) -> None:
         """Return once every node named is up; raise NodeDownError after ``timeout``."""
         try:
