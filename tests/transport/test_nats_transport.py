@@ -317,6 +317,24 @@ async def test_messages_to_an_unknown_node_are_dead_letters(nats_server: NatsSer
             await ref.ask("hello")
 
 
+async def test_monitor_or_link_to_a_node_that_is_down_is_noconnection_at_once(
+    nats_server: NatsServer,
+) -> None:
+    async with nodes(nats_server, "n1") as (n1,):
+        watcher = await n1.spawn(Watcher)
+        ghost = n1._ref_for(Address("n9", 4), None)
+        with anyio.fail_after(WAIT):
+            await watcher.ask(("monitor", ghost))
+            await watcher.ask(("link", ghost))
+            got = sorted(await watcher.ask("signals"))
+        assert got == [
+            ("Down", Address("n9", 4), "noconnection"),
+            ("Exit", Address("n9", 4), "noconnection"),
+        ]
+        with anyio.fail_after(WAIT):
+            await ghost.stop()  # returns: nothing to wait for on a node that is down
+
+
 async def test_a_node_that_leaves_is_down_for_the_others(nats_server: NatsServer) -> None:
     async with nodes(nats_server, "n1") as (n1,):
         watcher = await n1.spawn(Watcher)

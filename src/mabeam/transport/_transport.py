@@ -610,14 +610,39 @@ class NatsTransport:
             system._fail_ask(envelope, NodeDownError(label, node, why))
 
     def _control_lost(self, envelope: Envelope) -> None:
-        """A control message that could not go: ``stop()`` waiting on it returns."""
+        """A control message that could not go: as OTP, monitoring or linking an actor of a
+        node that is down is a ``Down`` / exit ``noconnection`` at once; ``stop()`` waiting
+        on it returns."""
+        system = self._require_system()
         payload = envelope.payload
-        if type(payload) is Monitor and payload.watcher == 0:
-            cell = self._proxies.get(Address(envelope.dst.node, payload.target))
-            if cell is not None and cell._stopped is not None:
-                stopped, cell._stopped = cell._stopped, None
-                if not stopped.done():
+        node = envelope.dst.node
+        if type(payload) is Monitor:
+            proxy = self._proxies.get(Address(node, payload.target))
+            if proxy is None:
+                return
+            if payload.watcher == 0:
+                stopped, proxy._stopped = proxy._stopped, None
+                if stopped is not None and not stopped.done():
                     stopped.set_result(None)
+                return
+            if proxy._monitors is not None:
+                proxy._monitors.pop(payload.monitor, None)
+            watcher = system._cells.get(payload.watcher)
+            if watcher is not None:
+                if watcher._watching is not None:
+                    watcher._watching.pop(payload.monitor, None)
+                down = Down(proxy._ref, NOCONNECTION, payload.monitor)
+                watcher._enqueue_signal((down, None, None))
+        elif type(payload) is Link:
+            proxy = self._proxies.get(Address(node, payload.target))
+            cell = system._cells.get(payload.origin)
+            if proxy is None or cell is None:
+                return
+            if proxy._links is not None:
+                proxy._links.pop(cell, None)
+            if cell._links is not None:
+                cell._links.pop(proxy, None)  # type: ignore[call-overload]
+            exit_signal(cell, proxy, NOCONNECTION)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ receiving
 
