@@ -356,3 +356,18 @@ async def test_a_node_that_leaves_is_down_for_the_others(nats_server: NatsServer
         assert reason in ("shutdown", "noconnection")
         assert n1.whereis("t") is None
         assert nats_of(n1).nodes == []
+
+
+async def test_a_name_change_is_announced_at_once_not_at_the_next_heartbeat(
+    nats_server: NatsServer,
+) -> None:
+    """With a heartbeat of a minute, names still show up and leave within milliseconds."""
+    async with nodes(nats_server, "n1", "n2", heartbeat=60, down_after=120) as (n1, n2):
+        with anyio.fail_after(WAIT):
+            ref = await n2.spawn(Echo, name="fresh")
+            found = await nats_of(n1).wait_for_name("fresh")
+            assert found.address == ref.address
+            await ref.stop()
+            while n1.whereis("fresh") is not None:
+                nats_of(n1)._changed.clear()
+                await nats_of(n1)._changed.wait()
