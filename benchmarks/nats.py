@@ -9,6 +9,18 @@ machine, so these are the denominators of the transport's figures:
   other, ``flush()`` every :data:`BATCH` messages; messages per second counted until the
   subscriber confirms it has them all (``received`` says how many arrived).
 
+Beside them, in the same run and between the same two processes, the transport's own
+figures (the peer also runs a mabeam node, see :mod:`benchmarks._nats_peer`):
+
+- ``transport_ask``: sequential ``ActorRef.ask`` round trips from an ``ActorSystem``
+  with :class:`~mabeam.transport.NatsTransport` here to an echo actor on the peer's
+  node (an ASK envelope out, a REPLY envelope back: two publishes, as a NATS request);
+- ``transport_tell``: one-way ``ActorRef.tell`` to a counting actor there,
+  ``transport.flush()`` every :data:`BATCH` tells, until the actor answers its count.
+
+``ratios`` compares them: the ask round trip over the raw request/reply (target <= 1.5)
+and tell throughput over raw publish throughput (target >= 0.5).
+
 Both go through a real ``nats-server`` on loopback (:class:`~mabeam.transport._server.
 NatsServer`); payloads are :data:`PAYLOAD_BYTES` bytes. Connecting is outside the timed
 part. The transport benchmark can reuse :func:`responder`, :func:`round_trips` and
@@ -26,7 +38,19 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from ._common import Figures, Json, best_of_rounds, latency, progress, scaled, throughput, timer
+from ._common import (
+    Figures,
+    Json,
+    best_of_rounds,
+    check,
+    latency,
+    progress,
+    ratio,
+    scaled,
+    throughput,
+    timer,
+    verdict,
+)
 
 ROUND_TRIPS = 10_000
 PUBLISHES = 200_000
@@ -123,6 +147,50 @@ async def publish_to_sink(
         await client.close()
 
 
+async def transport_round_trips(url: str, count: int, payload: bytes = PAYLOAD) -> float:
+    """Seconds for ``count`` sequential asks to the peer node's echo actor over NATS."""
+    from mabeam import ActorSystem
+    from mabeam.transport import NatsTransport
+
+    from ._nats_peer import ECHO_ACTOR, NODE
+
+    transport = NatsTransport(servers=[url], heartbeat=1.0, down_after=10.0)
+    async with ActorSystem("bench", transport=transport) as system:
+        await transport.wait_for_nodes(NODE, timeout=TIMEOUT)
+        echo = await transport.wait_for_name(ECHO_ACTOR, timeout=TIMEOUT)
+        for _ in range(WARM_UP):
+            await echo.ask(payload, timeout=TIMEOUT)
+        started = timer()
+        for _ in range(count):
+            await echo.ask(payload, timeout=TIMEOUT)
+        seconds = timer() - started
+        assert system.dead_letters.count == 0
+        return seconds
+
+
+async def transport_tells(
+    url: str, count: int, payload: bytes = PAYLOAD, batch: int = BATCH
+) -> tuple[float, int]:
+    """Tell ``count`` messages to the peer node's sink actor: (seconds, how many arrived)."""
+    from mabeam import ActorSystem
+    from mabeam.transport import NatsTransport
+
+    from ._nats_peer import NODE, SINK_ACTOR
+
+    transport = NatsTransport(servers=[url], heartbeat=1.0, down_after=10.0)
+    async with ActorSystem("bench", transport=transport):
+        await transport.wait_for_nodes(NODE, timeout=TIMEOUT)
+        sink = await transport.wait_for_name(SINK_ACTOR, timeout=TIMEOUT)
+        await sink.ask("count", timeout=TIMEOUT)  # resets the count
+        started = timer()
+        for n in range(1, count + 1):
+            sink.tell(payload)
+            if n % batch == 0:
+                await transport.flush(TIMEOUT)
+        arrived = await sink.ask("count", timeout=TIMEOUT)
+        return timer() - started, int(arrived)
+
+
 def _version(binary: Path) -> str:
     done = subprocess.run(
         [binary, "--version"], capture_output=True, text=True, timeout=TIMEOUT, check=True
@@ -156,14 +224,46 @@ def run(quick: bool) -> Json:
             received.append(arrived)
             return {"publish": seconds}
 
-        best = best_of_rounds({"request_reply": request_reply, "publish": publish}, label="nats")
+        def transport_ask() -> Figures:
+            return {"round_trips": asyncio.run(transport_round_trips(server.url, trips))}
+
+        def transport_tell() -> Figures:
+            seconds, arrived = asyncio.run(transport_tells(server.url, publishes, batch=batch))
+            told.append(arrived)
+            return {"tell": seconds}
+
+        told: list[int] = []
+        best = best_of_rounds(
+            {
+                "request_reply": request_reply,
+                "publish": publish,
+                "transport_ask": transport_ask,
+                "transport_tell": transport_tell,
+            },
+            label="nats",
+        )
 
     rtt = latency(trips, best["request_reply"]["round_trips"])
     sent = throughput(publishes, best["publish"]["publish"])
+    ask = latency(trips, best["transport_ask"]["round_trips"])
+    tell = throughput(publishes, best["transport_tell"]["tell"])
+    ratios = {
+        "ask_over_request_reply": ratio(ask["us_per_op"], rtt["us_per_op"]),
+        "tell_over_publish": ratio(tell["per_second"], sent["per_second"]),
+    }
     return {
         "server": _version(binary),
         "binary": str(binary),
         "payload_bytes": PAYLOAD_BYTES,
         "request_reply": {**rtt, "us_per_round_trip": rtt["us_per_op"]},
         "publish": {**sent, "batch": batch, "received_min": min(received)},
+        "transport_ask": {**ask, "us_per_round_trip": ask["us_per_op"]},
+        "transport_tell": {**tell, "batch": batch, "received_min": min(told)},
+        "ratios": ratios,
+        **verdict(
+            [
+                check("ask/request-reply round trip", ratios["ask_over_request_reply"], "<=", 1.5),
+                check("tell/publish throughput", ratios["tell_over_publish"], ">=", 0.5),
+            ]
+        ),
     }

@@ -24,6 +24,7 @@ from ._errors import MembershipChangeError as MembershipChangeError
 from ._errors import NameTakenError as NameTakenError
 from ._errors import NatsServerError as NatsServerError
 from ._errors import NatsServerNotFoundError as NatsServerNotFoundError
+from ._errors import NodeDownError as NodeDownError
 from ._errors import NotLeaderError as NotLeaderError
 from ._errors import NotStartedError as NotStartedError
 from ._errors import OrderError as OrderError
@@ -96,6 +97,7 @@ __all__ = [
     "NameTakenError",
     "NatsServerError",
     "NatsServerNotFoundError",
+    "NodeDownError",
     "NotLeaderError",
     "NotStartedError",
     "OrderError",

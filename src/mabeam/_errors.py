@@ -10,6 +10,7 @@ base, kept so that ``except TimeoutError`` / ``except ValueError`` code goes on 
     │   │                               no reply within the ask timeout
     │   ├── ActorCrashedError           the handler raised while answering an ask (__cause__)
     │   ├── MailboxFullError            a bounded mailbox refused a message (policy "fail")
+    │   ├── NodeDownError               the actor's node is down or unreachable (NATS transport)
     │   └── ActorStartError             on_start raised: the actor never ran (__cause__)
     │       └── ChildStartError         a supervisor's child failed to start (names the spec id)
     ├── SupervisorError                 a supervisor refused a request (unknown child ...)
@@ -19,11 +20,11 @@ base, kept so that ``except TimeoutError`` / ``except ValueError`` code goes on 
     ├── SystemClosedError               the ActorSystem is not running
     ├── UnregisteredTypeError (TypeError)
     │                                   a type the codec does not know was to cross a transport
-    ├── NatsServerNotFoundError (FileNotFoundError)
-    │                                   no nats-server executable (wheel or PATH)
-    ├── NatsServerError (RuntimeError)  a nats-server did not start or stop as asked
     ├── UnsupportedEventLoopError (RuntimeError)
     │                                   entered outside asyncio (mabeam runs on asyncio)
+    ├── NatsServerNotFoundError (FileNotFoundError)
+    │                                   no nats-server executable (tests and benchmarks)
+    ├── NatsServerError (RuntimeError)  a nats-server did not start or stop as asked
     ├── InvalidStateError (RuntimeError)
     │   │                               the call does not fit the object's state now
     │   ├── NotStartedError             a cluster not started (or attached without a supervisor)
@@ -117,6 +118,19 @@ class MailboxFullError(ActorError):
         self.message_type = message_type
 
 
+class NodeDownError(ActorError):
+    """The actor's node is down or cannot be reached: an ask to it fails at once.
+
+    ``node`` names the node; ``why`` says how it was found out (its heartbeats stopped,
+    it left, this node lost its connection to the NATS server).
+    """
+
+    def __init__(self, actor: str, node: str, why: str) -> None:
+        super().__init__(f"actor {actor!r} is unreachable: node {node!r} {why}", actor=actor)
+        self.node = node
+        self.why = why
+
+
 class ActorStartError(ActorError):
     """``on_start`` raised, so the actor never ran; the original exception is ``__cause__``."""
 
@@ -139,6 +153,14 @@ class SystemClosedError(MabeamError):
 
 class UnsupportedEventLoopError(MabeamError, RuntimeError):
     """An :class:`~mabeam.ActorSystem` was entered on something other than asyncio (trio)."""
+
+
+class NatsServerNotFoundError(MabeamError, FileNotFoundError):
+    """No ``nats-server`` executable: neither the wheel's nor one on ``PATH``."""
+
+
+class NatsServerError(MabeamError, RuntimeError):
+    """A ``nats-server`` did not start, or did not stop, as asked."""
 
 
 class ConfigError(MabeamError, ValueError):
@@ -318,11 +340,3 @@ class UnregisteredTypeError(MabeamError, TypeError):
             f"codec.register({type_name}, tag='yourapp.{type_name}') on the system's codec"
         )
         self.type_name = type_name
-
-
-class NatsServerNotFoundError(MabeamError, FileNotFoundError):
-    """No ``nats-server`` executable: neither the wheel's nor one on ``PATH``."""
-
-
-class NatsServerError(MabeamError, RuntimeError):
-    """A ``nats-server`` did not start, or did not stop, as asked."""

@@ -4,18 +4,30 @@ A link joins two actors both ways: an abnormal exit of either one kills the othe
 reaches it as an :class:`~mabeam.runtime.Exit` message if it traps exits. A monitor is one
 way: the watcher gets one :class:`~mabeam.runtime.Down` message. These functions keep that
 bookkeeping for :class:`~mabeam.runtime.ActorContext`, whose methods call them.
+
+An actor on another node is a :class:`~mabeam.runtime._ref.Remote` cell: links and
+monitors on it are kept here as on a local one, and the system's transport is told
+(a control message to that node), which later hands back ``Down`` and ``Exit`` signals.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from ._ref import Remote
 from ._signals import NOPROC, NORMAL, Down, Exit, ExitReason
 from ._state import RUNNING, STOPPING
 
 if TYPE_CHECKING:
     from ._context import ActorContext
     from ._ref import ActorRef
+
+
+def _remote_transport(cell: object) -> Any:
+    """The transport that reaches ``cell`` if it stands for an actor on another node, else None."""
+    if type(cell) is Remote:
+        return cell._system._transport
+    return None
 
 
 def link(cell: ActorContext, ref: ActorRef) -> None:
@@ -27,6 +39,9 @@ def link(cell: ActorContext, ref: ActorRef) -> None:
         exit_signal(cell, other, NOPROC)
         return
     link_cells(cell, other)
+    transport = _remote_transport(other)
+    if transport is not None:
+        transport.remote_link(cell, other)
 
 
 def unlink(cell: ActorContext, ref: ActorRef) -> None:
@@ -36,6 +51,9 @@ def unlink(cell: ActorContext, ref: ActorRef) -> None:
         cell._links.pop(other, None)
     if other._links is not None:
         other._links.pop(cell, None)
+    transport = _remote_transport(other)
+    if transport is not None:
+        transport.remote_unlink(cell, other)
 
 
 def monitor(cell: ActorContext, ref: ActorRef) -> int:
@@ -51,6 +69,9 @@ def monitor(cell: ActorContext, ref: ActorRef) -> int:
     if cell._watching is None:
         cell._watching = {}
     cell._watching[monitor_id] = target
+    transport = _remote_transport(target)
+    if transport is not None:
+        transport.remote_monitor(cell, target, monitor_id)
     return monitor_id
 
 
@@ -61,6 +82,9 @@ def demonitor(cell: ActorContext, monitor_id: int) -> None:
     target = cell._watching.pop(monitor_id, None)
     if target is not None and target._monitors is not None:
         target._monitors.pop(monitor_id, None)
+        transport = _remote_transport(target)
+        if transport is not None:
+            transport.remote_demonitor(target, monitor_id)
 
 
 def link_cells(cell: ActorContext, other: ActorContext) -> None:
@@ -74,6 +98,11 @@ def link_cells(cell: ActorContext, other: ActorContext) -> None:
 
 def exit_signal(cell: ActorContext, origin: ActorContext, reason: ExitReason) -> None:
     """An exit signal from a link (OTP): a message if trapping, else kill unless normal."""
+    transport = _remote_transport(cell)
+    if transport is not None:
+        # A link to an actor on another node: the signal travels there.
+        transport.remote_exit(origin, cell, reason)
+        return
     if cell._state >= STOPPING:
         return
     if cell._trap_exit:
@@ -96,6 +125,9 @@ def signal_exit(cell: ActorContext, reason: ExitReason, *, signal: bool) -> None
         for monitor_id, target in watching.items():
             if target._monitors is not None:
                 target._monitors.pop(monitor_id, None)
+                transport = _remote_transport(target)
+                if transport is not None:
+                    transport.remote_demonitor(target, monitor_id)
     monitors, cell._monitors = cell._monitors, None
     if monitors and signal:
         for monitor_id, watcher in monitors.items():

@@ -1,4 +1,8 @@
-"""``ActorRef``: the only way to reach an actor — tell, send, ask, stop."""
+"""``ActorRef``: the only way to reach an actor — tell, send, ask, stop.
+
+Besides the actor's own cell, a ref may stand on :class:`Departed` (an actor that exited
+before its message arrived) or :class:`Remote` (a live actor on another node).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing_extensions import TypeVar
 from .._errors import ActorDeadError, ActorError, AskTimeoutError
 from ._checks import check_seconds
 from ._envelope import ASK, TELL, Address, Envelope
+from ._mailbox import Mailbox
 from ._state import DEAD, RUNNING, current_context
 
 if TYPE_CHECKING:
@@ -233,3 +238,79 @@ class Departed:
 
     def _addr(self) -> Address:
         return Address(self._node, self._id)
+
+
+class Remote:
+    """Stands for a live actor on another node: its ref's messages go through the transport.
+
+    What a ref decoded from an address of another node points at (and ``context.sender``
+    of a message from there), when the system's transport reaches other nodes (NATS).
+    ``tell`` and ``ask`` become envelopes to its address; ``stop``, links and monitors
+    become control messages the transport carries (see :mod:`mabeam.transport`). The
+    transport keeps one per address while refs to it live, so links and monitors on it
+    are found again; it marks it dead when the actor is known to have exited.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_id",
+        "_links",
+        "_monitors",
+        "_name",
+        "_node",
+        "_ref",
+        "_state",
+        "_stopped",
+        "_system",
+    )
+
+    _children = None
+    _trap_exit = False
+    _mailbox = Mailbox(overflow="fail")  # unbounded: a tell or send never waits here
+    _watching = None
+
+    def __init__(self, system: ActorSystem, address: Address, name: str | None) -> None:
+        self._system = system
+        self._node = address.node
+        self._id = address.id
+        self._name = name
+        self._state = RUNNING
+        self._links: dict[ActorContext, None] | None = None
+        self._monitors: dict[int, ActorContext] | None = None
+        self._stopped: asyncio.Future[None] | None = None
+        self._ref = ActorRef._from_cell(self)  # type: ignore[arg-type]
+
+    @property
+    def _label(self) -> str:
+        return self._name if self._name is not None else f"{self._node}#{self._id}"
+
+    @property
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        return self._system._loop
+
+    def _addr(self) -> Address:
+        return Address(self._node, self._id)
+
+    def _push_stop(self, reason: Any, *, front: bool) -> None:
+        """``ref.stop()``: a stop request to its node (the actor finishes its mailbox)."""
+        self._system._transport.remote_stop(self, reason)  # type: ignore[union-attr]
+
+    def _stopped_future(self) -> asyncio.Future[None]:
+        """Resolved when the actor is known to have exited (or its node went down)."""
+        if self._stopped is None:
+            self._stopped = self._system._loop.create_future()
+            if self._state == DEAD:
+                self._stopped.set_result(None)
+            else:
+                self._system._transport.remote_watch_exit(self)  # type: ignore[union-attr]
+        return self._stopped
+
+    def _mark_dead(self) -> None:
+        """The actor exited (a Down came, or its node restarted): refs to it are dead now."""
+        self._state = DEAD
+        stopped = self._stopped
+        if stopped is not None and not stopped.done():
+            stopped.set_result(None)
+
+    def __repr__(self) -> str:
+        return f"<Remote {self._label} on {self._node}>"

@@ -46,11 +46,49 @@ class Transport(Protocol):
     system's :meth:`ActorSystem.deliver`, the one entry point. ``attach`` is called once
     when a system starts with the transport. The sender in an envelope is stamped by the
     runtime, never by the caller.
+
+    A transport that needs to set itself up (connect to a server) may also have
+    ``async start()`` and ``async close()``: the system awaits ``start`` when it is
+    entered (after ``attach``) and ``close`` when it has shut its actors down (``close``
+    runs to the end even when the caller is being cancelled). One that reaches actors
+    of other nodes also has ``remote(address, name)`` (the cell a ref to such an actor
+    stands on), ``lookup(name)`` (a name registered on another node),
+    ``names_changed()`` and ``spawn_remote(...)``: see
+    :class:`mabeam.transport.NatsTransport`.
     """
 
     def attach(self, system: ActorSystem) -> None: ...
 
     def send(self, envelope: Envelope) -> None: ...
+
+
+class _Names(dict[str, ActorContext]):
+    """The name registry of a system whose transport announces names to other nodes.
+
+    A dict that calls ``changed()`` whenever a name is added or removed; reads are the
+    dict's own. Only systems with such a transport use it (the others keep a plain dict).
+    """
+
+    __slots__ = ("changed",)
+
+    def __init__(self, changed: Callable[[], None]) -> None:
+        super().__init__()
+        self.changed = changed
+
+    def __setitem__(self, name: str, cell: ActorContext) -> None:
+        super().__setitem__(name, cell)
+        self.changed()
+
+    def __delitem__(self, name: str) -> None:
+        super().__delitem__(name)
+        self.changed()
+
+    def pop(self, name: str, *default: Any) -> Any:
+        had = name in self
+        value = super().pop(name, *default)
+        if had:
+            self.changed()
+        return value
 
 
 NO_SUCH_NAME: Final = "no_such_name"
@@ -131,7 +169,12 @@ class ActorSystem:
         self._transport = transport
         self._intensity = intensity
         self._period = period
-        self._names: dict[str, ActorContext] = {}
+        changed = getattr(transport, "names_changed", None)
+        self._names: dict[str, ActorContext] = {} if changed is None else _Names(changed)
+        # A transport that reaches other nodes makes live refs to their actors.
+        self._remote: Callable[[Address, str | None], Any] | None = getattr(
+            transport, "remote", None
+        )
         self._cells: dict[int, ActorContext] = {}  # every actor that has not exited, by id
         self._pending: dict[int, asyncio.Future[Any]] = {}  # asks sent through the transport
         self._correlations = itertools.count(1)
@@ -174,12 +217,19 @@ class ActorSystem:
         self._cells[root._id] = root
         root._state = RUNNING
         root._idle = True
-        if self._transport is not None:
-            self._transport.attach(self)
         if self._strict and self._codec is None:
             from ..codec import Codec
 
             self._codec = Codec.default()
+        if self._transport is not None:
+            self._transport.attach(self)
+            start = getattr(self._transport, "start", None)
+            if start is not None:
+                try:
+                    await start()
+                except BaseException:
+                    await self.shutdown()
+                    raise
         _log.debug("system_started", system=self.name)
         return self
 
@@ -210,6 +260,9 @@ class ActorSystem:
         else:
             await asyncio.shield(root._stopped_future())
         self._closed = True
+        close = getattr(self._transport, "close", None)
+        if close is not None:
+            await close()
         # Let tasks that just finished their actor's exit return before we do.
         await asyncio.sleep(0)
         _log.debug("system_stopped", system=self.name)
@@ -243,6 +296,16 @@ class ActorSystem:
         mailbox: Mailbox,
         **kwargs: Any,
     ) -> ActorRef[ReplyT]: ...
+    @overload
+    async def spawn(  # type: ignore[overload-cannot-match]
+        self,
+        actor_class: Callable[..., Receives[ReplyT]],
+        /,
+        *args: Any,
+        name: str | None = None,
+        node: str,
+        **kwargs: Any,
+    ) -> ActorRef[ReplyT]: ...
     async def spawn(  # type: ignore[misc]  # the overloads above are its typed face
         self,
         actor_class: type[Actor],
@@ -250,6 +313,7 @@ class ActorSystem:
         *args: Any,
         name: str | None = None,
         mailbox: Mailbox | None = None,
+        node: str | None = None,
         **kwargs: Any,
     ) -> ActorRef[Any]:
         """Start a top-level actor under the root supervisor and return its ref.
@@ -259,8 +323,22 @@ class ActorSystem:
         when this returns; if it raised, this raises :class:`~mabeam.ActorStartError`.
         Top-level actors are not restarted (OTP ``temporary``): put actors that must come
         back under a :class:`~mabeam.Supervisor`.
+
+        ``node`` starts it on another node of the cluster (a transport that reaches other
+        nodes, :class:`~mabeam.transport.NatsTransport`): that node must allow the class,
+        and the arguments must be encodable by the codec; the ref is a remote one.
         """
         root = self._require_root()
+        if node is not None and node != self.name:
+            spawn_remote = getattr(self._transport, "spawn_remote", None)
+            if spawn_remote is None:
+                raise ConfigError(
+                    "node", f"{node!r} is another node, and this system's transport reaches none"
+                )
+            if mailbox is not None:
+                raise ConfigError("mailbox", "cannot be given for an actor on another node")
+            ref: ActorRef[Any] = await spawn_remote(node, actor_class, args, kwargs, name)
+            return ref
         from .supervision import Supervisor
 
         # As OTP's default shutdown for a supervisor child: wait for its whole subtree.
@@ -288,7 +366,14 @@ class ActorSystem:
     def whereis(self, name: str) -> ActorRef | None:
         """The ref registered under ``name``, or None (a restarted actor is found again)."""
         cell = self._names.get(name)
-        return None if cell is None else cell._ref
+        if cell is not None:
+            return cell._ref
+        if self._remote is not None:
+            # Another node's name, as far as this node has heard (see mabeam.transport).
+            found: Address | None = self._transport.lookup(name)  # type: ignore[union-attr]
+            if found is not None:
+                return self._ref_for(found, name)
+        return None
 
     def tell(self, name: str, message: Any) -> None:
         """Send ``message`` to whatever actor is registered as ``name``, without waiting.
@@ -464,13 +549,19 @@ class ActorSystem:
             cell = self._cells.get(src.id)
             if cell is not None:
                 return cell
+        elif self._remote is not None:
+            return cast("ActorContext", self._remote(src, name))
         return cast("ActorContext", Departed(self, src, name))
 
     def _ref_for(self, address: Address, name: str | None) -> ActorRef:
-        """A ref for an address that came in a message: the actor here, else a departed one."""
-        cell = self._cells.get(address.id) if address.node == self.name else None
-        if cell is not None:
-            return cell._ref
+        """A ref for an address that came in a message: the actor here, a live one on another
+        node (a transport that reaches other nodes), else a departed one."""
+        if address.node == self.name:
+            cell = self._cells.get(address.id)
+            if cell is not None:
+                return cell._ref
+        elif self._remote is not None:
+            return cast("ActorRef", self._remote(address, name)._ref)
         return Departed(self, address, name)._ref
 
     def _undelivered(
