@@ -475,7 +475,7 @@ class ActorSystem:
         codec = self.codec
         return codec.decode(codec.encode(envelope), self)
 
-    def deliver(self, envelope: Envelope) -> None:
+    def deliver(self, envelope: Envelope) -> str | None:
         """Hand an envelope from the transport to its destination: the transports' entry point.
 
         A message goes into the mailbox of the actor at ``envelope.dst`` (id 0: the actor
@@ -483,6 +483,10 @@ class ActorSystem:
         mailbox, makes a dead letter (reasons ``no_such_name``, ``actor_not_running``,
         ``mailbox_full``) and fails an ask at once. An answer resolves the pending ask
         with its correlation id; one that comes after its ask gave up is dropped.
+
+        Returns why the message reached no running actor, as :meth:`undeliverable` says
+        it (``"no_actor"``, ``"not_running"``), or None (in a mailbox, or an answer).
+        No handler runs before this returns: a woken actor runs in a later step.
         """
         if envelope.kind >= REPLY:
             reply = self._pending.pop(envelope.correlation, None)
@@ -491,26 +495,31 @@ class ActorSystem:
                     reply.set_result(envelope.payload)
                 else:
                     reply.set_exception(envelope.payload)
-            return
+            return None
         dst = envelope.dst
         if dst.id:
             cell = self._cells.get(dst.id)
             if cell is None:
                 label = envelope.dst_name or f"{dst.node}#{dst.id}"
                 self._undelivered(envelope, label, ACTOR_NOT_RUNNING, ActorDeadError(label, "ask"))
-                return
+                return "not_running"
         else:
             name = envelope.dst_name
             cell = None if name is None else self._names.get(name)
             if cell is None:
                 label = str(name)
                 self._undelivered(envelope, label, NO_SUCH_NAME, ActorDeadError(label, "ask"))
-                return
-        cell._accept(
-            envelope.payload,
-            self._sender_of(envelope.src, envelope.src_name),
-            envelope if envelope.kind == ASK else None,
-        )
+                return "no_actor"
+        src = envelope.src
+        if not src.id:
+            sender = None
+        elif src.node == self.name and (found := self._cells.get(src.id)) is not None:
+            sender = found
+        else:
+            sender = self._sender_of(src, envelope.src_name)
+        stopping = cell._state > RUNNING
+        cell._accept(envelope.payload, sender, envelope if envelope.kind == ASK else None)
+        return "not_running" if stopping else None
 
     def undeliverable(self, envelope: Envelope) -> str | None:
         """Why ``envelope`` would reach no running actor if delivered now, else None.

@@ -55,7 +55,7 @@ from typing import Any, Final
 import msgspec
 
 from .._errors import ConfigError
-from ..runtime import FAILURE, REPLY, ActorSystem, Envelope
+from ..runtime import FAILURE, ActorSystem, Envelope
 from ._trace import Trace
 
 
@@ -153,6 +153,7 @@ class SimNetwork:
         self._timer_when = math.inf
         self._loop: asyncio.AbstractEventLoop | None = None
         self._systems: dict[str, ActorSystem] = {}
+        self._strict = False  # a strict system is attached: encode what crosses
 
     # ------------------------------------------------------------------ configuration
 
@@ -299,6 +300,7 @@ class SimNetwork:
     def attach(self, system: ActorSystem) -> None:
         """Carry ``system``'s messages (called by the system when it starts)."""
         self._systems[system.name] = system
+        self._strict = self._strict or system.strict
 
     def send(self, envelope: Envelope) -> None:
         """Carry one envelope: modelled between two nodes, else handed on at once.
@@ -315,10 +317,9 @@ class SimNetwork:
             return
         assert src is not None
         assert dst is not None
-        system = self._systems[envelope.src.node]
-        if system.strict:
+        if self._strict:
             # As it would cross between processes: encoded, decoded, then modelled.
-            envelope = system.roundtrip(envelope)
+            envelope = self._systems[envelope.src.node].roundtrip(envelope)
         self._route(envelope.kind, src, dst, envelope)
 
     # ------------------------------------------------------------------ the model
@@ -413,18 +414,14 @@ class SimNetwork:
         if blocked is not None:
             self._drop(now, message_id, src, dst, kind, payload, blocked)
             return
-        system = self._systems[envelope.dst.node]
-        if kind < REPLY:
-            problem = system.undeliverable(envelope)
-            if problem is not None:
-                # Gone, or stopping: the system makes the dead letter (and fails an ask).
-                self._drop(now, message_id, src, dst, kind, payload, problem)
-                system.deliver(envelope)
-                return
+        problem = self._systems[envelope.dst.node].deliver(envelope)
+        if problem is not None:
+            # Gone, or stopping: the system made the dead letter (and failed an ask).
+            self._drop(now, message_id, src, dst, kind, payload, problem)
+            return
         self.delivered += 1
         if self.trace is not None:
             self.trace.record(now, "deliver", message_id, src, dst, _KINDS[kind], payload)
-        system.deliver(envelope)
 
     def _drop(
         self,
