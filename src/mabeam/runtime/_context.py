@@ -17,7 +17,6 @@ reductions, roughly).
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, ParamSpec, overload
@@ -26,13 +25,11 @@ from .._errors import (
     ActorCrashedError,
     ActorDeadError,
     ActorError,
-    ActorStartError,
     MailboxFullError,
-    SystemClosedError,
 )
 from .._log import Logger, get_logger
-from . import _links, _timers
-from ._actor import Actor, overrides
+from . import _lifecycle, _links, _timers
+from ._actor import Actor
 from ._envelope import FAILURE, REPLY, Address, Envelope
 from ._mailbox import Mailbox
 from ._ref import ActorRef, Receives, ReplyT
@@ -40,12 +37,9 @@ from ._reply import DeferredReply
 from ._signals import (
     KILLED,
     NORMAL,
-    SHUTDOWN,
     ExitReason,
-    describe_reason,
-    is_orderly,
 )
-from ._state import DEAD, RUNNING, STARTING, STOPPING, current_context
+from ._state import RUNNING, STARTING, STOP, STOPPING, current_context
 from ._timers import Timer
 
 _P = ParamSpec("_P")  # the actor class's __init__ parameters, for spawn
@@ -59,22 +53,6 @@ _actor_log = get_logger("mabeam.actor")
 _BUDGET: Final = 128
 """Messages an actor handles before it yields to the event loop."""
 
-
-def _started(task: asyncio.Task[Any]) -> bool:
-    """Whether the task's coroutine has begun: cancelling one that has not runs none of it."""
-    coro = task.get_coro()
-    return not (
-        inspect.iscoroutine(coro) and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED
-    )
-
-
-class _Stop:
-    """Mailbox item that ends the drain loop with an exit reason."""
-
-    __slots__ = ()
-
-
-STOP: Final = _Stop()
 
 Item = tuple[Any, "ActorContext | None", "asyncio.Future[Any] | Envelope | None"]
 """A mailbox entry: (message, sender, reply: the asker's future in-process, the ask's
@@ -396,82 +374,21 @@ class ActorContext:
         shutdown: float | None = 5.0,
         restart_reason: ExitReason | None = None,
     ) -> ActorContext:
-        system = self._system
-        if system._closed or self._state >= STOPPING:
-            raise SystemClosedError(
-                f"cannot spawn {actor_class.__name__}: "
-                + ("the system is closed" if system._closed else f"{self._label} is stopping")
-            )
-        if not (isinstance(actor_class, type) and issubclass(actor_class, Actor)):
-            raise TypeError(f"spawn needs an Actor subclass, got {actor_class!r}")
-        if name is not None:
-            system._check_name_free(name)
-        actor = actor_class(*args, **kwargs)
-        cell = ActorContext(
-            system,
-            actor,
-            system._next_id(),
-            name,
+        return await _lifecycle.spawn_child(
             self,
-            mailbox if mailbox is not None else actor_class.mailbox,
-            shutdown,
+            actor_class,
+            args,
+            kwargs,
+            name=name,
+            mailbox=mailbox,
+            link=link,
+            shutdown=shutdown,
+            restart_reason=restart_reason,
         )
-        actor.context = cell
-        system._cells[cell._id] = cell
-        if name is not None:
-            system._names[name] = cell
-        if self._children is None:
-            self._children = {}
-        self._children[cell._id] = cell
-        if link:
-            _links.link_cells(cell, self)
-        system._live += 1
-        _log.debug("actor_spawned", actor=cell._label, actor_id=cell._id, parent=self._label)
-        # on_restart's default calls on_start, so a restart needs a call if either is ours.
-        if overrides(actor, "on_start") or (
-            restart_reason is not None and overrides(actor, "on_restart")
-        ):
-            token = current_context.set(cell)
-            try:
-                if restart_reason is None:
-                    await actor.on_start()
-                else:
-                    await actor.on_restart(restart_reason)
-            except Exception as exc:
-                # What on_start spawned is shut down in order before spawn raises.
-                cell._state = STOPPING
-                try:
-                    await cell._stop_children()
-                finally:
-                    cell._abort_start(exc)
-                raise ActorStartError(cell._label, exc) from exc
-            except BaseException:
-                cell._abort_start(SHUTDOWN)
-                raise
-            finally:
-                current_context.reset(token)
-        if cell._state == STARTING:
-            cell._state = RUNNING
-            if cell._queue:
-                cell._task = self._loop.create_task(cell._run())
-            else:
-                cell._idle = True
-        return cell
 
     def _abort_start(self, reason: ExitReason) -> None:
         """on_start failed: the actor never ran, so nobody is signalled; pending asks fail."""
-        if self._links is not None:
-            for other in self._links:
-                if other._links is not None:
-                    other._links.pop(self, None)
-            self._links = None
-        _log.warning(
-            "actor_start_failed",
-            actor=self._label,
-            actor_id=self._id,
-            reason=describe_reason(reason),
-        )
-        self._finalize(reason, signal=False)
+        _lifecycle.abort_start(self, reason)
 
     # -- delivery
 
@@ -704,108 +621,22 @@ class ActorContext:
 
     def _kill(self, reason: ExitReason) -> None:
         """Exit now with ``reason``: cancel the handler that runs, then run on_stop."""
-        if self._state == DEAD:
-            return
-        if self._state == STOPPING:
-            if reason == KILLED and self._task is not None:
-                self._kill_reason = KILLED
-                self._task.cancel()
-            return
-        if current_context.get() is self:
-            # Its own code signalled itself (it linked to a dead actor, in a handler or in
-            # on_start): cancelling our own task would land only at a later await, if any.
-            # Exit as soon as that code returns instead.
-            self._push_stop(reason, front=True)
-            return
-        self._kill_reason = reason
-        task = self._task
-        if task is not None and not task.done() and _started(task):
-            task.cancel()
-        else:
-            if task is not None:
-                # A drain task that has not started yet would die without running a line
-                # of _run (so without _exit), and one already gone cannot be cancelled:
-                # drop it and exit in a task of our own.
-                task.cancel()
-            self._idle = False
-            self._task = self._loop.create_task(self._exit(reason))
+        _lifecycle.kill(self, reason)
 
     async def _exit(self, reason: ExitReason) -> None:
-        self._state = STOPPING
-        self._idle = False
-        _timers.cancel_timers(self)
-        if reason != KILLED:
-            current_context.set(self)
-            try:
-                if overrides(self._actor, "on_stop"):
-                    try:
-                        await self._actor.on_stop(reason)
-                    except Exception as exc:
-                        _log.error(
-                            "actor_on_stop_failed",
-                            actor=self._label,
-                            actor_id=self._id,
-                            exc_info=exc,
-                        )
-                await self._stop_children()
-            except asyncio.CancelledError:
-                if self._kill_reason is None:
-                    self._finalize(SHUTDOWN)
-                    raise
-                if self._task is not None:
-                    self._task.uncancel()
-                reason = KILLED
-            except Exception as exc:
-                _log.error(
-                    "actor_on_stop_failed", actor=self._label, actor_id=self._id, exc_info=exc
-                )
-        self._finalize(reason)
+        await _lifecycle.exit(self, reason)
 
     async def _stop_children(self) -> None:
         """Shut owned children down in reverse spawn order, each within its shutdown timeout."""
-        while self._children:
-            # A snapshot per pass: reversed() over a dict that shrinks from the end is
-            # quadratic, and a child's exit may spawn (rarely) while we wait.
-            for child in reversed(list(self._children.values())):
-                await child._shutdown(SHUTDOWN)
-                self._children.pop(child._id, None)
+        await _lifecycle.stop_children(self)
 
     async def _shutdown(self, reason: ExitReason) -> None:
         """Ask this actor to exit after its current message; kill it past its timeout."""
-        if self._state == DEAD:
-            return
-        task = self._task
-        if self._state <= RUNNING and task is not None and task.done():
-            # Its drain task was cancelled before it ran a line (asyncio.run ending): the
-            # actor is idle in fact, so a new drain task can run the stop and on_stop.
-            self._task = None
-            self._idle = True
-        timeout = self._shutdown_timeout
-        if self._state <= RUNNING and self._can_finish_now():
-            self._state = STOPPING
-            _timers.cancel_timers(self)
-            self._finalize(KILLED if timeout is not None and timeout <= 0 else reason)
-            return
-        if self._state <= RUNNING:
-            self._push_stop(reason, front=True)
-        stopped = self._stopped_future()
-        if timeout is not None and timeout <= 0:
-            self._kill(KILLED)
-        elif timeout is not None:
-            done, _ = await asyncio.wait((stopped,), timeout=timeout)
-            if not done:
-                _log.warning("actor_shutdown_timeout", actor=self._label, timeout=timeout)
-                self._kill(KILLED)
-        await asyncio.shield(stopped)
+        await _lifecycle.shutdown(self, reason)
 
     def _can_finish_now(self) -> bool:
         """Idle, nothing to run on exit: finish without a task (fast shutdown of many actors)."""
-        return (
-            self._idle
-            and not self._queue
-            and not self._children
-            and not overrides(self._actor, "on_stop")
-        )
+        return _lifecycle.can_finish_now(self)
 
     def _stopped_future(self) -> asyncio.Future[None]:
         if self._stopped is None:
@@ -814,57 +645,4 @@ class ActorContext:
 
     def _finalize(self, reason: ExitReason, *, signal: bool = True) -> None:
         """The actor is gone: fail what waits on it, tell links, monitors, then resolve stop()."""
-        self._state = DEAD
-        self._idle = False
-        self._task = None
-        self._sender = None
-        _timers.cancel_timers(self)
-        system = self._system
-        queue, self._queue = self._queue, None
-        if queue:
-            for message, sender, reply in queue:
-                if message is STOP:
-                    continue
-                if reply is not None:
-                    self._fail(reply, ActorDeadError(self._label, "ask"))
-                else:
-                    system._dead_letter(self._label, message, sender, "actor_stopped")
-        self._current = None
-        deferred, self._deferred = self._deferred, None
-        if deferred:
-            for handle in list(deferred):
-                handle._abandon(ActorDeadError(self._label, "ask"))
-        waiters, self._space_waiters = self._space_waiters, None
-        if waiters:
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
-        if self._children:
-            # Children still here were left by a kill: they go with their owner, killed
-            # too (a child already running its on_stop would otherwise never be stopped).
-            for child in reversed(list(self._children.values())):
-                child._kill(KILLED)
-        if self._parent is not None and self._parent._children is not None:
-            self._parent._children.pop(self._id, None)
-        if self._name is not None and system._names.get(self._name) is self:
-            del system._names[self._name]
-        system._cells.pop(self._id, None)
-        system._live -= 1
-        _links.signal_exit(self, reason, signal=signal)
-        if self._stopped is not None and not self._stopped.done():
-            self._stopped.set_result(None)
-        if is_orderly(reason):
-            _log.debug("actor_exited", actor=self._label, actor_id=self._id, reason=reason)
-        elif isinstance(reason, BaseException):
-            _log.error(
-                "actor_crashed",
-                actor=self._label,
-                actor_id=self._id,
-                reason=describe_reason(reason),
-                exc_info=reason,
-            )
-        else:
-            _log.info(
-                "actor_exited", actor=self._label, actor_id=self._id, reason=describe_reason(reason)
-            )
-        system._actor_exited(self, reason)
+        _lifecycle.finalize(self, reason, signal=signal)

@@ -21,3 +21,13 @@ current_context: contextvars.ContextVar[ActorContext | None] = contextvars.Conte
 Each actor's task sets it; application code outside actors sees None. Code cannot
 pass a sender of its choosing, so a sender can never be forged.
 """
+
+
+class _Stop:
+    """Mailbox item that ends the drain loop with an exit reason."""
+
+    __slots__ = ()
+
+
+STOP: Final = _Stop()
+"""The mailbox item of a stop (``ref.stop()``, ``context.stop()``, a shutdown)."""
