@@ -9,7 +9,6 @@ automatic restarts.)
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._kind import Kind, Outcome, RunFailure
@@ -58,7 +57,7 @@ def check(rules: Rules, options: HierarchyOptions) -> None:
 async def drive(run: ScenarioRun) -> Outcome:
     """Spawn the agents and the round's coordinator, start the faults, run one round."""
     from ..protocols.hierarchy import ROOT_DOWN, HierarchyAgent, Structure
-    from ..protocols.hierarchy.actor import HierarchyRound, round_result
+    from ..protocols.hierarchy.actor import HierarchyRound
     from ..protocols.hierarchy.messages import Begin
 
     options: HierarchyOptions = run.options
@@ -74,14 +73,13 @@ async def drive(run: ScenarioRun) -> Outcome:
         return HierarchyAgent, (spec.id, float(spec.value), structure), {}
 
     await run.spawn_agents(agent)
-    done: asyncio.Future[HierarchyResult] = asyncio.get_running_loop().create_future()
     timeout = options.reply_timeout_ms / 1000.0
     coordinator = await run.spawn_coordinator(
-        HierarchyRound, structure, options.aggregate, timeout, done, variable=options.variable
+        HierarchyRound, structure, options.aggregate, timeout, variable=options.variable
     )
     await run.start_faults()
-    coordinator.tell(Begin())
-    result = await round_result(coordinator, done)
+    # The round answers the ask when it is over (a coordinator that exits first fails it).
+    result: HierarchyResult = await coordinator.ask(Begin(), timeout=None)
     if result.error == ROOT_DOWN:
         message = f"the root {structure.root!r} did not answer within its wait (down or cut off)"
         return Outcome(ok=False, error=RunFailure(code=ROOT_DOWN, message=message))

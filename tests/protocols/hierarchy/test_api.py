@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from structlog.testing import capture_logs
 
-from mabeam import ActorError, ActorSystem, ConfigError
+from mabeam import ActorCrashedError, ActorError, ActorSystem, ConfigError
 from mabeam.protocols.hierarchy import (
     GetValue,
     Hierarchy,
@@ -16,7 +16,7 @@ from mabeam.protocols.hierarchy import (
     Structure,
     coordinate,
 )
-from mabeam.protocols.hierarchy.actor import HierarchyResult, HierarchyRound, round_result
+from mabeam.protocols.hierarchy.actor import HierarchyResult, HierarchyRound
 from mabeam.protocols.hierarchy.messages import Begin, Collect
 from mabeam.runtime.supervision import which_children
 from mabeam.sim import SimNetwork
@@ -124,20 +124,18 @@ async def test_coordinate_refuses_bad_options() -> None:
 
 
 async def test_round_coordinator_crashing_is_an_error_not_a_hang() -> None:
-    """A round whose coordinator crashes (here on a stray message) raises ActorError
-    instead of waiting forever for a result that will not come."""
+    """A round whose coordinator crashes (here on Begin itself) fails the ask instead of
+    waiting forever for a result that will not come."""
 
     class Fragile(HierarchyRound):
         async def receive(self, message: object) -> None:
             raise RuntimeError("broken coordinator")
 
     async with ActorSystem() as system:
-        done: asyncio.Future[HierarchyResult] = asyncio.get_running_loop().create_future()
         structure = Structure.star(["r"])
-        ref = await system.spawn(Fragile, structure, "sum", 1.0, done)
-        ref.tell(Begin())
-        with pytest.raises(ActorError, match="exited without a result"):
-            await round_result(ref, done)
+        ref = await system.spawn(Fragile, structure, "sum", 1.0)
+        with pytest.raises(ActorCrashedError, match="broken coordinator"):
+            await ref.ask(Begin(), timeout=None)
 
 
 async def test_a_round_is_awaited_through_ask_and_answered_once_it_is_over() -> None:

@@ -17,13 +17,11 @@ round through ``ask``, nothing of its own crosses into the actor.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
-from ..._errors import ActorError
 from ...runtime import Actor, ActorContext, ActorRef, DeferredReply, Timer
 from .aggregate import Aggregate, finish, of
 from .gathering import Batch, Gathering
@@ -168,9 +166,8 @@ class HierarchyRound(Actor):
     Asked :class:`Begin`, it sends the request to the root (by name) and waits for its
     answer as long as a parent would (:meth:`Structure.wait`); a root that does not
     answer in time (down, cut off, or crashed mid-round) is error ``root_down``. The
-    ask is answered then (a later Begin gets the same result). ``done``, if given, is
-    resolved with the result too: kept for callers that tell Begin and wait on a future
-    (:func:`round_result`).
+    ask is answered then (a later Begin gets the same result); a coordinator that exits
+    first fails the ask at once.
     """
 
     def __init__(
@@ -178,14 +175,12 @@ class HierarchyRound(Actor):
         structure: Structure,
         aggregate: Aggregate,
         reply_timeout: float,
-        done: asyncio.Future[HierarchyResult] | None = None,
         *,
         variable: str | None = None,
     ) -> None:
         self.structure = structure
         self.aggregate: Aggregate = aggregate
         self.reply_timeout = reply_timeout
-        self.done = done
         self.variable = variable
         self.result: HierarchyResult | None = None
         self._waiting: list[DeferredReply] = []
@@ -212,8 +207,8 @@ class HierarchyRound(Actor):
         return None
 
     def _over(self) -> bool:
-        """True once the round has its result (or the caller gave up on ``done``)."""
-        return self.result is not None or (self.done is not None and self.done.done())
+        """True once the round has its result."""
+        return self.result is not None
 
     def _begin(self) -> None:
         structure = self.structure
@@ -287,25 +282,3 @@ class HierarchyRound(Actor):
         waiting, self._waiting = self._waiting, []
         for handle in waiting:
             handle.reply(result)
-        if self.done is not None:
-            self.done.set_result(result)
-
-
-async def round_result(
-    coordinator: ActorRef, done: asyncio.Future[HierarchyResult]
-) -> HierarchyResult:
-    """The round's result, or :class:`~mabeam.ActorError` if its coordinator exits first.
-
-    For a :class:`HierarchyRound` given ``done`` and told :class:`Begin` (asking Begin
-    needs neither). A coordinator that crashed would never resolve ``done``: waiting on
-    it alone could wait forever.
-    """
-    exited = asyncio.ensure_future(coordinator.join())
-    try:
-        await asyncio.wait((done, exited), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        exited.cancel()
-    if not done.done():
-        message = f"the round's coordinator {coordinator.label!r} exited without a result"
-        raise ActorError(message, actor=coordinator.label)
-    return done.result()
