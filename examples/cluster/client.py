@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import json
 import logging
+import secrets
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,9 +34,12 @@ import structlog
 
 from mabeam import ActorSystem
 from mabeam.protocols.consensus import RaftCluster
+from mabeam.protocols.consensus.raft.api import ClusterView
 from mabeam.transport import NatsTransport
 
 NODES = ["n1", "n2", "n3"]
+STATUS_TO = "raft-status"
+"""Where the nodes tell their statuses (``node.py`` uses the same name)."""
 
 
 @asynccontextmanager
@@ -58,7 +62,11 @@ async def connect(
     async with ActorSystem(name, transport=transport) as system:
         for node in nodes:
             await transport.wait_for_name(node, timeout=timeout)
-        cluster = RaftCluster(system, nodes)
+        # The nodes keep one session per client name (a retried command runs once), so
+        # each connection is a new client; their statuses go to one fixed name, node.py's
+        # STATUS_TO, which this client's status collector takes.
+        cluster = RaftCluster(system, nodes, client_name=f"client-{secrets.token_hex(6)}")
+        cluster.view = ClusterView(nodes, system, STATUS_TO)
         actor, args, kwargs = cluster.client_spec()
         client = await system.spawn(actor, *args, name=cluster.client_name, **kwargs)
         cluster.attach(client)

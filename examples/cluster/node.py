@@ -33,8 +33,9 @@ from mabeam.protocols.consensus.raft.storage import FileStorage
 from mabeam.runtime import ChildSpec, Supervisor
 from mabeam.transport import NatsTransport
 
-STATUS_TO = "raft-client.status"
-"""Where each node tells its status: the collector of the client (``client.py``)."""
+STATUS_TO = "raft-status"
+"""Where each node tells its status: the status collector of the client connected now
+(``client.py``; with several at once, one of them)."""
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
