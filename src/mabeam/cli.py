@@ -8,6 +8,8 @@ Commands, one function each (``_add_<name>`` declares it, ``_cmd_<name>`` runs i
     mabeam check FILE|- [--format toml|json]
     mabeam schema
     mabeam sweep FILE [--seeds 0..999] [--set KEY=V1,V2 ...] [--out DIR] [--executor ...]
+    mabeam node --name N [--nats URL ...] [--allow module.Class ...] [--heartbeat S]
+                [--down-after S] [--prefix P] [-v]
     mabeam --version
 
 Exit codes: 0 an outcome was reached (``check``: the file is valid); 1 the protocol
@@ -15,6 +17,8 @@ ended without agreement; 2 the scenario, an output path or the command line is i
 (one line on stderr naming the file, the field and what was expected; no traceback, no
 actor spawned); 3 ``--time-limit`` ran out (the line says where the run was);
 130 interrupted by Ctrl-C. After 3 and 130 the trace recorded so far is still written.
+``node`` runs until SIGTERM or SIGINT and then exits 0 (1: the NATS server cannot be
+reached; 2: a bad flag, such as an ``--allow`` class that cannot be imported).
 
 Start-up matters for a command: this module imports only the standard library at the
 top; each command imports what it uses (``rich`` only once a progress display starts).
@@ -94,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mabeam {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_run, _add_check, _add_schema, _add_sweep):
+    for add in (_add_run, _add_check, _add_schema, _add_sweep, _add_node):
         add(commands)
     return parser
 
@@ -248,11 +252,144 @@ def _add_sweep(commands: argparse._SubParsersAction[Any]) -> None:
     experiments.add_parser(commands).set_defaults(handler=experiments.main)
 
 
+# ---------------------------------------------------------------- mabeam node
+
+NODE_READY = "ready"
+"""The first word of the line ``mabeam node`` prints on stdout once it is up."""
+
+
+def _add_node(commands: argparse._SubParsersAction[Any]) -> None:
+    node = _subparser(
+        commands,
+        "node",
+        _cmd_node,
+        "run a node of a NATS cluster (an actor system other nodes can start allowed actors "
+        "on) until SIGTERM or Ctrl-C",
+    )
+    node.epilog = (
+        "It prints one line starting with 'ready' on stdout once it is connected, logs to "
+        "stderr, and exits 0 after SIGTERM or SIGINT (1: the NATS server cannot be reached; "
+        "2: a bad flag)."
+    )
+    node.add_argument(
+        "--name", required=True, help="the node's name (letters, digits, '-', '_'), unique"
+    )
+    node.add_argument(
+        "--nats",
+        action="append",
+        default=None,
+        metavar="URL",
+        help="NATS server URL; repeat for a server cluster (default nats://127.0.0.1:4222)",
+    )
+    node.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="module.Class",
+        help="an actor class other nodes may start here (repeat); nothing else is started",
+    )
+    node.add_argument(
+        "--heartbeat", type=_seconds, default=1.0, metavar="S", help="seconds between heartbeats"
+    )
+    node.add_argument(
+        "--down-after",
+        type=_seconds,
+        default=5.0,
+        metavar="S",
+        help="a node not heard for this long is down (more than --heartbeat)",
+    )
+    node.add_argument(
+        "--prefix", default="mabeam", help="first token of every NATS subject (the cluster's)"
+    )
+    node.add_argument("-v", "--verbose", action="store_true", help="log runtime events")
+
+
+def _cmd_node(args: argparse.Namespace) -> int:
+    _configure_logging(args.verbose, quiet=logging.WARNING)
+    import asyncio
+
+    from ._errors import ConfigError
+    from .transport import NatsTransport
+
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", args.name):
+        raise _Failure(f"--name {args.name!r}: must be letters, digits, '-' and '_'")
+    allowed = [_actor_class("--allow", value) for value in args.allow]
+    servers = args.nats or ["nats://127.0.0.1:4222"]
+    try:
+        transport = NatsTransport(
+            servers=servers,
+            allow=allowed,
+            heartbeat=args.heartbeat,
+            down_after=args.down_after,
+            prefix=args.prefix,
+        )
+    except ConfigError as exc:
+        flag = "--" + exc.field.replace("_", "-")
+        raise _Failure(f"{flag}: {exc.problem}") from None
+    return asyncio.run(_serve_node(args.name, transport, args.allow))
+
+
+async def _serve_node(name: str, transport: Any, allowed: list[str]) -> int:
+    """Run the node until SIGTERM or SIGINT; leaving the system stops its actors and
+    says goodbye to the other nodes (they see it down at once)."""
+    import asyncio
+    import signal
+
+    from ._errors import NodeDownError
+    from .runtime import ActorSystem
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with ActorSystem(name, transport=transport):
+            allowing = ", ".join(allowed) or "nothing"
+            servers = ", ".join(transport.servers)
+            print(f"{NODE_READY}: node {name} on {servers}, allowing {allowing}", flush=True)
+            await stop.wait()
+    except NodeDownError as exc:
+        print(f"mabeam: error: --nats: {exc}", file=sys.stderr)
+        return EXIT_NO_AGREEMENT
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    return EXIT_OK
+
+
+def _actor_class(flag: str, value: str) -> type:
+    """``module.Class`` (or ``module:Class``) imported and checked to be an Actor subclass."""
+    import importlib
+
+    from .runtime import Actor
+
+    if ":" in value:
+        module_name, _, qualname = value.partition(":")
+    else:
+        module_name, _, qualname = value.rpartition(".")
+    if not module_name or not qualname:
+        raise _Failure(f"{flag} {value}: expected module.Class (or module:Class)")
+    try:
+        found: Any = importlib.import_module(module_name)
+    except Exception as exc:  # ImportError, or whatever the module raised on import
+        raise _Failure(f"{flag} {value}: cannot import module {module_name!r}: {exc}") from None
+    for part in qualname.split("."):
+        try:
+            found = getattr(found, part)
+        except AttributeError:
+            raise _Failure(f"{flag} {value}: module {module_name!r} has no {qualname!r}") from None
+    if not (isinstance(found, type) and issubclass(found, Actor)):
+        what = found.__name__ if isinstance(found, type) else type(found).__name__
+        raise _Failure(f"{flag} {value}: not an Actor subclass ({what})")
+    return found
+
+
 # ---------------------------------------------------------------- shared steps
 
 
-def _configure_logging(verbose: bool) -> None:
-    """Logs go to stderr, so stdout carries only the result."""
+def _configure_logging(verbose: bool, quiet: int = logging.CRITICAL) -> None:
+    """Logs go to stderr, so stdout carries only the result (``quiet``: the level logged
+    without ``-v``)."""
     import structlog
 
     structlog.configure(
@@ -261,9 +398,7 @@ def _configure_logging(verbose: bool) -> None:
             structlog.processors.TimeStamper(fmt="iso"),
             structlog.dev.ConsoleRenderer(colors=False),
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.DEBUG if verbose else logging.CRITICAL
-        ),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG if verbose else quiet),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         # No cache_logger_on_first_use: main() may run inside a host process (tests),
         # whose loggers must not stay bound to this configuration afterwards.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 import anyio
@@ -33,15 +33,18 @@ async def read_line(process: Process) -> bytes:
 
 
 @asynccontextmanager
-async def ready_process(command: Sequence[str]) -> AsyncIterator[Process]:
-    """Run ``command`` until the block ends; the block starts once it printed ``ready``."""
+async def ready_process(
+    command: Sequence[str], *, env: Mapping[str, str] | None = None
+) -> AsyncIterator[Process]:
+    """Run ``command`` until the block ends; the block starts once it printed a line
+    starting with ``ready``."""
     process = await anyio.open_process(
-        list(command), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=None
+        list(command), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=None, env=env
     )
     try:
         with anyio.fail_after(WAIT):
             line = await read_line(process)
-        assert line == b"ready\n", f"{command[:3]} said {line!r} instead of ready"
+        assert line.startswith(b"ready"), f"{command[:4]} said {line!r} instead of ready"
         yield process
     finally:
         await kill(process)
