@@ -5,6 +5,7 @@ Commands, one function each (``_add_<name>`` declares it, ``_cmd_<name>`` runs i
     mabeam run FILE|- [--format toml|json] [--json] [--seed N] [--trace F] [--mermaid F]
                       [--timeline F] [--plot F.png|F.svg] [--report F.html]
                       [--time-limit SECONDS] [--quiet] [-v]
+    mabeam run FILE --processes N [--nats URL] [--json] [--seed N] [-v]
     mabeam check FILE|- [--format toml|json]
     mabeam schema
     mabeam sweep FILE [--seeds 0..999] [--set KEY=V1,V2 ...] [--out DIR] [--executor ...]
@@ -27,7 +28,9 @@ top; each command imports what it uses (``rich`` only once a progress display st
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import re
 import sys
 import threading
@@ -142,6 +145,35 @@ def _add_run(commands: argparse._SubParsersAction[Any]) -> None:
     )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     run.add_argument("-v", "--verbose", action="store_true", help="log runtime events")
+    run.add_argument(
+        "--processes",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="run the agents on N local node processes over NATS, in REAL TIME (not on the "
+        f"simulated network): kinds {_DISTRIBUTED_KINDS}; no faults",
+    )
+    run.add_argument(
+        "--nats",
+        default=None,
+        metavar="URL",
+        help="with --processes: the NATS server to use (default: start a local nats-server)",
+    )
+
+
+_DISTRIBUTED_KINDS = "auction, bargaining, market, consensus (voting algorithms)"
+_NOT_DISTRIBUTED = ("--trace", "--mermaid", "--timeline", "--plot", "--report", "--time-limit")
+"""Outputs of the simulated network (and its monitor) that a run over processes lacks."""
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
 
 
 def _seconds(text: str) -> float:
@@ -158,6 +190,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _configure_logging(args.verbose)
     from .scenario import RunMonitor, RunStopped
 
+    if args.processes is not None:
+        return _run_processes(args)
+    if args.nats is not None:
+        raise _Failure("--nats: only with --processes N")
     if (problem := viz.check_arguments(args)) is not None:
         raise _Failure(problem)
     scenario, path = _load(args.file, args.format, args.seed)
@@ -182,6 +218,118 @@ def _cmd_run(args: argparse.Namespace) -> int:
     else:
         print(summary(report, scenario, network))
     return EXIT_OK if report.ok else EXIT_NO_AGREEMENT
+
+
+def _run_processes(args: argparse.Namespace) -> int:
+    """``run --processes N``: the coordinator here, the agents on N ``mabeam node``
+    processes, over a nats-server this command starts (or ``--nats``), in real time."""
+    from ._errors import NatsServerNotFoundError, NodeDownError, ScenarioError
+    from .scenario._distributed import check_distributable, run_distributed
+
+    for flag in _NOT_DISTRIBUTED:
+        if getattr(args, flag[2:].replace("-", "_")) is not None:
+            raise _Failure(f"{flag}: not available with --processes (no simulated network)")
+    scenario, path = _load(args.file, args.format, args.seed)
+    try:
+        check_distributable(scenario, path)
+    except ScenarioError as exc:
+        raise _Failure(str(exc)) from None
+    prefix = f"run{os.getpid()}"
+    names = [f"node{i}" for i in range(1, args.processes + 1)]
+    with contextlib.ExitStack() as stack:
+        url = args.nats
+        if url is None:
+            from .transport._server import NatsServer
+
+            try:
+                url = stack.enter_context(NatsServer()).url
+            except NatsServerNotFoundError as exc:
+                raise _Failure(f"--processes: {exc}") from None
+        nodes = stack.enter_context(_node_processes(names, url, prefix, verbose=args.verbose))
+        try:
+            report = run_distributed(scenario, [url], names, prefix=prefix, path=path)
+        except NodeDownError as exc:
+            print(f"mabeam: error: {exc}{nodes.failures()}", file=sys.stderr)
+            return EXIT_NO_AGREEMENT
+    if args.json:
+        import msgspec
+
+        sys.stdout.write(msgspec.json.encode(report).decode() + "\n")
+    else:
+        print(_processes_summary(report, scenario, args.processes))
+    return EXIT_OK if report.ok else EXIT_NO_AGREEMENT
+
+
+class _Nodes:
+    """The ``mabeam node`` children of ``run --processes`` and their stderr files."""
+
+    def __init__(self) -> None:
+        self.children: list[tuple[str, Any, Any]] = []  # (name, Popen, stderr file)
+
+    def failures(self) -> str:
+        """What the nodes that already exited said last, for the error line."""
+        said = []
+        for name, process, log in self.children:
+            if process.poll() is not None:
+                log.seek(0)
+                lines = log.read().decode(errors="replace").strip().splitlines()
+                last = lines[-1] if lines else ""
+                said.append(f"; {name} exited {process.returncode}: {last}")
+        return "".join(said)
+
+
+@contextmanager
+def _node_processes(names: list[str], url: str, prefix: str, *, verbose: bool) -> Iterator[_Nodes]:
+    """Start one ``mabeam node`` per name; SIGTERM them at the end (SIGKILL after 10 s)."""
+    import subprocess
+    import tempfile
+
+    from .scenario._distributed import agent_classes
+
+    allow = [
+        arg for c in agent_classes() for arg in ("--allow", f"{c.__module__}:{c.__qualname__}")
+    ]
+    nodes = _Nodes()
+    with contextlib.ExitStack() as files:
+        try:
+            for name in names:
+                log = files.enter_context(tempfile.TemporaryFile())
+                command = [sys.executable, "-m", "mabeam", "node", "--name", name, "--nats", url]
+                command += ["--prefix", prefix, "--heartbeat", "0.5", "--down-after", "5"]
+                command += [*allow, "-v"] if verbose else allow
+                process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=None if verbose else log,
+                )
+                nodes.children.append((name, process, log))
+            yield nodes
+        finally:
+            for _, process, _ in nodes.children:
+                if process.poll() is None:
+                    process.terminate()
+            for _, process, _ in nodes.children:
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def _processes_summary(report: RunReport, scenario: Scenario, processes: int) -> str:
+    """The summary of a run over processes: as ``run``'s, with the real-time line in
+    place of the simulated network's message counts."""
+    from .sim import SimNetwork
+
+    lines = summary(report, scenario, SimNetwork()).splitlines()
+    where = next(i for i, line in enumerate(lines) if line.startswith("messages: "))
+    lines[where:] = [
+        f"ran over NATS on {processes} node process{'' if processes == 1 else 'es'}, "
+        f"in real time: "
+        f"{report.stats.wall_ms:g} wall ms (messages are not counted across processes)"
+    ]
+    return "\n".join(lines)
 
 
 def _run_checked(
