@@ -5,9 +5,12 @@ Commands, one function each (``_add_<name>`` declares it, ``_cmd_<name>`` runs i
     mabeam run FILE|- [--format toml|json] [--json] [--seed N] [--trace F] [--mermaid F]
                       [--timeline F] [--plot F.png|F.svg] [--report F.html]
                       [--time-limit SECONDS] [--quiet] [-v]
+    mabeam run FILE --processes N [--nats URL] [--json] [--seed N] [-v]
     mabeam check FILE|- [--format toml|json]
     mabeam schema
     mabeam sweep FILE [--seeds 0..999] [--set KEY=V1,V2 ...] [--out DIR] [--executor ...]
+    mabeam node --name N [--nats URL ...] [--allow module.Class ...] [--heartbeat S]
+                [--down-after S] [--prefix P] [-v]
     mabeam --version
 
 Exit codes: 0 an outcome was reached (``check``: the file is valid); 1 the protocol
@@ -15,6 +18,8 @@ ended without agreement; 2 the scenario, an output path or the command line is i
 (one line on stderr naming the file, the field and what was expected; no traceback, no
 actor spawned); 3 ``--time-limit`` ran out (the line says where the run was);
 130 interrupted by Ctrl-C. After 3 and 130 the trace recorded so far is still written.
+``node`` runs until SIGTERM or SIGINT and then exits 0 (1: the NATS server cannot be
+reached; 2: a bad flag, such as an ``--allow`` class that cannot be imported).
 
 Start-up matters for a command: this module imports only the standard library at the
 top; each command imports what it uses (``rich`` only once a progress display starts).
@@ -23,7 +28,9 @@ top; each command imports what it uses (``rich`` only once a progress display st
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import re
 import sys
 import threading
@@ -94,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mabeam {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_run, _add_check, _add_schema, _add_sweep):
+    for add in (_add_run, _add_check, _add_schema, _add_sweep, _add_node):
         add(commands)
     return parser
 
@@ -138,6 +145,35 @@ def _add_run(commands: argparse._SubParsersAction[Any]) -> None:
     )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     run.add_argument("-v", "--verbose", action="store_true", help="log runtime events")
+    run.add_argument(
+        "--processes",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="run the agents on N local node processes over NATS, in REAL TIME (not on the "
+        f"simulated network): kinds {_DISTRIBUTED_KINDS}; no faults",
+    )
+    run.add_argument(
+        "--nats",
+        default=None,
+        metavar="URL",
+        help="with --processes: the NATS server to use (default: start a local nats-server)",
+    )
+
+
+_DISTRIBUTED_KINDS = "auction, bargaining, market, consensus (voting algorithms)"
+_NOT_DISTRIBUTED = ("--trace", "--mermaid", "--timeline", "--plot", "--report", "--time-limit")
+"""Outputs of the simulated network (and its monitor) that a run over processes lacks."""
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
 
 
 def _seconds(text: str) -> float:
@@ -154,6 +190,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _configure_logging(args.verbose)
     from .scenario import RunMonitor, RunStopped
 
+    if args.processes is not None:
+        return _run_processes(args)
+    if args.nats is not None:
+        raise _Failure("--nats: only with --processes N")
     if (problem := viz.check_arguments(args)) is not None:
         raise _Failure(problem)
     scenario, path = _load(args.file, args.format, args.seed)
@@ -178,6 +218,118 @@ def _cmd_run(args: argparse.Namespace) -> int:
     else:
         print(summary(report, scenario, network))
     return EXIT_OK if report.ok else EXIT_NO_AGREEMENT
+
+
+def _run_processes(args: argparse.Namespace) -> int:
+    """``run --processes N``: the coordinator here, the agents on N ``mabeam node``
+    processes, over a nats-server this command starts (or ``--nats``), in real time."""
+    from ._errors import NatsServerNotFoundError, NodeDownError, ScenarioError
+    from .scenario._distributed import check_distributable, run_distributed
+
+    for flag in _NOT_DISTRIBUTED:
+        if getattr(args, flag[2:].replace("-", "_")) is not None:
+            raise _Failure(f"{flag}: not available with --processes (no simulated network)")
+    scenario, path = _load(args.file, args.format, args.seed)
+    try:
+        check_distributable(scenario, path)
+    except ScenarioError as exc:
+        raise _Failure(str(exc)) from None
+    prefix = f"run{os.getpid()}"
+    names = [f"node{i}" for i in range(1, args.processes + 1)]
+    with contextlib.ExitStack() as stack:
+        url = args.nats
+        if url is None:
+            from .transport._server import NatsServer
+
+            try:
+                url = stack.enter_context(NatsServer()).url
+            except NatsServerNotFoundError as exc:
+                raise _Failure(f"--processes: {exc}") from None
+        nodes = stack.enter_context(_node_processes(names, url, prefix, verbose=args.verbose))
+        try:
+            report = run_distributed(scenario, [url], names, prefix=prefix, path=path)
+        except NodeDownError as exc:
+            print(f"mabeam: error: {exc}{nodes.failures()}", file=sys.stderr)
+            return EXIT_NO_AGREEMENT
+    if args.json:
+        import msgspec
+
+        sys.stdout.write(msgspec.json.encode(report).decode() + "\n")
+    else:
+        print(_processes_summary(report, scenario, args.processes))
+    return EXIT_OK if report.ok else EXIT_NO_AGREEMENT
+
+
+class _Nodes:
+    """The ``mabeam node`` children of ``run --processes`` and their stderr files."""
+
+    def __init__(self) -> None:
+        self.children: list[tuple[str, Any, Any]] = []  # (name, Popen, stderr file)
+
+    def failures(self) -> str:
+        """What the nodes that already exited said last, for the error line."""
+        said = []
+        for name, process, log in self.children:
+            if process.poll() is not None:
+                log.seek(0)
+                lines = log.read().decode(errors="replace").strip().splitlines()
+                last = lines[-1] if lines else ""
+                said.append(f"; {name} exited {process.returncode}: {last}")
+        return "".join(said)
+
+
+@contextmanager
+def _node_processes(names: list[str], url: str, prefix: str, *, verbose: bool) -> Iterator[_Nodes]:
+    """Start one ``mabeam node`` per name; SIGTERM them at the end (SIGKILL after 10 s)."""
+    import subprocess
+    import tempfile
+
+    from .scenario._distributed import agent_classes
+
+    allow = [
+        arg for c in agent_classes() for arg in ("--allow", f"{c.__module__}:{c.__qualname__}")
+    ]
+    nodes = _Nodes()
+    with contextlib.ExitStack() as files:
+        try:
+            for name in names:
+                log = files.enter_context(tempfile.TemporaryFile())
+                command = [sys.executable, "-m", "mabeam", "node", "--name", name, "--nats", url]
+                command += ["--prefix", prefix, "--heartbeat", "0.5", "--down-after", "5"]
+                command += [*allow, "-v"] if verbose else allow
+                process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=None if verbose else log,
+                )
+                nodes.children.append((name, process, log))
+            yield nodes
+        finally:
+            for _, process, _ in nodes.children:
+                if process.poll() is None:
+                    process.terminate()
+            for _, process, _ in nodes.children:
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def _processes_summary(report: RunReport, scenario: Scenario, processes: int) -> str:
+    """The summary of a run over processes: as ``run``'s, with the real-time line in
+    place of the simulated network's message counts."""
+    from .sim import SimNetwork
+
+    lines = summary(report, scenario, SimNetwork()).splitlines()
+    where = next(i for i, line in enumerate(lines) if line.startswith("messages: "))
+    lines[where:] = [
+        f"ran over NATS on {processes} node process{'' if processes == 1 else 'es'}, "
+        f"in real time: "
+        f"{report.stats.wall_ms:g} wall ms (messages are not counted across processes)"
+    ]
+    return "\n".join(lines)
 
 
 def _run_checked(
@@ -248,11 +400,144 @@ def _add_sweep(commands: argparse._SubParsersAction[Any]) -> None:
     experiments.add_parser(commands).set_defaults(handler=experiments.main)
 
 
+# ---------------------------------------------------------------- mabeam node
+
+NODE_READY = "ready"
+"""The first word of the line ``mabeam node`` prints on stdout once it is up."""
+
+
+def _add_node(commands: argparse._SubParsersAction[Any]) -> None:
+    node = _subparser(
+        commands,
+        "node",
+        _cmd_node,
+        "run a node of a NATS cluster (an actor system other nodes can start allowed actors "
+        "on) until SIGTERM or Ctrl-C",
+    )
+    node.epilog = (
+        "It prints one line starting with 'ready' on stdout once it is connected, logs to "
+        "stderr, and exits 0 after SIGTERM or SIGINT (1: the NATS server cannot be reached; "
+        "2: a bad flag)."
+    )
+    node.add_argument(
+        "--name", required=True, help="the node's name (letters, digits, '-', '_'), unique"
+    )
+    node.add_argument(
+        "--nats",
+        action="append",
+        default=None,
+        metavar="URL",
+        help="NATS server URL; repeat for a server cluster (default nats://127.0.0.1:4222)",
+    )
+    node.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="module.Class",
+        help="an actor class other nodes may start here (repeat); nothing else is started",
+    )
+    node.add_argument(
+        "--heartbeat", type=_seconds, default=1.0, metavar="S", help="seconds between heartbeats"
+    )
+    node.add_argument(
+        "--down-after",
+        type=_seconds,
+        default=5.0,
+        metavar="S",
+        help="a node not heard for this long is down (more than --heartbeat)",
+    )
+    node.add_argument(
+        "--prefix", default="mabeam", help="first token of every NATS subject (the cluster's)"
+    )
+    node.add_argument("-v", "--verbose", action="store_true", help="log runtime events")
+
+
+def _cmd_node(args: argparse.Namespace) -> int:
+    _configure_logging(args.verbose, quiet=logging.WARNING)
+    import asyncio
+
+    from ._errors import ConfigError
+    from .transport import NatsTransport
+
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", args.name):
+        raise _Failure(f"--name {args.name!r}: must be letters, digits, '-' and '_'")
+    allowed = [_actor_class("--allow", value) for value in args.allow]
+    servers = args.nats or ["nats://127.0.0.1:4222"]
+    try:
+        transport = NatsTransport(
+            servers=servers,
+            allow=allowed,
+            heartbeat=args.heartbeat,
+            down_after=args.down_after,
+            prefix=args.prefix,
+        )
+    except ConfigError as exc:
+        flag = "--" + exc.field.replace("_", "-")
+        raise _Failure(f"{flag}: {exc.problem}") from None
+    return asyncio.run(_serve_node(args.name, transport, args.allow))
+
+
+async def _serve_node(name: str, transport: Any, allowed: list[str]) -> int:
+    """Run the node until SIGTERM or SIGINT; leaving the system stops its actors and
+    says goodbye to the other nodes (they see it down at once)."""
+    import asyncio
+    import signal
+
+    from ._errors import NodeDownError
+    from .runtime import ActorSystem
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with ActorSystem(name, transport=transport):
+            allowing = ", ".join(allowed) or "nothing"
+            servers = ", ".join(transport.servers)
+            print(f"{NODE_READY}: node {name} on {servers}, allowing {allowing}", flush=True)
+            await stop.wait()
+    except NodeDownError as exc:
+        print(f"mabeam: error: --nats: {exc}", file=sys.stderr)
+        return EXIT_NO_AGREEMENT
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    return EXIT_OK
+
+
+def _actor_class(flag: str, value: str) -> type:
+    """``module.Class`` (or ``module:Class``) imported and checked to be an Actor subclass."""
+    import importlib
+
+    from .runtime import Actor
+
+    if ":" in value:
+        module_name, _, qualname = value.partition(":")
+    else:
+        module_name, _, qualname = value.rpartition(".")
+    if not module_name or not qualname:
+        raise _Failure(f"{flag} {value}: expected module.Class (or module:Class)")
+    try:
+        found: Any = importlib.import_module(module_name)
+    except Exception as exc:  # ImportError, or whatever the module raised on import
+        raise _Failure(f"{flag} {value}: cannot import module {module_name!r}: {exc}") from None
+    for part in qualname.split("."):
+        try:
+            found = getattr(found, part)
+        except AttributeError:
+            raise _Failure(f"{flag} {value}: module {module_name!r} has no {qualname!r}") from None
+    if not (isinstance(found, type) and issubclass(found, Actor)):
+        what = found.__name__ if isinstance(found, type) else type(found).__name__
+        raise _Failure(f"{flag} {value}: not an Actor subclass ({what})")
+    return found
+
+
 # ---------------------------------------------------------------- shared steps
 
 
-def _configure_logging(verbose: bool) -> None:
-    """Logs go to stderr, so stdout carries only the result."""
+def _configure_logging(verbose: bool, quiet: int = logging.CRITICAL) -> None:
+    """Logs go to stderr, so stdout carries only the result (``quiet``: the level logged
+    without ``-v``)."""
     import structlog
 
     structlog.configure(
@@ -261,9 +546,7 @@ def _configure_logging(verbose: bool) -> None:
             structlog.processors.TimeStamper(fmt="iso"),
             structlog.dev.ConsoleRenderer(colors=False),
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.DEBUG if verbose else logging.CRITICAL
-        ),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG if verbose else quiet),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         # No cache_logger_on_first_use: main() may run inside a host process (tests),
         # whose loggers must not stay bound to this configuration afterwards.

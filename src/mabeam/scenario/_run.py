@@ -252,6 +252,18 @@ class ScenarioRun:
         self.cluster: Any = None
         """What the driver built that its kind's byzantine factory reads (PBFT's cluster,
         the chain's), set by the driver before it starts the faults."""
+        self._placement: tuple[tuple[str, ...], AgentFactory] | None = None
+        self._remote_agents: list[ActorRef] = []
+
+    def place_agents(self, nodes: Iterable[str], factory: AgentFactory) -> None:
+        """Spawn the agents on other nodes of the system's transport (NATS), round-robin
+        over ``nodes`` in agent order, each made by ``factory`` (whose arguments must
+        cross the wire) instead of the driver's; ``mabeam run --processes`` does this.
+        Such agents are not supervised here and are not network nodes."""
+        placed = tuple(nodes)
+        if not placed:
+            raise ConfigError("nodes", "needs at least one node")
+        self._placement = (placed, factory)
 
     @property
     def options(self) -> Any:
@@ -265,6 +277,9 @@ class ScenarioRun:
         under its agent id, ``transient`` (a crash of its own is restarted) with brutal-kill
         shutdown (an injected crash loses volatile state).
         """
+        if self._placement is not None:
+            await self._spawn_placed(*self._placement)
+            return
         if factory is None:
             factory = self.kind.agent
         if factory is None:
@@ -287,6 +302,26 @@ class ScenarioRun:
         self.agents_supervisor = await self.system.spawn(
             Supervisor, specs, intensity=1_000_000, period=1.0, name=AGENTS_SUPERVISOR
         )
+
+    async def _spawn_placed(self, nodes: tuple[str, ...], factory: AgentFactory) -> None:
+        system = self.system
+        for index, agent in enumerate(self.scenario.agents):
+            actor_class, args, kwargs = factory(agent)
+            node = nodes[index % len(nodes)]
+            ref = await system.spawn(actor_class, *args, node=node, name=agent.id, **kwargs)
+            self._remote_agents.append(ref)
+        # Coordinators find agents by name: wait until every name is heard of here.
+        wait_for_name = getattr(system._transport, "wait_for_name", None)
+        if wait_for_name is not None:
+            for agent_id in self.agent_ids:
+                await wait_for_name(agent_id)
+
+    async def stop_remote_agents(self) -> None:
+        """Stop the agents :meth:`place_agents` put on other nodes (those still alive)."""
+        agents, self._remote_agents = self._remote_agents, []
+        for ref in agents:
+            if ref.is_alive:
+                await ref.stop()
 
     async def spawn_coordinator(
         self, actor_class: type[Actor], *args: Any, **kwargs: Any

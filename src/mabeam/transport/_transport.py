@@ -256,6 +256,9 @@ class NatsTransport:
         self._announce: asyncio.Handle | None = None
         self._changed = asyncio.Event()
         self._closing = False
+        self._said_hello = False
+        """Whether this connection's HELLO went out: no BEAT may precede it (see
+        :meth:`_publish_beat`)."""
         self.rejected = 0
         """Messages that came in and were refused (undecodable, forged, bad control)."""
 
@@ -799,6 +802,15 @@ class NatsTransport:
         system = self.system
         if client is None or system is None or not client.is_connected:
             return
+        # A peer that hears a BEAT first takes this node as up and may send it asks; a
+        # HELLO heard after that fails them ("reconnected"). So until the HELLO of this
+        # connection is out, no BEAT goes (not even the answer to a peer's HELLO that
+        # arrived while this node was starting): the peer learns of this node from the
+        # HELLO, which never overtakes what it then sends.
+        if kind == HELLO:
+            self._said_hello = True
+        elif kind == BEAT and not self._said_hello:
+            return
         names = {name: cell._id for name, cell in system._names.items()}
         data = _BEAT_ENCODER.encode(Beat(kind, self._name, self._incarnation, names))
         self._spawn_task(client.publish(f"{self.prefix}.hb.{self._name}", data))
@@ -935,6 +947,7 @@ class NatsTransport:
         if self._closing:
             return
         _log.warning("nats_disconnected", node=self._name)
+        self._said_hello = False  # the reconnection's HELLO comes first again
         # Answers to asks in flight may be lost with the connection: fail them now.
         self._fail_asks(None, "cannot be reached: this node lost its connection to NATS")
         self._changed.set()

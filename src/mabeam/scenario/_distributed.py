@@ -1,0 +1,213 @@
+"""Running a scenario with its agents on other processes, over NATS (``mabeam run --processes``).
+
+The in-process run (:func:`~._run.run_scenario`) puts every actor in one system on the
+simulated network, in virtual time. Here the coordinator stays in this process, on a
+node of a NATS cluster, and the agents are spawned round-robin on the other nodes
+(``mabeam node`` processes that allow their classes): messages really cross process
+boundaries, in **real time**, with NATS's latency instead of the scenario's network
+model.
+
+What can run this way is scoped honestly:
+
+- kinds: ``auction``, ``consensus`` with a voting algorithm (``simple_majority``,
+  ``weighted_voting``, ``unanimous``), ``bargaining`` and ``market``. Their agents are
+  answer-only actors that the coordinator asks by name, so the result does not depend
+  on timing and is the in-process run's, field for field (continuous trading is the
+  exception: its orders are timed, and real time can order two close ones differently).
+- no faults and a network without loss, duplication or reordering: they are the
+  simulated network's, and there is none here.
+
+Everything else is refused before any process starts (:func:`check_distributable`), with
+the kind and what is supported. The report's ``stats`` are not the simulated network's:
+the message counts are 0 (nothing counts messages across processes) and ``virtual_ms``
+is the wall time of the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from .._errors import ScenarioError
+from ..protocols.bargaining import NegotiatorAgent
+from ..runtime import ActorSystem
+from ._kind import Outcome, protocol_kind
+from ._run import RunReport, RunStats, ScenarioRun, check_runnable, kind_of
+
+if TYPE_CHECKING:
+    from ..protocols.bargaining import Utility
+    from ._schema import Scenario
+    from ._spec import AgentSpec
+
+DRIVER_NODE = "driver"
+"""The node name of the process that runs the coordinator."""
+VOTING = ("simple_majority", "weighted_voting", "unanimous")
+SUPPORTED = ("auction", "bargaining", "consensus", "market")
+SUPPORTED_TEXT = (
+    "auction, bargaining, market, and consensus with algorithm simple_majority, "
+    "weighted_voting or unanimous"
+)
+
+
+class ScenarioNegotiator(NegotiatorAgent):
+    """A bargaining scenario's negotiator, built from data that can cross a process
+    boundary (its strategy object cannot): the same actor as in-process once made."""
+
+    def __init__(
+        self,
+        utility: Utility,
+        outcomes: list[int | float],
+        strategy: str,
+        reserved: float,
+        exponent: float | None,
+    ) -> None:
+        from ..protocols.bargaining import AspirationStrategy
+
+        super().__init__(
+            AspirationStrategy(
+                utility, outcomes, strategy=strategy, reserved=reserved, exponent=exponent
+            )
+        )
+
+
+def agent_classes() -> list[type]:
+    """The actor classes a node must allow for every kind this module runs."""
+    from ..protocols.auction import BidderAgent
+    from ..protocols.consensus.voting_actor import Voter
+    from ..protocols.market import TraderAgent
+
+    return [BidderAgent, Voter, ScenarioNegotiator, TraderAgent]
+
+
+def check_distributable(scenario: Scenario, path: str) -> None:
+    """Refuse (ScenarioError) what cannot run on several processes: before any starts."""
+    check_runnable(scenario, path)
+    kind = protocol_kind(scenario)
+    if kind not in SUPPORTED:
+        raise ScenarioError(
+            path,
+            "protocol.kind",
+            f"kind {kind!r} cannot run with --processes yet",
+            allowed=SUPPORTED_TEXT,
+        )
+    algorithm = getattr(scenario.protocol, "algorithm", None)
+    if kind == "consensus" and algorithm not in VOTING:
+        raise ScenarioError(
+            path,
+            "protocol.algorithm",
+            f"consensus algorithm {algorithm!r} cannot run with --processes yet",
+            allowed=SUPPORTED_TEXT,
+        )
+    if scenario.faults:
+        raise ScenarioError(
+            path,
+            "faults",
+            "faults act on the simulated network, which --processes does not use",
+            allowed="no faults with --processes",
+        )
+    network = scenario.network
+    for field in ("drop_rate", "duplicate_rate"):
+        if getattr(network, field):
+            raise ScenarioError(
+                path,
+                f"network.{field}",
+                "is the simulated network's; --processes runs over NATS in real time",
+                allowed="0 with --processes",
+            )
+    if network.reorder:
+        raise ScenarioError(
+            path,
+            "network.reorder",
+            "is the simulated network's; --processes runs over NATS in real time",
+            allowed="false with --processes",
+        )
+
+
+def _remote_factory(run: ScenarioRun) -> Callable[[AgentSpec], Any]:
+    """Each agent's (class, args, kwargs) with arguments the codec carries."""
+    kind = run.kind.name
+    if kind == "bargaining":
+        from ._bargaining import outcomes
+
+        values = outcomes(run.options)
+
+        def negotiator(agent: AgentSpec) -> Any:
+            from ..protocols.bargaining import Utility
+
+            assert agent.utility is not None  # checked when the scenario was loaded
+            utility = Utility(ideal=agent.utility.ideal, worst=agent.utility.worst)
+            args = (utility, values, agent.strategy or "linear", agent.reserved, agent.exponent)
+            return ScenarioNegotiator, args, {}
+
+        return negotiator
+    if kind == "consensus":
+        from ._voting import _voter
+
+        return _voter
+    factory = run.kind.agent
+    assert factory is not None  # auction and market have one
+    return factory
+
+
+def run_distributed(
+    scenario: Scenario,
+    servers: Sequence[str],
+    nodes: Sequence[str],
+    *,
+    prefix: str = "mabeam",
+    seed: int | None = None,
+    path: str = "<scenario>",
+    start_timeout: float = 30.0,
+) -> RunReport:
+    """Run ``scenario`` with the coordinator here and the agents on ``nodes`` (running
+    ``mabeam node`` with :func:`agent_classes` allowed), over the NATS ``servers``.
+
+    Raises ScenarioError for what cannot run this way, NodeDownError when a node is not
+    heard from within ``start_timeout`` seconds.
+    """
+    from ..sim import SimNetwork
+    from ..transport import NatsTransport
+
+    check_distributable(scenario, path)
+    kind = kind_of(scenario)
+    seed = scenario.seed if seed is None else seed
+    wall_start = time.perf_counter()
+
+    async def main() -> Outcome:
+        transport = NatsTransport(
+            servers=list(servers), prefix=prefix, heartbeat=0.5, down_after=5.0
+        )
+        async with ActorSystem(DRIVER_NODE, transport=transport) as system:
+            await transport.wait_for_nodes(*nodes, timeout=start_timeout)
+            # The network is only the run's book of nodes here: nothing travels on it.
+            network = SimNetwork(rng=random.Random(f"{seed}:network"))
+            run = ScenarioRun(scenario, seed, system, network, kind)
+            run.place_agents(nodes, _remote_factory(run))
+            try:
+                return await kind.drive(run)
+            finally:
+                await run.stop_faults()
+                await run.stop_remote_agents()
+
+    outcome = asyncio.run(main())
+    wall_ms = round((time.perf_counter() - wall_start) * 1000.0, 3)
+    return RunReport(
+        scenario=scenario.name,
+        protocol=protocol_kind(scenario),
+        seed=seed,
+        ok=outcome.ok,
+        result=msgspec.to_builtins(outcome.result, order="deterministic"),
+        error=outcome.error,
+        stats=RunStats(
+            messages_sent=0,
+            messages_delivered=0,
+            messages_dropped=0,
+            virtual_ms=wall_ms,
+            wall_ms=wall_ms,
+        ),
+    )
