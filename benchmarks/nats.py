@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -191,6 +192,86 @@ async def transport_tells(
         return timer() - started, int(arrived)
 
 
+RAFT_COMMITS = 500
+"""Sequential commits timed on the 3-process Raft key-value store (examples/cluster)."""
+
+_EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cluster"
+
+
+def _raft_nats_commits(url: str, count: int, data: Path) -> float:
+    """Seconds for ``count`` sequential commits to examples/cluster's 3-process Raft store.
+
+    Three ``node.py`` processes (one Raft node each, file storage) on the server; this
+    process is the client, a node of its own. Nodes are started, waited for and stopped
+    outside the clock.
+    """
+    sys.path.insert(0, str(_EXAMPLE))
+    try:
+        from client import NODES, connect  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(_EXAMPLE))
+
+    async def commits() -> float:
+        async with connect(url, NODES) as cluster:
+            await cluster.wait_for_leader()
+            await cluster.set("warm-up", 0)
+            started = timer()
+            for i in range(count):
+                await cluster.set("k", i)
+            seconds = timer() - started
+            assert await cluster.get("k") == count - 1
+        return seconds
+
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(_EXAMPLE / "node.py"),
+                *("--id", node, "--peers", ",".join(NODES), "--data", str(data / node)),
+                *("--nats", url),
+            ],
+            stdout=subprocess.PIPE,
+        )
+        for node in NODES
+    ]
+    try:
+        for process in processes:
+            if not _readline_within(process, 30.0).startswith(b"ready"):
+                raise RuntimeError("a Raft node did not start")
+        return asyncio.run(commits())
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _raft_sim_commits(count: int) -> float:
+    """The same commits on a 3-node RaftCluster in one process on a SimNetwork (1 ms)."""
+    from mabeam import ActorSystem
+    from mabeam.protocols.consensus import RaftCluster
+    from mabeam.sim import SimNetwork, run_virtual
+
+    async def main() -> float:
+        network = SimNetwork(seed=1, latency_ms=1.0, trace=False)
+        async with (
+            ActorSystem("bench", transport=network) as system,
+            RaftCluster(system, ["n1", "n2", "n3"], seed=1, network=network) as cluster,
+        ):
+            await cluster.wait_for_leader()
+            await cluster.set("warm-up", 0)
+            started = timer()
+            for i in range(count):
+                await cluster.set("k", i)
+            return timer() - started
+
+    return run_virtual(main)
+
+
 def _version(binary: Path) -> str:
     done = subprocess.run(
         [binary, "--version"], capture_output=True, text=True, timeout=TIMEOUT, check=True
@@ -210,6 +291,7 @@ def run(quick: bool) -> Json:
         return {"skipped": True, "reason": str(exc)}
 
     trips = scaled(ROUND_TRIPS, quick)
+    commits = max(20, scaled(RAFT_COMMITS, quick))
     publishes = scaled(PUBLISHES, quick)
     batch = min(BATCH, publishes)
     received: list[int] = []
@@ -232,7 +314,15 @@ def run(quick: bool) -> Json:
             told.append(arrived)
             return {"tell": seconds}
 
+        def raft_nats() -> Figures:
+            with tempfile.TemporaryDirectory() as data:
+                return {"commits": _raft_nats_commits(server.url, commits, Path(data))}
+
+        def raft_sim() -> Figures:
+            return {"commits": _raft_sim_commits(commits)}
+
         told: list[int] = []
+        raft = best_of_rounds({"raft_nats": raft_nats, "raft_sim": raft_sim}, 1, label="nats")
         best = best_of_rounds(
             {
                 "request_reply": request_reply,
@@ -259,6 +349,12 @@ def run(quick: bool) -> Json:
         "publish": {**sent, "batch": batch, "received_min": min(received)},
         "transport_ask": {**ask, "us_per_round_trip": ask["us_per_op"]},
         "transport_tell": {**tell, "batch": batch, "received_min": min(told)},
+        "raft_commits": {
+            "what": f"{commits} sequential commits, 3 Raft nodes (examples/cluster)",
+            "nats_3_processes": throughput(commits, raft["raft_nats"]["commits"]),
+            "sim_network_1ms_one_process": throughput(commits, raft["raft_sim"]["commits"]),
+            "note": "wall-clock commits/s; the simulated network's 1 ms latency is virtual",
+        },
         "ratios": ratios,
         **verdict(
             [
