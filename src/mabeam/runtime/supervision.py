@@ -29,6 +29,7 @@ The functions at the bottom (``start_child``, ``terminate_child`` ...) are OTP's
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -37,7 +38,7 @@ from typing import Any, Literal, TypeAlias
 
 import msgspec
 
-from .._errors import ActorStartError, ConfigError, MabeamError
+from .._errors import ActorDeadError, ActorStartError, ConfigError, MabeamError
 from .._errors import ChildStartError as ChildStartError
 from .._errors import SupervisorError as SupervisorError
 from .._log import get_logger
@@ -62,6 +63,13 @@ class ChildSpec:
     ``shutdown`` is seconds to wait for the child's orderly exit before cancelling it;
     ``0`` cancels at once (OTP ``brutal_kill``), ``None`` waits forever (OTP
     ``infinity``, the default for a child that is itself a supervisor).
+
+    ``node`` starts the child on another node of the cluster (a transport that reaches
+    other nodes, :class:`~mabeam.transport.NatsTransport`; that node must allow the class
+    and the arguments must be encodable). The supervisor links to it across the nodes and
+    restarts it there as any child; a node that goes down is an exit ``noconnection``.
+    A remote child starts with ``on_start`` (``on_restart`` runs only for local children);
+    stopping it waits ``shutdown`` seconds (None: 5) for it to exit, and cannot kill it.
     """
 
     id: str
@@ -72,6 +80,7 @@ class ChildSpec:
     shutdown: float | Literal["default"] | None = "default"
     name: str | None = None
     mailbox: Mailbox | None = None
+    node: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
@@ -85,6 +94,10 @@ class ChildSpec:
                 allowed=", ".join(RESTARTS),
             )
         _check_shutdown(self.shutdown)
+        if self.node is not None and (not isinstance(self.node, str) or not self.node):
+            raise ConfigError("child_spec.node", f"must be a node name or None, got {self.node!r}")
+        if self.node is not None and self.mailbox is not None:
+            raise ConfigError("child_spec.mailbox", "cannot be given for a child on another node")
 
     @property
     def shutdown_timeout(self) -> float | None:
@@ -487,6 +500,8 @@ class Supervisor(Actor):
 
     async def _start(self, child: _Child, restart_reason: ExitReason | None) -> ActorContext:
         spec = child.spec
+        if spec.node is not None and spec.node != self.context.system.name:
+            return await self._start_remote(child)
         try:
             cell = await self.context._spawn_child(
                 spec.actor,
@@ -505,6 +520,26 @@ class Supervisor(Actor):
         self._by_cell[cell] = child
         return cell
 
+    async def _start_remote(self, child: _Child) -> ActorContext:
+        """Start ``child`` on its node and link to it there (see :class:`ChildSpec`)."""
+        spec = child.spec
+        assert spec.node is not None
+        try:
+            ref = await self.context.system.spawn(
+                spec.actor, *spec.args, name=spec.name, node=spec.node, **dict(spec.kwargs)
+            )
+        except ActorStartError as exc:
+            raise ChildStartError(spec.id, exc.actor, exc.reason) from exc.reason
+        except (MabeamError, TimeoutError) as exc:
+            # The node is down or unknown, refuses the class, or did not answer in time.
+            raise ChildStartError(spec.id, spec.name or spec.id, exc) from exc
+        self.context.link(ref)
+        cell = ref._cell
+        child.cell = cell
+        child.retry = None
+        self._by_cell[cell] = child
+        return cell
+
     async def _terminate(self, child: _Child) -> None:
         """Stop a running child (unlinked first: no Exit comes back); end its retries."""
         child.retry = None
@@ -514,6 +549,21 @@ class Supervisor(Actor):
         child.cell = None
         del self._by_cell[cell]
         self.context.unlink(cell._ref)
+        if child.spec.node is not None and not isinstance(cell, ActorContext):
+            # On another node: ask it to stop and wait for its exit, within the timeout.
+            timeout = child.spec.shutdown_timeout
+            try:
+                async with asyncio.timeout(5.0 if timeout is None else max(timeout, 0.0)):
+                    await cell._ref.stop()
+            except ActorDeadError:
+                pass
+            except TimeoutError:
+                _log.warning(
+                    "remote_child_shutdown_timeout",
+                    supervisor=self.context._label,
+                    child=child.spec.id,
+                )
+            return
         await cell._shutdown(SHUTDOWN)
 
     async def _terminate_all(self) -> None:
