@@ -68,14 +68,10 @@ def test_each_supported_kind_gives_the_in_process_result(scenario: str, processe
     [
         (PING, "protocol.kind", "kind 'ping' cannot run with --processes yet"),
         (
-            SCENARIOS / "consensus-raft-leader-crash.toml",
-            "protocol.algorithm",
-            "consensus algorithm 'raft' cannot run with --processes yet",
-        ),
-        (
             SCENARIOS / "auction-bidder-crashed.toml",
             "faults",
-            "faults act on the simulated network, which --processes does not use",
+            "crash, restart and membership faults go through the agents' supervisor, "
+            "and the agents on other processes have none here",
         ),
     ],
 )
@@ -92,7 +88,7 @@ def test_what_cannot_run_on_processes_is_exit_2_naming_the_kind_and_the_supporte
     else:
         assert line.endswith(
             "(allowed: auction, bargaining, market, and consensus with algorithm "
-            "simple_majority, weighted_voting or unanimous)"
+            "simple_majority, weighted_voting, unanimous or raft)"
         )
 
 

@@ -26,6 +26,7 @@ is the wall time of the run.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -35,8 +36,11 @@ import msgspec
 
 from .._errors import ScenarioError
 from ..protocols.bargaining import NegotiatorAgent
+from ..protocols.consensus.raft import RaftConfig
+from ..protocols.consensus.raft.actor import RaftAgent
+from ..protocols.consensus.raft.storage import MemoryStorage
 from ..runtime import ActorSystem
-from ._kind import Outcome, protocol_kind
+from ._kind import COORDINATOR, Outcome, protocol_kind
 from ._run import RunReport, RunStats, ScenarioRun, check_runnable, kind_of
 
 if TYPE_CHECKING:
@@ -47,10 +51,15 @@ if TYPE_CHECKING:
 DRIVER_NODE = "driver"
 """The node name of the process that runs the coordinator."""
 VOTING = ("simple_majority", "weighted_voting", "unanimous")
+ALGORITHMS = (*VOTING, "raft")
+"""The consensus algorithms that run with --processes."""
+STATUS_TO = f"{COORDINATOR}.status"
+"""Where the consensus nodes tell their statuses: the collector of the coordinator (the
+cluster API's client, named ``coordinator`` by the drivers)."""
 SUPPORTED = ("auction", "bargaining", "consensus", "market")
 SUPPORTED_TEXT = (
     "auction, bargaining, market, and consensus with algorithm simple_majority, "
-    "weighted_voting or unanimous"
+    "weighted_voting, unanimous or raft"
 )
 
 
@@ -75,13 +84,33 @@ class ScenarioNegotiator(NegotiatorAgent):
         )
 
 
+class ScenarioRaftNode(RaftAgent):
+    """A Raft scenario's node, built from data that can cross a process boundary: its
+    config as a dict of fields, its random stream as a seed text, its storage a fresh
+    :class:`MemoryStorage` (nothing restarts it: crash faults are refused)."""
+
+    def __init__(
+        self,
+        node_id: str,
+        peers: list[str],
+        config: dict[str, Any],
+        seed: str,
+        status_to: str,
+    ) -> None:
+        fields = dict(config)
+        fields["election_timeout_ms"] = tuple(fields["election_timeout_ms"])
+        super().__init__(
+            node_id, peers, MemoryStorage(), RaftConfig(**fields), random.Random(seed), status_to
+        )
+
+
 def agent_classes() -> list[type]:
     """The actor classes a node must allow for every kind this module runs."""
     from ..protocols.auction import BidderAgent
     from ..protocols.consensus.voting_actor import Voter
     from ..protocols.market import TraderAgent
 
-    return [BidderAgent, Voter, ScenarioNegotiator, TraderAgent]
+    return [BidderAgent, Voter, ScenarioNegotiator, TraderAgent, ScenarioRaftNode]
 
 
 def check_distributable(scenario: Scenario, path: str) -> None:
@@ -96,7 +125,7 @@ def check_distributable(scenario: Scenario, path: str) -> None:
             allowed=SUPPORTED_TEXT,
         )
     algorithm = getattr(scenario.protocol, "algorithm", None)
-    if kind == "consensus" and algorithm not in VOTING:
+    if kind == "consensus" and algorithm not in ALGORITHMS:
         raise ScenarioError(
             path,
             "protocol.algorithm",
@@ -104,12 +133,15 @@ def check_distributable(scenario: Scenario, path: str) -> None:
             allowed=SUPPORTED_TEXT,
         )
     if scenario.faults:
-        raise ScenarioError(
-            path,
-            "faults",
-            "faults act on the simulated network, which --processes does not use",
-            allowed="no faults with --processes",
-        )
+        supervised = ("crash", "restart", "add_node", "remove_node")
+        if any(getattr(f, field) is not None for f in scenario.faults for field in supervised):
+            problem = (
+                "crash, restart and membership faults go through the agents' supervisor, "
+                "and the agents on other processes have none here"
+            )
+        else:
+            problem = "faults act on the simulated network, which --processes does not use"
+        raise ScenarioError(path, "faults", problem, allowed="no faults with --processes")
     network = scenario.network
     for field in ("drop_rate", "duplicate_rate"):
         if getattr(network, field):
@@ -145,6 +177,17 @@ def _remote_factory(run: ScenarioRun) -> Callable[[AgentSpec], Any]:
             return ScenarioNegotiator, args, {}
 
         return negotiator
+    if kind == "consensus" and run.options.algorithm == "raft":
+        from ._raft import _config
+
+        config = dataclasses.asdict(_config(run.options))
+
+        def raft_node(agent: AgentSpec) -> Any:
+            # The driver's cluster names its status collector after its client.
+            args = (agent.id, run.agent_ids, config, f"{run.seed}:raft:{agent.id}", STATUS_TO)
+            return ScenarioRaftNode, args, {}
+
+        return raft_node
     if kind == "consensus":
         from ._voting import _voter
 
