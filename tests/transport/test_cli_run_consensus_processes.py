@@ -88,6 +88,33 @@ def test_raft_nodes_on_three_processes_commit_the_same_log(
     assert len(result["acknowledgments"]) > len(agents) // 2
 
 
+def test_pbft_replicas_on_three_processes_execute_the_same_requests_in_order(
+    nats_server_module: NatsServer, tmp_path: Path
+) -> None:
+    from mabeam.scenario import load_scenario, run_scenario
+
+    agents = ["r0", "r1", "r2", "r3"]
+    path = _scenario(tmp_path, "pbft", agents)
+    report = _run(path, nats_server_module.url, 3)
+    result = report["result"]
+    assert result["algorithm"] == "pbft"
+    assert result["consensus"] == EXPECTED[0]
+    nodes = result["nodes"]
+    assert sorted(nodes) == agents
+    # Safety: every replica's executed requests are a prefix of the same sequence.
+    executed = {node: state["executed"] for node, state in nodes.items()}
+    longest = max(executed.values(), key=len)
+    for node, digests in executed.items():
+        assert digests == longest[: len(digests)], node
+    # Liveness: the three proposals, as the in-process run's client signs them (the same
+    # digests), were executed on at least f + 1 = 2 replicas, and f + 1 replied the first.
+    in_process, _ = run_scenario(load_scenario(path), path=str(path))
+    assert longest == in_process.result["nodes"]["r0"]["executed"]
+    assert len(longest) == len(EXPECTED)
+    assert sum(len(d) == len(longest) for d in executed.values()) >= 2
+    assert result["replies"] >= 2
+
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -36,6 +36,11 @@ import msgspec
 
 from .._errors import ScenarioError
 from ..protocols.bargaining import NegotiatorAgent
+from ..protocols.consensus.pbft.actor import PbftReplicaActor
+from ..protocols.consensus.pbft.api import PbftCluster
+from ..protocols.consensus.pbft.auth import Keyring as PbftKeyring
+from ..protocols.consensus.pbft.replica import PbftConfig
+from ..protocols.consensus.pbft.storage import PbftStorage
 from ..protocols.consensus.raft import RaftConfig
 from ..protocols.consensus.raft.actor import RaftAgent
 from ..protocols.consensus.raft.storage import MemoryStorage
@@ -51,7 +56,7 @@ if TYPE_CHECKING:
 DRIVER_NODE = "driver"
 """The node name of the process that runs the coordinator."""
 VOTING = ("simple_majority", "weighted_voting", "unanimous")
-ALGORITHMS = (*VOTING, "raft")
+ALGORITHMS = (*VOTING, "raft", "pbft")
 """The consensus algorithms that run with --processes."""
 STATUS_TO = f"{COORDINATOR}.status"
 """Where the consensus nodes tell their statuses: the collector of the coordinator (the
@@ -59,7 +64,7 @@ cluster API's client, named ``coordinator`` by the drivers)."""
 SUPPORTED = ("auction", "bargaining", "consensus", "market")
 SUPPORTED_TEXT = (
     "auction, bargaining, market, and consensus with algorithm simple_majority, "
-    "weighted_voting, unanimous or raft"
+    "weighted_voting, unanimous, raft or pbft"
 )
 
 
@@ -104,13 +109,43 @@ class ScenarioRaftNode(RaftAgent):
         )
 
 
+class ScenarioPbftReplica(PbftReplicaActor):
+    """A PBFT scenario's replica, built from data that can cross a process boundary: the
+    keyring from the cluster's seed text (the client derives the same keys), its config as
+    a dict of fields, a fresh non-durable store (nothing restarts it)."""
+
+    def __init__(
+        self,
+        replica_id: str,
+        replicas: list[str],
+        keyring_seed: str,
+        config: dict[str, Any],
+        status_to: str,
+    ) -> None:
+        super().__init__(
+            replica_id,
+            replicas,
+            PbftKeyring(keyring_seed),
+            PbftConfig(**config),
+            status_to,
+            storage=PbftStorage(durable=False),
+        )
+
+
 def agent_classes() -> list[type]:
     """The actor classes a node must allow for every kind this module runs."""
     from ..protocols.auction import BidderAgent
     from ..protocols.consensus.voting_actor import Voter
     from ..protocols.market import TraderAgent
 
-    return [BidderAgent, Voter, ScenarioNegotiator, TraderAgent, ScenarioRaftNode]
+    return [
+        BidderAgent,
+        Voter,
+        ScenarioNegotiator,
+        TraderAgent,
+        ScenarioRaftNode,
+        ScenarioPbftReplica,
+    ]
 
 
 def check_distributable(scenario: Scenario, path: str) -> None:
@@ -188,6 +223,17 @@ def _remote_factory(run: ScenarioRun) -> Callable[[AgentSpec], Any]:
             return ScenarioRaftNode, args, {}
 
         return raft_node
+    if kind == "consensus" and run.options.algorithm == "pbft":
+
+        def pbft_replica(agent: AgentSpec) -> Any:
+            # Called while the driver spawns its agents: its cluster (keys, config) is built.
+            cluster = run.cluster
+            assert isinstance(cluster, PbftCluster)
+            config = dataclasses.asdict(cluster.config)
+            args = (agent.id, cluster.replica_ids, cluster.keyring.seed, config, STATUS_TO)
+            return ScenarioPbftReplica, args, {}
+
+        return pbft_replica
     if kind == "consensus":
         from ._voting import _voter
 
