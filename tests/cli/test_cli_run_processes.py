@@ -88,7 +88,7 @@ def test_what_cannot_run_on_processes_is_exit_2_naming_the_kind_and_the_supporte
     else:
         assert line.endswith(
             "(allowed: auction, bargaining, market, and consensus with algorithm "
-            "simple_majority, weighted_voting, unanimous, raft or pbft)"
+            "simple_majority, weighted_voting, unanimous, raft, pbft or blockchain)"
         )
 
 

@@ -115,6 +115,25 @@ def test_pbft_replicas_on_three_processes_execute_the_same_requests_in_order(
     assert result["replies"] >= 2
 
 
+def test_chain_validators_on_three_processes_finalize_every_proposal_without_forks(
+    nats_server_module: NatsServer, tmp_path: Path
+) -> None:
+    agents = ["v1", "v2", "v3", "v4", "v5"]
+    # ok: the run also checked that no two validators made different blocks final at
+    # one height (else its error would be safety_violation).
+    report = _run(_scenario(tmp_path, "blockchain", agents), nats_server_module.url, 3)
+    result = report["result"]
+    assert result["finalized"] is True
+    assert result["consensus"] == EXPECTED[0]
+    assert result["height"] >= 1
+    nodes = result["nodes"]
+    assert sorted(nodes) == agents
+    # The validators' own reports (not the driver's): a majority has the first
+    # proposal's block final.
+    final = [n for n, s in nodes.items() if s["finalized_height"] >= result["height"]]
+    assert len(final) > len(agents) // 2
+
+
 REPO = Path(__file__).resolve().parents[2]
 
 

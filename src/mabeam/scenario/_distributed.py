@@ -36,6 +36,11 @@ import msgspec
 
 from .._errors import ScenarioError
 from ..protocols.bargaining import NegotiatorAgent
+from ..protocols.consensus.chain.actor import ValidatorAgent
+from ..protocols.consensus.chain.api import ChainCluster
+from ..protocols.consensus.chain.block import Keyring as ChainKeyring
+from ..protocols.consensus.chain.tree import BlockTree
+from ..protocols.consensus.chain.validator import ChainConfig
 from ..protocols.consensus.pbft.actor import PbftReplicaActor
 from ..protocols.consensus.pbft.api import PbftCluster
 from ..protocols.consensus.pbft.auth import Keyring as PbftKeyring
@@ -45,7 +50,7 @@ from ..protocols.consensus.raft import RaftConfig
 from ..protocols.consensus.raft.actor import RaftAgent
 from ..protocols.consensus.raft.storage import MemoryStorage
 from ..runtime import ActorSystem
-from ._kind import COORDINATOR, Outcome, protocol_kind
+from ._kind import COORDINATOR, Outcome, RunFailure, protocol_kind
 from ._run import RunReport, RunStats, ScenarioRun, check_runnable, kind_of
 
 if TYPE_CHECKING:
@@ -56,7 +61,7 @@ if TYPE_CHECKING:
 DRIVER_NODE = "driver"
 """The node name of the process that runs the coordinator."""
 VOTING = ("simple_majority", "weighted_voting", "unanimous")
-ALGORITHMS = (*VOTING, "raft", "pbft")
+ALGORITHMS = (*VOTING, "raft", "pbft", "blockchain")
 """The consensus algorithms that run with --processes."""
 STATUS_TO = f"{COORDINATOR}.status"
 """Where the consensus nodes tell their statuses: the collector of the coordinator (the
@@ -64,7 +69,7 @@ cluster API's client, named ``coordinator`` by the drivers)."""
 SUPPORTED = ("auction", "bargaining", "consensus", "market")
 SUPPORTED_TEXT = (
     "auction, bargaining, market, and consensus with algorithm simple_majority, "
-    "weighted_voting, unanimous, raft or pbft"
+    "weighted_voting, unanimous, raft, pbft or blockchain"
 )
 
 
@@ -132,6 +137,31 @@ class ScenarioPbftReplica(PbftReplicaActor):
         )
 
 
+class ScenarioValidator(ValidatorAgent):
+    """A blockchain scenario's validator, built from data that can cross a process
+    boundary: the keyring from the run's key seed (its own private key only), its config
+    as a dict of fields, its random stream as a seed text, a fresh block tree."""
+
+    def __init__(
+        self,
+        node_id: str,
+        validators: list[str],
+        keys_seed: int,
+        config: dict[str, Any],
+        seed: str,
+        status_to: str,
+    ) -> None:
+        chain_config = ChainConfig(**config)
+        super().__init__(
+            node_id,
+            BlockTree(validators, chain_config.finality_depth),
+            ChainKeyring.from_seed(keys_seed, validators).for_signer(node_id),
+            chain_config,
+            random.Random(seed),
+            status_to,
+        )
+
+
 def agent_classes() -> list[type]:
     """The actor classes a node must allow for every kind this module runs."""
     from ..protocols.auction import BidderAgent
@@ -145,6 +175,7 @@ def agent_classes() -> list[type]:
         TraderAgent,
         ScenarioRaftNode,
         ScenarioPbftReplica,
+        ScenarioValidator,
     ]
 
 
@@ -234,6 +265,8 @@ def _remote_factory(run: ScenarioRun) -> Callable[[AgentSpec], Any]:
             return ScenarioPbftReplica, args, {}
 
         return pbft_replica
+    if kind == "consensus" and run.options.algorithm == "blockchain":
+        return _validator_factory(run)
     if kind == "consensus":
         from ._voting import _voter
 
@@ -241,6 +274,57 @@ def _remote_factory(run: ScenarioRun) -> Callable[[AgentSpec], Any]:
     factory = run.kind.agent
     assert factory is not None  # auction and market have one
     return factory
+
+
+def _validator_factory(run: ScenarioRun) -> Callable[[AgentSpec], Any]:
+    """The chain driver derives its keyring from the first draw of the run's protocol
+    rng; the validators elsewhere derive theirs from the same seed, checked against the
+    driver's public keys (a validator with other keys would seal blocks nobody accepts)."""
+    keys_seed = random.Random(f"{run.seed}:protocol").getrandbits(64)
+
+    def validator(agent: AgentSpec) -> Any:
+        # Called while the driver spawns its agents: its chain (keys, config) is built.
+        chain = run.cluster
+        assert isinstance(chain, ChainCluster)
+        mine = ChainKeyring.from_seed(keys_seed, chain.node_ids)
+        if any(mine.public_key(v) != chain.keyring.public_key(v) for v in chain.node_ids):
+            raise RuntimeError("the chain driver's keyring is not the run seed's first draw")
+        config = msgspec.to_builtins(chain.config)
+        seed = f"{run.seed}:chain:{agent.id}"
+        args = (agent.id, chain.node_ids, keys_seed, config, seed, STATUS_TO)
+        return ScenarioValidator, args, {}
+
+    return validator
+
+
+def _chain_outcome(run: ScenarioRun, outcome: Outcome) -> Outcome:
+    """A chain run's nodes as the validators reported them (the driver's block trees
+    are not theirs here), and its safety checked: no two validators made different
+    blocks final at one height (else error ``safety_violation``)."""
+    from ._chain import ChainResult, NodeReport
+
+    chain = run.cluster
+    if not outcome.ok or not isinstance(chain, ChainCluster):
+        return outcome
+    assert isinstance(outcome.result, ChainResult)
+    view = chain.view
+    finals: dict[int, set[str]] = {}
+    for node_id in chain.node_ids:
+        for height, block_hash in view.final_blocks(node_id).items():
+            finals.setdefault(height, set()).add(block_hash)
+    forks = sorted(height for height, hashes in finals.items() if len(hashes) > 1)
+    if forks:
+        message = f"validators made different blocks final at heights {forks}"
+        return Outcome(ok=False, error=RunFailure(code="safety_violation", message=message))
+    nodes = {}
+    for node_id in chain.node_ids:
+        status = view.statuses.get(node_id)
+        nodes[node_id] = (
+            NodeReport(0, "", 0)
+            if status is None
+            else NodeReport(status.head_height, status.head_hash, status.finalized_height)
+        )
+    return Outcome(ok=True, result=msgspec.structs.replace(outcome.result, nodes=nodes))
 
 
 def run_distributed(
@@ -278,7 +362,10 @@ def run_distributed(
             run = ScenarioRun(scenario, seed, system, network, kind)
             run.place_agents(nodes, _remote_factory(run))
             try:
-                return await kind.drive(run)
+                outcome = await kind.drive(run)
+                if getattr(run.options, "algorithm", None) == "blockchain":
+                    outcome = _chain_outcome(run, outcome)
+                return outcome
             finally:
                 await run.stop_faults()
                 await run.stop_remote_agents()
