@@ -14,8 +14,17 @@ What can run this way is scoped honestly:
   answer-only actors that the coordinator asks by name, so the result does not depend
   on timing and is the in-process run's, field for field (continuous trading is the
   exception: its orders are timed, and real time can order two close ones differently).
-- no faults and a network without loss, duplication or reordering: they are the
-  simulated network's, and there is none here.
+- ``consensus`` with ``raft``, ``pbft`` or ``blockchain``: the nodes (replicas,
+  validators) are the agents, built on their node from codec-encodable arguments
+  (:class:`ScenarioRaftNode`, :class:`ScenarioPbftReplica`, :class:`ScenarioValidator`),
+  and the cluster's client is the coordinator. Their timers run in real time, so the
+  leader, views, terms and heights may differ from the in-process run; the algorithms'
+  safety holds (a chain run also checks that no two validators made different blocks
+  final at one height: else ``safety_violation``).
+- no faults (crash and membership faults need the agents' supervisor, which remote
+  agents lack here; the others act on the simulated network) and a network without
+  loss, duplication or reordering: they are the simulated network's, and there is none
+  here.
 
 Everything else is refused before any process starts (:func:`check_distributable`), with
 the kind and what is supported. The report's ``stats`` are not the simulated network's:
