@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 from mabeam.transport._server import NatsServer
 
@@ -162,7 +163,10 @@ def test_raft_with_what_needs_the_simulated_network_is_refused_before_any_proces
 
     path = _scenario(tmp_path, "raft", ["n1", "n2", "n3"])
     path.write_text(path.read_text() + extra + "\n")
-    assert main(["run", str(path), "--processes", "2"]) == 2
+    try:
+        assert main(["run", str(path), "--processes", "2"]) == 2
+    finally:
+        structlog.reset_defaults()  # main() configured it for the command line
     captured = capsys.readouterr()
     assert captured.out == ""
     [line] = captured.err.splitlines()
