@@ -43,7 +43,7 @@ def test_a_sweep_on_a_dask_local_cluster_equals_the_local_one(tmp_path: Path) ->
     time limit and is a timeout row (interrupted in a Dask worker thread), the others
     are kept."""
     out = tmp_path / "dask"
-    args = [str(EXAMPLE), "--seeds", "0..1", *SETTINGS, "--time-limit", "0.5", "--out", str(out)]
+    args = [str(EXAMPLE), "--seeds", "0..1", *SETTINGS, "--time-limit", "2", "--out", str(out)]
     child = subprocess.run(
         [sys.executable, "-c", CHILD, *args], capture_output=True, text=True, timeout=120
     )

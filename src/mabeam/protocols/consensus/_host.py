@@ -31,7 +31,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
-from ...runtime import Actor, ActorContext, ActorSystem, DeferredReply, Timer
+from ...runtime import Actor, ActorContext, ActorRef, ActorSystem, DeferredReply, Timer
 
 EPSILON_MS = 1e-6
 """How far before its deadline a fired timer may read the clock (ms -> s -> ms rounding)."""
@@ -96,6 +96,7 @@ class CoreHost(Actor, Generic[CoreT, ReadyT]):
     _timer: Timer | None = None
     _armed_at: float = float("inf")
     _marks: Hashable = None
+    _subscriber: ActorRef | None = None
 
     # ------------------------------------------------------------------ the subclass's part
 
@@ -143,6 +144,9 @@ class CoreHost(Actor, Generic[CoreT, ReadyT]):
         if isinstance(message, Tick):
             self.core.tick(self._fired())
         elif isinstance(message, ReportStatus):
+            # The subscriber asked: answer it directly, and remember it for the reports
+            # to come (on another node its name may not be known here yet).
+            self._subscriber = self.context.sender
             self._publish(self.status())
             return None
         else:
@@ -215,10 +219,18 @@ class CoreHost(Actor, Generic[CoreT, ReadyT]):
             self._publish(self.status(ready))
 
     def _publish(self, status: Any) -> None:
-        """Tell the subscriber, if one is running (one started later asks for it)."""
+        """Tell the subscriber, if one is running (one started later asks for it).
+
+        By its name when the name is known here; else the subscriber that last asked
+        (a collector on another node whose name has not reached this node yet).
+        """
         name = self.status_to
         if name is not None and self.context.whereis(name) is not None:
             self.context.tell(name, status)
+            return
+        subscriber = self._subscriber
+        if subscriber is not None and subscriber.is_alive:
+            subscriber.tell(status)
 
 
 # ---------------------------------------------------------------------- status
