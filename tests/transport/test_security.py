@@ -183,6 +183,18 @@ async def test_user_and_password_are_passed_to_nats() -> None:
                 pass
 
 
+async def test_a_token_is_passed_to_nats() -> None:
+    async with NatsServer(extra_args=["--auth", "t0ken-for-tests"]) as server:
+        good = transport(server.url, token="t0ken-for-tests")
+        with anyio.fail_after(WAIT):
+            async with ActorSystem("n1", transport=good):
+                assert good.connected
+        bad = transport(server.url, token="another", connect_timeout=0.3)
+        with anyio.fail_after(WAIT), pytest.raises(NodeDownError, match="cannot connect"):
+            async with ActorSystem("n1", transport=bad):
+                pass
+
+
 PERMISSIONS = """
 authorization {
   users = [
