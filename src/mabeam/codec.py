@@ -8,9 +8,9 @@ comes in, or goes out, raises :class:`~mabeam.UnregisteredTypeError` naming the 
 
 What a payload may hold:
 
-- ``None``, ``bool``, ``int``, ``float``, ``str``, ``bytes``, lists, dicts, and
-  ``datetime`` values, as MessagePack carries them; tuples, sets and frozensets keep
-  their type;
+- ``None``, ``bool``, ``int``, ``float``, ``str``, ``bytes``, lists, dicts and
+  timezone-aware ``datetime`` values, as MessagePack carries them; tuples, sets and
+  frozensets keep their type;
 - instances of registered msgspec Structs, enums and exceptions (tagged, so a Struct
   inside an ``Any`` field comes back as itself, not as a dict);
 - the builtin exceptions (``ValueError``, ``KeyError``, ...), and any mabeam exception;
@@ -27,6 +27,7 @@ the messages could cross a process boundary.
 from __future__ import annotations
 
 import builtins
+import datetime
 import enum
 import importlib
 import pkgutil
@@ -221,6 +222,8 @@ class Codec:
         if kind is set or kind is frozenset:
             items = [self._to_wire(v, envelope) for v in value]
             return self._ext(_SET if kind is set else _FROZENSET, items)
+        if kind is datetime.datetime and value.tzinfo is not None:
+            return value  # a MessagePack timestamp, decoded as a datetime in UTC
         if isinstance(value, ActorRef):
             address = value.address
             return self._ext(_REF, [address.node, address.id, value.name])
@@ -268,7 +271,7 @@ class Codec:
             back = self._from_wire
             return {k: back(v, system) for k, v in value.items()}
         if kind is not _Marker:
-            return value  # datetime and the like, as msgspec decodes them
+            return value  # a datetime (a MessagePack timestamp)
         code, body = value.code, value.body
         if code == _TUPLE:
             return tuple(self._from_wire(v, system) for v in body)

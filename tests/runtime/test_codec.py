@@ -244,3 +244,60 @@ def test_the_default_codec_tags_are_pinned() -> None:
 
     pinned = (Path(__file__).with_name("codec_tags.txt")).read_text().split()
     assert list(CODEC.tags) == pinned
+
+
+def test_default_tags_register_all_and_lookups() -> None:
+    made = Codec()
+    made.register(Inner)  # default tag: module and qualified name
+    assert made.tag_of(Inner) == f"{Inner.__module__}.Inner"
+    made.register_all([Outer, Color], prefix="app")
+    assert made.tag_of(Outer) == "app.Outer"
+    assert made.tag_of(Color) == "app.Color"
+    assert made.tag_of(Unknown) is None
+
+
+def test_aware_datetimes_cross_and_naive_ones_are_refused() -> None:
+    import datetime
+
+    from mabeam import UnregisteredTypeError
+
+    moment = datetime.datetime(2026, 12, 7, 9, 30, tzinfo=datetime.UTC)
+    back = roundtrip({"at": moment, "in": Outer(moment)})
+    assert back == {"at": moment, "in": Outer(moment)}
+    with pytest.raises(UnregisteredTypeError, match="datetime"):
+        roundtrip(datetime.datetime(2026, 12, 7, 9, 30))  # naive: no instant to carry
+
+
+def test_a_ref_decoded_without_a_system_is_its_address() -> None:
+    from mabeam.codec import _REF  # the extension code refs travel under
+
+    # A ref decoded with no system to bind it to comes back as its address.
+    made = codec()
+    wire = made._ext(_REF, ["n9", 4, "far"])
+    data = made._encoder.encode([TELL, ["a", 1], ["b", 0], wire, None, None, 0, None])
+    assert made.decode(data).payload == Address("n9", 4)
+
+
+def test_a_struct_with_the_wrong_field_count_or_an_unknown_extension_is_refused() -> None:
+    from mabeam.codec import _STRUCT
+
+    made = codec()
+    short = made._ext(_STRUCT, ["test.Outer", []])
+    data = made._encoder.encode([TELL, ["a", 1], ["b", 0], short, None, None, 0, None])
+    with pytest.raises(msgspec.DecodeError, match="expected 2 fields"):
+        made.decode(data)
+    odd = msgspec.msgpack.Ext(99, made._encoder.encode([]))
+    data = made._encoder.encode([TELL, ["a", 1], ["b", 0], odd, None, None, 0, None])
+    with pytest.raises(msgspec.DecodeError, match="unknown extension code 99"):
+        made.decode(data)
+    bad_address = made._encoder.encode([TELL, ["a"], ["b", 0], 1, None, None, 0, None])
+    with pytest.raises(msgspec.DecodeError, match="an address is"):
+        made.decode(bad_address)
+    bad_name = made._encoder.encode([TELL, ["a", 1], ["b", 0], 1, 5, None, 0, None])
+    with pytest.raises(msgspec.DecodeError, match="a name is"):
+        made.decode(bad_name)
+
+
+def test_an_envelope_says_whether_it_is_an_answer() -> None:
+    assert Envelope(FAILURE, HERE, HERE, None).is_reply
+    assert not Envelope(ASK, HERE, HERE, None).is_reply

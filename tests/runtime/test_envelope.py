@@ -222,3 +222,23 @@ def test_the_simulated_network_uses_only_the_systems_public_interface() -> None:
         if isinstance(node, ast.ImportFrom) and node.module and "runtime." in node.module
     ]
     assert imports == []  # from mabeam.runtime's public names only
+
+
+async def test_undeliverable_says_why_without_delivering() -> None:
+    transport = Recording(hold=True)
+    async with ActorSystem("n1", transport=transport) as system:
+        echo = await system.spawn(Echo, name="echo")
+        app = Address("n1", 0)
+        to_name = Envelope(TELL, app, Address("n1", 0), "x", None, "echo")
+        to_ghost = Envelope(TELL, app, Address("n1", 0), "x", None, "ghost")
+        to_ref = Envelope(TELL, app, echo.address, "x", None, "echo")
+        to_gone = Envelope(TELL, app, Address("n1", 999), "x")
+        answer = Envelope(REPLY, echo.address, app, "x", None, None, 5)
+        assert system.undeliverable(to_name) is None
+        assert system.undeliverable(to_ref) is None
+        assert system.undeliverable(to_ghost) == "no_actor"
+        assert system.undeliverable(to_gone) == "not_running"
+        assert system.undeliverable(answer) is None
+        assert system.dead_letters.count == 0  # nothing was delivered
+        assert system.deliver(to_gone) == "not_running"
+        assert system.dead_letters.recent[-1].recipient == "n1#999"
