@@ -158,11 +158,5 @@ def _report(state: ReplicaState | None, liar: bool) -> PbftNodeReport:
 async def _settle(run: ScenarioRun, start: float) -> None:
     """Let the faults scheduled before the timeout happen, then in-flight messages land."""
     options: ConsensusOptions = run.options
-    loop = asyncio.get_running_loop()
-    last_fault = max(
-        (f.at_ms for f in run.scenario.faults if f.at_ms <= options.timeout_ms), default=0
-    )
-    delay = start + (last_fault + 1.0) / 1000.0 - loop.time()
-    if last_fault and delay > 0:
-        await asyncio.sleep(delay)
+    await run.past_faults(start, options.timeout_ms)
     await asyncio.sleep(SETTLE_MS / 1000.0)

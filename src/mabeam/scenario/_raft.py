@@ -190,14 +190,7 @@ async def _finish_changes(run: ScenarioRun, changes: list[asyncio.Task[Any]], st
 async def _settle(run: ScenarioRun, cluster: RaftCluster, start: float, index: int) -> None:
     """Let the faults scheduled before the timeout happen, then the live nodes catch up."""
     options: ConsensusOptions = run.options
-    loop = asyncio.get_running_loop()
-    last_fault = max(
-        (f.at_ms for f in run.scenario.faults if f.at_ms <= options.timeout_ms), default=0
-    )
-    # One ms past the last fault: a crash at that time is applied by then.
-    delay = start + (last_fault + 1.0) / 1000.0 - loop.time()
-    if last_fault and delay > 0:
-        await asyncio.sleep(delay)
+    await run.past_faults(start, options.timeout_ms)
     view = cluster.view
 
     def caught_up() -> bool:

@@ -351,6 +351,15 @@ class ScenarioRun:
                 await asyncio.sleep(delay)
             await self.apply_fault(fault)
 
+    async def past_faults(self, start: float, within_ms: float) -> None:
+        """Wait until 1 ms past the last fault due within ``within_ms`` of ``start``
+        (loop time, seconds): a crash at that time has been applied by then."""
+        loop = asyncio.get_running_loop()
+        last_fault = max((f.at_ms for f in self.scenario.faults if f.at_ms <= within_ms), default=0)
+        delay = start + (last_fault + 1.0) / 1000.0 - loop.time()
+        if last_fault and delay > 0:
+            await asyncio.sleep(delay)
+
     async def stop_faults(self) -> None:
         task, self._fault_task = self._fault_task, None
         if task is not None and not task.done():
