@@ -510,13 +510,7 @@ class ActorSystem:
                 label = str(name)
                 self._undelivered(envelope, label, NO_SUCH_NAME, ActorDeadError(label, "ask"))
                 return "no_actor"
-        src = envelope.src
-        if not src.id:
-            sender = None
-        elif src.node == self.name and (found := self._cells.get(src.id)) is not None:
-            sender = found
-        else:
-            sender = self._sender_of(src, envelope.src_name)
+        sender = self._sender_of(envelope.src, envelope.src_name)
         stopping = cell._state > RUNNING
         cell._accept(envelope.payload, sender, envelope if envelope.kind == ASK else None)
         return "not_running" if stopping else None
