@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, ParamSpec, overload
 
 from .._errors import (
@@ -32,7 +32,8 @@ from . import _lifecycle, _links, _timers
 from ._actor import Actor
 from ._envelope import FAILURE, REPLY, Address, Envelope
 from ._mailbox import Mailbox
-from ._ref import ActorRef, Receives, ReplyT
+from ._multi import FanoutReply, ask_all
+from ._ref import DEFAULT_ASK_TIMEOUT, ActorRef, Receives, ReplyT
 from ._reply import DeferredReply
 from ._signals import (
     KILLED,
@@ -335,6 +336,20 @@ class ActorContext:
         """The ref registered under ``name`` in this actor's system, or None."""
         return self._system.whereis(name)
 
+    async def ask_all(
+        self,
+        targets: Iterable[ActorRef[Any] | str],
+        message: Any,
+        *,
+        timeout: float | None = DEFAULT_ASK_TIMEOUT,
+    ) -> list[Any]:
+        """Ask ``message`` of every target at once; this actor is the asker.
+
+        See :meth:`ActorSystem.ask_all`: a list in the order of ``targets``, each item
+        the answer or the exception that ask got.
+        """
+        return await ask_all(self._system, self, targets, message, timeout)
+
     def tell(self, name: str, message: Any) -> None:
         """Send ``message`` to whatever actor is registered as ``name``; this actor is the sender.
 
@@ -559,7 +574,9 @@ class ActorContext:
                 raise
             if reply is not None and self._current is item:
                 self._answer(reply, sender, result, None)
-                linger = self._system._transport is None
+                # One of ask_all's asks: its caller sends nothing more until every
+                # answer is in, so lingering for a next request would only cost a turn.
+                linger = self._system._transport is None and type(reply) is not FanoutReply
             self._current = None
             budget -= 1
             if not budget:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, ParamSpec, Protocol, cast, overload
 
@@ -24,7 +24,8 @@ from ._cleanup import finish
 from ._context import ActorContext
 from ._envelope import ASK, FAILURE, REPLY, TELL, Address, Envelope
 from ._mailbox import Mailbox
-from ._ref import ActorRef, Departed, Receives, ReplyT
+from ._multi import ask_all
+from ._ref import DEFAULT_ASK_TIMEOUT, ActorRef, Departed, Receives, ReplyT
 from ._signals import SHUTDOWN, ExitReason, describe_reason
 from ._state import RUNNING, STOPPING, current_context
 
@@ -395,6 +396,35 @@ class ActorSystem:
         meanwhile gets it, and a node with no running actor drops it (a dead letter).
         """
         self._tell_named(name, message, current_context.get())
+
+    async def ask_all(
+        self,
+        targets: Iterable[ActorRef[Any] | str],
+        message: Any,
+        *,
+        timeout: float | None = DEFAULT_ASK_TIMEOUT,
+    ) -> list[Any]:
+        """Ask ``message`` of every target at once and wait for all the answers.
+
+        OTP's ``gen_server:multi_call``. ``targets`` are refs or registered names (a
+        name is resolved now, as :meth:`whereis` does). Every ask is sent, in the order
+        of ``targets``, before this waits; ``timeout`` (seconds, ``None`` or
+        ``math.inf``: no limit) counts for all of them together from now. Returns a list
+        in the order of ``targets``: each item is what that actor's ``receive`` returned,
+        or the exception :meth:`ActorRef.ask` would have raised for it
+        (:class:`~mabeam.AskTimeoutError`, :class:`~mabeam.ActorDeadError` for an actor
+        not running or a name nobody holds, :class:`~mabeam.ActorCrashedError`,
+        :class:`~mabeam.MailboxFullError`), as ``asyncio.gather(...,
+        return_exceptions=True)`` gives them. One failed ask never fails the others.
+
+        Cheaper than ``gather`` over ``ask``: no task per target and one timer in all.
+        Raises, before anything is sent, ``ConfigError`` for a negative or NaN timeout,
+        ``TypeError`` for a target that is neither a ref nor a string, and
+        :class:`~mabeam.ActorError` if the calling actor is among the targets. Called
+        from an actor's handler, that actor is the asker (as for ``ref.ask``); inside an
+        actor :meth:`ActorContext.ask_all` says so explicitly.
+        """
+        return await ask_all(self, current_context.get(), targets, message, timeout)
 
     def registered(self) -> list[str]:
         """Every registered name, sorted."""
