@@ -6,14 +6,13 @@ within ``reply_timeout`` and which did not — each a sorted list of agent ids.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
-from .._errors import ActorError
 from ..runtime import Actor
+from ._asking import ask_agents
 
 
 class Ping(msgspec.Struct, frozen=True, tag=True):
@@ -59,19 +58,11 @@ class PingCoordinator(Actor):
     async def receive(self, message: Any) -> Any:
         if not isinstance(message, RunPing):
             raise TypeError(f"unexpected message {type(message).__name__}")
-        answers = await asyncio.gather(*(self._ping(agent) for agent in self.agent_ids))
+        replies = await ask_agents(self.context, self.agent_ids, Ping(), self.reply_timeout)
+        answers = [
+            isinstance(reply, Pong) and reply.agent == agent
+            for agent, reply in zip(self.agent_ids, replies, strict=True)
+        ]
         answered = sorted(a for a, ok in zip(self.agent_ids, answers, strict=True) if ok)
         unanswered = sorted(a for a, ok in zip(self.agent_ids, answers, strict=True) if not ok)
         return PingResult(answered=answered, unanswered=unanswered)
-
-    async def _ping(self, agent: str) -> bool:
-        # An ask needs the actor running now: nobody under the name is no answer at
-        # once, as a crash or a late answer is (what the protocol counts as absent).
-        ref = self.context.whereis(agent)
-        if ref is None:
-            return False
-        try:
-            reply = await ref.ask(Ping(), timeout=self.reply_timeout)
-        except (ActorError, TimeoutError):
-            return False
-        return isinstance(reply, Pong) and reply.agent == agent

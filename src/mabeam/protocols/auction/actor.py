@@ -14,14 +14,14 @@ and :mod:`.combinatorial`.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import numbers
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from ..._errors import ActorError, ConfigError
+from ..._errors import ConfigError
 from ...runtime import Actor
+from .._asking import ask_agents
 from ._config import AuctionConfig, round9
 from .clock import DutchClock, EnglishClock
 from .combinatorial import BundleOffer, settle_combinatorial
@@ -189,20 +189,8 @@ class Auctioneer(Actor):
 
     # ------------------------------------------------------------------ asking
 
-    async def _ask(self, agent: str, message: Any) -> Any:
-        """The bidder's answer, or None: not running, crashed on it, or too late."""
-        # An ask needs the actor running now: nobody under the name is no answer at
-        # once, as a crash or a late answer is (what the protocol counts as absent).
-        ref = self.context.whereis(agent)
-        if ref is None:
-            return None
-        try:
-            return await ref.ask(message, timeout=self.config.reply_timeout)
-        except (ActorError, TimeoutError):
-            return None
-
     async def _ask_all(self, agents: Sequence[str], message: Any) -> list[Any]:
-        return await asyncio.gather(*(self._ask(agent, message) for agent in agents))
+        return await ask_agents(self.context, agents, message, self.config.reply_timeout)
 
     def _note(self, agent: str, answer: Any, default: float | None = None) -> None:
         """Remember what an answer tells about the bidder: its value and valuation.

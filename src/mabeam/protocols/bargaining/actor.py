@@ -15,13 +15,13 @@ value), ``bargaining_agreed``, ``bargaining_failed``.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from ..._errors import ActorError
 from ...runtime import Actor
+from .._asking import ask_agents
 from .analysis import analyse
 from .messages import (
     Appraisal,
@@ -178,7 +178,7 @@ class Mediator(Actor):
                 agreement=False, offers=outcome.offers, steps=outcome.steps, error=NO_AGREEMENT
             )
         question = Appraise(session=self.session, outcomes=self.outcomes)
-        appraisals = await asyncio.gather(*(self._ask(a, question) for a in self.agents))
+        appraisals = await ask_agents(self.context, self.agents, question, self.reply_timeout)
         utilities: dict[str, list[float] | None] = {}
         reserved: dict[str, float] = {}
         for agent, appraisal in zip(self.agents, appraisals, strict=True):

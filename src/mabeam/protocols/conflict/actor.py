@@ -23,6 +23,7 @@ from typing import Any
 
 from ..._errors import ActorError
 from ...runtime import Actor
+from .._asking import ask_agents
 from ..auction import run_auction
 from ..auction.messages import Bid, CallForBids, Decline
 from ..bargaining import negotiate
@@ -333,9 +334,7 @@ class ConflictCoordinator(Actor):
         """
         agents = conflict.conflicting_agents
         message = JoinElection(variable_id=conflict.variable_id)
-        answers = await asyncio.gather(
-            *(self._ask(agent, message, settings.reply_timeout) for agent in agents)
-        )
+        answers = await ask_agents(self.context, agents, message, settings.reply_timeout)
         self._elections += 1
         owner = self.context.name or f"conflicts#{self.context.self.id}"  # names are unique
         prefix = f"{owner}.raft-{self._elections}"
@@ -391,9 +390,7 @@ class ConflictCoordinator(Actor):
     async def _notify(self, resolution: Resolution, timeout: float) -> None:
         """Tell every affected agent the outcome; one that is down or silent is skipped."""
         message = ConflictResolved(resolution=resolution)
-        noted = await asyncio.gather(
-            *(self._ask(agent, message, timeout) for agent in resolution.affected_agents)
-        )
+        noted = await ask_agents(self.context, resolution.affected_agents, message, timeout)
         missed = [
             agent
             for agent, reply in zip(resolution.affected_agents, noted, strict=True)

@@ -10,12 +10,12 @@ every trader a :class:`Fill` per trade it is in. Log event: ``market_cleared``.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Sequence
 from typing import Any
 
 from ..._errors import ActorError, ConfigError
+from .._asking import ask_agents
 from ..auction.combinatorial import BundleOffer, settle_combinatorial
 from ._config import MarketConfig
 from .book import OrderError, check_order
@@ -165,7 +165,7 @@ class CallExchange(Exchange):
     async def _collect(self) -> tuple[list[tuple[str, int, OrderSpec, float]], list[BundleOffer]]:
         """Every trader's orders (agent, index, order, at_ms) and bundles, then the held ones."""
         request = CallForOrders(market_id=self.market_id)
-        answers = await asyncio.gather(*(self._ask(a, request) for a in self.traders))
+        answers = await ask_agents(self.context, self.traders, request, self.config.reply_timeout)
         orders: list[tuple[str, int, OrderSpec, float]] = []
         bundles: list[BundleOffer] = []
         combinatorial = self.config.pricing_mechanism == "combinatorial_auction"

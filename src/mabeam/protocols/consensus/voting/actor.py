@@ -11,14 +11,13 @@ Library use::
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
 
-from ...._errors import ActorError
 from ....runtime import Actor, ActorSystem
+from ..._asking import ask_agents
 from .rules import VotingOutcome, count_votes
 
 __all__ = ["Ballot", "CallForVote", "RunVote", "Voter", "VotingCoordinator", "run_vote"]
@@ -74,8 +73,9 @@ class VotingCoordinator(Actor):
     async def receive(self, message: Any) -> Any:
         if not isinstance(message, RunVote):
             raise TypeError(f"unexpected message {type(message).__name__}")
-        ballots = await asyncio.gather(*(self._ask(voter) for voter in self.voters))
-        votes = dict(zip(self.voters, ballots, strict=True))
+        call = CallForVote(self.proposals)
+        ballots = await ask_agents(self.context, self.voters, call, self.reply_timeout)
+        votes = {v: self._vote(v, b) for v, b in zip(self.voters, ballots, strict=True)}
         outcome = count_votes(
             self.algorithm, self.proposals, self.voters, votes, weights=self.weights
         )
@@ -93,18 +93,9 @@ class VotingCoordinator(Actor):
             log.info("vote_failed", algorithm=self.algorithm, code=outcome.error.code)
         return outcome
 
-    async def _ask(self, voter: str) -> int | None:
-        # An ask needs the actor running now: nobody under the name is no answer at
-        # once, as a crash or a late answer is (what the protocol counts as absent).
-        ref = self.context.whereis(voter)
-        if ref is None:
-            return None
-        try:
-            ballot = await ref.ask(CallForVote(self.proposals), timeout=self.reply_timeout)
-        except (ActorError, TimeoutError):
-            return None
+    def _vote(self, voter: str, ballot: Any) -> int | None:
         if not isinstance(ballot, Ballot) or ballot.agent != voter:
-            # A tampered or foreign answer is no vote.
+            # No answer, or a tampered or foreign one, is no vote.
             return None
         return ballot.vote
 
