@@ -1,4 +1,5 @@
-"""The runtime suite: tell throughput, ask round trip, spawn rate, idle memory, shutdown.
+"""The runtime suite: tell throughput, ping-pong, ask round trip, spawn rate, idle memory,
+shutdown.
 
 Every measurement runs three contenders side by side, in the same process and run:
 
@@ -25,7 +26,7 @@ from typing import Any
 
 import structlog
 
-from mabeam.runtime import Actor, ActorSystem
+from mabeam.runtime import Actor, ActorRef, ActorSystem
 
 from ._common import (
     REPEATS,
@@ -177,6 +178,81 @@ async def _mabeam_ask(n: int, *, default_timeout: bool) -> Figures:
 
 
 # ---------------------------------------------------------------------------- spawn
+
+
+async def _bare_ping_pong(n: int) -> Figures:
+    """Two tasks bounce a counter through two asyncio.Queues until it reaches ``n``."""
+    a: asyncio.Queue[int] = asyncio.Queue()
+    b: asyncio.Queue[int] = asyncio.Queue()
+
+    async def player(inbox: asyncio.Queue[int], outbox: asyncio.Queue[int]) -> None:
+        while True:
+            count = await inbox.get()
+            outbox.put_nowait(count + 1)
+            if count + 1 >= n:
+                return
+
+    start = timer()
+    tasks = [asyncio.create_task(player(a, b)), asyncio.create_task(player(b, a))]
+    a.put_nowait(0)
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    seconds = timer() - start
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return {"seconds": seconds}
+
+
+class _Player(Actor):
+    """Tells its peer the counter plus one (each reply a tell) until it reaches ``limit``."""
+
+    def __init__(self, limit: int, done: asyncio.Future[None]) -> None:
+        self.limit = limit
+        self.done = done
+        self.peer: ActorRef | None = None
+
+    async def receive(self, message: Any) -> None:
+        if isinstance(message, ActorRef):
+            self.peer = message
+        elif message + 1 >= self.limit:
+            self.done.set_result(None)
+        else:
+            assert self.peer is not None
+            self.peer.tell(message + 1)
+
+
+async def _mabeam_ping_pong(n: int) -> Figures:
+    """Two actors bounce a counter by tells (each wakes the other, idle, every time)."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async with ActorSystem() as system:
+        a = await system.spawn(_Player, n, done)
+        b = await system.spawn(_Player, n, done)
+        a.tell(b)
+        b.tell(a)
+        start = timer()
+        a.tell(0)
+        await done
+        seconds = timer() - start
+    return {"seconds": seconds}
+
+
+def _ping_pong(n: int) -> Json:
+    best = best_of_rounds(
+        {
+            "bare": _in_loop(lambda: _bare_ping_pong(n)),
+            "mabeam": _in_loop(lambda: _mabeam_ping_pong(n)),
+        },
+        label="ping_pong",
+    )
+    figures = {name: throughput(n, f["seconds"]) for name, f in best.items()}
+    over = ratio(figures["mabeam"]["per_second"], figures["bare"]["per_second"])
+    return {
+        "what": f"{n:,} messages bounced between two actors, each reply a tell",
+        "bare": figures["bare"],
+        "mabeam": figures["mabeam"],
+        "ratios": {"meaning": "throughput (messages/s) over throughput", "mabeam_over_bare": over},
+        **verdict([check("mabeam/bare (two asyncio queues) throughput", over, ">=", 0.8)]),
+    }
 
 
 async def _parked(queue: asyncio.Queue[Any]) -> None:
@@ -514,12 +590,14 @@ def run(quick: bool) -> Json:
     if missing is not None:
         progress(f"pykka left out: {missing}")
     tell = _tell(tells, pykka)
+    ping_pong = _ping_pong(asks)
     ask = _ask(asks, pykka)
     spawn, shutdown = _spawn_and_shutdown(spawns, pykka_spawns, pykka)
     memory = _memory(spawns)
     spawn_logging = _spawn_logging(spawns)
     measurements = {
         "tell": tell,
+        "ping_pong": ping_pong,
         "ask": ask,
         "spawn": spawn,
         "spawn_logging": spawn_logging,
