@@ -26,6 +26,7 @@ from mabeam import (
     Mailbox,
     MailboxFullError,
 )
+from mabeam.runtime import _multi
 from mabeam.sim import SimNetwork
 
 from ._support import (
@@ -307,3 +308,50 @@ async def test_run_in_an_actor_with_refs_from_its_own_context() -> None:
         puppet = await system.spawn(Puppet)
         with anyio.fail_after(5):
             assert await run_in(puppet, fan) == [Pong(2)] * 3
+
+
+async def test_an_actor_that_dies_while_its_full_mailbox_is_awaited_is_a_dead_answer() -> None:
+    gate = asyncio.Event()
+    async with ActorSystem() as system:
+        slow = await system.spawn(
+            Blocker, gate, mailbox=Mailbox(capacity=1, overflow="backpressure")
+        )
+        echo = await system.spawn(Echo)
+        slow.tell("busy")
+        await asyncio.sleep(0)
+        slow.tell("queued")
+        pending = asyncio.ensure_future(system.ask_all([slow, echo], "x", timeout=None))
+        await asyncio.sleep(0)
+        slow._cell._kill("killed")
+        with anyio.fail_after(5):
+            dead, echoed = await pending
+    assert isinstance(dead, ActorDeadError)
+    assert echoed == "x"
+
+
+@pytest.mark.virtual_time
+async def test_an_observer_hears_of_every_ask_and_how_it_ended() -> None:
+    heard: list[tuple[str, str | None, Any]] = []
+
+    def observer(actor: str, sender: Any, message: Any) -> Any:
+        asker = None if sender is None else sender._label
+
+        def end(outcome: Any) -> None:
+            heard.append((actor, asker, outcome))
+
+        return end
+
+    _multi.set_observer(observer)
+    try:
+        async with ActorSystem() as system:
+            echo = await system.spawn(Echo, name="echo")
+            silent = await system.spawn(Forever, name="silent")
+            with anyio.move_on_after(1.0):
+                await system.ask_all([echo, "ghost", silent], "hi", timeout=None)
+    finally:
+        _multi.set_observer(None)
+    outcomes = {actor: outcome for actor, _, outcome in heard}
+    assert outcomes["echo"] == "hi"
+    assert isinstance(outcomes["ghost"], ActorDeadError)
+    assert isinstance(outcomes["silent"], asyncio.CancelledError)  # its caller gave up
+    assert {asker for _, asker, _ in heard} == {None}

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from mabeam import Actor, ActorCrashedError, ActorRef, ActorSystem
+from mabeam import Actor, ActorCrashedError, ActorDeadError, ActorRef, ActorSystem
 from mabeam.scenario import parse_scenario
 from mabeam.viz import otel
 from mabeam.viz.gallery import GALLERY
@@ -63,6 +63,45 @@ async def test_asks_are_spans_inside_the_callers_span(
     assert ok.parent is not None
     assert ok.parent.span_id == spans["request"].context.span_id
     assert crashed.status.status_code is StatusCode.ERROR
+
+
+async def test_each_ask_of_an_ask_all_is_a_span_ended_by_its_own_answer(
+    exporter: tuple[InMemorySpanExporter, TracerProvider],
+) -> None:
+    memory, provider = exporter
+    app = provider.get_tracer("app")
+    async with ActorSystem() as system:
+        await system.spawn(Echo, name="one")
+        await system.spawn(Echo, name="two")
+        await system.spawn(Echo, name="three")
+        with app.start_as_current_span("request"):
+            answers = await system.ask_all(["one", "nobody", "two"], "crash", timeout=1.0)
+        assert [type(a) for a in answers] == [ActorCrashedError, ActorDeadError, ActorCrashedError]
+        with app.start_as_current_span("request"):
+            assert await system.ask_all(["three"], "hi", timeout=1.0) == ["hi"]
+    finished = memory.get_finished_spans()
+    requests = [span for span in finished if span.name == "request"]
+    asks = [span for span in finished if span.name == "mabeam.ask"]
+    assert sorted((s.attributes or {})["mabeam.actor"] for s in asks) == [
+        "nobody",
+        "one",
+        "three",
+        "two",
+    ]
+    for span in asks:
+        assert span.parent is not None
+        assert span.parent.span_id in {r.context.span_id for r in requests}
+        assert span.end_time is not None
+        assert span.start_time is not None
+        assert span.end_time >= span.start_time
+    failed = [s for s in asks if s.status.status_code is StatusCode.ERROR]
+    assert len(failed) == 3
+    assert any("ActorDeadError" in (s.status.description or "") for s in failed)
+    otel.uninstrument()
+    async with ActorSystem() as system:
+        await system.spawn(Echo, name="four")
+        assert await system.ask_all(["four"], "hi") == ["hi"]
+    assert len(memory.get_finished_spans()) == len(finished)  # no span once uninstrumented
 
 
 async def test_uninstrumented_asks_make_no_spans(

@@ -15,8 +15,8 @@ answering one of these: the caller sends none until all the answers are in.
 from __future__ import annotations
 
 import asyncio
-import math
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ActorDeadError, ActorError, AskTimeoutError, MailboxFullError
@@ -29,7 +29,27 @@ if TYPE_CHECKING:
     from ._context import ActorContext
     from ._system import ActorSystem
 
-__all__ = ["FanoutReply", "ask_all"]
+__all__ = ["FanoutReply", "Observer", "ask_all", "set_observer"]
+
+Observer = Callable[[str, "ActorContext | None", Any], Callable[[Any], None]]
+"""Told of each ask ``ask_all`` makes: ``(actor label, asker, message)`` as it is made;
+returns what to call with the answer or the error once that ask is over."""
+
+_observer: Observer | None = None
+
+
+def set_observer(observer: Observer | None) -> None:
+    """Watch every ask made by ``ask_all`` (None: stop). ``mabeam.viz.otel`` makes each a span."""
+    global _observer
+    _observer = observer
+
+
+def _report(end: Callable[[Any], None], reply: FanoutReply) -> None:
+    if reply.cancelled():
+        end(asyncio.CancelledError())
+    else:
+        error = reply.exception()
+        end(reply.result() if error is None else error)
 
 
 class FanoutReply(asyncio.Future[Any]):
@@ -61,10 +81,8 @@ async def ask_all(
 
     See :meth:`ActorSystem.ask_all`, the public face.
     """
-    if timeout is not None:
+    if timeout is not None:  # math.inf comes back as None: no limit
         timeout = check_seconds("timeout", timeout, allow_none=True, allow_infinite=True)
-        if timeout is not None and math.isinf(timeout):
-            timeout = None
     cells: list[Any] = []
     results: list[Any] = []
     for index, target in enumerate(targets):
@@ -89,6 +107,7 @@ async def ask_all(
             )
         cells.append(cell)
         results.append(None)
+    observer = _observer
     loop = asyncio.get_running_loop()
     transport = system._transport
     asks: list[tuple[int, Any, FanoutReply]] = []
@@ -130,7 +149,16 @@ async def ask_all(
                         src,
                     )
                 )
+            if observer is not None:
+                reply.add_done_callback(
+                    functools.partial(_report, observer(cell._label, sender, message))
+                )
             asks.append((index, cell, reply))
+        if observer is not None:
+            # The asks that failed before they were made: each is over at once.
+            for error in results:
+                if error is not None:
+                    observer(error.actor, sender, message)(error)
         if asks:
             await _wait(loop, asks, type(message).__name__, timeout)
     finally:

@@ -7,7 +7,8 @@ and mabeam's spans appear inside its own requests::
 
     mabeam.viz.otel.instrument()  # once, at start-up; False if OpenTelemetry is absent
 
-Then every ``await ref.ask(...)`` is a span ``mabeam.ask`` (attributes
+Then every ``await ref.ask(...)``, and each ask an ``ask_all`` makes, is a span
+``mabeam.ask`` (attributes
 ``mabeam.actor``, ``mabeam.sender``, ``mabeam.message_type`` and ``mabeam.message``, the
 message's label with the fields that matter: a Raft term, an auction round and price),
 a child of whatever span is current, marked as an error when the ask times out or the
@@ -25,7 +26,7 @@ import functools
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from ..runtime import ActorRef
+from ..runtime import ActorRef, _multi
 from ..runtime._state import current_context
 from ._milestones import label_of
 
@@ -73,7 +74,29 @@ def instrument(tracer_provider: Any = None) -> bool:
                 return await original(self, message, **kwargs)
 
         ActorRef.ask = ask  # type: ignore[method-assign]
+        _multi.set_observer(_ask_all_span)
     return True
+
+
+def _ask_all_span(actor: str, sender: Any, message: Any) -> Callable[[Any], None]:
+    """One of ask_all's asks: a span from when it is made until its answer or error."""
+    attributes = {
+        "mabeam.actor": actor,
+        "mabeam.sender": getattr(sender, "_label", "") or "",
+        "mabeam.message_type": type(message).__name__,
+        "mabeam.message": label_of(message),
+    }
+    span = _tracer.start_span("mabeam.ask", attributes=attributes)
+
+    def end(outcome: Any) -> None:
+        if isinstance(outcome, BaseException):
+            from opentelemetry.trace import Status, StatusCode
+
+            span.record_exception(outcome)
+            span.set_status(Status(StatusCode.ERROR, f"{type(outcome).__name__}: {outcome}"))
+        span.end()
+
+    return end
 
 
 def uninstrument() -> None:
@@ -81,6 +104,7 @@ def uninstrument() -> None:
     global _original_ask, _tracer
     if _original_ask is not None:
         ActorRef.ask = _original_ask  # type: ignore[method-assign]
+        _multi.set_observer(None)
     _original_ask = None
     _tracer = None
 
