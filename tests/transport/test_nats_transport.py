@@ -13,7 +13,14 @@ from typing import Any
 import anyio
 import pytest
 
-from mabeam import ActorCrashedError, ActorSystem, ConfigError, NodeDownError
+from mabeam import (
+    ActorCrashedError,
+    ActorDeadError,
+    ActorSystem,
+    AskTimeoutError,
+    ConfigError,
+    NodeDownError,
+)
 from mabeam.runtime import Address
 from mabeam.runtime._ref import Remote
 from mabeam.transport import NatsTransport
@@ -149,6 +156,28 @@ async def test_tell_and_ask_across_nodes(nats_server: NatsServer) -> None:
             ref.tell((2, "two"))
             assert await ref.ask("told") == [Greeting("there"), 1, (2, "two")]
             assert await ref.ask("sender") is None  # application code
+
+
+async def test_ask_all_across_nodes_and_here(nats_server: NatsServer) -> None:
+    async with nodes(nats_server, "n1", "n2") as (n1, n2):
+        far = await n2.spawn(Echo, "far ", name="far")
+        near = await n1.spawn(Echo, "near ", name="near")
+        with anyio.fail_after(WAIT):
+            await nats_of(n1).wait_for_name("far")
+            by_ref = n1._ref_for(far.address, None)
+            answers = await n1.ask_all(
+                ["far", near, by_ref, "nobody"], Greeting("all"), timeout=WAIT
+            )
+        assert answers[:3] == [Greeting("far all"), Greeting("near all"), Greeting("far all")]
+        assert isinstance(answers[3], ActorDeadError)
+        with anyio.fail_after(WAIT):
+            (crashed,) = await n1.ask_all([by_ref], "crash", timeout=WAIT)
+            other = await n2.spawn(Echo, name="other")
+            (hung,) = await n1.ask_all([n1._ref_for(other.address, "other")], "hang", timeout=0.2)
+        assert isinstance(crashed, ActorCrashedError)
+        assert isinstance(crashed.__cause__, ValueError)
+        assert isinstance(hung, AskTimeoutError)
+        assert n1._pending == {}
 
 
 async def test_a_crash_answers_the_remote_ask(nats_server: NatsServer) -> None:
