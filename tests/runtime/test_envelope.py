@@ -242,3 +242,24 @@ async def test_undeliverable_says_why_without_delivering() -> None:
         assert system.dead_letters.count == 0  # nothing was delivered
         assert system.deliver(to_gone) == "not_running"
         assert system.dead_letters.recent[-1].recipient == "n1#999"
+
+
+class Refusing(Recording):
+    """A transport that refuses to carry asks (as one that lost its connection may)."""
+
+    def send(self, envelope: Envelope) -> None:
+        if envelope.kind == ASK:
+            raise ConnectionError("cannot carry it now")
+        super().send(envelope)
+
+
+async def test_an_ask_the_transport_refuses_raises_and_leaves_nothing_pending() -> None:
+    async with ActorSystem(transport=Refusing()) as system:
+        echo = await system.spawn(Echo, name="echo")
+        with pytest.raises(ConnectionError, match="cannot carry"):
+            await echo.ask("hi", timeout=1.0)
+        assert system._pending == {}
+        with pytest.raises(ConnectionError, match="cannot carry"):
+            await system.ask_all([echo, echo], "hi", timeout=1.0)
+        assert system._pending == {}
+        echo.tell("still told")  # tells still travel

@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import ActorDeadError, ActorError, AskTimeoutError, MailboxFullError
 from ._checks import check_seconds
-from ._envelope import ASK, Envelope
-from ._ref import ActorRef
+from ._ref import ActorRef, send_ask
 from ._state import RUNNING
 
 if TYPE_CHECKING:
@@ -133,22 +132,7 @@ async def ask_all(
                     results[index] = exc
                     continue
             else:
-                correlation = next(system._correlations)
-                system._pending[correlation] = reply
-                correlations.append(correlation)
-                src = system._address if sender is None else sender._addr()
-                system._send(
-                    Envelope(
-                        ASK,
-                        src,
-                        cell._addr(),
-                        message,
-                        None if sender is None else sender._name,
-                        cell._name,
-                        correlation,
-                        src,
-                    )
-                )
+                correlations.append(send_ask(system, sender, cell, message, reply))
             if observer is not None:
                 reply.add_done_callback(
                     functools.partial(_report, observer(cell._label, sender, message))

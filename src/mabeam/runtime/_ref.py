@@ -32,6 +32,37 @@ def _expire(reply: asyncio.Future[Any], actor: str, message: Any, timeout: float
         reply.set_exception(AskTimeoutError(actor, type(message).__name__, timeout))
 
 
+def send_ask(
+    system: ActorSystem,
+    sender: ActorContext | None,
+    cell: Any,
+    message: Any,
+    reply: asyncio.Future[Any],
+) -> int:
+    """Ask through the transport: the ask waits in the system's table by correlation id
+    (returned; the asker pops it when done), and its answer comes back as an envelope
+    (``system.deliver`` resolves it)."""
+    correlation = next(system._correlations)
+    system._pending[correlation] = reply
+    src = system._address if sender is None else sender._addr()
+    envelope = Envelope(
+        ASK,
+        src,
+        cell._addr(),
+        message,
+        None if sender is None else sender._name,
+        cell._name,
+        correlation,
+        src,
+    )
+    try:
+        system._send(envelope)
+    except BaseException:
+        del system._pending[correlation]  # never sent: nothing will answer it
+        raise
+    return correlation
+
+
 ReplyT = TypeVar("ReplyT", default=Any)
 """What an actor's ``receive`` returns: the type ``ask`` gives back (``Any`` unless known)."""
 _ReplyT_co = TypeVar("_ReplyT_co", covariant=True)
@@ -157,23 +188,7 @@ class ActorRef(Generic[ReplyT]):
                 return await reply
             finally:
                 handle.cancel()
-        # Through the transport: the ask waits in the system's table by correlation id,
-        # and its answer comes back as an envelope (system.deliver resolves it).
-        correlation = next(system._correlations)
-        system._pending[correlation] = reply
-        src = system._address if sender is None else sender._addr()
-        system._send(
-            Envelope(
-                ASK,
-                src,
-                cell._addr(),
-                message,
-                None if sender is None else sender._name,
-                cell._name,
-                correlation,
-                src,
-            )
-        )
+        correlation = send_ask(system, sender, cell, message, reply)
         timer = (
             None
             if timeout is None
