@@ -22,12 +22,11 @@ returns a :class:`Verdict`. They use the protocol packages' own entry points:
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._errors import ActorError, ConfigError
+from .._errors import ConfigError
 from ..protocols.auction import run_auction
 from ..protocols.conflict import AgentTraits, Conflict, resolve_conflicts
 from ..protocols.consensus import CommitTimeoutError, RaftCluster, count_votes
@@ -66,25 +65,15 @@ async def preferences(
     reply_timeout: float,
     proposals: Sequence[Any] | None = None,
 ) -> dict[str, Preference]:
-    """Ask every agent (concurrently) its preference; silent or odd answers are left out."""
-
-    async def ask(agent: str) -> Preference | None:
-        # An ask needs the actor running now: nobody under the name is no answer at
-        # once, as a crash or a late answer is (what the protocol counts as absent).
-        ref = system.whereis(agent)
-        if ref is None:
-            return None
-        message = Propose(variable, current, None if proposals is None else list(proposals))
-        try:
-            answer = await ref.ask(message, timeout=reply_timeout)
-        except (ActorError, TimeoutError):
-            return None
-        if not isinstance(answer, Preference) or answer.agent != agent or answer.value is None:
-            return None
-        return answer
-
-    answers = await asyncio.gather(*(ask(agent) for agent in agents))
-    return {a: p for a, p in zip(agents, answers, strict=True) if p is not None}
+    """Ask every agent at once (``ask_all``) its preference; silent or odd answers are left
+    out (an agent not running now, crashed on it or too late gave none)."""
+    message = Propose(variable, current, None if proposals is None else list(proposals))
+    answers = await system.ask_all(agents, message, timeout=reply_timeout)
+    return {
+        agent: answer
+        for agent, answer in zip(agents, answers, strict=True)
+        if isinstance(answer, Preference) and answer.agent == agent and answer.value is not None
+    }
 
 
 async def decide_auction(
