@@ -5,7 +5,9 @@ answered, the next round starts. The same program runs on the virtual-time loop 
 with plain in-process tells (no transport), and through a ``SimNetwork`` with a latency
 range of [1, 10] ms (every message at its own delivery time) and the trace on. The
 figure is simulated messages per wall-clock second, and the ratio of the two times.
-Issue target: the network model costs at most 3x a plain tell.
+Issue targets: the network model costs at most 3x a plain tell; issue 18 asks for at
+most 2x in this exact mode (no ticks), which the task-per-wake path does not reach: each
+message at its own delivery time costs two event-loop turns, a timer and a task.
 """
 
 from __future__ import annotations
@@ -128,7 +130,12 @@ def run(quick: bool) -> Json:
                     "network_no_trace_over_plain": ratio(bare, plain),
                     "network_tick_over_plain": ratio(tick, plain),
                 },
-                **verdict([check("network/plain time", cost, "<=", 3.0)]),
+                **verdict(
+                    [
+                        check("network/plain time", cost, "<=", 3.0),
+                        check("network/plain time, issue 18", cost, "<=", 2.0),
+                    ]
+                ),
             }
         },
     }
