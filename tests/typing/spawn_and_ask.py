@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, assert_type
 
-from mabeam import Actor, ActorRef, ActorSystem, ChildSpec, Supervisor
+from mabeam import Actor, ActorError, ActorRef, ActorSystem, ChildSpec, Supervisor
 from mabeam.protocols.auction import run_auction
 from mabeam.protocols.conflict import resolve_conflicts
 
@@ -41,6 +41,24 @@ async def inferred(system: ActorSystem) -> None:
     assert_type(await system.spawn(Untyped), ActorRef[Any])
     plain: ActorRef = counter  # a bare ActorRef is ActorRef[Any]
     assert_type(plain, ActorRef[Any])
+
+
+async def asked_at_once(system: ActorSystem) -> None:
+    counters = [await system.spawn(Counter, i) for i in range(3)]
+    answers = await system.ask_all(counters, "tick")
+    assert_type(answers, list[int | ActorError])
+    first = answers[0]
+    first + 1  # type: ignore[operator]  # an answer may be the error its ask got
+    if not isinstance(first, ActorError):
+        assert_type(first, int)
+    # Names carry no reply type.
+    assert_type(await system.ask_all(["counter", counters[0]], "tick"), list[Any])
+
+
+class Fanout(Actor):
+    async def receive(self, message: Any) -> None:
+        greeters = [await self.context.spawn(Greeter) for _ in range(2)]
+        assert_type(await self.context.ask_all(greeters, "you"), list[str | ActorError])
 
 
 class Parent(Actor):

@@ -336,6 +336,24 @@ class ActorContext:
         """The ref registered under ``name`` in this actor's system, or None."""
         return self._system.whereis(name)
 
+    @overload
+    async def ask_all(
+        self,
+        targets: Iterable[ActorRef[ReplyT]],
+        message: Any,
+        *,
+        timeout: float | None = DEFAULT_ASK_TIMEOUT,
+    ) -> list[ReplyT | ActorError]: ...
+
+    @overload
+    async def ask_all(
+        self,
+        targets: Iterable[ActorRef[Any] | str],
+        message: Any,
+        *,
+        timeout: float | None = DEFAULT_ASK_TIMEOUT,
+    ) -> list[Any]: ...
+
     async def ask_all(
         self,
         targets: Iterable[ActorRef[Any] | str],

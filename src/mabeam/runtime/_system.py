@@ -13,6 +13,7 @@ import msgspec
 
 from .._errors import (
     ActorDeadError,
+    ActorError,
     ConfigError,
     NameTakenError,
     SystemClosedError,
@@ -396,6 +397,24 @@ class ActorSystem:
         meanwhile gets it, and a node with no running actor drops it (a dead letter).
         """
         self._tell_named(name, message, current_context.get())
+
+    @overload
+    async def ask_all(
+        self,
+        targets: Iterable[ActorRef[ReplyT]],
+        message: Any,
+        *,
+        timeout: float | None = DEFAULT_ASK_TIMEOUT,
+    ) -> list[ReplyT | ActorError]: ...
+
+    @overload
+    async def ask_all(
+        self,
+        targets: Iterable[ActorRef[Any] | str],
+        message: Any,
+        *,
+        timeout: float | None = DEFAULT_ASK_TIMEOUT,
+    ) -> list[Any]: ...
 
     async def ask_all(
         self,
