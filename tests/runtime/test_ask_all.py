@@ -8,6 +8,7 @@ before anything is sent; a cancelled caller leaves nothing pending.
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 from typing import Any
 
@@ -355,3 +356,28 @@ async def test_an_observer_hears_of_every_ask_and_how_it_ended() -> None:
     assert isinstance(outcomes["ghost"], ActorDeadError)
     assert isinstance(outcomes["silent"], asyncio.CancelledError)  # its caller gave up
     assert {asker for _, asker, _ in heard} == {None}
+
+
+@pytest.mark.virtual_time
+async def test_a_cancelled_caller_leaves_no_unretrieved_error_behind() -> None:
+    """One ask failed at once (a full ``drop`` mailbox) before the caller gave up: its
+    error is not reported later as an exception nobody retrieved (asyncio's ERROR log
+    when the future is collected)."""
+    reports: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _, context: reports.append(context))
+    gate = asyncio.Event()
+    try:
+        async with ActorSystem() as system:
+            full = await system.spawn(Blocker, gate, mailbox=Mailbox(capacity=1, overflow="drop"))
+            full.tell("busy")
+            await asyncio.sleep(0)
+            full.tell("queued")
+            silent = await system.spawn(Forever)
+            with anyio.move_on_after(1.0):
+                await system.ask_all([full, silent], "x", timeout=None)
+            gc.collect()
+            gate.set()
+    finally:
+        loop.set_exception_handler(None)
+    assert [r for r in reports if "never retrieved" in str(r.get("message"))] == []

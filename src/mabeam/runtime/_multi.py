@@ -152,6 +152,8 @@ async def ask_all(
         for _, _, reply in asks:
             if not reply.done():
                 reply.cancel()  # the caller was cancelled: late answers are dropped
+            elif not reply.cancelled():
+                reply.exception()  # seen: no "exception never retrieved" report later
     for index, _, reply in asks:
         error = reply.exception()
         results[index] = reply.result() if error is None else error

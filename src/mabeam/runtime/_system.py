@@ -428,8 +428,9 @@ class ActorSystem:
         OTP's ``gen_server:multi_call``. ``targets`` are refs or registered names (a
         name is resolved now, as :meth:`whereis` does). Every ask is sent, in the order
         of ``targets``, before this waits; ``timeout`` (seconds, ``None`` or
-        ``math.inf``: no limit) counts for all of them together from now. Returns a list
-        in the order of ``targets``: each item is what that actor's ``receive`` returned,
+        ``math.inf``: no limit) counts for all of them together, from when they are
+        sent (after any wait for room in a full ``backpressure`` mailbox). Returns a
+        list in the order of ``targets``: each item is what that actor's ``receive`` returned,
         or the exception :meth:`ActorRef.ask` would have raised for it
         (:class:`~mabeam.AskTimeoutError`, :class:`~mabeam.ActorDeadError` for an actor
         not running or a name nobody holds, :class:`~mabeam.ActorCrashedError`,
