@@ -58,7 +58,7 @@ def send_ask(
     try:
         system._send(envelope)
     except BaseException:
-        del system._pending[correlation]  # never sent: nothing will answer it
+        system._pending.pop(correlation, None)  # not sent: nothing will answer it
         raise
     return correlation
 
