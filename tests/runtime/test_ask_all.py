@@ -381,3 +381,20 @@ async def test_a_cancelled_caller_leaves_no_unretrieved_error_behind() -> None:
     finally:
         loop.set_exception_handler(None)
     assert [r for r in reports if "never retrieved" in str(r.get("message"))] == []
+
+
+async def test_refs_of_another_system_are_asked_through_their_own_system() -> None:
+    """As ref.ask does: a ref goes through the transport (or not) of the system it came
+    from, whichever system's ask_all is called."""
+    network = SimNetwork(seed=1, latency_ms=5)
+    async with (
+        ActorSystem("plain") as plain,
+        ActorSystem("netted", transport=network) as netted,
+    ):
+        here = await plain.spawn(Echo)
+        there = await netted.spawn(Echo, name="there")
+        with anyio.fail_after(5):
+            assert await netted.ask_all([here, there, "there"], "hi") == ["hi"] * 3
+            assert await plain.ask_all([there, here], "ho") == ["ho"] * 2
+        assert netted._pending == {}
+        assert plain._pending == {}

@@ -108,9 +108,8 @@ async def ask_all(
         results.append(None)
     observer = _observer
     loop = asyncio.get_running_loop()
-    transport = system._transport
     asks: list[tuple[int, Any, FanoutReply]] = []
-    correlations: list[int] = []
+    correlations: list[tuple[ActorSystem, int]] = []
     try:
         for index, cell in enumerate(cells):
             if cell is None:
@@ -125,14 +124,16 @@ async def ask_all(
                     results[index] = exc
                     continue
             reply = FanoutReply(loop=loop)
-            if transport is None:
+            # As ref.ask: through the target's own system (a ref may come from another).
+            owner = cell._system
+            if owner._transport is None:
                 try:
                     cell._enqueue((message, sender, reply))
                 except MailboxFullError as exc:
                     results[index] = exc
                     continue
             else:
-                correlations.append(send_ask(system, sender, cell, message, reply))
+                correlations.append((owner, send_ask(owner, sender, cell, message, reply)))
             if observer is not None:
                 reply.add_done_callback(
                     functools.partial(_report, observer(cell._label, sender, message))
@@ -146,9 +147,8 @@ async def ask_all(
         if asks:
             await _wait(loop, asks, type(message).__name__, timeout)
     finally:
-        pending = system._pending
-        for correlation in correlations:
-            pending.pop(correlation, None)
+        for owner, correlation in correlations:
+            owner._pending.pop(correlation, None)
         for _, _, reply in asks:
             if not reply.done():
                 reply.cancel()  # the caller was cancelled: late answers are dropped
