@@ -5,7 +5,7 @@ a Dask LocalCluster (2 worker processes, one thread each), measured in the same 
 The Dask cluster is set up for throughput as docs/experiments.md advises: its workers'
 statistical profiler is off (``distributed.worker.profile.enabled: false``). That
 profiler samples every worker thread's stack every 10 ms for the dashboard and costs
-these short pure-Python runs about 8% each; the same sweep on a LocalCluster with Dask's
+these short pure-Python runs about 5% each; the same sweep on a LocalCluster with Dask's
 defaults is measured beside it (``dask_default``) and reported, not checked.
 
 The scenario: a boulware seller against a conceder buyer over outcomes 0..100 in 100
