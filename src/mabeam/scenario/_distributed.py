@@ -381,18 +381,11 @@ def run_distributed(
 
     outcome = asyncio.run(main())
     wall_ms = round((time.perf_counter() - wall_start) * 1000.0, 3)
-    return RunReport(
-        scenario=scenario.name,
-        protocol=protocol_kind(scenario),
-        seed=seed,
-        ok=outcome.ok,
-        result=msgspec.to_builtins(outcome.result, order="deterministic"),
-        error=outcome.error,
-        stats=RunStats(
-            messages_sent=0,
-            messages_delivered=0,
-            messages_dropped=0,
-            virtual_ms=wall_ms,
-            wall_ms=wall_ms,
-        ),
+    stats = RunStats(
+        messages_sent=0,
+        messages_delivered=0,
+        messages_dropped=0,
+        virtual_ms=wall_ms,
+        wall_ms=wall_ms,
     )
+    return RunReport.of(scenario, seed, outcome, stats)

@@ -75,6 +75,20 @@ class RunReport(msgspec.Struct, frozen=True):
     error: RunFailure | None
     stats: RunStats
 
+    @classmethod
+    def of(cls, scenario: Scenario, seed: int, outcome: Outcome, stats: RunStats) -> RunReport:
+        """The report of a run of ``scenario`` that ended in ``outcome`` (in process or
+        over ``--processes``): the result as plain data, dict keys in a fixed order."""
+        return cls(
+            scenario=scenario.name,
+            protocol=protocol_kind(scenario),
+            seed=seed,
+            ok=outcome.ok,
+            result=msgspec.to_builtins(outcome.result, order="deterministic"),
+            error=outcome.error,
+            stats=stats,
+        )
+
     def plot(self, trace: Trace | None, path: str | Path | None = None) -> Any:
         """The run's picture, drawn from ``trace`` (``network.trace``): a matplotlib Figure,
         also written to ``path`` (``.png`` / ``.svg``) when given. Needs ``mabeam[plot]``;
@@ -522,13 +536,4 @@ def run_scenario(
         virtual_ms=virtual_ms,
         wall_ms=round((time.perf_counter() - wall_start) * 1000.0, 3),
     )
-    report = RunReport(
-        scenario=scenario.name,
-        protocol=protocol_kind(scenario),
-        seed=seed,
-        ok=outcome.ok,
-        result=msgspec.to_builtins(outcome.result, order="deterministic"),
-        error=outcome.error,
-        stats=stats,
-    )
-    return report, network
+    return RunReport.of(scenario, seed, outcome, stats), network
