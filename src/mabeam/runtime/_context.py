@@ -229,7 +229,9 @@ class ActorContext:
         **kwargs: Any,
     ) -> ActorRef[Any]:
         """Start a child actor owned by this one: it is shut down when this actor exits."""
-        cell = await self._spawn_child(actor_class, args, kwargs, name=name, mailbox=mailbox)
+        cell = await _lifecycle.spawn_child(
+            self, actor_class, args, kwargs, name=name, mailbox=mailbox
+        )
         return cell._ref
 
     @overload
@@ -269,8 +271,8 @@ class ActorContext:
         **kwargs: Any,
     ) -> ActorRef[Any]:
         """Like :meth:`spawn`, and linked: an abnormal exit of either one reaches the other."""
-        cell = await self._spawn_child(
-            actor_class, args, kwargs, name=name, mailbox=mailbox, link=True
+        cell = await _lifecycle.spawn_child(
+            self, actor_class, args, kwargs, name=name, mailbox=mailbox, link=True
         )
         return cell._ref
 
@@ -394,30 +396,6 @@ class ActorContext:
     @property
     def _label(self) -> str:
         return self._name if self._name is not None else f"{type(self._actor).__name__}#{self._id}"
-
-    async def _spawn_child(
-        self,
-        actor_class: type[Actor],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        *,
-        name: str | None = None,
-        mailbox: Mailbox | None = None,
-        link: bool = False,
-        shutdown: float | None = 5.0,
-        restart_reason: ExitReason | None = None,
-    ) -> ActorContext:
-        return await _lifecycle.spawn_child(
-            self,
-            actor_class,
-            args,
-            kwargs,
-            name=name,
-            mailbox=mailbox,
-            link=link,
-            shutdown=shutdown,
-            restart_reason=restart_reason,
-        )
 
     def _abort_start(self, reason: ExitReason) -> None:
         """on_start failed: the actor never ran, so nobody is signalled; pending asks fail."""

@@ -1,7 +1,8 @@
 """An actor's lifecycle: spawn, start failure, kill, orderly exit, shutdown, finalize.
 
-The functions behind :class:`~mabeam.runtime.ActorContext`'s ``_spawn_child``,
-``_kill``, ``_exit``, ``_shutdown`` and ``_finalize``: how an actor starts (``on_start``
+The functions behind spawning (``spawn_child``, called by ``ActorContext.spawn``, the
+system and supervisors) and :class:`~mabeam.runtime.ActorContext`'s ``_kill``,
+``_exit``, ``_shutdown`` and ``_finalize``: how an actor starts (``on_start``
 run before the spawner gets the ref), and every way it ends (its drain loop returns a
 reason, a link or a supervisor kills it, a shutdown waits for it within its timeout),
 and what its end tells the others (links, monitors, waiting asks, its parent).

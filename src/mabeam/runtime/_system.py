@@ -20,6 +20,7 @@ from .._errors import (
     UnsupportedEventLoopError,
 )
 from .._log import get_logger
+from . import _lifecycle
 from ._actor import Actor
 from ._cleanup import finish
 from ._context import ActorContext
@@ -346,8 +347,8 @@ class ActorSystem:
         # As OTP's default shutdown for a supervisor child: wait for its whole subtree.
         is_supervisor = isinstance(actor_class, type) and issubclass(actor_class, Supervisor)
         shutdown = None if is_supervisor else 5.0
-        cell = await root._spawn_child(
-            actor_class, args, kwargs, name=name, mailbox=mailbox, shutdown=shutdown
+        cell = await _lifecycle.spawn_child(
+            root, actor_class, args, kwargs, name=name, mailbox=mailbox, shutdown=shutdown
         )
         return cell._ref
 

@@ -42,6 +42,7 @@ from .._errors import ActorDeadError, ActorStartError, ConfigError, MabeamError
 from .._errors import ChildStartError as ChildStartError
 from .._errors import SupervisorError as SupervisorError
 from .._log import get_logger
+from . import _lifecycle
 from ._actor import Actor
 from ._context import ActorContext
 from ._mailbox import Mailbox
@@ -503,7 +504,8 @@ class Supervisor(Actor):
         if spec.node is not None and spec.node != self.context.system.name:
             return await self._start_remote(child)
         try:
-            cell = await self.context._spawn_child(
+            cell = await _lifecycle.spawn_child(
+                self.context,
                 spec.actor,
                 spec.args,
                 dict(spec.kwargs),
