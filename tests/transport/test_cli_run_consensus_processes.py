@@ -60,6 +60,14 @@ def _run(path: Path, url: str, processes: int) -> dict[str, Any]:
 EXPECTED = [{"temperature": 0.7}, {"temperature": 0.8}, "third"]
 
 
+def _longest_agreed(sequences: dict[str, list[Any]]) -> list[Any]:
+    """Safety across nodes: each sequence is a prefix of the longest, which is returned."""
+    longest = max(sequences.values(), key=len)
+    for node, sequence in sequences.items():
+        assert sequence == longest[: len(sequence)], node
+    return longest
+
+
 def test_raft_nodes_on_three_processes_commit_the_same_log(
     nats_server_module: NatsServer, tmp_path: Path
 ) -> None:
@@ -77,9 +85,7 @@ def test_raft_nodes_on_three_processes_commit_the_same_log(
         node: [(e["index"], e["term"], e["command"]) for e in state["log"]][: state["commit_index"]]
         for node, state in nodes.items()
     }
-    longest = max(committed.values(), key=len)
-    for node, entries in committed.items():
-        assert entries == longest[: len(entries)], node
+    longest = _longest_agreed(committed)
     # Liveness: every proposal is committed once, in order (no-ops aside), on a majority
     # (the run lets the others catch up too, but a slow one may be behind).
     assert [c for _, _, c in longest if c is not None] == EXPECTED
@@ -104,9 +110,7 @@ def test_pbft_replicas_on_three_processes_execute_the_same_requests_in_order(
     assert sorted(nodes) == agents
     # Safety: every replica's executed requests are a prefix of the same sequence.
     executed = {node: state["executed"] for node, state in nodes.items()}
-    longest = max(executed.values(), key=len)
-    for node, digests in executed.items():
-        assert digests == longest[: len(digests)], node
+    longest = _longest_agreed(executed)
     # Liveness: the three proposals, as the in-process run's client signs them (the same
     # digests), were executed on at least f + 1 = 2 replicas, and f + 1 replied the first.
     in_process, _ = run_scenario(load_scenario(path), path=str(path))
