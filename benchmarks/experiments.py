@@ -2,18 +2,21 @@
 process (the baseline) against a sweep on the local executor (2 worker processes) and on
 a Dask LocalCluster (2 worker processes, one thread each), measured in the same run.
 
-The Dask cluster is set up for throughput as docs/experiments.md advises: its workers'
-statistical profiler is off (``distributed.worker.profile.enabled: false``). That
-profiler samples every worker thread's stack every 10 ms for the dashboard and costs
-these short pure-Python runs about 5% each; the same sweep on a LocalCluster with Dask's
+The Dask cluster is set up for sweeps as docs/experiments.md advises, with
+``mabeam.experiments.DASK_SWEEP_CONFIG``: its workers' statistical profiler off (it
+samples every thread's stack every 10 ms), the event-loop health check every 500 ms
+instead of 20 ms and the memory monitor every second instead of 100 ms. On 2 cores that
+housekeeping (in the workers, and in the scheduler and nannies, which a LocalCluster runs
+in this process) takes time from the runs. The same sweep on a LocalCluster with Dask's
 defaults is measured beside it (``dask_default``) and reported, not checked.
 
 The scenario: a boulware seller against a conceder buyer over outcomes 0..100 in 100
 steps, on a network with 1-20 ms latency and 5% loss; one run is a few milliseconds of
 work. The baseline is the plain loop a user would write: ``run_scenario`` per seed on a
-scenario parsed once. The Dask cluster exists before the clock starts (``--scheduler``
-names a running cluster, and a connected client is reused), and the local executor's figure is
-its steady state on a :class:`LocalPool` whose workers are up; ``local_cold`` (a sweep
+scenario parsed once. Each round starts a Dask cluster and warms it up before the clock
+starts (``--scheduler`` names a running cluster) and closes it after its sample, so no
+cluster idles beside the other contenders' runs. The local executor's figure is its
+steady state on a :class:`LocalPool` whose workers are up; ``local_cold`` (a sweep
 that starts and stops its own workers) and the start-up it costs are reported beside
 it. Per-run overhead: the sweep machinery in one process (``executor="serial"``: apply
 the settings, validate, encode the report, build the row) against the plain loop, and
@@ -31,18 +34,19 @@ executor's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import msgspec
 
-from mabeam.experiments import LocalPool, Sweep, run_sweep
+from mabeam.experiments import DASK_SWEEP_CONFIG, LocalPool, Sweep, run_sweep
 from mabeam.scenario import parse_scenario, run_scenario
 
 from ._common import Figures, Json, best_of_rounds, check, progress, ratio, scaled, timer, verdict
 
 RUNS = 1000
+DASK_DEFAULTS: Mapping[str, object] = {}  # no setting changed
 WORKERS = 2
 SCENARIO: dict[str, Any] = {
     "name": "bargaining benchmark",
@@ -80,20 +84,19 @@ def _sweep(runs: int, **options: Any) -> float:
     return elapsed
 
 
-def _cluster() -> Any:
-    from distributed import LocalCluster
+def _dask(runs: int, config: Mapping[str, object]) -> Figures:
+    """The sweep on a LocalCluster of 2 worker processes started under ``config``: the
+    cluster is up and warmed up before the clock starts (as a cluster named by
+    ``--scheduler`` is), and closed after it, so it does not idle beside the other
+    contenders' runs."""
+    import dask
+    from distributed import Client, LocalCluster
 
-    return LocalCluster(
-        n_workers=WORKERS, threads_per_worker=1, processes=True, dashboard_address=None
-    )
-
-
-def _dask_default(runs: int) -> Figures:
-    """The sweep on a LocalCluster with Dask's default settings (started and warmed up
-    outside the clock, closed after it)."""
-    from distributed import Client
-
-    with _cluster() as cluster, Client(cluster.scheduler_address) as client:
+    with dask.config.set(config):
+        cluster = LocalCluster(
+            n_workers=WORKERS, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+    with cluster, Client(cluster.scheduler_address) as client:
         _sweep(WORKERS * 4, executor="dask", scheduler=client)
         return {"seconds": _sweep(runs, executor="dask", scheduler=client)}
 
@@ -122,8 +125,6 @@ def _ceiling(pool: ProcessPoolExecutor, count: int) -> Figures:
 def run(quick: bool) -> Json:
     runs = scaled(RUNS, quick) * (10 if quick else 1)  # --quick: 100 runs
     _baseline(3)  # imports the protocol modules outside the clock
-    cluster: Any = None
-    client: Any = None
     with LocalPool(WORKERS) as pool, ProcessPoolExecutor(WORKERS) as spinners:
         list(spinners.map(_spin, [1] * WORKERS))  # both workers up
         _sweep(WORKERS * 4, executor=pool)  # the pool's workers are up
@@ -136,27 +137,13 @@ def run(quick: bool) -> Json:
             "local_cold": lambda: {"seconds": _sweep(runs, executor="local", workers=WORKERS)},
         }
         try:
-            try:
-                import dask
-                from distributed import Client
+            import distributed  # noqa: F401
 
-                progress("experiments: starting a Dask LocalCluster (2 processes)")
-                with dask.config.set({"distributed.worker.profile.enabled": False}):
-                    cluster = _cluster()
-                client = Client(cluster.scheduler_address)
-                _sweep(WORKERS * 4, executor="dask", scheduler=client)
-                samples["dask"] = lambda: {
-                    "seconds": _sweep(runs, executor="dask", scheduler=client)
-                }
-                samples["dask_default"] = lambda: _dask_default(runs)
-            except ImportError:
-                progress("experiments: Dask is not installed; its figure is not measured")
-            best = best_of_rounds(samples, repeats=1 if quick else 3, label="experiments")
-        finally:
-            if client is not None:
-                client.close()
-            if cluster is not None:
-                cluster.close()
+            samples["dask"] = lambda: _dask(runs, DASK_SWEEP_CONFIG)
+            samples["dask_default"] = lambda: _dask(runs, DASK_DEFAULTS)
+        except ImportError:
+            progress("experiments: Dask is not installed; its figure is not measured")
+        best = best_of_rounds(samples, repeats=1 if quick else 3, label="experiments")
     ceiling_figures = best.pop("ceiling")
     ceiling = ratio(ceiling_figures["one_process"], ceiling_figures["two_processes"])
     seconds = {name: figures["seconds"] for name, figures in best.items()}
@@ -179,7 +166,7 @@ def run(quick: bool) -> Json:
         + ", ".join(f"{k} {v:g} us" for k, v in overhead_us.items())
         + f"; local {local_speedup}x one process ({ratio(base, seconds['local_cold'])}x with "
         + f"{startup} s of worker start-up), dask {dask_vs_local}x local "
-        + f"({dask_default_vs_local}x with Dask's default profiler on); "
+        + f"({dask_default_vs_local}x with Dask's defaults); "
         + f"2 processes of pure Python on this machine now: {ceiling}x one"
     )
     return {

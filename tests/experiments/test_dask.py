@@ -10,6 +10,7 @@ time limit's thread path is exercised too) and runs ``mabeam sweep --executor da
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from mabeam.experiments import Sweep, run_sweep
+from mabeam.experiments import DASK_SWEEP_CONFIG, Sweep, run_sweep
 
 pytest.importorskip("distributed")
 
@@ -63,3 +64,36 @@ def test_a_sweep_on_a_dask_local_cluster_equals_the_local_one(tmp_path: Path) ->
     run_sweep(sweep, out=tmp_path / "serial", executor="serial")
     expected = pl.read_csv(tmp_path / "serial" / "results.csv")
     assert short.drop(TIMING).equals(expected.drop(TIMING))
+
+
+CONFIG_CHILD = """
+import json
+import dask
+from distributed import Client, LocalCluster
+from mabeam.experiments import DASK_SWEEP_CONFIG
+
+keys = list(DASK_SWEEP_CONFIG)
+defaults = {key: dask.config.get(key) for key in keys}  # KeyError: not a Dask setting
+with dask.config.set(DASK_SWEEP_CONFIG):
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                           dashboard_address=None)
+with cluster, Client(cluster.scheduler_address) as client:
+    seen = client.run(lambda: {key: dask.config.get(key) for key in keys})
+print(json.dumps({"defaults": defaults, "workers": list(seen.values())}))
+"""
+
+
+def test_the_sweep_config_names_dask_settings_and_reaches_worker_processes() -> None:
+    """Every key of DASK_SWEEP_CONFIG is one of the installed Dask's own settings, each
+    changes its default, and a process worker of a LocalCluster started under it runs
+    with the values (the nanny hands the configuration to the process it spawns)."""
+    child = subprocess.run(
+        [sys.executable, "-c", CONFIG_CHILD], capture_output=True, text=True, timeout=120
+    )
+    assert child.returncode == 0, child.stderr
+    report = json.loads(child.stdout.strip().splitlines()[-1])
+    expected = dict(DASK_SWEEP_CONFIG)
+    assert set(report["defaults"]) == set(expected)
+    for key, value in expected.items():
+        assert report["defaults"][key] != value, key  # a default the config changes
+    assert report["workers"] == [expected]

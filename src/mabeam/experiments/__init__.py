@@ -9,6 +9,7 @@ Each run is exactly what ``mabeam run FILE --seed N --json`` prints for the scen
 the settings applied. See ``docs/experiments.md``.
 """
 
+from ._executors import DASK_SWEEP_CONFIG as DASK_SWEEP_CONFIG
 from ._executors import EXECUTORS as EXECUTORS
 from ._executors import LocalPool as LocalPool
 from ._spec import Run as Run
@@ -19,6 +20,7 @@ from ._sweep import SweepResult as SweepResult
 from ._sweep import run_sweep as run_sweep
 
 __all__ = [
+    "DASK_SWEEP_CONFIG",
     "EXECUTORS",
     "LocalPool",
     "Run",

@@ -13,7 +13,8 @@ import math
 import multiprocessing
 import os
 import sys
-from collections.abc import Iterator
+import types
+from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Literal, TypeAlias
 
@@ -21,12 +22,26 @@ from .._errors import ConfigError
 from .._log import get_logger
 from ._worker import Chunk, Row, init_worker, run_chunk
 
-__all__ = ["EXECUTORS", "ExecutorName", "LocalPool", "chunked", "execute"]
+__all__ = ["DASK_SWEEP_CONFIG", "EXECUTORS", "ExecutorName", "LocalPool", "chunked", "execute"]
 
 _log = get_logger("mabeam.experiments")
 
 ExecutorName: TypeAlias = Literal["local", "dask", "serial"]
 EXECUTORS: tuple[str, ...] = ("local", "dask", "serial")
+
+DASK_SWEEP_CONFIG: Mapping[str, object] = types.MappingProxyType(
+    {
+        # The statistical profiler samples every thread's stack every 10 ms.
+        "distributed.worker.profile.enabled": False,
+        # The event-loop health check ("unresponsive for N s" warnings) runs every 20 ms.
+        "distributed.admin.tick.interval": "500ms",
+        # The memory monitor (pause, spill, terminate) polls the process every 100 ms.
+        "distributed.worker.memory.monitor-interval": "1s",
+    }
+)
+"""Dask settings for a cluster kept for sweeps of short runs (see docs/experiments.md):
+its housekeeping, less often. Set them where the cluster starts, e.g.
+``with dask.config.set(DASK_SWEEP_CONFIG): LocalCluster(...)``."""
 
 
 def chunked(runs: Chunk, workers: int, chunk_size: int | None = None) -> list[Chunk]:
