@@ -97,3 +97,47 @@ def test_the_sweep_config_names_dask_settings_and_reaches_worker_processes() -> 
     for key, value in expected.items():
         assert report["defaults"][key] != value, key  # a default the config changes
     assert report["workers"] == [expected]
+
+
+ORDER_CHILD = """
+import json
+import sys
+from distributed import Client, LocalCluster
+from distributed.diagnostics.plugin import SchedulerPlugin
+from mabeam.experiments import Sweep, run_sweep
+
+class GraphUpdates(SchedulerPlugin):
+    def __init__(self):
+        self.sizes = []
+
+    def update_graph(self, scheduler, *, keys, **kwargs):
+        self.sizes.append(len(keys))
+
+updates = GraphUpdates()
+with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                  dashboard_address=None) as cluster, Client(cluster) as client:
+    cluster.scheduler.add_plugin(updates)
+    batches = []
+    # The file's grid has 2 strategies: 2 x 4 seeds = 8 runs.
+    sweep = Sweep(sys.argv[1], seeds="0..3", grid={"network.drop_rate": [0.2]})
+    result = run_sweep(sweep, executor="dask", scheduler=client, chunk_size=2,
+                       on_rows=lambda rows: batches.append([row["run"] for row in rows]))
+print(json.dumps({"batches": batches, "updates": updates.sizes, "failed": result.failed}))
+"""
+
+
+def test_a_dask_sweep_sends_its_chunks_in_one_graph_update_and_runs_them_in_order() -> None:
+    """All the chunks go to the scheduler at once (one graph update, not one per chunk:
+    each update is scheduler work, which on a LocalCluster shares the runs' cores), and
+    on one worker thread they run and come back in run order."""
+    child = subprocess.run(
+        [sys.executable, "-c", ORDER_CHILD, str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 0, child.stderr
+    report = json.loads(child.stdout.strip().splitlines()[-1])
+    assert report["failed"] == 0
+    assert report["updates"] == [4]  # 8 runs in chunks of 2
+    assert report["batches"] == [[0, 1], [2, 3], [4, 5], [6, 7]]
