@@ -101,7 +101,8 @@ def _serial(
     document: dict[str, Any], path: str, runs: Chunk, time_limit: float | None, size: int
 ) -> Iterator[list[Row]]:
     for chunk in chunked(runs, 1, size):
-        yield run_chunk(document, path, chunk, time_limit)
+        # In the caller's process: its collector is left alone.
+        yield run_chunk(document, path, chunk, time_limit, freeze_heap=False)
 
 
 def _context() -> multiprocessing.context.BaseContext:

@@ -10,9 +10,12 @@ unpickled: only dicts, lists, strings and numbers. This module imports nothing h
 
 from __future__ import annotations
 
+import gc
+import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import msgspec
@@ -27,7 +30,7 @@ from ..scenario import (
 )
 from ._spec import apply_overrides
 
-__all__ = ["build_scenario", "run_chunk", "run_one"]
+__all__ = ["build_scenario", "heap_frozen", "run_chunk", "run_one"]
 
 Row = dict[str, Any]
 Chunk = list[tuple[int, dict[str, Any], int]]
@@ -97,10 +100,56 @@ def _done(row: Row, start: float) -> Row:
 
 
 def run_chunk(
-    document: Mapping[str, Any], path: str, chunk: Chunk, time_limit: float | None
+    document: Mapping[str, Any],
+    path: str,
+    chunk: Chunk,
+    time_limit: float | None,
+    *,
+    freeze_heap: bool = True,
 ) -> list[Row]:
-    """Run several runs one after another (fewer round trips to the executor)."""
-    return [run_one(document, path, i, dict(p), s, time_limit) for i, p, s in chunk]
+    """Run several runs one after another (fewer round trips to the executor).
+
+    In a worker (``freeze_heap``), the objects the process already holds are kept out of
+    the garbage collector's way while the chunk runs (see :func:`heap_frozen`)."""
+    if not freeze_heap:
+        return [run_one(document, path, i, dict(p), s, time_limit) for i, p, s in chunk]
+    with heap_frozen():
+        return [run_one(document, path, i, dict(p), s, time_limit) for i, p, s in chunk]
+
+
+_frozen_lock = threading.Lock()
+_frozen_chunks = 0
+_froze = False
+
+
+@contextmanager
+def heap_frozen() -> Iterator[None]:
+    """``gc.freeze()`` while any chunk runs in this process, ``gc.unfreeze()`` after the
+    last one ends.
+
+    A run makes short-lived objects; the collector's full collections would also walk
+    every object the host process holds (a Dask worker holds tens of thousands more than
+    a bare worker process, and a user's worker may hold far more), none of which a run
+    can make garbage. Frozen, they are skipped; after the chunk they are collectable as
+    before. Chunks on several threads of one worker share one freeze. A process that
+    froze objects itself (``gc.get_freeze_count() > 0``, e.g. a pre-fork server) is left
+    as it is: unfreezing would undo its freeze.
+    """
+    global _frozen_chunks, _froze
+    with _frozen_lock:
+        if _frozen_chunks == 0:
+            _froze = gc.get_freeze_count() == 0
+            if _froze:
+                gc.freeze()
+        _frozen_chunks += 1
+    try:
+        yield
+    finally:
+        with _frozen_lock:
+            _frozen_chunks -= 1
+            if _frozen_chunks == 0 and _froze:
+                gc.unfreeze()
+                _froze = False
 
 
 def init_worker() -> None:
