@@ -127,13 +127,13 @@ def heap_frozen() -> Iterator[None]:
     """``gc.freeze()`` while any chunk runs in this process, ``gc.unfreeze()`` after the
     last one ends.
 
-    A run makes short-lived objects; the collector's full collections would also walk
-    every object the host process holds (a Dask worker holds tens of thousands more than
-    a bare worker process, and a user's worker may hold far more), none of which a run
-    can make garbage. Frozen, they are skipped; after the chunk they are collectable as
-    before. Chunks on several threads of one worker share one freeze. A process that
-    froze objects itself (``gc.get_freeze_count() > 0``, e.g. a pre-fork server) is left
-    as it is: unfreezing would undo its freeze.
+    A run makes short-lived objects, but each full collection would also walk every
+    object the host process holds (a Dask worker holds tens of thousands more than a bare
+    worker process, and a user's worker may hold far more). Frozen, they are skipped; a
+    cycle among them that becomes garbage meanwhile is collected after the chunk. Chunks
+    on several threads of one worker share one freeze. A process that froze objects
+    itself (``gc.get_freeze_count() > 0``, e.g. a pre-fork server) is left as it is:
+    unfreezing would undo its freeze.
     """
     global _frozen_chunks, _froze
     with _frozen_lock:
