@@ -8,6 +8,12 @@ figure is simulated messages per wall-clock second, and the ratio of the two tim
 Issue targets: the network model costs at most 3x a plain tell; issue 18 asks for at
 most 2x in this exact mode (no ticks), which the task-per-wake path does not reach: each
 message at its own delivery time costs two event-loop turns, a timer and a task.
+
+Two floors, measured in the same run on the same virtual loop, show what asyncio alone
+costs per message in exact mode, before any actor or network work: ``timer_turn`` is one
+timer per message, each at its own instant (one loop turn each, as exact mode delivers),
+and ``timer_turn_and_task`` also starts a bare task from each timer (what waking an idle
+actor costs today). Each is a ratio over the whole plain run.
 """
 
 from __future__ import annotations
@@ -77,6 +83,41 @@ def _ping(agents: int, rounds: int, network: SimNetwork | None) -> float:
     return run_virtual(main)
 
 
+def _loop_floor(messages: int, *, wake: bool) -> float:
+    """``messages`` timers on the virtual loop, each 1 ms after the last (its own instant,
+    so its own loop turn), doing nothing else but, with ``wake``, starting a bare task."""
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        left = messages
+        ran = 0
+
+        async def woken() -> None:
+            nonlocal ran
+            ran += 1
+
+        def fire() -> None:
+            nonlocal left
+            left -= 1
+            if wake:
+                # Held by the loop until its one step, which finishes it (counted in ran).
+                loop.create_task(woken())  # noqa: RUF006
+            if left:
+                loop.call_at(loop.time() + 0.001, fire)
+            else:
+                done.set_result(None)
+
+        started = timer()
+        loop.call_at(loop.time() + 0.001, fire)
+        await done
+        seconds = timer() - started
+        assert ran == (messages if wake else 0)
+        return seconds
+
+    return run_virtual(main)
+
+
 def run(quick: bool) -> Json:
     agents = AGENTS
     rounds = scaled(ROUNDS, quick) if not quick else 2
@@ -97,6 +138,8 @@ def run(quick: bool) -> Json:
                     agents, rounds, SimNetwork(seed=1, latency_ms=(1, 10), tick_ms=0.1)
                 )
             },
+            "timer_turn": lambda: {"seconds": _loop_floor(messages, wake=False)},
+            "timer_turn_and_task": lambda: {"seconds": _loop_floor(messages, wake=True)},
         },
         label="sim ping",
     )
@@ -106,6 +149,7 @@ def run(quick: bool) -> Json:
         best["network_no_trace"]["seconds"],
         best["network_tick"]["seconds"],
     )
+    turn, turn_task = best["timer_turn"]["seconds"], best["timer_turn_and_task"]["seconds"]
     cost = ratio(net, plain)
     return {
         "counts": {"agents": agents, "rounds": rounds, "messages": messages},
@@ -129,6 +173,24 @@ def run(quick: bool) -> Json:
                     "network_over_plain": cost,
                     "network_no_trace_over_plain": ratio(bare, plain),
                     "network_tick_over_plain": ratio(tick, plain),
+                },
+                "loop_floor": {
+                    "what": (
+                        f"the virtual loop alone, {messages} messages: one timer turn each "
+                        "(every message at its own instant, as exact mode delivers), and "
+                        "the same with a bare task started per turn (a woken idle actor)"
+                    ),
+                    "timer_turn": throughput(messages, turn),
+                    "timer_turn_and_task": throughput(messages, turn_task),
+                    "ratios": {
+                        "meaning": (
+                            "wall time over the plain run: the least exact mode can cost "
+                            "before any actor or network work, without and with a task "
+                            "per wake"
+                        ),
+                        "timer_turn_over_plain": ratio(turn, plain),
+                        "timer_turn_and_task_over_plain": ratio(turn_task, plain),
+                    },
                 },
                 **verdict(
                     [
