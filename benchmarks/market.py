@@ -11,7 +11,7 @@ handled all its fills (an ask to each, counts checked). The baseline is the same
 of plain tells to one counting actor, answered by an ask. A third contender, the
 *messaging floor*, is the exchange's traffic without the exchange: an actor that
 receives the same orders and tells the same fills (precomputed) to the same traders,
-so ``exchange_over_floor`` is the share of the time spent on messages the protocol
+so ``actor_over_floor`` is the share of the time spent on messages the protocol
 must send, whatever the book costs. ``book_bound_over_plain_tell`` needs no run of its
 own: an exchange receives every order (at best as cheaply as a plain tell) and runs the
 book on it, one after the other on one thread, so even one that sent no fill at all
