@@ -357,3 +357,39 @@ def test_sequential_sleeps_land_on_exact_float_sum(delays: list[float]) -> None:
         total += delay
         expected.append(total)
     assert run_virtual(main) == expected
+
+
+def _fire_order(loop: asyncio.AbstractEventLoop, plan: list[tuple[int, bool, int]]) -> list[int]:
+    """Schedule timer i at instant ``when`` (a few distinct ones, so ties abound), cancel
+    those marked, and run each after ``turns`` idle loop turns; the order they fire in."""
+    fired: list[int] = []
+
+    async def main() -> None:
+        handles = []
+        for i, (when, cancel, turns) in enumerate(plan):
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            handles.append(loop.call_at(1.0 + when / 1000, fired.append, i))
+            if cancel:
+                handles[-1].cancel()
+        await asyncio.sleep(2.0)
+
+    loop.run_until_complete(main())
+    loop.close()
+    return fired
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.booleans(), st.integers(0, 2)), min_size=1, max_size=60
+    )
+)
+def test_timers_due_at_one_instant_run_in_the_order_they_were_scheduled(
+    plan: list[tuple[int, bool, int]],
+) -> None:
+    """asyncio leaves ties to its heap, whose layout depends on history (cancelled timers,
+    loop turns); the virtual loop runs them first scheduled, first run, every time."""
+    expected = sorted(
+        (i for i, (_, cancel, _) in enumerate(plan) if not cancel), key=lambda i: plan[i][0]
+    )
+    assert _fire_order(VirtualEventLoop(), plan) == expected

@@ -44,6 +44,9 @@ finished). Keep threads and sockets out of simulated code.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import heapq
+import itertools
 import math
 import selectors
 from collections.abc import Awaitable, Callable, Mapping
@@ -108,6 +111,49 @@ class _VirtualSelector(selectors.BaseSelector):
         return []
 
 
+class _Timer(asyncio.TimerHandle):
+    """A timer that orders after every timer scheduled before it for the same instant.
+
+    asyncio orders timers by deadline only and leaves ties to its heap, whose layout
+    depends on the loop's history (how many turns it ran, when cancelled timers left).
+    Timers due at one virtual instant are common (fixed latencies, equal timeouts), so
+    the virtual loop breaks ties by scheduling order: the same program runs its timers
+    in the same order however its loop turns fall.
+    """
+
+    __slots__ = ("_seq",)
+
+    def __init__(
+        self,
+        seq: int,
+        when: float,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+        loop: asyncio.AbstractEventLoop,
+        context: Any,
+    ) -> None:
+        super().__init__(when, callback, args, loop, context)
+        self._seq = seq
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, asyncio.TimerHandle):
+            return NotImplemented
+        when: float = self._when  # type: ignore[attr-defined]
+        other_when: float = other._when  # type: ignore[attr-defined]
+        if when != other_when:
+            return when < other_when
+        return isinstance(other, _Timer) and self._seq < other._seq
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, asyncio.TimerHandle):
+            return NotImplemented
+        when: float = self._when  # type: ignore[attr-defined]
+        other_when: float = other._when  # type: ignore[attr-defined]
+        if when != other_when:
+            return when > other_when
+        return isinstance(other, _Timer) and self._seq > other._seq
+
+
 class VirtualEventLoop(asyncio.SelectorEventLoop):
     """An asyncio event loop whose ``time()`` is virtual and jumps to the next timer when idle.
 
@@ -119,6 +165,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
 
     def __init__(self, start: float = 0.0) -> None:
         self._virtual_now = 0.0
+        self._timer_seq = itertools.count()
         super().__init__(_VirtualSelector(self, selectors.DefaultSelector()))
         self._base_resolution: float = self._clock_resolution
         self._set_now(float(start))
@@ -126,6 +173,28 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         """Return the virtual time in seconds; it moves only while the loop is idle."""
         return self._virtual_now
+
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[[*PosArgsT], object],
+        *args: *PosArgsT,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        """Schedule ``callback`` at virtual time ``when``: after the timers scheduled
+        before it for the same instant (asyncio leaves that order undefined)."""
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()  # type: ignore[attr-defined]
+        if self.get_debug():
+            self._check_thread()  # type: ignore[attr-defined]
+            self._check_callback(callback, "call_at")  # type: ignore[attr-defined]
+        timer = _Timer(next(self._timer_seq), when, callback, args, self, context)
+        if timer._source_traceback:  # type: ignore[attr-defined]
+            del timer._source_traceback[-1]  # type: ignore[attr-defined]
+        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return timer
 
     async def shutdown_default_executor(
         self,
