@@ -1,7 +1,8 @@
-"""What waking an idle actor must keep, however the wake is made (today a task per wake;
-an eager first step is the open idea of issue 18): one message at a time, FIFO per
-sender, no handler nested in another's, contextvars as in a task, anyio cancel scopes
-across the first await, crashes and kills in the first step as anywhere else."""
+"""What waking an idle actor must keep, however the wake is made (in process a task per
+wake; the simulated network's deliveries wake eagerly, tested the same way in
+``tests/sim/test_eager_wakes.py``): one message at a time, FIFO per sender, no handler
+nested in another's, contextvars as in a task, anyio cancel scopes across the first
+await, crashes and kills in the first step as anywhere else."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from ._actor import Actor as Actor
 from ._context import ActorContext as ActorContext
+from ._eager import EagerWakes as EagerWakes
 from ._envelope import ASK as ASK
 from ._envelope import FAILURE as FAILURE
 from ._envelope import REPLY as REPLY
@@ -57,6 +58,7 @@ __all__ = [
     "DeferredReply",
     "Down",
     "DynamicSupervisor",
+    "EagerWakes",
     "Envelope",
     "Exit",
     "ExitReason",

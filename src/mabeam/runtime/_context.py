@@ -9,9 +9,10 @@ process control block); there is no second kind of object. Timers live in
 
 Scheduling: an idle actor has no task. The first message into an empty mailbox starts
 a task that drains the mailbox one message at a time and ends when it is empty, so a
-hundred thousand idle actors cost memory, not tasks. The drain loop yields to the event
-loop every ``_BUDGET`` messages so one busy actor cannot starve the others (Erlang's
-reductions, roughly).
+hundred thousand idle actors cost memory, not tasks. (A message a transport delivers in
+a batch of eager wakes starts no task: the drain runs at the batch's end, in a task lent
+to it; see :mod:`._eager`.) The drain loop yields to the event loop every ``_BUDGET``
+messages so one busy actor cannot starve the others (Erlang's reductions, roughly).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .._errors import (
 from .._log import Logger, get_logger
 from . import _lifecycle, _links, _timers
 from ._actor import Actor
+from ._eager import PENDING
 from ._envelope import FAILURE, REPLY, Address, Envelope
 from ._mailbox import Mailbox
 from ._multi import FanoutReply, ask_all
@@ -413,8 +415,7 @@ class ActorContext:
             return
         queue.append(item)
         if self._idle:
-            self._idle = False
-            self._task = self._loop.create_task(self._run())
+            self._wake()
 
     def _enqueue_signal(self, item: Item) -> None:
         """Put an ``Exit`` or ``Down`` in the mailbox: signals pass a bounded mailbox's capacity.
@@ -428,10 +429,16 @@ class ActorContext:
         self._wake()
 
     def _wake(self) -> None:
-        """Start the drain task of an idle actor (something was put in its mailbox)."""
+        """Start the drain task of an idle actor (something was put in its mailbox); in a
+        transport's batch of eager wakes, record it to run at the batch's end instead."""
         if self._idle:
             self._idle = False
-            self._task = self._loop.create_task(self._run())
+            woken = self._system._woken
+            if woken is None:
+                self._task = self._loop.create_task(self._run())
+            else:
+                self._task = PENDING
+                woken.append((self, len(self._loop._ready)))  # type: ignore[attr-defined]
 
     def _overflow(self, item: Item) -> None:
         message, sender, reply = item

@@ -18,6 +18,7 @@ from .._errors import ActorDeadError, ActorStartError, SystemClosedError
 from .._log import get_logger
 from . import _links, _timers
 from ._actor import Actor, overrides
+from ._eager import PENDING
 from ._mailbox import Mailbox
 from ._signals import KILLED, SHUTDOWN, ExitReason, describe_reason, is_orderly
 from ._state import DEAD, RUNNING, STARTING, STOP, STOPPING, current_context
@@ -144,6 +145,9 @@ def kill(cell: ActorContext, reason: ExitReason) -> None:
         return
     cell._kill_reason = reason
     task = cell._task
+    if task is PENDING:
+        # Woken in a batch of eager wakes, its drain not run yet: it never will be.
+        task = cell._task = None
     if task is not None and not task.done() and _started(task):
         task.cancel()
     else:

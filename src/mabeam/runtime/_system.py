@@ -24,6 +24,7 @@ from . import _lifecycle
 from ._actor import Actor
 from ._cleanup import finish
 from ._context import ActorContext
+from ._eager import Woken
 from ._envelope import ASK, FAILURE, REPLY, TELL, Address, Envelope
 from ._mailbox import Mailbox
 from ._multi import ask_all
@@ -190,6 +191,7 @@ class ActorSystem:
         self._dead_letters = DeadLetters(dead_letter_history)
         self._exit_observers: list[ExitObserver] = []
         self._root: ActorContext | None = None
+        self._woken: Woken | None = None  # a transport's batch of eager wakes is open
         self._closed = True
         self._entered = False
         self._shutting_down = False

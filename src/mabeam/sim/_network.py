@@ -55,7 +55,7 @@ from typing import Any, Final
 import msgspec
 
 from .._errors import ConfigError
-from ..runtime import FAILURE, ActorSystem, Envelope
+from ..runtime import FAILURE, ActorSystem, EagerWakes, Envelope
 from ._trace import Trace
 
 
@@ -153,6 +153,8 @@ class SimNetwork:
         self._timer_when = math.inf
         self._loop: asyncio.AbstractEventLoop | None = None
         self._systems: dict[str, ActorSystem] = {}
+        self._carried: tuple[ActorSystem, ...] = ()  # the systems, for a batch of wakes
+        self._eager = EagerWakes()
         self._strict = False  # a strict system is attached: encode what crosses
 
     # ------------------------------------------------------------------ configuration
@@ -300,7 +302,12 @@ class SimNetwork:
     def attach(self, system: ActorSystem) -> None:
         """Carry ``system``'s messages (called by the system when it starts)."""
         self._systems[system.name] = system
+        self._carried = tuple(self._systems.values())
         self._strict = self._strict or system.strict
+
+    async def close(self) -> None:
+        """A system this network carries has stopped: end the task lent to eager wakes."""
+        self._eager.release()
 
     def send(self, envelope: Envelope) -> None:
         """Carry one envelope: modelled between two nodes, else handed on at once.
@@ -400,11 +407,20 @@ class SimNetwork:
         self._timer_when = math.inf
         now = self._now()
         heap = self._heap
-        while heap and heap[0][0] <= now + _EPSILON:
-            entry = heapq.heappop(heap)
-            self._deliver(now, *entry[2:])
-        if heap:
-            self._schedule(heap[0][0])
+        loop = self._loop
+        assert loop is not None
+        # The actors these deliveries wake run right after them, not a loop turn later,
+        # when that is the same run (see mabeam.runtime._eager).
+        eager = self._eager.begin(loop, self._carried)
+        try:
+            while heap and heap[0][0] <= now + _EPSILON:
+                entry = heapq.heappop(heap)
+                self._deliver(now, *entry[2:])
+            if heap:
+                self._schedule(heap[0][0])
+        finally:
+            if eager:
+                self._eager.finish()
 
     def _deliver(
         self, now: float, message_id: int, kind: int, src: str, dst: str, envelope: Envelope
