@@ -393,3 +393,27 @@ def test_timers_due_at_one_instant_run_in_the_order_they_were_scheduled(
         (i for i, (_, cancel, _) in enumerate(plan) if not cancel), key=lambda i: plan[i][0]
     )
     assert _fire_order(VirtualEventLoop(), plan) == expected
+
+
+def test_virtual_timers_compare_by_instant_then_by_scheduling_order() -> None:
+    loop = VirtualEventLoop()
+    first, second = loop.call_at(1.0, print), loop.call_at(1.0, print)
+    later = loop.call_at(2.0, print)
+    assert first < second
+    assert second > first
+    assert not second < first
+    assert not first > second
+    assert later > second
+    assert second < later
+    assert not later < second
+    assert not second > later
+    other = asyncio.TimerHandle(1.0, print, (), loop)  # not the virtual loop's own kind
+    assert not first < other
+    assert not first > other
+    with pytest.raises(TypeError):
+        assert first < 1.0  # type: ignore[operator]
+    with pytest.raises(TypeError):
+        assert first > 1.0  # type: ignore[operator]
+    with pytest.raises(TypeError, match="when cannot be None"):
+        loop.call_at(None, print)  # type: ignore[arg-type]
+    loop.close()

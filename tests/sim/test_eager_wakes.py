@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from mabeam import ActorSystem, AskTimeoutError
 from mabeam.runtime import TELL, Actor, Down, EagerWakes, Envelope
+from mabeam.runtime._eager import FAILED, PENDING
 from mabeam.sim import SimNetwork, run_virtual
 
 T = TypeVar("T")
@@ -487,3 +488,139 @@ def test_any_transport_delivering_from_a_loop_callback_can_wake_eagerly() -> Non
     assert [e[3] for e in eager[0] if e[1] == "before"] == ["host", "host", "task"]
     assert eager[1] == [True, False]  # the second timer found a callback ready: no batch
     assert tasks[1] == [False, False]  # debug mode: never
+
+
+class SelfCancelling(Actor):
+    """Cancels its own current task in its first step, then awaits (a future or a bare
+    yield): the await is cancelled, as it would be in a task of its own."""
+
+    def __init__(self, seen: list[Any]) -> None:
+        self.seen = seen
+
+    async def receive(self, message: Any) -> Any:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        try:
+            await asyncio.sleep(0.001 if message == "future" else 0)
+        except asyncio.CancelledError:
+            self.seen.append((self.context.name, "cancelled"))
+            raise
+        self.seen.append((self.context.name, "not cancelled"))  # pragma: no cover
+
+
+def test_a_handler_that_cancels_its_own_task_is_cancelled_at_its_await() -> None:
+    """The one case the host task cannot take a drain over at once (its wait was
+    cancelled from inside the drain): it takes it over a turn later, and the drain
+    still ends cancelled at its await, killed, as it would in a task of its own. The
+    actor woken next in the same batch is untouched by that cancellation."""
+
+    async def main() -> Any:
+        seen: list[Any] = []
+        downs: list[Any] = []
+        network = _network("s", "f", "y", "after")
+        async with ActorSystem(transport=network) as system:
+            sender = await system.spawn(Sender, name="s")
+            watcher = await system.spawn(Watcher, downs)
+            for name in ("f", "y"):
+                watcher.tell(await system.spawn(SelfCancelling, seen, name=name))
+            await system.spawn(Recorder, seen, name="after")
+            await asyncio.sleep(0.01)
+            sender.tell((["f"], "future"))  # the three arrive at one instant: one batch
+            sender.tell((["y"], "yield"))
+            sender.tell((["after"], "go"))
+            await asyncio.sleep(0.1)
+        return sorted(seen, key=repr), sorted(downs)
+
+    eager, tasks = both(main)
+    assert [e[:3] for e in eager[0]] == [e[:3] for e in tasks[0]]
+    assert eager[1] == tasks[1] == [("f", "'killed'"), ("y", "'killed'")]
+    assert ("f", "cancelled") in eager[0]
+    assert ("y", "cancelled") in eager[0]
+
+
+class Odd(BaseException):
+    """Neither an Exception nor a cancellation: no handler should raise it."""
+
+
+class RaisesOdd(Actor):
+    async def receive(self, message: Any) -> Any:
+        if message == "odd":
+            raise Odd("odd")
+        raise asyncio.CancelledError  # its own: it ends as a cancelled task would
+
+
+def test_a_drain_that_ends_cancelled_or_raising_in_its_eager_step_is_reported_as_a_task_would() -> (
+    None
+):
+    async def main() -> Any:
+        reported: list[Any] = []
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _, context: reported.append(context["exception"]))
+        downs: list[Any] = []
+        network = _network("s", "odd", "cancel")
+        async with ActorSystem(transport=network) as system:
+            sender = await system.spawn(Sender, name="s")
+            watcher = await system.spawn(Watcher, downs)
+            watcher.tell(await system.spawn(RaisesOdd, name="cancel"))
+            await system.spawn(RaisesOdd, name="odd")
+            await asyncio.sleep(0.01)
+            sender.tell((["cancel"], "cancel"))
+            sender.tell((["odd"], "odd"))
+            await asyncio.sleep(0.1)
+        return [type(e).__name__ for e in reported], downs
+
+    reported, downs = run_virtual(main)
+    assert reported == ["Odd"]  # reported at once, as the loop's exception handler sees it
+    assert downs == [("cancel", "'killed'")]  # a drain cancelled from inside: killed
+
+
+def test_the_stand_ins_for_a_task_say_done_as_a_task_would_and_cannot_be_cancelled() -> None:
+    assert not PENDING.done()
+    assert FAILED.done()
+    assert not PENDING.cancel()
+    assert not FAILED.cancel()
+    assert repr(PENDING) == "<eager wake pending>"
+
+
+class Interrupting(Actor):
+    async def receive(self, message: Any) -> Any:
+        raise KeyboardInterrupt
+
+
+class Interrupted(Batched):
+    """Catches the interrupt its batch raises, and looks at what the batch left."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.left: list[Any] = []
+
+    def _fire(self) -> None:
+        try:
+            super()._fire()
+        except KeyboardInterrupt:
+            system = self.systems[0]
+            self.left = [
+                (name, type(ref._cell._task).__name__)
+                for name in ("i", "next")
+                if (ref := system.whereis(name)) is not None
+            ]
+
+
+def test_an_interrupt_in_an_eager_step_leaves_the_rest_of_the_batch_their_tasks() -> None:
+    async def main() -> Any:
+        seen: list[Any] = []
+        transport = Interrupted()
+        async with ActorSystem(transport=transport) as system:
+            i = await system.spawn(Interrupting, name="i")
+            n = await system.spawn(Recorder, seen, name="next")
+            transport.send(Envelope(TELL, system.address, i.address, "go", None, "i"))
+            transport.send(Envelope(TELL, system.address, n.address, "go", None, "next"))
+            await asyncio.sleep(0.1)
+        return transport.left, [e[:2] for e in seen]
+
+    left, seen = run_virtual(main)
+    # the interrupted drain's actor is as a task's would be (done); the next one got its
+    # task (it did not stay pending) and, the loop running on, handled its message
+    assert left == [("i", "_Marker"), ("next", "Task")]
+    assert seen == [("next", "before"), ("next", "after")]

@@ -43,23 +43,30 @@ _enter_task = asyncio.tasks._enter_task
 _leave_task = asyncio.tasks._leave_task
 
 
-class _Pending:
-    """The ``_task`` of an actor woken in a batch whose drain has not run yet."""
+class _Marker:
+    """Stands where an actor's record holds its drain's task, when there is no task."""
 
-    __slots__ = ()
+    __slots__ = ("_done", "_name")
+
+    def __init__(self, name: str, *, done: bool) -> None:
+        self._name = name
+        self._done = done
 
     def done(self) -> bool:
-        return False
+        return self._done
 
     def cancel(self) -> bool:
         return False
 
     def __repr__(self) -> str:
-        return "<eager wake pending>"
+        return f"<eager wake {self._name}>"
 
 
-PENDING: Final[Any] = _Pending()
-"""Typed Any: it stands where the actor's record holds its drain's task."""
+PENDING: Final[Any] = _Marker("pending", done=False)
+"""Woken in a batch, its drain not run yet (typed Any: it stands in for a task)."""
+
+FAILED: Final[Any] = _Marker("failed", done=True)
+"""Its eager step raised out of the drain loop: as a task that ended with an exception."""
 
 Woken = list[tuple["ActorContext", int]]
 """The actors a batch woke, each with the length of the ready queue at its wake."""
@@ -241,13 +248,13 @@ class EagerWakes:
             first = context.run(coro.send, None)
         except StopIteration:
             return
-        except (KeyboardInterrupt, SystemExit):
-            raise
         except BaseException as exc:
-            # The drain ended cancelled or failed, as its task would have: a task that
-            # is done (None here) in the actor's record, a failure reported.
+            # The drain ended cancelled or failed: the actor's record holds what a task
+            # that ended so would be (done), and a failure is reported, or raised on.
             if cell._task is task:
-                cell._task = None
+                cell._task = FAILED
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
             if not isinstance(exc, asyncio.CancelledError):
                 loop.call_exception_handler(
                     {"message": "an actor's drain loop failed", "exception": exc, "task": task}
