@@ -138,20 +138,22 @@ class _Timer(asyncio.TimerHandle):
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, asyncio.TimerHandle):
             return NotImplemented
-        when: float = self._when  # type: ignore[attr-defined]
-        other_when: float = other._when  # type: ignore[attr-defined]
-        if when != other_when:
-            return when < other_when
-        return isinstance(other, _Timer) and self._seq < other._seq
+        return _before(self, other)
 
     def __gt__(self, other: object) -> bool:
         if not isinstance(other, asyncio.TimerHandle):
             return NotImplemented
-        when: float = self._when  # type: ignore[attr-defined]
-        other_when: float = other._when  # type: ignore[attr-defined]
-        if when != other_when:
-            return when > other_when
-        return isinstance(other, _Timer) and self._seq > other._seq
+        return _before(other, self)
+
+
+def _before(first: asyncio.TimerHandle, second: asyncio.TimerHandle) -> bool:
+    """Whether ``first`` runs before ``second``: the earlier instant, then the one
+    scheduled first (ties with a timer that is not the virtual loop's own: neither)."""
+    when: float = first._when  # type: ignore[attr-defined]
+    other: float = second._when  # type: ignore[attr-defined]
+    if when != other:
+        return when < other
+    return isinstance(first, _Timer) and isinstance(second, _Timer) and first._seq < second._seq
 
 
 class VirtualEventLoop(asyncio.SelectorEventLoop):
