@@ -1,10 +1,12 @@
 """Virtual time for deterministic simulation: an asyncio loop whose clock jumps.
 
-:class:`VirtualEventLoop` is an ordinary :class:`asyncio.SelectorEventLoop` with two
+:class:`VirtualEventLoop` is an ordinary :class:`asyncio.SelectorEventLoop` with three
 changes. Its :meth:`~VirtualEventLoop.time` reads a virtual clock (float seconds from
-``start``, default ``0.0``) instead of ``time.monotonic()``, and its selector is wrapped
+``start``, default ``0.0``) instead of ``time.monotonic()``; its selector is wrapped
 so that whenever the loop would *wait* for the next timer, the clock jumps to that
-timer's deadline and the wait returns at once. Everything built on ``loop.time()`` and
+timer's deadline and the wait returns at once; and timers due at one instant run in the
+order they were scheduled (asyncio leaves that to its heap, see :class:`_Timer`).
+Everything built on ``loop.time()`` and
 ``loop.call_at()`` -- ``asyncio.sleep``, ``call_later``, ``wait_for``, ``asyncio.timeout``,
 ``anyio.sleep``, ``anyio.fail_after``/``move_on_after``, ``anyio.current_time()`` and task
 groups -- runs unchanged, and thirty virtual seconds of protocol take milliseconds.
