@@ -10,9 +10,10 @@ own records, in order, and the network's trace, byte for byte.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import anyio
@@ -20,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mabeam import ActorSystem, AskTimeoutError
-from mabeam.runtime import TELL, Actor, Down, EagerWakes, Envelope
+from mabeam.runtime import TELL, Actor, ActorRef, Down, EagerWakes, Envelope
 from mabeam.runtime._eager import FAILED, PENDING
 from mabeam.sim import SimNetwork, run_virtual
 
@@ -166,12 +167,17 @@ def _network(*names: str) -> SimNetwork:
     return network
 
 
+@contextlib.asynccontextmanager
+async def _simulated(*nodes: str) -> AsyncIterator[tuple[ActorSystem, ActorRef]]:
+    """A system on a 1 ms network of ``nodes`` and a :class:`Sender` node "s"."""
+    async with ActorSystem(transport=_network("s", *nodes)) as system:
+        yield system, await system.spawn(Sender, name="s")
+
+
 def test_contextvars_and_the_current_task_are_a_tasks_across_the_first_await() -> None:
     async def main() -> Any:
         seen: list[Any] = []
-        network = _network("s", "a", "b")
-        async with ActorSystem(transport=network) as system:
-            sender = await system.spawn(Sender, name="s")
+        async with _simulated("a", "b") as (system, sender):
             await system.spawn(Recorder, seen, name="a")
             await system.spawn(Recorder, seen, name="b")
             sender.tell((["a", "b"], "wait"))
@@ -205,9 +211,7 @@ class Timeboxed(Actor):
 def test_an_anyio_cancel_scope_across_the_first_await_of_an_eager_step() -> None:
     async def main() -> Any:
         results: list[str] = []
-        network = _network("s", "t")
-        async with ActorSystem(transport=network) as system:
-            sender = await system.spawn(Sender, name="s")
+        async with _simulated("t") as (system, sender):
             await system.spawn(Timeboxed, results, name="t")
             for delay in (0.001, 1.0, 0.002):
                 sender.tell((["t"], delay))
@@ -242,9 +246,7 @@ class Watcher(Actor):
 def test_a_crash_before_or_after_the_first_await_of_an_eager_step() -> None:
     async def main() -> Any:
         downs: list[Any] = []
-        network = _network("s", "now", "later")
-        async with ActorSystem(transport=network) as system:
-            sender = await system.spawn(Sender, name="s")
+        async with _simulated("now", "later") as (system, sender):
             watcher = await system.spawn(Watcher, downs)
             for name in ("now", "later"):
                 watcher.tell(await system.spawn(Crasher, name=name))
@@ -282,9 +284,7 @@ def test_an_actor_killed_while_its_eager_wake_is_pending_never_handles_the_messa
     async def main() -> Any:
         seen: list[Any] = []
         downs: list[Any] = []
-        network = _network("s", "k", "t")
-        async with ActorSystem(transport=network) as system:
-            sender = await system.spawn(Sender, name="s")
+        async with _simulated("k", "t") as (system, sender):
             watcher = await system.spawn(Watcher, downs)
             k = await system.spawn(Linked, seen, name="k")
             t = await system.spawn(Linked, seen, name="t")
@@ -347,9 +347,7 @@ def test_no_task_is_started_for_a_wake_on_the_network() -> None:
 
 def test_the_host_task_is_gone_once_the_system_has_stopped() -> None:
     async def main() -> list[str]:
-        network = _network("s", "a")
-        async with ActorSystem(transport=network) as system:
-            sender = await system.spawn(Sender, name="s")
+        async with _simulated("a") as (system, sender):
             await system.spawn(Recorder, [], name="a")
             sender.tell((["a"], "go"))
             await asyncio.sleep(0.1)
@@ -386,9 +384,7 @@ class Local(Actor):
 def test_a_tell_from_an_eager_step_queues_and_never_runs_the_target_nested() -> None:
     async def main() -> Any:
         seen: list[Any] = []
-        network = _network("s", "f")
-        async with ActorSystem(transport=network) as system:
-            sender = await system.spawn(Sender, name="s")
+        async with _simulated("f") as (system, sender):
             await system.spawn(Forwarder, seen, name="f")
             await system.spawn(Local, seen, name="local")
             sender.tell((["f"], "hello"))
@@ -415,9 +411,7 @@ class Sleeper(Actor):
 def test_a_kill_after_the_eager_step_suspended_reaches_the_adopted_handler() -> None:
     async def main() -> Any:
         stopped: list[Any] = []
-        network = _network("s", "z")
-        async with ActorSystem(transport=network) as system:
-            sender = await system.spawn(Sender, name="s")
+        async with _simulated("z") as (system, sender):
             z = await system.spawn(Sleeper, stopped, name="z")
             sender.tell((["z"], "sleep"))
             await asyncio.sleep(0.1)  # delivered at 1 ms; its handler now sleeps
@@ -518,9 +512,7 @@ def test_a_handler_that_cancels_its_own_task_is_cancelled_at_its_await() -> None
     async def main() -> Any:
         seen: list[Any] = []
         downs: list[Any] = []
-        network = _network("s", "f", "y", "after")
-        async with ActorSystem(transport=network) as system:
-            sender = await system.spawn(Sender, name="s")
+        async with _simulated("f", "y", "after") as (system, sender):
             watcher = await system.spawn(Watcher, downs)
             for name in ("f", "y"):
                 watcher.tell(await system.spawn(SelfCancelling, seen, name=name))
@@ -558,9 +550,7 @@ def test_a_drain_that_ends_cancelled_or_raising_in_its_eager_step_is_reported_as
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(lambda _, context: reported.append(context["exception"]))
         downs: list[Any] = []
-        network = _network("s", "odd", "cancel")
-        async with ActorSystem(transport=network) as system:
-            sender = await system.spawn(Sender, name="s")
+        async with _simulated("odd", "cancel") as (system, sender):
             watcher = await system.spawn(Watcher, downs)
             watcher.tell(await system.spawn(RaisesOdd, name="cancel"))
             await system.spawn(RaisesOdd, name="odd")
