@@ -170,7 +170,8 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
     def __init__(self, start: float = 0.0) -> None:
         self._virtual_now = 0.0
         self._timer_seq = itertools.count()
-        super().__init__(_VirtualSelector(self, selectors.DefaultSelector()))
+        self._virtual_selector = _VirtualSelector(self, selectors.DefaultSelector())
+        super().__init__(self._virtual_selector)
         self._base_resolution: float = self._clock_resolution
         self._set_now(float(start))
 
@@ -193,7 +194,18 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         if self.get_debug():
             self._check_thread()  # type: ignore[attr-defined]
             self._check_callback(callback, "call_at")  # type: ignore[attr-defined]
-        timer = _Timer(next(self._timer_seq), when, callback, args, self, context)
+        return self._push_timer(next(self._timer_seq), when, callback, args, context)
+
+    def _push_timer(
+        self,
+        seq: int,
+        when: float,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+        context: contextvars.Context | None,
+    ) -> asyncio.TimerHandle:
+        """Schedule ``callback`` at ``when`` with the place ``seq`` among timers of that instant."""
+        timer = _Timer(seq, when, callback, args, self, context)
         if timer._source_traceback:  # type: ignore[attr-defined]
             del timer._source_traceback[-1]  # type: ignore[attr-defined]
         heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
@@ -211,6 +223,39 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         300 s) and raise a ``RuntimeWarning`` about threads that had not finished yet.
         """
         await super().shutdown_default_executor()
+
+    def _reserve_timer(self) -> int:
+        """A place among timers for one scheduled later with :meth:`_push_timer`: it runs
+        as if scheduled now (before any timer scheduled after this call, same instant)."""
+        return next(self._timer_seq)
+
+    def _advance_to(self, when: float) -> bool:
+        """Move the clock to ``when`` if the loop's next turn would run just one timer due
+        then, and nothing else; the caller runs that timer's callback instead of the loop.
+
+        True when no callback is ready, the loop is not stopping, and no live timer is due
+        before or at ``when`` (the turn would run those too, in one batch). The taken turn
+        counts towards the real selector's poll, and a turn due to poll is left to the
+        loop. Off in debug mode, whose turns time every callback.
+        """
+        if self._ready or self._stopping or self._debug:  # type: ignore[attr-defined]
+            return False
+        selector = self._virtual_selector
+        if selector._turns + 1 >= _POLL_EVERY:
+            return False
+        scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]
+        # What the turn does first: drop the cancelled timers at the head of the heap.
+        while scheduled and scheduled[0]._cancelled:
+            self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
+            heapq.heappop(scheduled)._scheduled = False  # type: ignore[attr-defined]
+        now = max(self._virtual_now, when)
+        if scheduled and scheduled[0]._when < now + max(  # type: ignore[attr-defined]
+            self._base_resolution, math.ulp(now)
+        ):
+            return False
+        selector._turns += 1
+        self._set_now(now)
+        return True
 
     def _jump_to_next_timer(self, timeout: float) -> None:
         # asyncio has already dropped cancelled handles from the head of the heap.
