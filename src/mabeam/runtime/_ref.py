@@ -134,12 +134,13 @@ class ActorRef(Generic[ReplyT]):
             cell._system._dead_letter(cell._label, message, sender, "actor_not_running")
             return
         system = cell._system
-        if system._transport is None:
+        transport = system._transport
+        if transport is None:
             cell._enqueue((message, sender, None))
         elif sender is None:
-            system._send(Envelope(TELL, system._address, cell._addr(), message, None, cell._name))
+            transport.send(Envelope(TELL, system._address, cell._addr(), message, None, cell._name))
         else:
-            system._send(
+            transport.send(
                 Envelope(TELL, sender._addr(), cell._addr(), message, sender._name, cell._name)
             )
 

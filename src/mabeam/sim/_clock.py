@@ -249,12 +249,12 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
             heapq.heappop(scheduled)._scheduled = False  # type: ignore[attr-defined]
         now = max(self._virtual_now, when)
-        if scheduled and scheduled[0]._when < now + max(  # type: ignore[attr-defined]
-            self._base_resolution, math.ulp(now)
-        ):
+        resolution = max(self._base_resolution, math.ulp(now))  # as _set_now sets it
+        if scheduled and scheduled[0]._when < now + resolution:  # type: ignore[attr-defined]
             return False
         selector._turns += 1
-        self._set_now(now)
+        self._virtual_now = now
+        self._clock_resolution = resolution
         return True
 
     def _jump_to_next_timer(self, timeout: float) -> None:

@@ -361,7 +361,8 @@ class SimNetwork:
                 payload, note = tampered, "tampered"
                 envelope = msgspec.structs.replace(envelope, payload=tampered)
         if trace is not None:
-            trace.record(now, "send", message_id, src, dst, _KINDS[kind], payload, note)
+            # Trace.record, without a call per message.
+            trace._records.append((now, "send", message_id, src, dst, _KINDS[kind], payload, note))
         blocked = self._blocked(src, dst)
         if blocked is not None:
             self._drop(now, message_id, src, dst, kind, payload, blocked)
@@ -442,17 +443,19 @@ class SimNetwork:
     def _fire_once(self) -> None:
         self._timer = None
         self._timer_when = math.inf
-        now = self._now()
-        heap = self._heap
         loop = self._loop
         assert loop is not None
+        now = loop.time()
+        heap = self._heap
+        deliver = self._deliver
         # The actors these deliveries wake run right after them, not a loop turn later,
         # when that is the same run (see mabeam.runtime._eager).
         eager = self._eager.begin(loop, self._carried)
         try:
-            while heap and heap[0][0] <= now + _EPSILON:
-                entry = heapq.heappop(heap)
-                self._deliver(now, *entry[2:])
+            due = now + _EPSILON
+            while heap and heap[0][0] <= due:
+                _, _, message_id, kind, src, dst, envelope = heapq.heappop(heap)
+                deliver(now, message_id, kind, src, dst, envelope)
             if heap:
                 self._schedule(heap[0][0])
         finally:
@@ -473,8 +476,10 @@ class SimNetwork:
             self._drop(now, message_id, src, dst, kind, payload, problem)
             return
         self.delivered += 1
-        if self.trace is not None:
-            self.trace.record(now, "deliver", message_id, src, dst, _KINDS[kind], payload)
+        trace = self.trace
+        if trace is not None:
+            record = (now, "deliver", message_id, src, dst, _KINDS[kind], payload, None)
+            trace._records.append(record)  # Trace.record, without a call per message
 
     def _drop(
         self,
