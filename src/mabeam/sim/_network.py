@@ -344,7 +344,8 @@ class SimNetwork:
         return loop.time()
 
     def _route(self, kind: int, src: str, dst: str, envelope: Envelope) -> None:
-        now = self._now()
+        loop = self._loop
+        now = self._now() if loop is None else loop.time()
         self._ids += 1
         message_id = self._ids
         self.sent += 1
@@ -363,7 +364,8 @@ class SimNetwork:
         if trace is not None:
             # Trace.record, without a call per message.
             trace._records.append((now, "send", message_id, src, dst, _KINDS[kind], payload, note))
-        blocked = self._blocked(src, dst)
+        # (No cut and no partition, the common case: nothing to ask _blocked.)
+        blocked = self._blocked(src, dst) if self._cuts or self._groups is not None else None
         if blocked is not None:
             self._drop(now, message_id, src, dst, kind, payload, blocked)
             return
@@ -465,7 +467,7 @@ class SimNetwork:
     def _deliver(
         self, now: float, message_id: int, kind: int, src: str, dst: str, envelope: Envelope
     ) -> None:
-        blocked = self._blocked(src, dst)
+        blocked = self._blocked(src, dst) if self._cuts or self._groups is not None else None
         payload = envelope.payload
         if blocked is not None:
             self._drop(now, message_id, src, dst, kind, payload, blocked)
