@@ -11,20 +11,28 @@ the loop's next turn would run only the network's next delivery, the network run
 itself and moves the clock as the turn would (inline turns); the actor it wakes runs
 right after, without a task of its own (eager wakes, ``mabeam.runtime.EagerWakes``).
 
-Two references, measured in the same run on the same virtual loop, show what asyncio
-alone costs per message when every delivery time takes its own loop turn (as it did
-before inline turns): ``timer_turn`` is one timer per message, each at its own instant,
-and ``timer_turn_and_task`` also starts a bare task from each timer (a task per wake).
-Each is a ratio over the whole plain run.
+``exact_floor`` runs the same ping through the least transport that delivers each
+message at its own instant (``_ExactFloor``: the same latency draw, heap, timer, inline
+turns and eager wakes, nothing modelled): what exact mode cannot get below on this
+runtime. Two references, measured in the same run on the same virtual loop, show what
+asyncio alone costs per message when every delivery time takes its own loop turn (as it
+did before inline turns): ``timer_turn`` is one timer per message, each at its own
+instant, and ``timer_turn_and_task`` also starts a bare task from each timer (a task
+per wake). Each is a ratio over the whole plain run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import heapq
+import math
+import random
 from typing import Any
 
 from mabeam import Actor, ActorRef, ActorSystem
-from mabeam.sim import SimNetwork, run_virtual
+from mabeam.runtime import EagerWakes, Envelope
+from mabeam.sim import SimNetwork, VirtualEventLoop, run_virtual
 
 from ._common import Json, best_of_rounds, check, ratio, scaled, throughput, timer, verdict
 
@@ -65,7 +73,93 @@ class _Coordinator(Actor):
             agent.tell(self.round)
 
 
-def _ping(agents: int, rounds: int, network: SimNetwork | None) -> float:
+class _ExactFloor:
+    """The least a transport delivering every message at its own virtual instant does,
+    with SimNetwork's two savings: the same latency draw and one timer over a heap of
+    ``(when, seq, envelope)``, inline turns and eager wakes, and nothing else (no trace,
+    message ids, faults, counters or per-link FIFO). What exact mode cannot get below on
+    this runtime and interpreter, whatever the network models."""
+
+    def __init__(self) -> None:
+        self.rng = random.Random(1)
+        self.heap: list[tuple[float, int, Envelope]] = []
+        self.seq = 0
+        self.systems: dict[str, ActorSystem] = {}
+        self.eager = EagerWakes()
+        self.loop: VirtualEventLoop | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.when = math.inf
+        self.firing = False
+        self.place = 0
+        self.context: contextvars.Context | None = None
+
+    def add_node(self, name: str, *, exempt: bool = False) -> None:
+        """Nodes need no record here (the ping's calls stay as they are)."""
+
+    def attach(self, system: ActorSystem) -> None:
+        self.systems[system.name] = system
+
+    async def close(self) -> None:
+        self.eager.release()
+
+    def send(self, envelope: Envelope) -> None:
+        loop = self.loop
+        if loop is None:
+            running = asyncio.get_running_loop()
+            assert isinstance(running, VirtualEventLoop)
+            loop = self.loop = running
+        if envelope.src_name is None:  # application code: at once, as SimNetwork does
+            self.systems[envelope.dst.node].deliver(envelope)
+            return
+        when = loop.time() + self.rng.uniform(1.0, 10.0) / 1000.0
+        self.seq += 1
+        heapq.heappush(self.heap, (when, self.seq, envelope))
+        if when < self.when:
+            self.schedule(when)
+
+    def schedule(self, when: float) -> None:
+        loop = self.loop
+        assert loop is not None
+        self.when = when
+        if self.firing:
+            self.place, self.context = loop._reserve_timer(), contextvars.copy_context()
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = loop.call_at(when, self.fire)
+
+    def fire(self) -> None:
+        loop = self.loop
+        assert loop is not None
+        self.firing = True
+        try:
+            self.once()
+            while self.when < math.inf and loop._advance_to(self.when):
+                assert self.context is not None
+                self.context.run(self.once)
+        finally:
+            self.firing = False
+            if self.when < math.inf:
+                self.timer = loop._push_timer(self.place, self.when, self.fire, (), self.context)
+
+    def once(self) -> None:
+        loop = self.loop
+        assert loop is not None
+        self.timer, self.when = None, math.inf
+        now, heap, systems = loop.time(), self.heap, tuple(self.systems.values())
+        eager = self.eager.begin(loop, systems)
+        try:
+            while heap and heap[0][0] <= now:
+                envelope = heapq.heappop(heap)[2]
+                self.systems[envelope.dst.node].deliver(envelope)
+            if heap:
+                self.schedule(heap[0][0])
+        finally:
+            if eager:
+                self.eager.finish()
+
+
+def _ping(agents: int, rounds: int, network: SimNetwork | _ExactFloor | None) -> float:
     async def main() -> float:
         async with ActorSystem(transport=network) as system:
             refs = []
@@ -140,6 +234,7 @@ def run(quick: bool) -> Json:
                     agents, rounds, SimNetwork(seed=1, latency_ms=(1, 10), tick_ms=0.1)
                 )
             },
+            "exact_floor": lambda: {"seconds": _ping(agents, rounds, _ExactFloor())},
             "timer_turn": lambda: {"seconds": _loop_floor(messages, wake=False)},
             "timer_turn_and_task": lambda: {"seconds": _loop_floor(messages, wake=True)},
         },
@@ -152,6 +247,7 @@ def run(quick: bool) -> Json:
         best["network_tick"]["seconds"],
     )
     turn, turn_task = best["timer_turn"]["seconds"], best["timer_turn_and_task"]["seconds"]
+    floor = best["exact_floor"]["seconds"]
     cost = ratio(net, plain)
     return {
         "counts": {"agents": agents, "rounds": rounds, "messages": messages},
@@ -176,6 +272,20 @@ def run(quick: bool) -> Json:
                     "network_over_plain": cost,
                     "network_no_trace_over_plain": ratio(bare, plain),
                     "network_tick_over_plain": ratio(tick, plain),
+                },
+                "exact_floor": {
+                    "what": (
+                        "the same ping through the least transport that delivers every "
+                        "message at its own instant (a heap, one timer, inline turns, eager "
+                        "wakes; no trace, ids, faults or per-link FIFO): what exact mode "
+                        "cannot get below here, whatever the network models"
+                    ),
+                    **throughput(messages, floor),
+                    "ratios": {
+                        "meaning": "wall time over wall time",
+                        "exact_floor_over_plain": ratio(floor, plain),
+                        "network_over_exact_floor": ratio(net, floor),
+                    },
                 },
                 "loop_floor": {
                     "what": (
