@@ -152,10 +152,17 @@ class Relay(Actor):
     follows (every other: so that the hop between runs alone in its turn, eagerly, and
     its timer's place is one the network reserved inside its own turns)."""
 
-    def __init__(self, peer: str, log: list[Any], network: SimNetwork) -> None:
+    def __init__(
+        self,
+        peer: str,
+        log: list[Any],
+        network: SimNetwork,
+        done: asyncio.Future[None] | None = None,
+    ) -> None:
         self.peer = peer
         self.log = log
         self.network = network
+        self.done = done
 
     def _timer(self, hops: int) -> None:
         self.log.append(("timer", self.context.name, hops, self.network.delivered))
@@ -165,6 +172,8 @@ class Relay(Actor):
         loop = asyncio.get_running_loop()
         self.log.append((round(loop.time(), 9), self.context.name, hops, HOP.get()))
         if hops <= 0:
+            if self.done is not None:
+                self.done.set_result(None)
             return None
         HOP.set(f"{self.context.name}-{hops}")
         due = loop.time() + 0.001  # the next delivery's instant (latency 1 ms)
@@ -259,3 +268,39 @@ def test_real_io_gets_in_while_the_network_runs_its_turns_itself() -> None:
     assert turns < delivered / 4  # most delivery times were taken inline
     assert len(seen) == 1
     assert seen[0] < 2 * _POLL_EVERY / 1000  # long before the relay ended
+
+
+class CountingRealLoop(asyncio.SelectorEventLoop):
+    """asyncio's own loop (real time), counting its turns."""
+
+    turns = 0
+
+    def _run_once(self) -> None:
+        CountingRealLoop.turns += 1
+        super()._run_once()  # type: ignore[misc]
+
+
+def test_on_a_loop_that_is_not_virtual_every_delivery_time_is_a_loop_turn() -> None:
+    """Only the virtual loop's clock may be moved by the network: on a real loop its
+    timer runs one delivery time per turn, as always (latency 0: no wall-clock wait)."""
+
+    async def main() -> list[Any]:
+        network = SimNetwork(seed=3, latency_ms=0.0)
+        log: list[Any] = []
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        async with ActorSystem(transport=network) as system:
+            for name, peer in (("a", "b"), ("b", "a")):
+                network.add_node(name)
+                await system.spawn(Relay, peer, log, network, done, name=name)
+            ref = system.whereis("a")
+            assert ref is not None
+            ref.tell((40, None))
+            await done
+        assert network.delivered == 40
+        return log
+
+    CountingRealLoop.turns = 0
+    with asyncio.Runner(loop_factory=CountingRealLoop) as runner:
+        log = runner.run(main())
+    assert [entry[2] for entry in log] == list(range(40, -1, -1))
+    assert CountingRealLoop.turns > 40
