@@ -362,8 +362,7 @@ class SimNetwork:
                 payload, note = tampered, "tampered"
                 envelope = msgspec.structs.replace(envelope, payload=tampered)
         if trace is not None:
-            # Trace.record, without a call per message.
-            trace._records.append((now, "send", message_id, src, dst, _KINDS[kind], payload, note))
+            trace.record(now, "send", message_id, src, dst, _KINDS[kind], payload, note)
         # (No cut and no partition, the common case: nothing to ask _blocked.)
         blocked = self._blocked(src, dst) if self._cuts or self._groups is not None else None
         if blocked is not None:
@@ -478,10 +477,8 @@ class SimNetwork:
             self._drop(now, message_id, src, dst, kind, payload, problem)
             return
         self.delivered += 1
-        trace = self.trace
-        if trace is not None:
-            record = (now, "deliver", message_id, src, dst, _KINDS[kind], payload, None)
-            trace._records.append(record)  # Trace.record, without a call per message
+        if self.trace is not None:
+            self.trace.record(now, "deliver", message_id, src, dst, _KINDS[kind], payload)
 
     def _drop(
         self,
