@@ -19,6 +19,7 @@ import pytest
 
 from mabeam.cli import main
 from mabeam.experiments import LocalPool, Sweep, run_sweep
+from mabeam.experiments._sweep import _ctrl_c_after
 from mabeam.scenario import Outcome, ScenarioRun, _ping
 from mabeam.scenario import _run as run_module
 from mabeam.scenario._kind import with_kinds
@@ -326,6 +327,39 @@ def test_ctrl_c_keeps_the_rows_and_the_same_command_resumes(tmp_path: Path) -> N
     assert len(ran) == 240 - kept
     keys = [json.loads(line)["key"] for line in (out / "runs.jsonl").read_bytes().splitlines()]
     assert len(keys) == len(set(keys)) == 240
+
+
+def test_a_ctrl_c_while_a_row_is_filed_waits_until_the_row_is_in_both_places() -> None:
+    """What keeps the journal and the tables equal when Ctrl-C lands between the two."""
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    filed: list[str] = []
+
+    def file_a_row() -> None:
+        with _ctrl_c_after():
+            filed.append("tables")
+            os.kill(os.getpid(), signal.SIGINT)  # handled at once: it is held
+            filed.append("journal")
+
+    with pytest.raises(KeyboardInterrupt):
+        file_a_row()
+    assert filed == ["tables", "journal"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with _ctrl_c_after():  # no Ctrl-C: nothing raised
+        filed.append("again")
+    assert filed[-1] == "again"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_handler_of_the_applications_own_is_left_to_handle_ctrl_c() -> None:
+    seen: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: seen.append(number))
+    try:
+        with _ctrl_c_after():
+            os.kill(os.getpid(), signal.SIGINT)
+            assert seen == [signal.SIGINT]  # its own handler ran, inside the block
+        assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.mark.parametrize(

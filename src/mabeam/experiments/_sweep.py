@@ -10,8 +10,11 @@ never stopped. ``sweep.json`` records which scenario the directory belongs to.
 from __future__ import annotations
 
 import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -107,6 +110,31 @@ class SweepResult:
         written = plot(self.table(), self.params, field, against, Path(path))
         self.files[written.name] = written
         return written
+
+
+@contextmanager
+def _ctrl_c_after() -> Iterator[None]:
+    """Hold a Ctrl-C that comes inside the block until the block ends, then raise it.
+
+    Filing a finished row (in the rows kept for the tables, and in the journal) must not
+    stop halfway: the tables would hold a row the journal does not, or the other way
+    round. Only where Ctrl-C raises KeyboardInterrupt (Python's own handler, in the
+    main thread); any other handler is left as it is.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    held: list[int] = []
+    signal.signal(signal.SIGINT, lambda number, frame: held.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if held:
+        raise KeyboardInterrupt
 
 
 class _Journal:
@@ -244,13 +272,14 @@ def run_sweep(
         try:
             for rows in batches:
                 finished = []
-                for row in rows:
-                    run = meta[row["run"]]
-                    full = {"key": run.key, "run": run.index, "params": run.params, **row}
-                    by_index[run.index] = full
-                    if journal is not None:
-                        journal.append(full)
-                    finished.append(full)
+                with _ctrl_c_after():  # each row filed in both places, or in neither
+                    for row in rows:
+                        run = meta[row["run"]]
+                        full = {"key": run.key, "run": run.index, "params": run.params, **row}
+                        by_index[run.index] = full
+                        if journal is not None:
+                            journal.append(full)
+                        finished.append(full)
                 bar.update(finished)
                 if on_rows is not None:
                     on_rows(finished)
