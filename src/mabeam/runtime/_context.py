@@ -514,9 +514,67 @@ class ActorContext:
     # -- the drain loop
 
     async def _run(self) -> None:
+        """The drain loop: one message at a time until the mailbox is empty (then the
+        actor is idle again, with no task) or the actor exits. One coroutine per wake:
+        the loop is inline, not awaited from a second coroutine."""
         current_context.set(self)
+        queue = self._queue
+        assert queue is not None
+        receive = self._actor.receive
+        bounded = self._mailbox.capacity is not None
+        budget = _BUDGET
+        linger = False
+        reason: ExitReason | None = None
         try:
-            reason = await self._process()
+            while True:
+                if not queue:
+                    if not linger:
+                        break
+                    # After answering an ask in-process, linger for one turn of the event
+                    # loop before giving the task up: the reply usually brings the next
+                    # request in that turn (ping-pong asks), and reusing the task is far
+                    # cheaper than starting a new one. Over a transport the reply takes
+                    # its latency, so lingering would only cost a turn.
+                    linger = False
+                    await asyncio.sleep(0)
+                    if not queue:
+                        break
+                item = queue.popleft()
+                message, sender, reply = item
+                if bounded and self._space_waiters:
+                    self._wake_sender()
+                if message is STOP:
+                    reason = self._stop_reason if self._stop_reason is not None else NORMAL
+                    break
+                self._sender = sender
+                self._current = item
+                try:
+                    result = await receive(message)
+                except Exception as exc:
+                    if reply is not None:
+                        error = ActorCrashedError(self._label, type(message).__name__, exc)
+                        error.__cause__ = exc
+                        self._answer_current(item, reply, sender, error)
+                    reason = exc
+                    break
+                except asyncio.CancelledError:
+                    # Killed mid-message (a link, a shutdown timeout): its ask gets no
+                    # answer.
+                    if reply is not None:
+                        self._answer_current(
+                            item, reply, sender, ActorDeadError(self._label, "ask")
+                        )
+                    raise
+                if reply is not None and self._current is item:
+                    self._answer(reply, sender, result, None)
+                    # One of ask_all's asks: its caller sends nothing more until every
+                    # answer is in, so lingering for a next request would only cost a turn.
+                    linger = self._system._transport is None and type(reply) is not FanoutReply
+                self._current = None
+                budget -= 1
+                if not budget:
+                    budget = _BUDGET
+                    await asyncio.sleep(0)
         except asyncio.CancelledError:
             if self._kill_reason is None:
                 # Cancelled from outside the runtime (asyncio.run ending, or code that
@@ -529,65 +587,12 @@ class ActorContext:
                 task.uncancel()
             reason = self._kill_reason
         if reason is None:
+            self._sender = None
+            self._queue = None
             self._task = None
             self._idle = True
             return
         await self._exit(reason)
-
-    async def _process(self) -> ExitReason | None:
-        queue = self._queue
-        assert queue is not None
-        receive = self._actor.receive
-        bounded = self._mailbox.capacity is not None
-        budget = _BUDGET
-        linger = False
-        while True:
-            if not queue:
-                if not linger:
-                    break
-                # After answering an ask in-process, linger for one turn of the event loop
-                # before giving the task up: the reply usually brings the next request in
-                # that turn (ping-pong asks), and reusing the task is far cheaper than
-                # starting a new one. Over a transport the reply takes its latency, so
-                # lingering would only cost a turn.
-                linger = False
-                await asyncio.sleep(0)
-                if not queue:
-                    break
-            item = queue.popleft()
-            message, sender, reply = item
-            if bounded and self._space_waiters:
-                self._wake_sender()
-            if message is STOP:
-                return self._stop_reason if self._stop_reason is not None else NORMAL
-            self._sender = sender
-            self._current = item
-            try:
-                result = await receive(message)
-            except Exception as exc:
-                if reply is not None:
-                    error = ActorCrashedError(self._label, type(message).__name__, exc)
-                    error.__cause__ = exc
-                    self._answer_current(item, reply, sender, error)
-                return exc
-            except asyncio.CancelledError:
-                # Killed mid-message (a link, a shutdown timeout): its ask gets no answer.
-                if reply is not None:
-                    self._answer_current(item, reply, sender, ActorDeadError(self._label, "ask"))
-                raise
-            if reply is not None and self._current is item:
-                self._answer(reply, sender, result, None)
-                # One of ask_all's asks: its caller sends nothing more until every
-                # answer is in, so lingering for a next request would only cost a turn.
-                linger = self._system._transport is None and type(reply) is not FanoutReply
-            self._current = None
-            budget -= 1
-            if not budget:
-                budget = _BUDGET
-                await asyncio.sleep(0)
-        self._sender = None
-        self._queue = None
-        return None
 
     def _answer_current(
         self, item: Item, reply: Any, sender: ActorContext | None, error: BaseException

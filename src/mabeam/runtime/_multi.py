@@ -55,7 +55,7 @@ class FanoutReply(asyncio.Future[Any]):
     """The reply future of one ask made by :func:`ask_all`.
 
     Its type tells the answering actor not to linger for a next request (see
-    ``ActorContext._process``); everything else is an ordinary future.
+    ``ActorContext._run``); everything else is an ordinary future.
     """
 
     __slots__ = ()
