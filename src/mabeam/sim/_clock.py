@@ -6,10 +6,10 @@ changes. Its :meth:`~VirtualEventLoop.time` reads a virtual clock (float seconds
 so that whenever the loop would *wait* for the next timer, the clock jumps to that
 timer's deadline and the wait returns at once; and timers due at one instant run in the
 order they were scheduled (asyncio leaves that to its heap, see :class:`_Timer`).
-Everything built on ``loop.time()`` and
-``loop.call_at()`` -- ``asyncio.sleep``, ``call_later``, ``wait_for``, ``asyncio.timeout``,
-``anyio.sleep``, ``anyio.fail_after``/``move_on_after``, ``anyio.current_time()`` and task
-groups -- runs unchanged, and thirty virtual seconds of protocol take milliseconds.
+Everything built on ``loop.time()`` and ``loop.call_at()`` -- ``asyncio.sleep``,
+``call_later``, ``wait_for``, ``asyncio.timeout``, ``anyio.sleep``,
+``anyio.fail_after``/``move_on_after``, ``anyio.current_time()`` and task groups -- runs
+unchanged, and thirty virtual seconds of protocol take milliseconds.
 
 How one loop iteration (``BaseEventLoop._run_once``) meets the wrapped ``select``:
 
